@@ -1,0 +1,217 @@
+//! Configuration errors: which key, what value, what is wrong, how to fix it,
+//! and where in the file. All of a configuration's errors are reported at once.
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// Where in a configuration file an error is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    /// The file, when the configuration came from one.
+    pub file: Option<PathBuf>,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column, in characters.
+    pub column: usize,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.file {
+            Some(file) => write!(f, "{}:{}:{}", file.display(), self.line, self.column),
+            None => write!(f, "line {}, column {}", self.line, self.column),
+        }
+    }
+}
+
+/// What kind of mistake a [`ConfigError`] is, for programs that re-word or
+/// count errors. The `django` comment on a variant names the
+/// django-cors-headers system check that rejects the same thing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The file could not be read.
+    Io,
+    /// The file is not valid TOML or JSON.
+    Syntax,
+    /// The file's extension is neither `.toml` nor `.json`.
+    UnknownFormat,
+    /// A value of the wrong type (django E001–E009, E015).
+    WrongType,
+    /// A key corsgate does not know.
+    UnknownKey,
+    /// A setting django-cors-headers removed (django E012, E013).
+    RemovedSetting,
+    /// The same setting given twice under names of equal rank.
+    DuplicateKey,
+    /// A required key is missing.
+    MissingKey,
+    /// An origin that is not `scheme://host[:port]` (django E013, E014).
+    InvalidOrigin,
+    /// A regex that does not compile.
+    InvalidRegex,
+    /// A header name that is not a valid HTTP field name.
+    InvalidHeaderName,
+    /// A method that is not a valid HTTP token.
+    InvalidMethod,
+    /// A max-age that is negative or absurdly large (django E004).
+    InvalidMaxAge,
+}
+
+/// One configuration mistake.
+///
+/// Its `Display` is the full report, `help` line included:
+///
+/// ```
+/// use corsgate::Config;
+///
+/// let errors = Config::builder().allowed_origins(["example.com"]).compile().unwrap_err();
+/// assert_eq!(
+///     errors.to_string(),
+///     "error: `allowed_origins[0]`: origin `example.com` has no scheme\n  \
+///      help: write `https://example.com` (or `http://example.com`)"
+/// );
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigError {
+    pub(crate) kind: ErrorKind,
+    pub(crate) key: String,
+    pub(crate) value: Option<String>,
+    pub(crate) problem: String,
+    pub(crate) help: Option<String>,
+    pub(crate) location: Option<Location>,
+}
+
+impl ConfigError {
+    pub(crate) fn new(kind: ErrorKind, key: impl Into<String>, problem: impl Into<String>) -> Self {
+        Self {
+            kind,
+            key: key.into(),
+            value: None,
+            problem: problem.into(),
+            help: None,
+            location: None,
+        }
+    }
+
+    pub(crate) fn value(mut self, value: impl Into<String>) -> Self {
+        self.value = Some(value.into());
+        self
+    }
+
+    pub(crate) fn help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    /// What kind of mistake this is.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// The key as the configuration spelled it, with an index for a list
+    /// element (`CORS_ALLOWED_ORIGINS[2]`, `path_rules[0].allow_methods[1]`).
+    /// Empty for errors about the whole file.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// The offending value, when there is one.
+    pub fn offending_value(&self) -> Option<&str> {
+        self.value.as_deref()
+    }
+
+    /// What is wrong, in lower case, user values in backticks.
+    pub fn problem(&self) -> &str {
+        &self.problem
+    }
+
+    /// How to fix it.
+    pub fn fix(&self) -> Option<&str> {
+        self.help.as_deref()
+    }
+
+    /// Where in the file, when the configuration came from a file.
+    pub fn location(&self) -> Option<&Location> {
+        self.location.as_ref()
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(location) = &self.location {
+            write!(f, "{location}: ")?;
+        }
+        if self.key.is_empty() {
+            write!(f, "error: {}", self.problem)?;
+        } else {
+            write!(f, "error: `{}`: {}", self.key, self.problem)?;
+        }
+        if let Some(help) = &self.help {
+            write!(f, "\n  help: {help}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Every error of a configuration, in file order. Never empty.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigErrors {
+    errors: Vec<ConfigError>,
+}
+
+impl ConfigErrors {
+    pub(crate) fn from_vec(mut errors: Vec<ConfigError>) -> Self {
+        debug_assert!(!errors.is_empty());
+        errors.sort_by_key(|e| e.location.as_ref().map(|l| (l.line, l.column)));
+        Self { errors }
+    }
+
+    /// The errors, in file order.
+    pub fn iter(&self) -> std::slice::Iter<'_, ConfigError> {
+        self.errors.iter()
+    }
+
+    /// How many errors there are (at least one).
+    pub fn len(&self) -> usize {
+        self.errors.len()
+    }
+
+    /// Always `false`: a `ConfigErrors` holds at least one error.
+    pub fn is_empty(&self) -> bool {
+        self.errors.is_empty()
+    }
+
+    /// The errors, by value.
+    pub fn into_vec(self) -> Vec<ConfigError> {
+        self.errors
+    }
+}
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, error) in self.errors.iter().enumerate() {
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            write!(f, "{error}")?;
+        }
+        Ok(())
+    }
+}
+
+impl<'a> IntoIterator for &'a ConfigErrors {
+    type Item = &'a ConfigError;
+    type IntoIter = std::slice::Iter<'a, ConfigError>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.errors.iter()
+    }
+}
+
+impl IntoIterator for ConfigErrors {
+    type Item = ConfigError;
+    type IntoIter = std::vec::IntoIter<ConfigError>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.errors.into_iter()
+    }
+}

@@ -1,0 +1,621 @@
+//! Loading a [`Config`] from TOML or JSON (feature `serde`).
+//!
+//! Both formats are read into one spanned tree, then one walker maps keys
+//! through the names table (`django.rs`), checks types the way
+//! django-cors-headers' system checks do, and collects every error with its
+//! line and column.
+
+use std::collections::HashMap;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde_json::value::RawValue;
+
+use super::django::{self, Field, Rank};
+use super::{Config, ConfigError, ConfigErrors, ErrorKind, KeySource, PathRule, Source, SourceRef};
+use crate::Policy;
+
+/// A configuration file's format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Format {
+    Toml,
+    Json,
+}
+
+impl Format {
+    fn of(path: &Path) -> Option<Self> {
+        match path.extension()?.to_str()?.to_ascii_lowercase().as_str() {
+            "toml" => Some(Self::Toml),
+            "json" => Some(Self::Json),
+            _ => None,
+        }
+    }
+}
+
+impl Config {
+    /// Loads and checks a TOML configuration. Keys may be corsgate's
+    /// snake_case names, django-cors-headers' `CORS_*` names, or its old
+    /// aliases.
+    ///
+    /// ```
+    /// use corsgate::Config;
+    ///
+    /// let config = Config::from_toml_str(r#"
+    ///     CORS_ALLOWED_ORIGINS = ["http://127.0.0.1:5000"]
+    ///     CORS_ALLOW_CREDENTIALS = true
+    /// "#)?;
+    /// assert_eq!(config.allowed_origins, ["http://127.0.0.1:5000"]);
+    /// assert!(config.allow_credentials);
+    /// # Ok::<(), corsgate::ConfigErrors>(())
+    /// ```
+    ///
+    /// # Errors
+    /// Every error in the text, syntax, types and values alike, each with
+    /// its line and column.
+    pub fn from_toml_str(text: &str) -> Result<Self, ConfigErrors> {
+        checked(load(text, None, Format::Toml))
+    }
+
+    /// Loads and checks a JSON configuration: an object with the same keys
+    /// as [`from_toml_str`](Self::from_toml_str), e.g. a Django user's
+    /// `CORS_*` settings as a JSON object.
+    ///
+    /// ```
+    /// use corsgate::Config;
+    ///
+    /// let errors = Config::from_json_str(r#"{
+    ///   "CORS_ALLOWED_ORIGINS": "http://127.0.0.1:5000",
+    ///   "CORS_ALLOW_CREDENTIALS": "yes"
+    /// }"#).unwrap_err();
+    /// assert_eq!(errors.len(), 2);
+    /// assert_eq!(
+    ///     errors.to_string(),
+    ///     "line 2, column 27: error: `CORS_ALLOWED_ORIGINS`: expected a list of strings, found a string\n  \
+    ///      help: write `[\"http://127.0.0.1:5000\"]`\n\
+    ///      line 3, column 29: error: `CORS_ALLOW_CREDENTIALS`: expected `true` or `false`, found a string\n  \
+    ///      help: write `true` or `false`, without quotes"
+    /// );
+    /// ```
+    ///
+    /// # Errors
+    /// As [`from_toml_str`](Self::from_toml_str).
+    pub fn from_json_str(text: &str) -> Result<Self, ConfigErrors> {
+        checked(load(text, None, Format::Json))
+    }
+
+    /// Loads and checks a configuration file, TOML or JSON by its extension
+    /// (`.toml`, `.json`). Errors name the file.
+    ///
+    /// # Errors
+    /// The file cannot be read, has another extension, or has errors (all
+    /// of them are reported).
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Self, ConfigErrors> {
+        checked(load_file(path.as_ref()))
+    }
+}
+
+impl Policy {
+    /// Loads a configuration file (see [`Config::from_file`]) and compiles
+    /// it, reporting every error of the file at once.
+    ///
+    /// # Errors
+    /// As [`Config::from_file`].
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Self, ConfigErrors> {
+        compiled(load_file(path.as_ref()))
+    }
+
+    /// Loads TOML text and compiles it: see [`Config::from_toml_str`].
+    ///
+    /// # Errors
+    /// Every error in the text.
+    pub fn from_toml_str(text: &str) -> Result<Self, ConfigErrors> {
+        compiled(load(text, None, Format::Toml))
+    }
+
+    /// Loads JSON text and compiles it: see [`Config::from_json_str`].
+    ///
+    /// # Errors
+    /// Every error in the text.
+    pub fn from_json_str(text: &str) -> Result<Self, ConfigErrors> {
+        compiled(load(text, None, Format::Json))
+    }
+}
+
+fn checked((config, mut errors): (Config, Vec<ConfigError>)) -> Result<Config, ConfigErrors> {
+    config.compile_collecting(&mut errors);
+    if errors.is_empty() {
+        Ok(config)
+    } else {
+        Err(ConfigErrors::from_vec(errors))
+    }
+}
+
+fn compiled((config, mut errors): (Config, Vec<ConfigError>)) -> Result<Policy, ConfigErrors> {
+    let policy = config.compile_collecting(&mut errors);
+    if errors.is_empty() {
+        Ok(policy)
+    } else {
+        Err(ConfigErrors::from_vec(errors))
+    }
+}
+
+fn load_file(path: &Path) -> (Config, Vec<ConfigError>) {
+    let file_error = |kind, problem: String, help: &str| {
+        let mut error = ConfigError::new(kind, "", problem).help(help);
+        error.location = None;
+        (Config::default(), vec![error])
+    };
+    let Some(format) = Format::of(path) else {
+        return file_error(
+            ErrorKind::UnknownFormat,
+            format!("`{}` is neither a `.toml` nor a `.json` file", path.display()),
+            "name the file `*.toml` or `*.json` after its format",
+        );
+    };
+    match std::fs::read_to_string(path) {
+        Ok(text) => load(&text, Some(path.to_owned()), format),
+        Err(err) => file_error(
+            ErrorKind::Io,
+            format!("cannot read `{}`: {err}", path.display()),
+            "check the path and the file's permissions; the file must be UTF-8 text",
+        ),
+    }
+}
+
+/// A value with its byte span in the file.
+#[derive(Debug)]
+struct Node {
+    span: Range<usize>,
+    value: Value,
+}
+
+#[derive(Debug)]
+enum Value {
+    Str(String),
+    Bool(bool),
+    /// `None`: an integer too large for `i64`.
+    Int(Option<i64>),
+    Float,
+    Null,
+    Datetime,
+    Array(Vec<Node>),
+    Table(Vec<(String, Node)>),
+}
+
+impl Value {
+    fn describe(&self) -> &'static str {
+        match self {
+            Value::Str(_) => "a string",
+            Value::Bool(_) => "a boolean",
+            Value::Int(_) => "an integer",
+            Value::Float => "a decimal number",
+            Value::Null => "null",
+            Value::Datetime => "a date",
+            Value::Array(_) => "a list",
+            Value::Table(_) => "a table",
+        }
+    }
+}
+
+/// Parses the text, then walks it into a `Config`.
+pub(crate) fn load(text: &str, file: Option<PathBuf>, format: Format) -> (Config, Vec<ConfigError>) {
+    let mut source = Source {
+        file,
+        text: text.to_owned(),
+        ..Source::default()
+    };
+    let root = match format {
+        Format::Toml => parse_toml(text),
+        Format::Json => parse_json(text),
+    };
+    let mut walker = Walker {
+        source: &mut source,
+        errors: Vec::new(),
+    };
+    let mut config = Config::default();
+    match root {
+        Ok(Node {
+            value: Value::Table(entries),
+            ..
+        }) => walker.top(&entries, &mut config),
+        Ok(node) => {
+            let found = node.value.describe();
+            walker.error(
+                node.span.start,
+                ConfigError::new(ErrorKind::WrongType, "", format!("expected a table of settings, found {found}"))
+                    .help("write the settings as an object: `{\"CORS_ALLOWED_ORIGINS\": [\"https://example.com\"]}`"),
+            );
+        }
+        Err((offset, message)) => {
+            walker.error(offset, ConfigError::new(ErrorKind::Syntax, "", message).help(match format {
+                Format::Toml => "fix the TOML syntax (https://toml.io)",
+                Format::Json => "fix the JSON syntax: double-quoted strings, no trailing commas, no comments",
+            }));
+        }
+    }
+    let errors = walker.errors;
+    config.source = SourceRef(Some(Arc::new(source)));
+    (config, errors)
+}
+
+fn parse_toml(text: &str) -> Result<Node, (usize, String)> {
+    let table = toml::de::DeTable::parse(text).map_err(|err| {
+        let offset = err.span().map_or(0, |s| s.start);
+        (offset, format!("invalid TOML: {}", err.message().trim_end()))
+    })?;
+    let span = table.span();
+    Ok(Node {
+        span,
+        value: toml_table(table.get_ref()),
+    })
+}
+
+fn toml_table(table: &toml::de::DeTable<'_>) -> Value {
+    Value::Table(
+        table
+            .iter()
+            .map(|(key, value)| (key.get_ref().to_string(), toml_node(value)))
+            .collect(),
+    )
+}
+
+fn toml_node(node: &toml::Spanned<toml::de::DeValue<'_>>) -> Node {
+    use toml::de::DeValue;
+    let value = match node.get_ref() {
+        DeValue::String(s) => Value::Str(s.to_string()),
+        DeValue::Integer(i) => Value::Int(i64::from_str_radix(i.as_str(), i.radix()).ok()),
+        DeValue::Float(_) => Value::Float,
+        DeValue::Boolean(b) => Value::Bool(*b),
+        DeValue::Datetime(_) => Value::Datetime,
+        DeValue::Array(items) => Value::Array(items.iter().map(toml_node).collect()),
+        DeValue::Table(table) => toml_table(table),
+    };
+    Node {
+        span: node.span(),
+        value,
+    }
+}
+
+fn parse_json(text: &str) -> Result<Node, (usize, String)> {
+    let to_offset = |err: serde_json::Error| {
+        let line_start: usize = text.split_inclusive('\n').take(err.line().saturating_sub(1)).map(str::len).sum();
+        let column = err.column().saturating_sub(1);
+        let message = err.to_string();
+        let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
+        (line_start + column, format!("invalid JSON: {message}"))
+    };
+    let raw: &RawValue = serde_json::from_str(text).map_err(to_offset)?;
+    json_node(raw, text).map_err(to_offset)
+}
+
+/// Builds a node from a raw JSON value: `RawValue::get` is a slice of the
+/// original text, so its pointer gives the span.
+fn json_node(raw: &RawValue, base: &str) -> Result<Node, serde_json::Error> {
+    let text = raw.get();
+    let start = text.as_ptr() as usize - base.as_ptr() as usize;
+    let span = start..start + text.len();
+    let value = match text.as_bytes().first() {
+        Some(b'{') => {
+            let entries: Entries<'_> = serde_json::from_str(text)?;
+            let mut out = Vec::with_capacity(entries.0.len());
+            for (key, value) in entries.0 {
+                out.push((key, json_node(value, base)?));
+            }
+            Value::Table(out)
+        }
+        Some(b'[') => {
+            let items: Vec<&RawValue> = serde_json::from_str(text)?;
+            Value::Array(items.into_iter().map(|i| json_node(i, base)).collect::<Result<_, _>>()?)
+        }
+        Some(b'"') => Value::Str(serde_json::from_str(text)?),
+        Some(b't' | b'f') => Value::Bool(serde_json::from_str(text)?),
+        Some(b'n') => Value::Null,
+        _ => {
+            let number: serde_json::Number = serde_json::from_str(text)?;
+            if number.is_f64() {
+                Value::Float
+            } else {
+                Value::Int(number.as_i64())
+            }
+        }
+    };
+    Ok(Node { span, value })
+}
+
+/// A JSON object's entries in file order, duplicates kept (to report them).
+struct Entries<'a>(Vec<(String, &'a RawValue)>);
+
+impl<'de: 'a, 'a> serde::Deserialize<'de> for Entries<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for Visitor<'a> {
+            type Value = Entries<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<M: serde::de::MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
+                let mut entries = Vec::new();
+                while let Some(entry) = map.next_entry::<String, &'de RawValue>()? {
+                    entries.push(entry);
+                }
+                Ok(Entries(entries))
+            }
+        }
+        deserializer.deserialize_map(Visitor(std::marker::PhantomData))
+    }
+}
+
+struct Walker<'s> {
+    source: &'s mut Source,
+    errors: Vec<ConfigError>,
+}
+
+/// Where the walker is: the top level or a path rule.
+#[derive(Clone, Copy)]
+struct Scope(Option<usize>);
+
+impl Scope {
+    fn key(self, written: &str) -> String {
+        match self.0 {
+            Some(i) => format!("path_rules[{i}].{written}"),
+            None => written.to_owned(),
+        }
+    }
+}
+
+impl Walker<'_> {
+    fn error(&mut self, offset: usize, mut error: ConfigError) {
+        error.location = Some(self.source.location(offset));
+        self.errors.push(error);
+    }
+
+    /// Picks, for each field, the entry that sets it: a current name wins
+    /// over an old alias; two names of equal rank are an error.
+    fn pick<'n>(&mut self, scope: Scope, entries: &'n [(String, Node)]) -> Vec<(Field, &'n str, &'n Node)> {
+        let mut chosen: HashMap<Field, (Rank, &'n str, &'n Node)> = HashMap::new();
+        let mut order = Vec::new();
+        for (key, node) in entries {
+            let Some((field, rank)) = django::lookup(key) else {
+                self.unknown_key(scope, key, node);
+                continue;
+            };
+            if field == Field::PathRules && scope.0.is_some() {
+                self.error(
+                    node.span.start,
+                    ConfigError::new(ErrorKind::UnknownKey, scope.key(key), "path rules cannot be nested")
+                        .help("list every rule in the top-level `path_rules`; the first that matches wins"),
+                );
+                continue;
+            }
+            match chosen.get(&field) {
+                None => {
+                    order.push(field);
+                    chosen.insert(field, (rank, key, node));
+                }
+                Some(&(old_rank, old_key, _)) if old_rank == rank => {
+                    self.error(
+                        node.span.start,
+                        ConfigError::new(
+                            ErrorKind::DuplicateKey,
+                            scope.key(key),
+                            format!("sets the same setting as `{old_key}`"),
+                        )
+                        .help(format!("keep one of `{old_key}` and `{key}`")),
+                    );
+                }
+                Some(&(_, old_key, _)) => {
+                    // django: the current name wins, even if empty or false.
+                    let (current, alias) = if rank == Rank::Current { (key.as_str(), old_key) } else { (old_key, key.as_str()) };
+                    self.source.notes.push((
+                        scope.key(alias),
+                        node.span.start,
+                        format!("`{alias}` is ignored because `{current}` is set (they are never merged)"),
+                    ));
+                    if rank == Rank::Current {
+                        chosen.insert(field, (rank, key, node));
+                    }
+                }
+            }
+        }
+        order.into_iter().map(|f| (f, chosen[&f].1, chosen[&f].2)).collect()
+    }
+
+    fn unknown_key(&mut self, scope: Scope, key: &str, node: &Node) {
+        if let Some((_, problem, help)) = django::REMOVED.iter().find(|(name, _, _)| *name == key) {
+            self.error(
+                node.span.start,
+                ConfigError::new(ErrorKind::RemovedSetting, scope.key(key), *problem).help(*help),
+            );
+            return;
+        }
+        let help = match django::closest(key) {
+            Some(name) => format!("did you mean `{name}`?"),
+            None => "the settings are listed in the corsgate documentation (docs/configuration.md)".to_owned(),
+        };
+        self.error(
+            node.span.start,
+            ConfigError::new(ErrorKind::UnknownKey, scope.key(key), "is not a corsgate setting").help(help),
+        );
+    }
+
+    fn remember(&mut self, scope: Scope, field: Field, written: &str, node: &Node) {
+        let items = match &node.value {
+            Value::Array(items) => items.iter().map(|i| i.span.clone()).collect(),
+            _ => Vec::new(),
+        };
+        self.source.keys.insert(
+            (scope.0, field),
+            KeySource {
+                written: written.to_owned(),
+                span: node.span.clone(),
+                items,
+            },
+        );
+    }
+
+    fn top(&mut self, entries: &[(String, Node)], config: &mut Config) {
+        let scope = Scope(None);
+        for (field, written, node) in self.pick(scope, entries) {
+            self.remember(scope, field, written, node);
+            let key = scope.key(written);
+            match field {
+                Field::AllowedOrigins => set(&mut config.allowed_origins, self.strings(&key, node)),
+                Field::AllowedOriginRegexes => set(&mut config.allowed_origin_regexes, self.strings(&key, node)),
+                Field::AllowMethods => set(&mut config.allow_methods, self.strings(&key, node)),
+                Field::AllowHeaders => set(&mut config.allow_headers, self.strings(&key, node)),
+                Field::ExposeHeaders => set(&mut config.expose_headers, self.strings(&key, node)),
+                Field::AllowAllOrigins => set(&mut config.allow_all_origins, self.boolean(&key, node)),
+                Field::AllowCredentials => set(&mut config.allow_credentials, self.boolean(&key, node)),
+                Field::AllowPrivateNetwork => set(&mut config.allow_private_network, self.boolean(&key, node)),
+                Field::PreflightMaxAge => set(&mut config.preflight_max_age, self.max_age(&key, node)),
+                Field::UrlsRegex => config.urls_regex = self.string(&key, node),
+                Field::PathRules => config.path_rules = self.rules(&key, node),
+            }
+        }
+    }
+
+    fn rules(&mut self, key: &str, node: &Node) -> Vec<PathRule> {
+        let Value::Array(items) = &node.value else {
+            self.wrong_type(key, node, "a list of rules", "write `[[path_rules]]` tables in TOML, or a list of objects in JSON");
+            return Vec::new();
+        };
+        let mut rules = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            self.source.rules.push(item.span.clone());
+            let Value::Table(entries) = &item.value else {
+                self.wrong_type(&format!("{key}[{i}]"), item, "a table", "each rule is a table with a `urls_regex` and the settings it changes");
+                continue;
+            };
+            rules.push(self.rule(Scope(Some(i)), entries, item));
+        }
+        rules
+    }
+
+    fn rule(&mut self, scope: Scope, entries: &[(String, Node)], table: &Node) -> PathRule {
+        let mut rule = PathRule::default();
+        let mut has_scope = false;
+        for (field, written, node) in self.pick(scope, entries) {
+            self.remember(scope, field, written, node);
+            let key = scope.key(written);
+            match field {
+                Field::AllowedOrigins => rule.allowed_origins = self.strings(&key, node),
+                Field::AllowedOriginRegexes => rule.allowed_origin_regexes = self.strings(&key, node),
+                Field::AllowMethods => rule.allow_methods = self.strings(&key, node),
+                Field::AllowHeaders => rule.allow_headers = self.strings(&key, node),
+                Field::ExposeHeaders => rule.expose_headers = self.strings(&key, node),
+                Field::AllowAllOrigins => rule.allow_all_origins = self.boolean(&key, node),
+                Field::AllowCredentials => rule.allow_credentials = self.boolean(&key, node),
+                Field::AllowPrivateNetwork => rule.allow_private_network = self.boolean(&key, node),
+                Field::PreflightMaxAge => rule.preflight_max_age = self.max_age(&key, node),
+                Field::UrlsRegex => {
+                    has_scope = true;
+                    // An unreadable regex is reported here; keep the rule
+                    // matching nothing rather than everything.
+                    rule.urls_regex = self.string(&key, node).unwrap_or_else(|| "[^\\s\\S]".to_owned());
+                }
+                Field::PathRules => {}
+            }
+        }
+        if !has_scope {
+            self.error(
+                table.span.start,
+                ConfigError::new(ErrorKind::MissingKey, scope.key(""), "this path rule has no `urls_regex`")
+                    .help("add the paths it covers, e.g. `urls_regex = \"^/public/\"`"),
+            );
+            rule.urls_regex = "[^\\s\\S]".to_owned();
+        }
+        rule
+    }
+
+    fn wrong_type(&mut self, key: &str, node: &Node, expected: &str, help: &str) {
+        let found = node.value.describe();
+        self.error(
+            node.span.start,
+            ConfigError::new(ErrorKind::WrongType, key, format!("expected {expected}, found {found}")).help(help),
+        );
+    }
+
+    fn strings(&mut self, key: &str, node: &Node) -> Option<Vec<String>> {
+        match &node.value {
+            Value::Array(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                for (i, item) in items.iter().enumerate() {
+                    match &item.value {
+                        Value::Str(s) => out.push(s.clone()),
+                        _ => self.wrong_type(&format!("{key}[{i}]"), item, "a string", "quote the value: `\"…\"`"),
+                    }
+                }
+                (out.len() == items.len()).then_some(out)
+            }
+            Value::Str(s) => {
+                // django would split a string into its characters (a bug).
+                let parts: Vec<&str> = s.split(',').map(str::trim).filter(|p| !p.is_empty()).collect();
+                let quoted = parts.iter().map(|p| format!("\"{p}\"")).collect::<Vec<_>>().join(", ");
+                self.wrong_type(key, node, "a list of strings", &format!("write `[{quoted}]`"));
+                None
+            }
+            _ => {
+                self.wrong_type(key, node, "a list of strings", "write a list: `[\"…\", \"…\"]`");
+                None
+            }
+        }
+    }
+
+    fn string(&mut self, key: &str, node: &Node) -> Option<String> {
+        match &node.value {
+            Value::Str(s) => Some(s.clone()),
+            _ => {
+                self.wrong_type(key, node, "a string", "write the regex as a string, e.g. `\"^/api/\"`");
+                None
+            }
+        }
+    }
+
+    fn boolean(&mut self, key: &str, node: &Node) -> Option<bool> {
+        match &node.value {
+            Value::Bool(b) => Some(*b),
+            _ => {
+                self.wrong_type(key, node, "`true` or `false`", "write `true` or `false`, without quotes");
+                None
+            }
+        }
+    }
+
+    fn max_age(&mut self, key: &str, node: &Node) -> Option<u64> {
+        match &node.value {
+            Value::Int(Some(n)) if *n >= 0 => Some(n.unsigned_abs()),
+            Value::Int(Some(n)) => {
+                self.error(
+                    node.span.start,
+                    ConfigError::new(ErrorKind::InvalidMaxAge, key, format!("`{n}` is negative"))
+                        .value(n.to_string())
+                        .help("write a number of seconds, `0` or more (`0` sends no `Access-Control-Max-Age`)"),
+                );
+                None
+            }
+            Value::Int(None) => {
+                self.error(
+                    node.span.start,
+                    ConfigError::new(ErrorKind::InvalidMaxAge, key, "is far too large")
+                        .help(format!("write at most `{}` seconds", super::DEFAULT_MAX_AGE)),
+                );
+                None
+            }
+            Value::Str(s) if s.trim().parse::<u64>().is_ok() => {
+                self.wrong_type(key, node, "a whole number of seconds", &format!("write `{}` without quotes", s.trim()));
+                None
+            }
+            _ => {
+                self.wrong_type(key, node, "a whole number of seconds", "write e.g. `86400` (one day)");
+                None
+            }
+        }
+    }
+}
+
+fn set<T>(slot: &mut T, value: Option<T>) {
+    if let Some(value) = value {
+        *slot = value;
+    }
+}

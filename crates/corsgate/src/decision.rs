@@ -1,0 +1,273 @@
+//! [`Decision`]: what a policy decided for one request, why, and the
+//! headers that follow from it.
+
+use std::fmt;
+use std::sync::Arc;
+
+use http::header::{
+    ACCESS_CONTROL_ALLOW_CREDENTIALS, ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS,
+    ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_EXPOSE_HEADERS, ACCESS_CONTROL_MAX_AGE, CONTENT_LENGTH, VARY,
+};
+use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+
+use crate::policy::Rule;
+
+/// `Access-Control-Allow-Private-Network` (Private Network Access draft).
+pub const ACCESS_CONTROL_ALLOW_PRIVATE_NETWORK: HeaderName =
+    HeaderName::from_static("access-control-allow-private-network");
+/// `Access-Control-Request-Private-Network` (Private Network Access draft).
+pub const ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK: HeaderName =
+    HeaderName::from_static("access-control-request-private-network");
+
+/// What kind of request the policy saw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DecisionKind {
+    /// The path is outside every rule's `urls_regex`: the request and its
+    /// response are left untouched.
+    OutOfScope,
+    /// A CORS preflight: the middleware answers it itself, `200` with an
+    /// empty body, without calling the application.
+    Preflight,
+    /// Any other request in scope: the application answers and the
+    /// middleware adds headers to its response.
+    Actual,
+}
+
+/// Why a policy decided as it did. Adapters log it, `doctor` and `check`
+/// render it, tests assert it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Reason {
+    /// The path matches no rule's `urls_regex`.
+    PathNotInScope,
+    /// The request has no `Origin` header (or an empty one): not a CORS
+    /// request. Only `Vary: Origin` is added.
+    NoOrigin,
+    /// The origin is listed in `allowed_origins`.
+    OriginListed,
+    /// The origin is `null` and `null` is listed.
+    NullListed,
+    /// The origin matches a pattern such as `https://*.example.com`.
+    OriginMatchesPattern,
+    /// The origin matches one of `allowed_origin_regexes`.
+    OriginMatchesRegex,
+    /// `allow_all_origins` is on.
+    AllOriginsAllowed,
+    /// A well-formed origin that no setting allows.
+    OriginNotAllowed,
+    /// The `Origin` header is not a serialized origin (`scheme://host[:port]`
+    /// or `null`) as browsers send it: never echoed.
+    MalformedOrigin,
+    /// More than one `Origin` header.
+    MultipleOrigins,
+    /// Preflight: the requested method is not in `allow_methods` (methods
+    /// are case-sensitive: `patch` is not `PATCH`). The browser will block.
+    MethodNotAllowed {
+        /// The `Access-Control-Request-Method` value.
+        method: String,
+    },
+    /// Preflight: a requested header is not in `allow_headers`. The browser
+    /// will block.
+    HeaderNotAllowed {
+        /// The first requested header name that is not allowed.
+        header: String,
+    },
+    /// Preflight: `Authorization` is requested and `allow_headers` has `*`
+    /// but not `authorization`. The Fetch standard (and Firefox, Safari)
+    /// block this; Chromium 156 still allows it.
+    AuthorizationNotCoveredByWildcard,
+    /// Preflight: the request asks for private network access and
+    /// `allow_private_network` is off.
+    PrivateNetworkNotAllowed,
+}
+
+impl Reason {
+    /// A stable kebab-case name, for logs and JSON.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Reason::PathNotInScope => "path-not-in-scope",
+            Reason::NoOrigin => "no-origin",
+            Reason::OriginListed => "origin-listed",
+            Reason::NullListed => "null-listed",
+            Reason::OriginMatchesPattern => "origin-matches-pattern",
+            Reason::OriginMatchesRegex => "origin-matches-regex",
+            Reason::AllOriginsAllowed => "all-origins-allowed",
+            Reason::OriginNotAllowed => "origin-not-allowed",
+            Reason::MalformedOrigin => "malformed-origin",
+            Reason::MultipleOrigins => "multiple-origins",
+            Reason::MethodNotAllowed { .. } => "method-not-allowed",
+            Reason::HeaderNotAllowed { .. } => "header-not-allowed",
+            Reason::AuthorizationNotCoveredByWildcard => "authorization-not-covered-by-wildcard",
+            Reason::PrivateNetworkNotAllowed => "private-network-not-allowed",
+        }
+    }
+
+    /// Whether a browser would let the page read the response (for
+    /// [`Reason::NoOrigin`] and [`Reason::PathNotInScope`]: CORS does not apply).
+    pub fn is_allowed(&self) -> bool {
+        matches!(
+            self,
+            Reason::PathNotInScope
+                | Reason::NoOrigin
+                | Reason::OriginListed
+                | Reason::NullListed
+                | Reason::OriginMatchesPattern
+                | Reason::OriginMatchesRegex
+                | Reason::AllOriginsAllowed
+        )
+    }
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reason::PathNotInScope => f.write_str("the path is outside the CORS scope (`urls_regex`)"),
+            Reason::NoOrigin => f.write_str("no `Origin` header: not a CORS request"),
+            Reason::OriginListed => f.write_str("the origin is in `allowed_origins`"),
+            Reason::NullListed => f.write_str("the origin is `null`, which is in `allowed_origins`"),
+            Reason::OriginMatchesPattern => f.write_str("the origin matches a pattern in `allowed_origins`"),
+            Reason::OriginMatchesRegex => f.write_str("the origin matches `allowed_origin_regexes`"),
+            Reason::AllOriginsAllowed => f.write_str("`allow_all_origins` is on"),
+            Reason::OriginNotAllowed => f.write_str("the origin is not allowed"),
+            Reason::MalformedOrigin => f.write_str("the `Origin` header is not a serialized origin"),
+            Reason::MultipleOrigins => f.write_str("the request has several `Origin` headers"),
+            Reason::MethodNotAllowed { method } => write!(f, "method `{method}` is not in `allow_methods`"),
+            Reason::HeaderNotAllowed { header } => write!(f, "request header `{header}` is not in `allow_headers`"),
+            Reason::AuthorizationNotCoveredByWildcard => {
+                f.write_str("`authorization` must be listed in `allow_headers`: `*` does not cover it")
+            }
+            Reason::PrivateNetworkNotAllowed => f.write_str("private network access is not allowed"),
+        }
+    }
+}
+
+/// The grant of an allowed origin: what to write.
+#[derive(Debug, Clone)]
+pub(crate) struct Grant {
+    pub(crate) rule: Arc<Rule>,
+    /// `*`, or the origin to echo.
+    pub(crate) origin: HeaderValue,
+    pub(crate) wildcard: bool,
+    pub(crate) private_network: bool,
+}
+
+/// What a [`Policy`](crate::Policy) decided for one request.
+///
+/// An adapter answers a [preflight](Self::is_preflight) itself with
+/// [`preflight_response`](Self::preflight_response); for any other request
+/// it calls the application and then [`apply`](Self::apply)s the decision to
+/// the response's headers. [`reason`](Self::reason) says why.
+///
+/// A `Decision` owns what it needs (reference-counted header values and
+/// rule), so it can outlive the request and be applied after the
+/// application answered.
+#[derive(Debug, Clone)]
+pub struct Decision {
+    pub(crate) kind: DecisionKind,
+    pub(crate) reason: Reason,
+    /// Whether `is_options`: django adds the preflight headers to every
+    /// `OPTIONS` response from an allowed origin.
+    pub(crate) options: bool,
+    pub(crate) grant: Option<Grant>,
+}
+
+impl Decision {
+    /// What kind of request this was.
+    pub fn kind(&self) -> DecisionKind {
+        self.kind
+    }
+
+    /// Whether the adapter must answer the request itself (with
+    /// [`preflight_response`](Self::preflight_response)) instead of calling
+    /// the application.
+    pub fn is_preflight(&self) -> bool {
+        self.kind == DecisionKind::Preflight
+    }
+
+    /// Whether a browser would let the page proceed, as far as this
+    /// response can tell. `true` also when CORS does not apply.
+    pub fn is_allowed(&self) -> bool {
+        self.reason.is_allowed()
+    }
+
+    /// Whether the origin was allowed, so CORS headers are written. (A
+    /// preflight can have an allowed origin and still fail in the browser,
+    /// for a method or header: see [`reason`](Self::reason).)
+    pub fn origin_allowed(&self) -> bool {
+        self.grant.is_some()
+    }
+
+    /// Why.
+    pub fn reason(&self) -> &Reason {
+        &self.reason
+    }
+
+    /// Writes this decision's headers into a response's headers, in place:
+    /// `Vary: Origin` (merged with an existing `Vary`, unless that is `*`)
+    /// for every request in scope, and for an allowed origin
+    /// `Access-Control-Allow-Origin`, `-Allow-Credentials`, `-Expose-Headers`,
+    /// and on `OPTIONS` also `-Allow-Methods`, `-Allow-Headers`, `-Max-Age`.
+    /// Values the application set for these headers are replaced.
+    ///
+    /// Allocates nothing: every value was built when the policy was compiled.
+    pub fn apply(&self, headers: &mut HeaderMap) {
+        if self.kind == DecisionKind::OutOfScope {
+            return;
+        }
+        add_vary_origin(headers);
+        let Some(grant) = &self.grant else { return };
+        let rule = &grant.rule;
+        headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, grant.origin.clone());
+        if rule.allow_credentials {
+            headers.insert(ACCESS_CONTROL_ALLOW_CREDENTIALS, HeaderValue::from_static("true"));
+        } else if grant.wildcard {
+            // Deviation (docs/django-compat.md): never leave `*` beside an
+            // application's own `Access-Control-Allow-Credentials: true`.
+            headers.remove(ACCESS_CONTROL_ALLOW_CREDENTIALS);
+        }
+        if let Some(expose) = &rule.expose {
+            headers.insert(ACCESS_CONTROL_EXPOSE_HEADERS, expose.clone());
+        }
+        if self.options {
+            headers.insert(ACCESS_CONTROL_ALLOW_HEADERS, rule.allow_headers.clone());
+            headers.insert(ACCESS_CONTROL_ALLOW_METHODS, rule.allow_methods.clone());
+            if let Some(max_age) = &rule.max_age {
+                headers.insert(ACCESS_CONTROL_MAX_AGE, max_age.clone());
+            }
+        }
+        if grant.private_network {
+            headers.insert(ACCESS_CONTROL_ALLOW_PRIVATE_NETWORK, HeaderValue::from_static("true"));
+        }
+    }
+
+    /// The answer to a preflight, as django-cors-headers gives it: `200 OK`,
+    /// `Content-Length: 0`, an empty body, and this decision's headers —
+    /// whatever the route would have answered. For a decision that is not a
+    /// preflight the same response is built; callers check
+    /// [`is_preflight`](Self::is_preflight) first.
+    pub fn preflight_response<B: Default>(&self) -> http::Response<B> {
+        let mut response = http::Response::new(B::default());
+        *response.status_mut() = StatusCode::OK;
+        response.headers_mut().insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
+        self.apply(response.headers_mut());
+        response
+    }
+}
+
+/// Adds `Origin` to `Vary` unless it is already there or `Vary` is `*`
+/// (django's `patch_vary_headers`). A new `Vary` line is appended rather
+/// than the existing one rewritten, which is equivalent (RFC 9110 § 5.3)
+/// and allocates nothing.
+fn add_vary_origin(headers: &mut HeaderMap) {
+    let present = headers.get_all(VARY).iter().any(|value| {
+        value
+            .as_bytes()
+            .split(|&b| b == b',')
+            .map(<[u8]>::trim_ascii)
+            .any(|token| token == b"*" || token.eq_ignore_ascii_case(b"origin"))
+    });
+    if !present {
+        headers.append(VARY, HeaderValue::from_static("Origin"));
+    }
+}

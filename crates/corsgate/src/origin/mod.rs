@@ -1,0 +1,537 @@
+//! Origins: the configured ones (parsed and normalised once) and the ones a
+//! request carries (validated in place, without allocating).
+//!
+//! A browser sends the *byte-serialized* origin of the page
+//! ([Fetch § origin header](https://fetch.spec.whatwg.org/#origin-header),
+//! [HTML § serialization of an origin](https://html.spec.whatwg.org/multipage/browsers.html#ascii-serialisation-of-an-origin)):
+//! `scheme://host[:port]`, lower-case, with no path and no default port, or
+//! the string `null` for an opaque origin. Anything else in an `Origin`
+//! header was not written by a browser, so corsgate never echoes it.
+
+mod matcher;
+mod pattern;
+
+pub(crate) use matcher::{OriginMatch, OriginMatcher};
+pub use pattern::OriginPattern;
+
+use std::fmt;
+
+/// A validated, normalised origin from a configuration: `scheme://host[:port]`
+/// or `null`.
+///
+/// Parsing normalises the way browsers serialise: scheme and host are
+/// lower-cased, an internationalised host is converted to punycode, a
+/// numeric IPv4 host is written in dotted-decimal, and a default port
+/// (`:443` for `https`, `:80` for `http`) is dropped. The result compares
+/// byte for byte with what a browser sends.
+///
+/// ```
+/// use corsgate::Origin;
+///
+/// let origin = Origin::parse("HTTPS://Bücher.Example:443").unwrap();
+/// assert_eq!(origin.as_str(), "https://xn--bcher-kva.example");
+///
+/// // A path (even a trailing slash) is an error: browsers never send one.
+/// let err = Origin::parse("https://example.com/").unwrap_err();
+/// assert_eq!(err.to_string(), "origin `https://example.com/` has a path");
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Origin {
+    serialized: Box<str>,
+}
+
+impl Origin {
+    /// The opaque origin, serialized as `null` (sandboxed iframes, `data:`
+    /// URLs, `file:` pages, requests after a cross-origin redirect).
+    pub fn null() -> Self {
+        Self {
+            serialized: "null".into(),
+        }
+    }
+
+    /// Parses and normalises an origin as written in a configuration.
+    ///
+    /// # Errors
+    /// An [`OriginError`] saying what is wrong and how to fix it: a missing
+    /// scheme, a path, query or fragment, user information, an empty or
+    /// invalid host, a `*` (use [`OriginPattern`] for wildcards).
+    pub fn parse(input: &str) -> Result<Self, OriginError> {
+        if input == "null" {
+            return Ok(Self::null());
+        }
+        let raw = RawOrigin::split(input)?;
+        if raw.host.contains('*') || raw.port.is_some_and(|p| p.contains('*')) {
+            return Err(OriginError::new(
+                input,
+                OriginProblem::Wildcard,
+                "a `*` is allowed only as a whole leftmost label, e.g. `https://*.example.com`",
+            ));
+        }
+        let serialized = normalise(input, &raw)?;
+        Ok(Self {
+            serialized: serialized.into_boxed_str(),
+        })
+    }
+
+    /// The serialized origin, exactly as a browser sends it.
+    pub fn as_str(&self) -> &str {
+        &self.serialized
+    }
+
+    /// Whether this is the opaque origin `null`.
+    pub fn is_null(&self) -> bool {
+        &*self.serialized == "null"
+    }
+
+    /// The scheme, without `://` (`None` for `null`).
+    pub fn scheme(&self) -> Option<&str> {
+        self.serialized.split_once("://").map(|(scheme, _)| scheme)
+    }
+
+    /// The host, lower-case and in punycode; an IPv6 host keeps its brackets
+    /// (`None` for `null`).
+    pub fn host(&self) -> Option<&str> {
+        let (_, rest) = self.serialized.split_once("://")?;
+        Some(split_host_port(rest).0)
+    }
+
+    /// The port, if it is not the scheme's default.
+    pub fn port(&self) -> Option<u16> {
+        let (_, rest) = self.serialized.split_once("://")?;
+        split_host_port(rest).1.and_then(|p| p.parse().ok())
+    }
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.serialized)
+    }
+}
+
+impl fmt::Debug for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Origin({})", self.serialized)
+    }
+}
+
+impl std::str::FromStr for Origin {
+    type Err = OriginError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s)
+    }
+}
+
+/// Why a configured origin or origin pattern was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("origin `{input}` {problem}")]
+pub struct OriginError {
+    input: String,
+    problem: OriginProblem,
+    help: String,
+}
+
+impl OriginError {
+    fn new(input: &str, problem: OriginProblem, help: impl Into<String>) -> Self {
+        Self {
+            input: input.to_owned(),
+            problem,
+            help: help.into(),
+        }
+    }
+
+    /// The origin as it was written.
+    pub fn input(&self) -> &str {
+        &self.input
+    }
+
+    /// What is wrong with it.
+    pub fn problem(&self) -> &OriginProblem {
+        &self.problem
+    }
+
+    /// How to fix it.
+    pub fn help(&self) -> &str {
+        &self.help
+    }
+}
+
+/// What is wrong with a configured origin.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum OriginProblem {
+    /// No `scheme://` in front (django-cors-headers' check E013).
+    #[error("has no scheme")]
+    MissingScheme,
+    /// The scheme has characters a scheme cannot have.
+    #[error("has an invalid scheme")]
+    InvalidScheme,
+    /// Nothing between `://` and the end (django-cors-headers' check E013).
+    #[error("has no host")]
+    MissingHost,
+    /// A path, even a lone trailing `/` (django-cors-headers' check E014).
+    #[error("has a path")]
+    HasPath,
+    /// A `?query` (django-cors-headers' check E014).
+    #[error("has a query")]
+    HasQuery,
+    /// A `#fragment` (django-cors-headers' check E014).
+    #[error("has a fragment")]
+    HasFragment,
+    /// `user:password@` in front of the host.
+    #[error("has user information")]
+    HasUserInfo,
+    /// White space or control characters.
+    #[error("contains white space or control characters")]
+    HasWhitespace,
+    /// A port that is not a number from 0 to 65535.
+    #[error("has an invalid port")]
+    InvalidPort,
+    /// A host that is not a valid domain name or IP address.
+    #[error("has an invalid host: {0}")]
+    InvalidHost(String),
+    /// A `*` where a wildcard is not allowed.
+    #[error("has a `*` that is not a whole leftmost label")]
+    Wildcard,
+}
+
+/// The parts of `scheme://host[:port]` as written, before normalisation.
+pub(crate) struct RawOrigin<'a> {
+    pub(crate) scheme: &'a str,
+    pub(crate) host: &'a str,
+    pub(crate) port: Option<&'a str>,
+}
+
+impl<'a> RawOrigin<'a> {
+    /// Splits a configured origin (or pattern), refusing everything that is
+    /// not of the form `scheme://host[:port]`.
+    pub(crate) fn split(input: &'a str) -> Result<Self, OriginError> {
+        if input.bytes().any(|b| b.is_ascii_whitespace() || b.is_ascii_control()) {
+            return Err(OriginError::new(
+                input,
+                OriginProblem::HasWhitespace,
+                "remove the white space",
+            ));
+        }
+        let Some((scheme, rest)) = input.split_once("://") else {
+            let bare = input.trim_start_matches(|c| c != ':' && c != '/').is_empty()
+                || !input.contains(':');
+            let help = if bare {
+                format!("write `https://{input}` (or `http://{input}`)")
+            } else {
+                "write the origin as `scheme://host[:port]`, e.g. `https://example.com`".into()
+            };
+            return Err(OriginError::new(input, OriginProblem::MissingScheme, help));
+        };
+        let scheme_ok = scheme
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphabetic())
+            && scheme
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
+        if !scheme_ok {
+            return Err(OriginError::new(
+                input,
+                OriginProblem::InvalidScheme,
+                "a scheme is letters, digits, `+`, `-` and `.`, starting with a letter, e.g. `https`",
+            ));
+        }
+        let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        let (authority, tail) = rest.split_at(authority_end);
+        let fixed = format!("{scheme}://{authority}");
+        if let Some(c) = tail.chars().next() {
+            let problem = match c {
+                '/' => OriginProblem::HasPath,
+                '?' => OriginProblem::HasQuery,
+                _ => OriginProblem::HasFragment,
+            };
+            return Err(OriginError::new(
+                input,
+                problem,
+                format!("an origin is only `scheme://host[:port]`: write `{fixed}`"),
+            ));
+        }
+        if authority.contains('@') {
+            let host = authority.rsplit_once('@').map_or("", |(_, h)| h);
+            return Err(OriginError::new(
+                input,
+                OriginProblem::HasUserInfo,
+                format!("browsers never send user information: write `{scheme}://{host}`"),
+            ));
+        }
+        let (host, port) = split_host_port(authority);
+        if host.is_empty() {
+            return Err(OriginError::new(
+                input,
+                OriginProblem::MissingHost,
+                "add a host, e.g. `https://example.com`",
+            ));
+        }
+        if let Some(p) = port {
+            let numeric = !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit());
+            if p != "*" && !(numeric && p.parse::<u32>().is_ok_and(|n| n <= 65535)) {
+                return Err(OriginError::new(
+                    input,
+                    OriginProblem::InvalidPort,
+                    "a port is a number from 0 to 65535, e.g. `https://example.com:8443`",
+                ));
+            }
+        }
+        Ok(Self { scheme, host, port })
+    }
+}
+
+/// Normalises a split origin through the URL standard's host parser (what
+/// browsers use): lower case, punycode, IPv4 and IPv6 canonical forms, no
+/// default port.
+pub(crate) fn normalise(input: &str, raw: &RawOrigin<'_>) -> Result<String, OriginError> {
+    let scheme = raw.scheme.to_ascii_lowercase();
+    let mut candidate = format!("{scheme}://{}", raw.host);
+    if let Some(port) = raw.port {
+        candidate.push(':');
+        candidate.push_str(port);
+    }
+    let url = url::Url::parse(&candidate).map_err(|e| {
+        OriginError::new(
+            input,
+            OriginProblem::InvalidHost(e.to_string()),
+            "write a domain name or an IP address, e.g. `https://example.com` or `http://127.0.0.1:5000`",
+        )
+    })?;
+    let host = match url.host() {
+        Some(url::Host::Domain(d)) => d.to_ascii_lowercase(),
+        Some(url::Host::Ipv4(ip)) => ip.to_string(),
+        Some(url::Host::Ipv6(ip)) => format!("[{ip}]"),
+        None => {
+            return Err(OriginError::new(
+                input,
+                OriginProblem::MissingHost,
+                "add a host, e.g. `https://example.com`",
+            ));
+        }
+    };
+    let mut out = format!("{scheme}://{host}");
+    if let Some(port) = url.port() {
+        // `Url::port` is `None` for a scheme's default port, so this keeps
+        // only ports a browser would send.
+        out.push(':');
+        out.push_str(&port.to_string());
+    }
+    Ok(out)
+}
+
+/// Splits `host[:port]`, keeping an IPv6 host's brackets.
+pub(crate) fn split_host_port(authority: &str) -> (&str, Option<&str>) {
+    if authority.starts_with('[') {
+        match authority.find(']') {
+            Some(end) => {
+                let (host, rest) = authority.split_at(end + 1);
+                (host, rest.strip_prefix(':'))
+            }
+            None => (authority, None),
+        }
+    } else {
+        match authority.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        }
+    }
+}
+
+/// The parts of a request's `Origin` header that passed validation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RequestOrigin<'a> {
+    pub(crate) scheme: &'a str,
+    pub(crate) host: &'a str,
+    /// The port digits, if present (never a default port).
+    pub(crate) port: Option<&'a str>,
+}
+
+/// Validates the bytes of a request's `Origin` header as a byte-serialized
+/// tuple origin, the only form a browser sends, without allocating.
+///
+/// Accepted: a lower-case scheme, `://`, a lower-case host of letters,
+/// digits, `-`, `.` and `_` (or a bracketed IPv6 address), and an optional
+/// port with no leading zero that is not the scheme's default. `null` is
+/// not a tuple origin and is handled by the caller.
+pub(crate) fn parse_request_origin(bytes: &[u8]) -> Option<RequestOrigin<'_>> {
+    // Browsers never send long origins; this bounds the work on crafted input.
+    if bytes.len() > 2048 {
+        return None;
+    }
+    let text = std::str::from_utf8(bytes).ok()?;
+    let (scheme, rest) = text.split_once("://")?;
+    let mut sb = scheme.bytes();
+    if !sb.next().is_some_and(|b| b.is_ascii_lowercase())
+        || !sb.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'+' | b'-' | b'.'))
+    {
+        return None;
+    }
+    let (host, port) = split_host_port(rest);
+    let host_ok = if let Some(inner) = host.strip_prefix('[') {
+        let inner = inner.strip_suffix(']')?;
+        !inner.is_empty()
+            && inner
+                .bytes()
+                .all(|b| b.is_ascii_digit() || matches!(b, b'a'..=b'f' | b':' | b'.'))
+    } else {
+        !host.is_empty()
+            && !host.starts_with('.')
+            && !host.contains("..")
+            && host
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'.' | b'_'))
+    };
+    if !host_ok {
+        return None;
+    }
+    if let Some(p) = port {
+        let valid = !p.is_empty()
+            && p.len() <= 5
+            && p.bytes().all(|b| b.is_ascii_digit())
+            && (p == "0" || !p.starts_with('0'))
+            && p.parse::<u32>().is_ok_and(|n| n <= 65535)
+            && default_port(scheme) != Some(p);
+        if !valid {
+            return None;
+        }
+    }
+    Some(RequestOrigin { scheme, host, port })
+}
+
+/// The default port of the special schemes (URL standard), which a
+/// serialized origin never spells out.
+fn default_port(scheme: &str) -> Option<&'static str> {
+    match scheme {
+        "http" | "ws" => Some("80"),
+        "https" | "wss" => Some("443"),
+        "ftp" => Some("21"),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(input: &str) -> String {
+        Origin::parse(input).unwrap().as_str().to_owned()
+    }
+
+    fn problem(input: &str) -> OriginProblem {
+        Origin::parse(input).unwrap_err().problem().clone()
+    }
+
+    #[test]
+    fn scheme_and_host_are_lower_cased() {
+        assert_eq!(ok("HTTPS://Example.COM"), "https://example.com");
+    }
+
+    #[test]
+    fn default_ports_are_dropped_and_others_kept() {
+        assert_eq!(ok("https://example.com:443"), "https://example.com");
+        assert_eq!(ok("http://example.com:80"), "http://example.com");
+        assert_eq!(ok("http://example.com:443"), "http://example.com:443");
+        assert_eq!(ok("http://127.0.0.1:5000"), "http://127.0.0.1:5000");
+    }
+
+    #[test]
+    fn idn_hosts_become_punycode() {
+        assert_eq!(ok("https://bücher.example"), "https://xn--bcher-kva.example");
+    }
+
+    #[test]
+    fn ip_hosts_are_canonical() {
+        assert_eq!(ok("http://[::1]:8000"), "http://[::1]:8000");
+        assert_eq!(ok("http://[0:0::1]"), "http://[::1]");
+        assert_eq!(ok("http://127.1"), "http://127.0.0.1");
+    }
+
+    #[test]
+    fn null_is_the_opaque_origin() {
+        let null = Origin::parse("null").unwrap();
+        assert!(null.is_null());
+        assert_eq!(null.scheme(), None);
+        assert_eq!(problem("NULL"), OriginProblem::MissingScheme);
+    }
+
+    #[test]
+    fn accessors_split_the_origin() {
+        let o = Origin::parse("http://[::1]:8000").unwrap();
+        assert_eq!(o.scheme(), Some("http"));
+        assert_eq!(o.host(), Some("[::1]"));
+        assert_eq!(o.port(), Some(8000));
+        assert_eq!(Origin::parse("https://a.example").unwrap().port(), None);
+    }
+
+    #[test]
+    fn malformed_configured_origins_are_refused_with_a_fix() {
+        let err = Origin::parse("example.com").unwrap_err();
+        assert_eq!(err.problem(), &OriginProblem::MissingScheme);
+        assert_eq!(err.help(), "write `https://example.com` (or `http://example.com`)");
+        // The seed tutorial's typo.
+        assert_eq!(problem("http//:localhost:8000"), OriginProblem::MissingScheme);
+        assert_eq!(problem("https:example.com"), OriginProblem::MissingScheme);
+        let err = Origin::parse("https://example.com/").unwrap_err();
+        assert_eq!(err.problem(), &OriginProblem::HasPath);
+        assert_eq!(err.help(), "an origin is only `scheme://host[:port]`: write `https://example.com`");
+        assert_eq!(problem("https://example.com/app"), OriginProblem::HasPath);
+        assert_eq!(problem("https://example.com?x=1"), OriginProblem::HasQuery);
+        assert_eq!(problem("https://example.com#top"), OriginProblem::HasFragment);
+        assert_eq!(problem("https://user:pw@example.com"), OriginProblem::HasUserInfo);
+        assert_eq!(problem("https://"), OriginProblem::MissingHost);
+        assert_eq!(problem("https:// example.com"), OriginProblem::HasWhitespace);
+        assert_eq!(problem("https://example.com:99999"), OriginProblem::InvalidPort);
+        assert_eq!(problem("https://example.com:"), OriginProblem::InvalidPort);
+        assert_eq!(problem("1http://example.com"), OriginProblem::InvalidScheme);
+        assert_eq!(problem("https://*.example.com"), OriginProblem::Wildcard);
+        assert!(matches!(problem("http://exa mple.com"), OriginProblem::HasWhitespace));
+        assert!(matches!(problem("http://[::1"), OriginProblem::InvalidHost(_)));
+    }
+
+    #[test]
+    fn request_origins_must_be_serialized_exactly() {
+        let good = [
+            "https://example.com",
+            "http://127.0.0.1:5000",
+            "http://[::1]:8000",
+            "https://xn--bcher-kva.example",
+            "chrome-extension://abcdefghijklmnop",
+            "http://localhost:0",
+            "https://a_b.example.com",
+        ];
+        for origin in good {
+            assert!(parse_request_origin(origin.as_bytes()).is_some(), "{origin}");
+        }
+        let bad: [&[u8]; 17] = [
+            b"",
+            b"null",
+            b"example.com",
+            b"https://example.com/",
+            b"https://example.com/path",
+            b"https://Example.com",
+            b"HTTPS://example.com",
+            b"https://example.com:443",
+            b"http://example.com:80",
+            b"http://example.com:0080",
+            b"http://example.com:65536",
+            b"https://exa mple.com",
+            b"https://example.com, https://evil.com",
+            b"https://\xff.com",
+            b"https://",
+            b"https://..com",
+            b"https://[::g]",
+        ];
+        for origin in bad {
+            assert!(parse_request_origin(origin).is_none(), "{}", String::from_utf8_lossy(origin));
+        }
+        let parts = parse_request_origin(b"http://[::1]:8000").unwrap();
+        assert_eq!((parts.scheme, parts.host, parts.port), ("http", "[::1]", Some("8000")));
+    }
+
+    #[test]
+    fn very_long_request_origins_are_refused() {
+        let long = format!("https://{}.com", "a".repeat(4096));
+        assert!(parse_request_origin(long.as_bytes()).is_none());
+    }
+}

@@ -1,0 +1,209 @@
+//! [`Policy`]: a compiled, immutable configuration that decides requests.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use http::HeaderValue;
+use http::header::{ACCESS_CONTROL_REQUEST_HEADERS, ACCESS_CONTROL_REQUEST_METHOD, ORIGIN};
+
+use crate::decision::{ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK, Decision, DecisionKind, Grant, Reason};
+use crate::origin::{OriginMatch, OriginMatcher};
+use crate::request::RequestView;
+
+/// One compiled rule: its scope and every header value, built once.
+#[derive(Debug)]
+pub(crate) struct Rule {
+    pub(crate) scope: Option<regex::bytes::Regex>,
+    pub(crate) origins: OriginMatcher,
+    pub(crate) allow_credentials: bool,
+    pub(crate) allow_methods: HeaderValue,
+    /// As configured: methods compare case-sensitively.
+    pub(crate) methods: Box<[Box<str>]>,
+    pub(crate) allow_headers: HeaderValue,
+    /// Lower-cased: header names compare case-insensitively.
+    pub(crate) headers: Box<[Box<str>]>,
+    pub(crate) expose: Option<HeaderValue>,
+    pub(crate) max_age: Option<HeaderValue>,
+    pub(crate) allow_private_network: bool,
+}
+
+/// A compiled CORS policy: immutable, valid by construction, and cheap to
+/// clone and share across threads (a reference count).
+///
+/// Make one with [`Config::compile`](crate::Config::compile) or
+/// [`Policy::from_file`]; ask it about a request with
+/// [`decide`](Self::decide).
+///
+/// ```
+/// use corsgate::{Config, DecisionKind, Reason, RequestView};
+/// use http::{HeaderMap, HeaderValue, Method};
+///
+/// let policy = Config::builder().allowed_origins(["http://127.0.0.1:5000"]).compile()?;
+///
+/// let mut headers = HeaderMap::new();
+/// headers.insert("origin", HeaderValue::from_static("http://127.0.0.1:5000"));
+/// let decision = policy.decide(&RequestView::new(&Method::GET, "/users", &headers));
+/// assert_eq!(decision.kind(), DecisionKind::Actual);
+/// assert_eq!(decision.reason(), &Reason::OriginListed);
+///
+/// let mut response = HeaderMap::new();
+/// decision.apply(&mut response);
+/// assert_eq!(response["access-control-allow-origin"], "http://127.0.0.1:5000");
+/// assert_eq!(response["vary"], "Origin");
+/// # Ok::<(), corsgate::ConfigErrors>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Policy {
+    rules: Arc<[Arc<Rule>]>,
+    /// Whether any rule has a scope regex (else the path is never decoded).
+    scoped: bool,
+}
+
+impl Default for Policy {
+    /// django-cors-headers' defaults: every path in scope, no origin allowed.
+    fn default() -> Self {
+        crate::Config::default().compile_collecting(&mut Vec::new())
+    }
+}
+
+impl Policy {
+    pub(crate) fn from_rules(rules: Vec<Arc<Rule>>) -> Self {
+        let scoped = rules.iter().any(|r| r.scope.is_some());
+        Self {
+            rules: rules.into(),
+            scoped,
+        }
+    }
+
+    /// Decides a request. Allocates nothing when the origin is allowed or
+    /// absent and the path needs no percent-decoding.
+    pub fn decide(&self, request: &RequestView<'_>) -> Decision {
+        let Some(rule) = self.rule_for(request.path()) else {
+            return Decision {
+                kind: DecisionKind::OutOfScope,
+                reason: Reason::PathNotInScope,
+                options: false,
+                grant: None,
+            };
+        };
+        let kind = if request.is_preflight() {
+            DecisionKind::Preflight
+        } else {
+            DecisionKind::Actual
+        };
+        let mut decision = Decision {
+            kind,
+            reason: Reason::NoOrigin,
+            options: request.is_options(),
+            grant: None,
+        };
+        let headers = request.headers();
+        let mut origins = headers.get_all(ORIGIN).iter();
+        let origin = match (origins.next(), origins.next()) {
+            (None, _) => return decision,
+            (Some(_), Some(_)) => {
+                decision.reason = Reason::MultipleOrigins;
+                return decision;
+            }
+            (Some(origin), None) if origin.is_empty() => return decision,
+            (Some(origin), None) => origin,
+        };
+        let (reason, echo) = match rule.origins.check(origin.as_bytes()) {
+            OriginMatch::Listed(value) => (Reason::OriginListed, Some(value)),
+            OriginMatch::NullListed => (Reason::NullListed, Some(origin.clone())),
+            OriginMatch::Pattern => (Reason::OriginMatchesPattern, Some(origin.clone())),
+            OriginMatch::Regex => (Reason::OriginMatchesRegex, Some(origin.clone())),
+            OriginMatch::All => (Reason::AllOriginsAllowed, Some(origin.clone())),
+            // Without credentials allow-all answers `*`, which echoes
+            // nothing, whatever the header held (as django does).
+            OriginMatch::Malformed if rule.origins.all && !rule.allow_credentials => {
+                (Reason::AllOriginsAllowed, Some(origin.clone()))
+            }
+            OriginMatch::Malformed => (Reason::MalformedOrigin, None),
+            OriginMatch::NotAllowed => (Reason::OriginNotAllowed, None),
+        };
+        decision.reason = reason;
+        let Some(echo) = echo else { return decision };
+        let wildcard = decision.reason == Reason::AllOriginsAllowed && !rule.allow_credentials;
+        let private_network = rule.allow_private_network
+            && headers
+                .get(ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK)
+                .is_some_and(|v| v.as_bytes() == b"true");
+        if kind == DecisionKind::Preflight
+            && let Some(problem) = preflight_problem(rule, request)
+        {
+            decision.reason = problem;
+        }
+        decision.grant = Some(Grant {
+            rule: Arc::clone(rule),
+            origin: if wildcard { HeaderValue::from_static("*") } else { echo },
+            wildcard,
+            private_network,
+        });
+        decision
+    }
+
+    /// Decides an [`http::Request`]: shorthand for
+    /// `policy.decide(&RequestView::from_request(request))`.
+    pub fn decide_request<B>(&self, request: &http::Request<B>) -> Decision {
+        self.decide(&RequestView::from_request(request))
+    }
+
+    /// The first rule whose scope matches the path.
+    fn rule_for(&self, path: &str) -> Option<&Arc<Rule>> {
+        if !self.scoped {
+            return self.rules.first();
+        }
+        // django matches `CORS_URLS_REGEX` against the percent-decoded path.
+        let decoded: Cow<'_, [u8]> = percent_encoding::percent_decode(path.as_bytes()).into();
+        self.rules
+            .iter()
+            .find(|rule| rule.scope.as_ref().is_none_or(|scope| scope.is_match(&decoded)))
+    }
+}
+
+/// The CORS-preflight check a browser will run on our answer (Fetch
+/// § 4.8 steps 3–5): the first reason it will fail, if any. django does not
+/// check; corsgate answers the same but records the reason.
+fn preflight_problem(rule: &Rule, request: &RequestView<'_>) -> Option<Reason> {
+    let headers = request.headers();
+    // `*` is a wildcard only without credentials; with them it is literal.
+    let wildcards = !rule.allow_credentials;
+    let method = headers
+        .get(ACCESS_CONTROL_REQUEST_METHOD)
+        .map_or(&b""[..], HeaderValue::as_bytes);
+    let method_ok = matches!(method, b"GET" | b"HEAD" | b"POST")
+        || rule.methods.iter().any(|m| m.as_bytes() == method)
+        || (wildcards && rule.methods.iter().any(|m| &**m == "*"));
+    if !method_ok {
+        return Some(Reason::MethodNotAllowed {
+            method: String::from_utf8_lossy(method).into_owned(),
+        });
+    }
+    let star = wildcards && rule.headers.iter().any(|h| &**h == "*");
+    for value in headers.get_all(ACCESS_CONTROL_REQUEST_HEADERS) {
+        for name in value.as_bytes().split(|&b| b == b',').map(<[u8]>::trim_ascii) {
+            if name.is_empty() || rule.headers.iter().any(|h| h.as_bytes().eq_ignore_ascii_case(name)) {
+                continue;
+            }
+            if name.eq_ignore_ascii_case(b"authorization") {
+                return Some(if star {
+                    Reason::AuthorizationNotCoveredByWildcard
+                } else {
+                    Reason::HeaderNotAllowed {
+                        header: "authorization".to_owned(),
+                    }
+                });
+            }
+            if !star {
+                return Some(Reason::HeaderNotAllowed {
+                    header: String::from_utf8_lossy(name).to_ascii_lowercase(),
+                });
+            }
+        }
+    }
+    let wants_private_network = headers
+        .get(ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK)
+        .is_some_and(|v| v.as_bytes() == b"true");
+    (wants_private_network && !rule.allow_private_network).then_some(Reason::PrivateNetworkNotAllowed)
+}

@@ -1,0 +1,68 @@
+//! [`RequestView`]: the parts of a request a CORS decision reads, borrowed.
+
+use http::{HeaderMap, Method};
+
+/// The parts of a request that a [`Policy`](crate::Policy) looks at: its
+/// method, its path and its headers, all borrowed (nothing is copied).
+///
+/// ```
+/// use corsgate::RequestView;
+/// use http::{HeaderMap, HeaderValue, Method};
+///
+/// let mut headers = HeaderMap::new();
+/// headers.insert("origin", HeaderValue::from_static("http://127.0.0.1:5000"));
+/// let view = RequestView::new(&Method::GET, "/users", &headers);
+/// assert_eq!(view.path(), "/users");
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct RequestView<'a> {
+    method: &'a Method,
+    path: &'a str,
+    headers: &'a HeaderMap,
+}
+
+impl<'a> RequestView<'a> {
+    /// A view of a request with this method, path (as sent: percent-encoded;
+    /// anything from a `?` on is ignored) and headers.
+    pub fn new(method: &'a Method, path: &'a str, headers: &'a HeaderMap) -> Self {
+        let path = path.split_once('?').map_or(path, |(p, _)| p);
+        Self { method, path, headers }
+    }
+
+    /// A view of an [`http::Request`].
+    pub fn from_request<B>(request: &'a http::Request<B>) -> Self {
+        Self::new(request.method(), request.uri().path(), request.headers())
+    }
+
+    /// A view of a request's [`http::request::Parts`].
+    pub fn from_parts(parts: &'a http::request::Parts) -> Self {
+        Self::new(&parts.method, parts.uri.path(), &parts.headers)
+    }
+
+    /// The request method.
+    pub fn method(&self) -> &'a Method {
+        self.method
+    }
+
+    /// The path, percent-encoded as sent, without the query.
+    pub fn path(&self) -> &'a str {
+        self.path
+    }
+
+    /// The request headers.
+    pub fn headers(&self) -> &'a HeaderMap {
+        self.headers
+    }
+
+    /// Whether this is a CORS preflight as django-cors-headers defines it:
+    /// method `OPTIONS` in any letter case, with an
+    /// `Access-Control-Request-Method` header of any value, even empty.
+    /// (A plain `OPTIONS` request is an ordinary request for the app.)
+    pub fn is_preflight(&self) -> bool {
+        self.is_options() && self.headers.contains_key(http::header::ACCESS_CONTROL_REQUEST_METHOD)
+    }
+
+    pub(crate) fn is_options(&self) -> bool {
+        self.method.as_str().eq_ignore_ascii_case("OPTIONS")
+    }
+}
