@@ -252,12 +252,13 @@ fn parse_toml(text: &str) -> Result<Node, (usize, String)> {
 }
 
 fn toml_table(table: &toml::de::DeTable<'_>) -> Value {
-    Value::Table(
-        table
-            .iter()
-            .map(|(key, value)| (key.get_ref().to_string(), toml_node(value)))
-            .collect(),
-    )
+    let mut entries: Vec<(String, Node)> = table
+        .iter()
+        .map(|(key, value)| (key.get_ref().to_string(), toml_node(value)))
+        .collect();
+    // The parsed table is keyed in sorted order; walk it in file order.
+    entries.sort_by_key(|(_, node)| node.span.start);
+    Value::Table(entries)
 }
 
 fn toml_node(node: &toml::Spanned<toml::de::DeValue<'_>>) -> Node {
@@ -313,7 +314,9 @@ fn json_node(raw: &RawValue, base: &str) -> Result<Node, serde_json::Error> {
         Some(b'n') => Value::Null,
         _ => {
             let number: serde_json::Number = serde_json::from_str(text)?;
-            if number.is_f64() {
+            // Without serde_json's arbitrary precision, an integer beyond
+            // `u64` parses as a float: tell them apart by the text.
+            if number.is_f64() && text.bytes().any(|b| matches!(b, b'.' | b'e' | b'E')) {
                 Value::Float
             } else {
                 Value::Int(number.as_i64())
@@ -404,12 +407,16 @@ impl Walker<'_> {
                         .help(format!("keep one of `{old_key}` and `{key}`")),
                     );
                 }
-                Some(&(_, old_key, _)) => {
+                Some(&(_, old_key, old_node)) => {
                     // django: the current name wins, even if empty or false.
-                    let (current, alias) = if rank == Rank::Current { (key.as_str(), old_key) } else { (old_key, key.as_str()) };
+                    let (current, alias, alias_node) = if rank == Rank::Current {
+                        (key.as_str(), old_key, old_node)
+                    } else {
+                        (old_key, key.as_str(), node)
+                    };
                     self.source.notes.push((
                         scope.key(alias),
-                        node.span.start,
+                        alias_node.span.start,
                         format!("`{alias}` is ignored because `{current}` is set (they are never merged)"),
                     ));
                     if rank == Rank::Current {

@@ -433,9 +433,10 @@ impl Config {
         let Some(source) = self.source.0.as_deref() else {
             return Vec::new();
         };
-        source
-            .notes
-            .iter()
+        let mut notes: Vec<_> = source.notes.iter().collect();
+        notes.sort_by_key(|(_, offset, _)| *offset);
+        notes
+            .into_iter()
             .map(|(key, offset, message)| {
                 let mut warning = ConfigError::new(ErrorKind::DuplicateKey, key.clone(), message.clone())
                     .help("delete the old name");
