@@ -1,5 +1,6 @@
 //! corsgate: a CORS policy engine.
 #![cfg_attr(docsrs, feature(doc_cfg))]
+#![forbid(unsafe_code)]
 
 mod config;
 mod decision;
