@@ -149,7 +149,8 @@ pub fn load_cases() -> Vec<Case> {
     let mut cases = Vec::new();
     for path in paths {
         let text = std::fs::read_to_string(&path).expect("readable table file");
-        let file: File = toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let file: File =
+            toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         for mut case in file.case {
             case.file = path.clone();
             cases.push(case);
@@ -157,7 +158,11 @@ pub fn load_cases() -> Vec<Case> {
     }
     let mut names = std::collections::HashSet::new();
     for case in &cases {
-        assert!(names.insert(case.name.clone()), "duplicate conformance row name `{}`", case.name);
+        assert!(
+            names.insert(case.name.clone()),
+            "duplicate conformance row name `{}`",
+            case.name
+        );
     }
     assert!(!cases.is_empty(), "the conformance table is empty");
     cases
@@ -170,7 +175,8 @@ impl Case {
     /// If the configuration is invalid: the row is broken.
     pub fn policy(&self) -> Policy {
         let text = toml::to_string(&self.config).expect("config serialises");
-        Policy::from_toml_str(&text).unwrap_or_else(|e| panic!("row `{}`: invalid config:\n{e}", self.name))
+        Policy::from_toml_str(&text)
+            .unwrap_or_else(|e| panic!("row `{}`: invalid config:\n{e}", self.name))
     }
 
     /// The row's request with an empty body.
@@ -203,7 +209,10 @@ impl Case {
     pub fn check(&self, observed: &Observed, reason: Option<&str>) -> Result<(), String> {
         let mut problems = Vec::new();
         if observed.status.as_u16() != self.expect.status {
-            problems.push(format!("status: expected {}, got {}", self.expect.status, observed.status));
+            problems.push(format!(
+                "status: expected {}, got {}",
+                self.expect.status, observed.status
+            ));
         }
         if observed.app_called != self.expect.app_called {
             problems.push(format!(
@@ -214,21 +223,32 @@ impl Case {
         if let Some(reason) = reason
             && reason != self.expect.reason
         {
-            problems.push(format!("reason: expected `{}`, got `{reason}`", self.expect.reason));
+            problems.push(format!(
+                "reason: expected `{}`, got `{reason}`",
+                self.expect.reason
+            ));
         }
         for (name, expected) in &self.expect.headers {
             let got = joined(&observed.headers, name);
             match got {
                 None => problems.push(format!("header `{name}`: expected `{expected}`, missing")),
                 Some(got) if normalise(name, &got) != normalise(name, expected) => {
-                    problems.push(format!("header `{name}`: expected `{expected}`, got `{got}`"));
+                    problems.push(format!(
+                        "header `{name}`: expected `{expected}`, got `{got}`"
+                    ));
                 }
                 Some(_) => {}
             }
         }
         for name in observed.headers.keys() {
             let cors = name.as_str().starts_with("access-control-") || name == http::header::VARY;
-            if cors && !self.expect.headers.keys().any(|k| k.eq_ignore_ascii_case(name.as_str())) {
+            if cors
+                && !self
+                    .expect
+                    .headers
+                    .keys()
+                    .any(|k| k.eq_ignore_ascii_case(name.as_str()))
+            {
                 let got = joined(&observed.headers, name.as_str()).unwrap_or_default();
                 problems.push(format!("header `{name}`: not expected, got `{got}`"));
             }
@@ -278,7 +298,10 @@ fn fill(headers: &mut HeaderMap, spec: &BTreeMap<String, OneOrMany>) {
     for (name, values) in spec {
         let name = HeaderName::from_bytes(name.as_bytes()).expect("valid header name");
         for value in values.values() {
-            headers.append(name.clone(), HeaderValue::from_str(value).expect("valid header value"));
+            headers.append(
+                name.clone(),
+                HeaderValue::from_str(value).expect("valid header value"),
+            );
         }
     }
 }
@@ -300,7 +323,10 @@ fn normalise(name: &str, value: &str) -> Vec<String> {
     let name = name.to_ascii_lowercase();
     let list = matches!(
         name.as_str(),
-        "vary" | "access-control-allow-headers" | "access-control-expose-headers" | "access-control-allow-methods"
+        "vary"
+            | "access-control-allow-headers"
+            | "access-control-expose-headers"
+            | "access-control-allow-methods"
     );
     if !list {
         return vec![value.to_owned()];
@@ -310,6 +336,12 @@ fn normalise(name: &str, value: &str) -> Vec<String> {
         .split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
-        .map(|s| if case_insensitive { s.to_ascii_lowercase() } else { s.to_owned() })
+        .map(|s| {
+            if case_insensitive {
+                s.to_ascii_lowercase()
+            } else {
+                s.to_owned()
+            }
+        })
         .collect()
 }

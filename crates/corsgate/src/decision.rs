@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use http::header::{
     ACCESS_CONTROL_ALLOW_CREDENTIALS, ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS,
-    ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_EXPOSE_HEADERS, ACCESS_CONTROL_MAX_AGE, CONTENT_LENGTH, VARY,
+    ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_EXPOSE_HEADERS, ACCESS_CONTROL_MAX_AGE,
+    CONTENT_LENGTH, VARY,
 };
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 
@@ -122,22 +123,38 @@ impl Reason {
 impl fmt::Display for Reason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Reason::PathNotInScope => f.write_str("the path is outside the CORS scope (`urls_regex`)"),
+            Reason::PathNotInScope => {
+                f.write_str("the path is outside the CORS scope (`urls_regex`)")
+            }
             Reason::NoOrigin => f.write_str("no `Origin` header: not a CORS request"),
             Reason::OriginListed => f.write_str("the origin is in `allowed_origins`"),
-            Reason::NullListed => f.write_str("the origin is `null`, which is in `allowed_origins`"),
-            Reason::OriginMatchesPattern => f.write_str("the origin matches a pattern in `allowed_origins`"),
-            Reason::OriginMatchesRegex => f.write_str("the origin matches `allowed_origin_regexes`"),
+            Reason::NullListed => {
+                f.write_str("the origin is `null`, which is in `allowed_origins`")
+            }
+            Reason::OriginMatchesPattern => {
+                f.write_str("the origin matches a pattern in `allowed_origins`")
+            }
+            Reason::OriginMatchesRegex => {
+                f.write_str("the origin matches `allowed_origin_regexes`")
+            }
             Reason::AllOriginsAllowed => f.write_str("`allow_all_origins` is on"),
             Reason::OriginNotAllowed => f.write_str("the origin is not allowed"),
-            Reason::MalformedOrigin => f.write_str("the `Origin` header is not a serialized origin"),
-            Reason::MultipleOrigins => f.write_str("the request has several `Origin` headers"),
-            Reason::MethodNotAllowed { method } => write!(f, "method `{method}` is not in `allow_methods`"),
-            Reason::HeaderNotAllowed { header } => write!(f, "request header `{header}` is not in `allow_headers`"),
-            Reason::AuthorizationNotCoveredByWildcard => {
-                f.write_str("`authorization` must be listed in `allow_headers`: `*` does not cover it")
+            Reason::MalformedOrigin => {
+                f.write_str("the `Origin` header is not a serialized origin")
             }
-            Reason::PrivateNetworkNotAllowed => f.write_str("private network access is not allowed"),
+            Reason::MultipleOrigins => f.write_str("the request has several `Origin` headers"),
+            Reason::MethodNotAllowed { method } => {
+                write!(f, "method `{method}` is not in `allow_methods`")
+            }
+            Reason::HeaderNotAllowed { header } => {
+                write!(f, "request header `{header}` is not in `allow_headers`")
+            }
+            Reason::AuthorizationNotCoveredByWildcard => f.write_str(
+                "`authorization` must be listed in `allow_headers`: `*` does not cover it",
+            ),
+            Reason::PrivateNetworkNotAllowed => {
+                f.write_str("private network access is not allowed")
+            }
         }
     }
 }
@@ -220,7 +237,10 @@ impl Decision {
         let rule = &grant.rule;
         headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, grant.origin.clone());
         if rule.allow_credentials {
-            headers.insert(ACCESS_CONTROL_ALLOW_CREDENTIALS, HeaderValue::from_static("true"));
+            headers.insert(
+                ACCESS_CONTROL_ALLOW_CREDENTIALS,
+                HeaderValue::from_static("true"),
+            );
         } else if grant.wildcard {
             // Deviation (docs/django-compat.md): never leave `*` beside an
             // application's own `Access-Control-Allow-Credentials: true`.
@@ -237,7 +257,10 @@ impl Decision {
             }
         }
         if grant.private_network {
-            headers.insert(ACCESS_CONTROL_ALLOW_PRIVATE_NETWORK, HeaderValue::from_static("true"));
+            headers.insert(
+                ACCESS_CONTROL_ALLOW_PRIVATE_NETWORK,
+                HeaderValue::from_static("true"),
+            );
         }
     }
 
@@ -249,7 +272,9 @@ impl Decision {
     pub fn preflight_response<B: Default>(&self) -> http::Response<B> {
         let mut response = http::Response::new(B::default());
         *response.status_mut() = StatusCode::OK;
-        response.headers_mut().insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
+        response
+            .headers_mut()
+            .insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
         self.apply(response.headers_mut());
         response
     }

@@ -1,4 +1,126 @@
-//! corsgate: a CORS policy engine.
+//! corsgate: a CORS policy engine correct to the
+//! [Fetch standard](https://fetch.spec.whatwg.org/#http-cors-protocol), with
+//! the settings of [django-cors-headers](https://pypi.org/project/django-cors-headers/).
+//!
+//! A front-end on `http://127.0.0.1:5000` calls an API on
+//! `http://127.0.0.1:8000` and the browser says *"has been blocked by CORS
+//! policy"*. The API must answer with the right `Access-Control-*` headers;
+//! corsgate computes them.
+//!
+//! - [`Config`]: the settings, as plain data; django-cors-headers' names
+//!   (`CORS_ALLOWED_ORIGINS`, …) and old aliases are accepted verbatim in
+//!   files, so a Django user can paste their settings.
+//! - [`Policy`]: the settings checked and compiled once (every mistake
+//!   reported at once, with key, line and fix); immutable, cheap to share.
+//! - [`Decision`]: the policy's answer for one request, with a typed
+//!   [`Reason`]; [`Decision::apply`] writes the headers in place without
+//!   allocating.
+//! - [`tower::CorsLayer`]: the adapter for axum, hyper and tonic.
+//!
+//! # Quick start: axum
+//!
+//! ```
+//! use axum::{Router, routing::get};
+//! use corsgate::{Config, tower::CorsLayer};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let policy = Config::builder()
+//!     .allowed_origins(["http://127.0.0.1:5000"])
+//!     .compile()?;
+//! let app: Router = Router::new()
+//!     .route("/users", get(|| async { r#"["ada"]"# }))
+//!     .layer(CorsLayer::new(policy));
+//! # use tower::ServiceExt;
+//! # let request = http::Request::get("/users")
+//! #     .header("origin", "http://127.0.0.1:5000")
+//! #     .body(axum::body::Body::empty())?;
+//! # let response = app.clone().oneshot(request).await?;
+//! # assert_eq!(response.headers()["access-control-allow-origin"], "http://127.0.0.1:5000");
+//! // Serve it: axum::serve(tokio::net::TcpListener::bind("127.0.0.1:8000").await?, app).await?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Plain hyper 1
+//!
+//! Wrap a `tower` service and hand it to hyper through `hyper-util`:
+//!
+//! ```
+//! use std::convert::Infallible;
+//! use corsgate::{Config, tower::CorsLayer};
+//! use http_body_util::Full;
+//! use hyper::body::{Bytes, Incoming};
+//! use tower::ServiceBuilder;
+//!
+//! async fn users(_: http::Request<Incoming>) -> Result<http::Response<Full<Bytes>>, Infallible> {
+//!     Ok(http::Response::new(Full::new(Bytes::from_static(b"[]"))))
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let policy = Config::builder().allowed_origins(["http://127.0.0.1:5000"]).compile()?;
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! # let addr = listener.local_addr()?;
+//! # let server = tokio::spawn(async move {
+//! let (stream, _) = listener.accept().await?;
+//! let service = ServiceBuilder::new()
+//!     .layer(CorsLayer::new(policy))
+//!     .service(tower::service_fn(users));
+//! hyper::server::conn::http1::Builder::new()
+//!     .serve_connection(
+//!         hyper_util::rt::TokioIo::new(stream),
+//!         hyper_util::service::TowerToHyperService::new(service),
+//!     )
+//!     .await?;
+//! # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+//! # });
+//! # use tokio::io::{AsyncReadExt, AsyncWriteExt};
+//! # let mut client = tokio::net::TcpStream::connect(addr).await?;
+//! # client.write_all(b"GET /users HTTP/1.1\r\nHost: x\r\nOrigin: http://127.0.0.1:5000\r\nConnection: close\r\n\r\n").await?;
+//! # let mut answer = String::new();
+//! # client.read_to_string(&mut answer).await?;
+//! # assert!(answer.contains("access-control-allow-origin: http://127.0.0.1:5000"), "{answer}");
+//! # server.await?.map_err(|e| e.to_string())?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Coming from Django
+//!
+//! Put your `CORS_*` settings in a JSON or TOML file as they are in
+//! `settings.py` and load it with [`Policy::from_file`] (or
+//! [`Policy::from_json_str`]):
+//!
+//! ```
+//! let policy = corsgate::Policy::from_json_str(r#"{
+//!     "CORS_ALLOWED_ORIGINS": ["http://127.0.0.1:5000"],
+//!     "CORS_ALLOW_CREDENTIALS": true,
+//!     "CORS_URLS_REGEX": "^/api/"
+//! }"#)?;
+//! # let _ = policy;
+//! # Ok::<(), corsgate::ConfigErrors>(())
+//! ```
+//!
+//! Where corsgate deliberately behaves differently from django-cors-headers
+//! (it is stricter where django has holes) is listed in
+//! `docs/django-compat.md`; every setting is described in
+//! `docs/configuration.md`.
+//!
+//! # Other frameworks
+//!
+//! An adapter is a few lines: build a [`RequestView`], call
+//! [`Policy::decide`], answer a preflight with
+//! [`Decision::preflight_response`], or call the application and
+//! [`Decision::apply`] the decision to its response.
+//!
+//! # Features
+//!
+//! | feature | default | what |
+//! |---|---|---|
+//! | `tower` | yes | [`tower::CorsLayer`] for axum 0.8, hyper 1, tonic |
+//! | `serde` | yes | loading [`Config`] from TOML and JSON files |
+//! | `tracing` | yes | adapters log each decision's reason at debug level, target `corsgate` |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 
@@ -12,17 +134,19 @@ mod request;
 pub mod tower;
 
 pub use config::{
-    Config, ConfigBuilder, ConfigError, ConfigErrors, DEFAULT_HEADERS, DEFAULT_MAX_AGE, DEFAULT_METHODS,
-    ErrorKind, Location, MAX_MAX_AGE, PathRule,
+    Config, ConfigBuilder, ConfigError, ConfigErrors, DEFAULT_HEADERS, DEFAULT_MAX_AGE,
+    DEFAULT_METHODS, ErrorKind, Location, MAX_MAX_AGE, PathRule,
 };
 pub use decision::{
-    ACCESS_CONTROL_ALLOW_PRIVATE_NETWORK, ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK, Decision, DecisionKind, Reason,
+    ACCESS_CONTROL_ALLOW_PRIVATE_NETWORK, ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK, Decision,
+    DecisionKind, Reason,
 };
 pub use origin::{Origin, OriginError, OriginPattern, OriginProblem};
 pub use policy::Policy;
 pub use request::RequestView;
 
 /// Logs a decision at debug level (feature `tracing`), for adapters.
+#[cfg(feature = "tower")]
 #[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
 pub(crate) fn trace_decision(decision: &Decision, method: &http::Method, path: &str) {
     #[cfg(feature = "tracing")]

@@ -26,7 +26,11 @@ impl<'a> RequestView<'a> {
     /// anything from a `?` on is ignored) and headers.
     pub fn new(method: &'a Method, path: &'a str, headers: &'a HeaderMap) -> Self {
         let path = path.split_once('?').map_or(path, |(p, _)| p);
-        Self { method, path, headers }
+        Self {
+            method,
+            path,
+            headers,
+        }
     }
 
     /// A view of an [`http::Request`].
@@ -59,7 +63,10 @@ impl<'a> RequestView<'a> {
     /// `Access-Control-Request-Method` header of any value, even empty.
     /// (A plain `OPTIONS` request is an ordinary request for the app.)
     pub fn is_preflight(&self) -> bool {
-        self.is_options() && self.headers.contains_key(http::header::ACCESS_CONTROL_REQUEST_METHOD)
+        self.is_options()
+            && self
+                .headers
+                .contains_key(http::header::ACCESS_CONTROL_REQUEST_METHOD)
     }
 
     pub(crate) fn is_options(&self) -> bool {

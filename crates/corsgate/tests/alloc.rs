@@ -37,7 +37,12 @@ static GLOBAL: Counting = Counting;
 
 /// Allocations made by `decide` + `apply` for one request, after a warm-up
 /// run (the first clone of a prebuilt value may share its buffer once).
-fn allocations(policy: &Policy, method: Method, path: &str, request: &[(&'static str, &'static str)]) -> usize {
+fn allocations(
+    policy: &Policy,
+    method: Method,
+    path: &str,
+    request: &[(&'static str, &'static str)],
+) -> usize {
     let mut headers = HeaderMap::new();
     for (name, value) in request {
         headers.append(*name, HeaderValue::from_static(value));
@@ -57,6 +62,15 @@ fn allocations(policy: &Policy, method: Method, path: &str, request: &[(&'static
     ALLOCATIONS.load(Ordering::SeqCst) - before
 }
 
+/// (name, policy, method, path, request headers)
+type Row<'a> = (
+    &'a str,
+    &'a Policy,
+    Method,
+    &'a str,
+    Vec<(&'static str, &'static str)>,
+);
+
 #[test]
 fn common_paths_allocate_nothing() {
     let listed = Config::builder()
@@ -73,22 +87,68 @@ fn common_paths_allocate_nothing() {
         .compile()
         .unwrap();
     let origin = ("origin", "http://127.0.0.1:5000");
-    let cases: Vec<(&str, &Policy, Method, &str, Vec<(&'static str, &'static str)>)> = vec![
-        ("actual, listed origin", &listed, Method::GET, "/users", vec![origin]),
-        ("actual, pattern origin", &listed, Method::GET, "/users", vec![("origin", "https://api.example.com")]),
-        ("actual, regex origin", &listed, Method::GET, "/users", vec![("origin", "https://api.example.org")]),
+    let cases: Vec<Row<'_>> = vec![
+        (
+            "actual, listed origin",
+            &listed,
+            Method::GET,
+            "/users",
+            vec![origin],
+        ),
+        (
+            "actual, pattern origin",
+            &listed,
+            Method::GET,
+            "/users",
+            vec![("origin", "https://api.example.com")],
+        ),
+        (
+            "actual, regex origin",
+            &listed,
+            Method::GET,
+            "/users",
+            vec![("origin", "https://api.example.org")],
+        ),
         ("actual, no origin", &listed, Method::GET, "/users", vec![]),
-        ("actual, allow all", &all, Method::POST, "/users", vec![origin]),
+        (
+            "actual, allow all",
+            &all,
+            Method::POST,
+            "/users",
+            vec![origin],
+        ),
         (
             "preflight, listed origin",
             &listed,
             Method::OPTIONS,
             "/users",
-            vec![origin, ("access-control-request-method", "PUT"), ("access-control-request-headers", "content-type,x-csrftoken")],
+            vec![
+                origin,
+                ("access-control-request-method", "PUT"),
+                ("access-control-request-headers", "content-type,x-csrftoken"),
+            ],
         ),
-        ("actual, scoped path", &scoped, Method::GET, "/api/users", vec![origin]),
-        ("actual, out of scope", &scoped, Method::GET, "/static/app.js", vec![origin]),
-        ("actual, rejected origin", &listed, Method::GET, "/users", vec![("origin", "https://evil.example")]),
+        (
+            "actual, scoped path",
+            &scoped,
+            Method::GET,
+            "/api/users",
+            vec![origin],
+        ),
+        (
+            "actual, out of scope",
+            &scoped,
+            Method::GET,
+            "/static/app.js",
+            vec![origin],
+        ),
+        (
+            "actual, rejected origin",
+            &listed,
+            Method::GET,
+            "/users",
+            vec![("origin", "https://evil.example")],
+        ),
     ];
     let mut failures = Vec::new();
     for (name, policy, method, path, request) in cases {

@@ -46,7 +46,10 @@ fn axum_app(case: &Case, called: Arc<AtomicBool>) -> Router {
         }
     };
     Router::new()
-        .route("/only-this-route", axum::routing::get(|| async { "routed" }))
+        .route(
+            "/only-this-route",
+            axum::routing::get(|| async { "routed" }),
+        )
         .fallback(handler)
         .layer(CorsLayer::new(case.policy()))
 }
@@ -58,7 +61,10 @@ async fn every_row_passes_through_tower_in_axum() {
     for case in &cases {
         let called = Arc::new(AtomicBool::new(false));
         let app = axum_app(case, Arc::clone(&called));
-        let response = app.oneshot(case.request::<Body>()).await.expect("infallible");
+        let response = app
+            .oneshot(case.request::<Body>())
+            .await
+            .expect("infallible");
         let observed = Observed {
             status: response.status(),
             headers: response.headers().clone(),
@@ -69,9 +75,14 @@ async fn every_row_passes_through_tower_in_axum() {
             failures.push(failure);
         }
         if !case.expect.app_called {
-            let body = axum::body::to_bytes(response.into_body(), 1024).await.expect("body");
+            let body = axum::body::to_bytes(response.into_body(), 1024)
+                .await
+                .expect("body");
             if !body.is_empty() {
-                failures.push(format!("row `{}`: a preflight answer must have an empty body", case.name));
+                failures.push(format!(
+                    "row `{}`: a preflight answer must have an empty body",
+                    case.name
+                ));
             }
         }
     }

@@ -12,12 +12,18 @@ use proptest::prelude::*;
 /// A spread of policies: listed, pattern, regex, allow-all, with and
 /// without credentials, scoped and not.
 fn policies() -> Vec<Policy> {
-    let base = || Config::builder().allowed_origins(["https://app.example", "null", "https://*.example.com"]);
+    let base = || {
+        Config::builder().allowed_origins(["https://app.example", "null", "https://*.example.com"])
+    };
     vec![
         base().compile().unwrap(),
         base().allow_credentials(true).compile().unwrap(),
         Config::builder().allow_all_origins(true).compile().unwrap(),
-        Config::builder().allow_all_origins(true).allow_credentials(true).compile().unwrap(),
+        Config::builder()
+            .allow_all_origins(true)
+            .allow_credentials(true)
+            .compile()
+            .unwrap(),
         Config::builder()
             .allowed_origin_regexes([r"^https://\w+\.example\.org$"])
             .allow_headers(["*"])
@@ -35,7 +41,8 @@ fn policies() -> Vec<Policy> {
 fn header_bytes() -> impl Strategy<Value = Vec<u8>> {
     prop_oneof![
         proptest::collection::vec(any::<u8>(), 0..80),
-        "(https?|HTTPS|ftp)://[a-zA-Z0-9.\\-_*\\[\\]:]{0,30}(:[0-9]{0,6})?(/[a-z]*)?".prop_map(String::into_bytes),
+        "(https?|HTTPS|ftp)://[a-zA-Z0-9.\\-_*\\[\\]:]{0,30}(:[0-9]{0,6})?(/[a-z]*)?"
+            .prop_map(String::into_bytes),
         Just(b"null".to_vec()),
         Just(b"https://app.example".to_vec()),
         Just(b"https://api.example.com".to_vec()),
@@ -58,7 +65,8 @@ fn path() -> impl Strategy<Value = String> {
         Just("/".to_owned()),
         Just("/api/x".to_owned()),
         "/[a-z%0-9A-F/]{0,20}",
-        proptest::collection::vec(any::<u8>(), 0..20).prop_map(|b| String::from_utf8_lossy(&b).into_owned()),
+        proptest::collection::vec(any::<u8>(), 0..20)
+            .prop_map(|b| String::from_utf8_lossy(&b).into_owned()),
     ]
 }
 

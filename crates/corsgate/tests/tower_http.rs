@@ -34,7 +34,14 @@ async fn send(addr: SocketAddr, request: &str) -> (u16, Vec<(String, String)>, S
     let text = String::from_utf8_lossy(&raw).into_owned();
     let (head, body) = text.split_once("\r\n\r\n").unwrap();
     let mut lines = head.lines();
-    let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
     let headers = lines
         .map(|l| {
             let (n, v) = l.split_once(':').unwrap();
@@ -45,7 +52,11 @@ async fn send(addr: SocketAddr, request: &str) -> (u16, Vec<(String, String)>, S
 }
 
 fn values<'a>(headers: &'a [(String, String)], name: &str) -> Vec<&'a str> {
-    headers.iter().filter(|(n, _)| n == name).map(|(_, v)| v.as_str()).collect()
+    headers
+        .iter()
+        .filter(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
+        .collect()
 }
 
 fn request(method: &str, path: &str, extra: &str) -> String {
@@ -54,8 +65,14 @@ fn request(method: &str, path: &str, extra: &str) -> String {
 
 async fn serve_axum() -> SocketAddr {
     let app = Router::new()
-        .route("/users", get(|| async { ([("x-total-count", "2")], "[\"ada\",\"bob\"]") }))
-        .route("/boom", get(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "boom") }))
+        .route(
+            "/users",
+            get(|| async { ([("x-total-count", "2")], "[\"ada\",\"bob\"]") }),
+        )
+        .route(
+            "/boom",
+            get(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "boom") }),
+        )
         .layer(CorsLayer::new(policy()));
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -71,29 +88,55 @@ async fn axum_over_http_answers_preflights_and_decorates_every_response() {
     let (status, headers, body) = send(addr, &request("GET", "/users", origin)).await;
     assert_eq!(status, 200);
     assert_eq!(body, "[\"ada\",\"bob\"]");
-    assert_eq!(values(&headers, "access-control-allow-origin"), ["http://127.0.0.1:5000"]);
-    assert_eq!(values(&headers, "access-control-allow-credentials"), ["true"]);
-    assert_eq!(values(&headers, "access-control-expose-headers"), ["x-total-count"]);
+    assert_eq!(
+        values(&headers, "access-control-allow-origin"),
+        ["http://127.0.0.1:5000"]
+    );
+    assert_eq!(
+        values(&headers, "access-control-allow-credentials"),
+        ["true"]
+    );
+    assert_eq!(
+        values(&headers, "access-control-expose-headers"),
+        ["x-total-count"]
+    );
     assert_eq!(values(&headers, "vary"), ["Origin"]);
 
     // A preflight to a route that has no OPTIONS handler: answered 200 by the layer.
-    let preflight = format!("{origin}Access-Control-Request-Method: PUT\r\nAccess-Control-Request-Headers: content-type\r\n");
+    let preflight = format!(
+        "{origin}Access-Control-Request-Method: PUT\r\nAccess-Control-Request-Headers: content-type\r\n"
+    );
     let (status, headers, body) = send(addr, &request("OPTIONS", "/users", &preflight)).await;
     assert_eq!(status, 200);
     assert_eq!(body, "");
     assert_eq!(values(&headers, "content-length"), ["0"]);
-    assert_eq!(values(&headers, "access-control-allow-methods"), ["DELETE, GET, OPTIONS, PATCH, POST, PUT"]);
+    assert_eq!(
+        values(&headers, "access-control-allow-methods"),
+        ["DELETE, GET, OPTIONS, PATCH, POST, PUT"]
+    );
     assert_eq!(values(&headers, "access-control-max-age"), ["86400"]);
 
     // axum's own 404 for an unknown route, its 405, and a handler's 500.
-    for (method, path, expected) in [("GET", "/nope", 404), ("POST", "/users", 405), ("GET", "/boom", 500)] {
+    for (method, path, expected) in [
+        ("GET", "/nope", 404),
+        ("POST", "/users", 405),
+        ("GET", "/boom", 500),
+    ] {
         let (status, headers, _) = send(addr, &request(method, path, origin)).await;
         assert_eq!(status, expected, "{method} {path}");
-        assert_eq!(values(&headers, "access-control-allow-origin"), ["http://127.0.0.1:5000"], "{method} {path}");
+        assert_eq!(
+            values(&headers, "access-control-allow-origin"),
+            ["http://127.0.0.1:5000"],
+            "{method} {path}"
+        );
     }
 
     // A disallowed origin: the app answers, only Vary is added.
-    let (status, headers, _) = send(addr, &request("GET", "/users", "Origin: http://evil.example\r\n")).await;
+    let (status, headers, _) = send(
+        addr,
+        &request("GET", "/users", "Origin: http://evil.example\r\n"),
+    )
+    .await;
     assert_eq!(status, 200);
     assert!(values(&headers, "access-control-allow-origin").is_empty());
     assert_eq!(values(&headers, "vary"), ["Origin"]);
@@ -125,14 +168,24 @@ async fn plain_hyper_service_through_the_tower_bridge() {
         }
     });
 
-    let (status, headers, body) = send(addr, &request("GET", "/", "Origin: http://127.0.0.1:5000\r\n")).await;
+    let (status, headers, body) = send(
+        addr,
+        &request("GET", "/", "Origin: http://127.0.0.1:5000\r\n"),
+    )
+    .await;
     assert_eq!((status, body.as_str()), (200, "hello"));
-    assert_eq!(values(&headers, "access-control-allow-origin"), ["http://127.0.0.1:5000"]);
+    assert_eq!(
+        values(&headers, "access-control-allow-origin"),
+        ["http://127.0.0.1:5000"]
+    );
 
     let preflight = "Origin: http://127.0.0.1:5000\r\nAccess-Control-Request-Method: DELETE\r\n";
     let (status, headers, body) = send(addr, &request("OPTIONS", "/", preflight)).await;
     assert_eq!((status, body.as_str()), (200, ""));
-    assert_eq!(values(&headers, "access-control-allow-credentials"), ["true"]);
+    assert_eq!(
+        values(&headers, "access-control-allow-credentials"),
+        ["true"]
+    );
 }
 
 /// tonic's router (what a gRPC-web front-end calls from the browser): its
@@ -154,7 +207,10 @@ async fn tonic_routes_accept_the_layer() {
         .unwrap();
     let response = service.clone().oneshot(preflight).await.unwrap();
     assert_eq!(response.status(), 200);
-    assert_eq!(response.headers()["access-control-allow-origin"], "http://127.0.0.1:5000");
+    assert_eq!(
+        response.headers()["access-control-allow-origin"],
+        "http://127.0.0.1:5000"
+    );
 
     let call = http::Request::builder()
         .method("POST")
@@ -164,6 +220,13 @@ async fn tonic_routes_accept_the_layer() {
         .body(tonic::body::Body::empty())
         .unwrap();
     let response = service.oneshot(call).await.unwrap();
-    assert_eq!(response.headers()["grpc-status"], "12", "tonic answered unimplemented");
-    assert_eq!(response.headers()["access-control-allow-origin"], "http://127.0.0.1:5000");
+    assert_eq!(
+        response.headers()["grpc-status"],
+        "12",
+        "tonic answered unimplemented"
+    );
+    assert_eq!(
+        response.headers()["access-control-allow-origin"],
+        "http://127.0.0.1:5000"
+    );
 }

@@ -1,6 +1,10 @@
 //! The one table of setting names: corsgate's snake_case names,
 //! django-cors-headers' names, and django-cors-headers' old aliases.
 
+// Without `serde` only code-built configs exist: the names serve the file
+// loader alone.
+#![cfg_attr(not(feature = "serde"), allow(dead_code))]
+
 /// A setting of a rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) enum Field {
@@ -48,13 +52,37 @@ pub(crate) enum Rank {
 pub(crate) const KEYS: &[(&str, Field, Rank)] = &[
     ("allowed_origins", Field::AllowedOrigins, Rank::Current),
     ("CORS_ALLOWED_ORIGINS", Field::AllowedOrigins, Rank::Current),
-    ("CORS_ORIGIN_WHITELIST", Field::AllowedOrigins, Rank::OldAlias),
-    ("allowed_origin_regexes", Field::AllowedOriginRegexes, Rank::Current),
-    ("CORS_ALLOWED_ORIGIN_REGEXES", Field::AllowedOriginRegexes, Rank::Current),
-    ("CORS_ORIGIN_REGEX_WHITELIST", Field::AllowedOriginRegexes, Rank::OldAlias),
+    (
+        "CORS_ORIGIN_WHITELIST",
+        Field::AllowedOrigins,
+        Rank::OldAlias,
+    ),
+    (
+        "allowed_origin_regexes",
+        Field::AllowedOriginRegexes,
+        Rank::Current,
+    ),
+    (
+        "CORS_ALLOWED_ORIGIN_REGEXES",
+        Field::AllowedOriginRegexes,
+        Rank::Current,
+    ),
+    (
+        "CORS_ORIGIN_REGEX_WHITELIST",
+        Field::AllowedOriginRegexes,
+        Rank::OldAlias,
+    ),
     ("allow_all_origins", Field::AllowAllOrigins, Rank::Current),
-    ("CORS_ALLOW_ALL_ORIGINS", Field::AllowAllOrigins, Rank::Current),
-    ("CORS_ORIGIN_ALLOW_ALL", Field::AllowAllOrigins, Rank::OldAlias),
+    (
+        "CORS_ALLOW_ALL_ORIGINS",
+        Field::AllowAllOrigins,
+        Rank::Current,
+    ),
+    (
+        "CORS_ORIGIN_ALLOW_ALL",
+        Field::AllowAllOrigins,
+        Rank::OldAlias,
+    ),
     ("urls_regex", Field::UrlsRegex, Rank::Current),
     ("CORS_URLS_REGEX", Field::UrlsRegex, Rank::Current),
     ("allow_methods", Field::AllowMethods, Rank::Current),
@@ -64,11 +92,27 @@ pub(crate) const KEYS: &[(&str, Field, Rank)] = &[
     ("expose_headers", Field::ExposeHeaders, Rank::Current),
     ("CORS_EXPOSE_HEADERS", Field::ExposeHeaders, Rank::Current),
     ("preflight_max_age", Field::PreflightMaxAge, Rank::Current),
-    ("CORS_PREFLIGHT_MAX_AGE", Field::PreflightMaxAge, Rank::Current),
+    (
+        "CORS_PREFLIGHT_MAX_AGE",
+        Field::PreflightMaxAge,
+        Rank::Current,
+    ),
     ("allow_credentials", Field::AllowCredentials, Rank::Current),
-    ("CORS_ALLOW_CREDENTIALS", Field::AllowCredentials, Rank::Current),
-    ("allow_private_network", Field::AllowPrivateNetwork, Rank::Current),
-    ("CORS_ALLOW_PRIVATE_NETWORK", Field::AllowPrivateNetwork, Rank::Current),
+    (
+        "CORS_ALLOW_CREDENTIALS",
+        Field::AllowCredentials,
+        Rank::Current,
+    ),
+    (
+        "allow_private_network",
+        Field::AllowPrivateNetwork,
+        Rank::Current,
+    ),
+    (
+        "CORS_ALLOW_PRIVATE_NETWORK",
+        Field::AllowPrivateNetwork,
+        Rank::Current,
+    ),
     ("path_rules", Field::PathRules, Rank::Current),
 ];
 
@@ -99,7 +143,12 @@ pub(crate) fn closest(key: &str) -> Option<&'static str> {
     let upper = key.to_ascii_uppercase();
     KEYS.iter()
         .map(|(name, _, _)| *name)
-        .map(|name| (strsim::jaro_winkler(&upper, &name.to_ascii_uppercase()), name))
+        .map(|name| {
+            (
+                strsim::jaro_winkler(&upper, &name.to_ascii_uppercase()),
+                name,
+            )
+        })
         .filter(|(score, _)| *score > 0.8)
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, name)| name)
@@ -133,7 +182,10 @@ mod tests {
     fn misspelt_keys_get_a_suggestion() {
         assert_eq!(closest("CORS_ALLOWED_ORIGIN"), Some("CORS_ALLOWED_ORIGINS"));
         assert_eq!(closest("allow_credential"), Some("allow_credentials"));
-        assert_eq!(closest("CORS_ALLOW_CREDENTAILS"), Some("CORS_ALLOW_CREDENTIALS"));
+        assert_eq!(
+            closest("CORS_ALLOW_CREDENTAILS"),
+            Some("CORS_ALLOW_CREDENTIALS")
+        );
         assert_eq!(closest("DEBUG"), None);
     }
 }

@@ -149,7 +149,10 @@ fn load_file(path: &Path) -> (Config, Vec<ConfigError>) {
     let Some(format) = Format::of(path) else {
         return file_error(
             ErrorKind::UnknownFormat,
-            format!("`{}` is neither a `.toml` nor a `.json` file", path.display()),
+            format!(
+                "`{}` is neither a `.toml` nor a `.json` file",
+                path.display()
+            ),
             "name the file `*.toml` or `*.json` after its format",
         );
     };
@@ -199,7 +202,11 @@ impl Value {
 }
 
 /// Parses the text, then walks it into a `Config`.
-pub(crate) fn load(text: &str, file: Option<PathBuf>, format: Format) -> (Config, Vec<ConfigError>) {
+pub(crate) fn load(
+    text: &str,
+    file: Option<PathBuf>,
+    format: Format,
+) -> (Config, Vec<ConfigError>) {
     let mut source = Source {
         file,
         text: text.to_owned(),
@@ -242,7 +249,10 @@ pub(crate) fn load(text: &str, file: Option<PathBuf>, format: Format) -> (Config
 fn parse_toml(text: &str) -> Result<Node, (usize, String)> {
     let table = toml::de::DeTable::parse(text).map_err(|err| {
         let offset = err.span().map_or(0, |s| s.start);
-        (offset, format!("invalid TOML: {}", err.message().trim_end()))
+        (
+            offset,
+            format!("invalid TOML: {}", err.message().trim_end()),
+        )
     })?;
     let span = table.span();
     Ok(Node {
@@ -280,10 +290,18 @@ fn toml_node(node: &toml::Spanned<toml::de::DeValue<'_>>) -> Node {
 
 fn parse_json(text: &str) -> Result<Node, (usize, String)> {
     let to_offset = |err: serde_json::Error| {
-        let line_start: usize = text.split_inclusive('\n').take(err.line().saturating_sub(1)).map(str::len).sum();
+        let line_start: usize = text
+            .split_inclusive('\n')
+            .take(err.line().saturating_sub(1))
+            .map(str::len)
+            .sum();
         let column = err.column().saturating_sub(1);
         let message = err.to_string();
-        let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
+        let message = message
+            .split(" at line ")
+            .next()
+            .unwrap_or(&message)
+            .to_owned();
         (line_start + column, format!("invalid JSON: {message}"))
     };
     let raw: &RawValue = serde_json::from_str(text).map_err(to_offset)?;
@@ -307,7 +325,12 @@ fn json_node(raw: &RawValue, base: &str) -> Result<Node, serde_json::Error> {
         }
         Some(b'[') => {
             let items: Vec<&RawValue> = serde_json::from_str(text)?;
-            Value::Array(items.into_iter().map(|i| json_node(i, base)).collect::<Result<_, _>>()?)
+            Value::Array(
+                items
+                    .into_iter()
+                    .map(|i| json_node(i, base))
+                    .collect::<Result<_, _>>()?,
+            )
         }
         Some(b'"') => Value::Str(serde_json::from_str(text)?),
         Some(b't' | b'f') => Value::Bool(serde_json::from_str(text)?),
@@ -337,7 +360,10 @@ impl<'de: 'a, 'a> serde::Deserialize<'de> for Entries<'a> {
             fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str("an object")
             }
-            fn visit_map<M: serde::de::MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
+            fn visit_map<M: serde::de::MapAccess<'de>>(
+                self,
+                mut map: M,
+            ) -> Result<Self::Value, M::Error> {
                 let mut entries = Vec::new();
                 while let Some(entry) = map.next_entry::<String, &'de RawValue>()? {
                     entries.push(entry);
@@ -375,7 +401,11 @@ impl Walker<'_> {
 
     /// Picks, for each field, the entry that sets it: a current name wins
     /// over an old alias; two names of equal rank are an error.
-    fn pick<'n>(&mut self, scope: Scope, entries: &'n [(String, Node)]) -> Vec<(Field, &'n str, &'n Node)> {
+    fn pick<'n>(
+        &mut self,
+        scope: Scope,
+        entries: &'n [(String, Node)],
+    ) -> Vec<(Field, &'n str, &'n Node)> {
         let mut chosen: HashMap<Field, (Rank, &'n str, &'n Node)> = HashMap::new();
         let mut order = Vec::new();
         for (key, node) in entries {
@@ -425,7 +455,10 @@ impl Walker<'_> {
                 }
             }
         }
-        order.into_iter().map(|f| (f, chosen[&f].1, chosen[&f].2)).collect()
+        order
+            .into_iter()
+            .map(|f| (f, chosen[&f].1, chosen[&f].2))
+            .collect()
     }
 
     fn unknown_key(&mut self, scope: Scope, key: &str, node: &Node) {
@@ -438,11 +471,17 @@ impl Walker<'_> {
         }
         let help = match django::closest(key) {
             Some(name) => format!("did you mean `{name}`?"),
-            None => "the settings are listed in the corsgate documentation (docs/configuration.md)".to_owned(),
+            None => "the settings are listed in the corsgate documentation (docs/configuration.md)"
+                .to_owned(),
         };
         self.error(
             node.span.start,
-            ConfigError::new(ErrorKind::UnknownKey, scope.key(key), "is not a corsgate setting").help(help),
+            ConfigError::new(
+                ErrorKind::UnknownKey,
+                scope.key(key),
+                "is not a corsgate setting",
+            )
+            .help(help),
         );
     }
 
@@ -468,14 +507,24 @@ impl Walker<'_> {
             let key = scope.key(written);
             match field {
                 Field::AllowedOrigins => set(&mut config.allowed_origins, self.strings(&key, node)),
-                Field::AllowedOriginRegexes => set(&mut config.allowed_origin_regexes, self.strings(&key, node)),
+                Field::AllowedOriginRegexes => {
+                    set(&mut config.allowed_origin_regexes, self.strings(&key, node))
+                }
                 Field::AllowMethods => set(&mut config.allow_methods, self.strings(&key, node)),
                 Field::AllowHeaders => set(&mut config.allow_headers, self.strings(&key, node)),
                 Field::ExposeHeaders => set(&mut config.expose_headers, self.strings(&key, node)),
-                Field::AllowAllOrigins => set(&mut config.allow_all_origins, self.boolean(&key, node)),
-                Field::AllowCredentials => set(&mut config.allow_credentials, self.boolean(&key, node)),
-                Field::AllowPrivateNetwork => set(&mut config.allow_private_network, self.boolean(&key, node)),
-                Field::PreflightMaxAge => set(&mut config.preflight_max_age, self.max_age(&key, node)),
+                Field::AllowAllOrigins => {
+                    set(&mut config.allow_all_origins, self.boolean(&key, node))
+                }
+                Field::AllowCredentials => {
+                    set(&mut config.allow_credentials, self.boolean(&key, node))
+                }
+                Field::AllowPrivateNetwork => {
+                    set(&mut config.allow_private_network, self.boolean(&key, node))
+                }
+                Field::PreflightMaxAge => {
+                    set(&mut config.preflight_max_age, self.max_age(&key, node))
+                }
                 Field::UrlsRegex => config.urls_regex = self.string(&key, node),
                 Field::PathRules => config.path_rules = self.rules(&key, node),
             }
@@ -484,14 +533,24 @@ impl Walker<'_> {
 
     fn rules(&mut self, key: &str, node: &Node) -> Vec<PathRule> {
         let Value::Array(items) = &node.value else {
-            self.wrong_type(key, node, "a list of rules", "write `[[path_rules]]` tables in TOML, or a list of objects in JSON");
+            self.wrong_type(
+                key,
+                node,
+                "a list of rules",
+                "write `[[path_rules]]` tables in TOML, or a list of objects in JSON",
+            );
             return Vec::new();
         };
         let mut rules = Vec::with_capacity(items.len());
         for (i, item) in items.iter().enumerate() {
             self.source.rules.push(item.span.clone());
             let Value::Table(entries) = &item.value else {
-                self.wrong_type(&format!("{key}[{i}]"), item, "a table", "each rule is a table with a `urls_regex` and the settings it changes");
+                self.wrong_type(
+                    &format!("{key}[{i}]"),
+                    item,
+                    "a table",
+                    "each rule is a table with a `urls_regex` and the settings it changes",
+                );
                 continue;
             };
             rules.push(self.rule(Scope(Some(i)), entries, item));
@@ -507,7 +566,9 @@ impl Walker<'_> {
             let key = scope.key(written);
             match field {
                 Field::AllowedOrigins => rule.allowed_origins = self.strings(&key, node),
-                Field::AllowedOriginRegexes => rule.allowed_origin_regexes = self.strings(&key, node),
+                Field::AllowedOriginRegexes => {
+                    rule.allowed_origin_regexes = self.strings(&key, node)
+                }
                 Field::AllowMethods => rule.allow_methods = self.strings(&key, node),
                 Field::AllowHeaders => rule.allow_headers = self.strings(&key, node),
                 Field::ExposeHeaders => rule.expose_headers = self.strings(&key, node),
@@ -519,7 +580,9 @@ impl Walker<'_> {
                     has_scope = true;
                     // An unreadable regex is reported here; keep the rule
                     // matching nothing rather than everything.
-                    rule.urls_regex = self.string(&key, node).unwrap_or_else(|| "[^\\s\\S]".to_owned());
+                    rule.urls_regex = self
+                        .string(&key, node)
+                        .unwrap_or_else(|| "[^\\s\\S]".to_owned());
                 }
                 Field::PathRules => {}
             }
@@ -527,8 +590,12 @@ impl Walker<'_> {
         if !has_scope {
             self.error(
                 table.span.start,
-                ConfigError::new(ErrorKind::MissingKey, scope.key(""), "this path rule has no `urls_regex`")
-                    .help("add the paths it covers, e.g. `urls_regex = \"^/public/\"`"),
+                ConfigError::new(
+                    ErrorKind::MissingKey,
+                    scope.key(""),
+                    "this path rule has no `urls_regex`",
+                )
+                .help("add the paths it covers, e.g. `urls_regex = \"^/public/\"`"),
             );
             rule.urls_regex = "[^\\s\\S]".to_owned();
         }
@@ -539,7 +606,12 @@ impl Walker<'_> {
         let found = node.value.describe();
         self.error(
             node.span.start,
-            ConfigError::new(ErrorKind::WrongType, key, format!("expected {expected}, found {found}")).help(help),
+            ConfigError::new(
+                ErrorKind::WrongType,
+                key,
+                format!("expected {expected}, found {found}"),
+            )
+            .help(help),
         );
     }
 
@@ -550,20 +622,43 @@ impl Walker<'_> {
                 for (i, item) in items.iter().enumerate() {
                     match &item.value {
                         Value::Str(s) => out.push(s.clone()),
-                        _ => self.wrong_type(&format!("{key}[{i}]"), item, "a string", "quote the value: `\"…\"`"),
+                        _ => self.wrong_type(
+                            &format!("{key}[{i}]"),
+                            item,
+                            "a string",
+                            "quote the value: `\"…\"`",
+                        ),
                     }
                 }
                 (out.len() == items.len()).then_some(out)
             }
             Value::Str(s) => {
                 // django would split a string into its characters (a bug).
-                let parts: Vec<&str> = s.split(',').map(str::trim).filter(|p| !p.is_empty()).collect();
-                let quoted = parts.iter().map(|p| format!("\"{p}\"")).collect::<Vec<_>>().join(", ");
-                self.wrong_type(key, node, "a list of strings", &format!("write `[{quoted}]`"));
+                let parts: Vec<&str> = s
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|p| !p.is_empty())
+                    .collect();
+                let quoted = parts
+                    .iter()
+                    .map(|p| format!("\"{p}\""))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                self.wrong_type(
+                    key,
+                    node,
+                    "a list of strings",
+                    &format!("write `[{quoted}]`"),
+                );
                 None
             }
             _ => {
-                self.wrong_type(key, node, "a list of strings", "write a list: `[\"…\", \"…\"]`");
+                self.wrong_type(
+                    key,
+                    node,
+                    "a list of strings",
+                    "write a list: `[\"…\", \"…\"]`",
+                );
                 None
             }
         }
@@ -573,7 +668,12 @@ impl Walker<'_> {
         match &node.value {
             Value::Str(s) => Some(s.clone()),
             _ => {
-                self.wrong_type(key, node, "a string", "write the regex as a string, e.g. `\"^/api/\"`");
+                self.wrong_type(
+                    key,
+                    node,
+                    "a string",
+                    "write the regex as a string, e.g. `\"^/api/\"`",
+                );
                 None
             }
         }
@@ -583,7 +683,12 @@ impl Walker<'_> {
         match &node.value {
             Value::Bool(b) => Some(*b),
             _ => {
-                self.wrong_type(key, node, "`true` or `false`", "write `true` or `false`, without quotes");
+                self.wrong_type(
+                    key,
+                    node,
+                    "`true` or `false`",
+                    "write `true` or `false`, without quotes",
+                );
                 None
             }
         }
@@ -604,17 +709,28 @@ impl Walker<'_> {
             Value::Int(None) => {
                 self.error(
                     node.span.start,
-                    ConfigError::new(ErrorKind::InvalidMaxAge, key, "is far too large")
-                        .help(format!("write at most `{}` seconds", super::DEFAULT_MAX_AGE)),
+                    ConfigError::new(ErrorKind::InvalidMaxAge, key, "is far too large").help(
+                        format!("write at most `{}` seconds", super::DEFAULT_MAX_AGE),
+                    ),
                 );
                 None
             }
             Value::Str(s) if s.trim().parse::<u64>().is_ok() => {
-                self.wrong_type(key, node, "a whole number of seconds", &format!("write `{}` without quotes", s.trim()));
+                self.wrong_type(
+                    key,
+                    node,
+                    "a whole number of seconds",
+                    &format!("write `{}` without quotes", s.trim()),
+                );
                 None
             }
             _ => {
-                self.wrong_type(key, node, "a whole number of seconds", "write e.g. `86400` (one day)");
+                self.wrong_type(
+                    key,
+                    node,
+                    "a whole number of seconds",
+                    "write e.g. `86400` (one day)",
+                );
                 None
             }
         }

@@ -441,8 +441,9 @@ impl Config {
         notes
             .into_iter()
             .map(|(key, offset, message)| {
-                let mut warning = ConfigError::new(ErrorKind::DuplicateKey, key.clone(), message.clone())
-                    .help("delete the old name");
+                let mut warning =
+                    ConfigError::new(ErrorKind::DuplicateKey, key.clone(), message.clone())
+                        .help("delete the old name");
                 warning.location = Some(source.location(*offset));
                 warning
             })
@@ -505,7 +506,11 @@ impl<'a> RuleSettings<'a> {
     }
 
     fn overridden(&self, i: usize, r: &'a PathRule) -> Self {
-        fn pick<'a>(own: &'a Option<Vec<String>>, i: usize, top: (&'a [String], Option<usize>)) -> (&'a [String], Option<usize>) {
+        fn pick<'a>(
+            own: &'a Option<Vec<String>>,
+            i: usize,
+            top: (&'a [String], Option<usize>),
+        ) -> (&'a [String], Option<usize>) {
             own.as_deref().map_or(top, |v| (v, Some(i)))
         }
         Self {
@@ -516,9 +521,13 @@ impl<'a> RuleSettings<'a> {
             allow_methods: pick(&r.allow_methods, i, self.allow_methods),
             allow_headers: pick(&r.allow_headers, i, self.allow_headers),
             expose_headers: pick(&r.expose_headers, i, self.expose_headers),
-            preflight_max_age: r.preflight_max_age.map_or(self.preflight_max_age, |v| (v, Some(i))),
+            preflight_max_age: r
+                .preflight_max_age
+                .map_or(self.preflight_max_age, |v| (v, Some(i))),
             allow_credentials: r.allow_credentials.unwrap_or(self.allow_credentials),
-            allow_private_network: r.allow_private_network.unwrap_or(self.allow_private_network),
+            allow_private_network: r
+                .allow_private_network
+                .unwrap_or(self.allow_private_network),
         }
     }
 }
@@ -549,10 +558,12 @@ fn compile_rule(s: &RuleSettings<'_>, errors: &mut Raw) -> Rule {
             .ok()
     });
     let origins = compile_origins(s, errors);
-    let (allow_methods, methods) = compile_tokens(s.allow_methods, Field::AllowMethods, errors, |m| {
-        m == "*" || Method::from_bytes(m.as_bytes()).is_ok()
-    });
-    let (allow_headers, headers) = compile_tokens(s.allow_headers, Field::AllowHeaders, errors, valid_header);
+    let (allow_methods, methods) =
+        compile_tokens(s.allow_methods, Field::AllowMethods, errors, |m| {
+            m == "*" || Method::from_bytes(m.as_bytes()).is_ok()
+        });
+    let (allow_headers, headers) =
+        compile_tokens(s.allow_headers, Field::AllowHeaders, errors, valid_header);
     let (expose, _) = compile_tokens(s.expose_headers, Field::ExposeHeaders, errors, valid_header);
     let (max_age, age_rule) = s.preflight_max_age;
     if max_age > MAX_MAX_AGE {
@@ -576,7 +587,10 @@ fn compile_rule(s: &RuleSettings<'_>, errors: &mut Raw) -> Rule {
         allow_methods,
         methods: methods.into_boxed_slice(),
         allow_headers,
-        headers: headers.iter().map(|h| h.to_ascii_lowercase().into_boxed_str()).collect(),
+        headers: headers
+            .iter()
+            .map(|h| h.to_ascii_lowercase().into_boxed_str())
+            .collect(),
         expose: (!s.expose_headers.0.is_empty()).then_some(expose),
         max_age: (max_age > 0).then(|| HeaderValue::from(max_age)),
         allow_private_network: s.allow_private_network,
@@ -595,7 +609,7 @@ fn compile_tokens(
     valid: impl Fn(&str) -> bool,
 ) -> (HeaderValue, Vec<Box<str>>) {
     let key = path(rule, field);
-    let mut good = Vec::with_capacity(items.len());
+    let mut good: Vec<Box<str>> = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
         if valid(item) {
             good.push(item.as_str().into());
@@ -604,7 +618,11 @@ fn compile_tokens(
         let (kind, what, example) = if field == Field::AllowMethods {
             (ErrorKind::InvalidMethod, "HTTP method", "`PATCH`")
         } else {
-            (ErrorKind::InvalidHeaderName, "HTTP header name", "`x-api-key`")
+            (
+                ErrorKind::InvalidHeaderName,
+                "HTTP header name",
+                "`x-api-key`",
+            )
         };
         let problem = if item.is_empty() {
             format!("an empty string is not an {what}")
@@ -616,11 +634,22 @@ fn compile_tokens(
         let help = if item.contains(',') {
             "write one name per list element".to_owned()
         } else {
-            format!("letters, digits and ``!#$%&'*+-.^_`|~`` only, no spaces or colons, e.g. {example}")
+            format!(
+                "letters, digits and ``!#$%&'*+-.^_`|~`` only, no spaces or colons, e.g. {example}"
+            )
         };
-        errors.push((key.at(i), ConfigError::new(kind, "", problem).value(item.clone()).help(help)));
+        errors.push((
+            key.at(i),
+            ConfigError::new(kind, "", problem)
+                .value(item.clone())
+                .help(help),
+        ));
     }
-    let joined = good.iter().map(|s: &Box<str>| &**s).collect::<Vec<_>>().join(", ");
+    let joined = good
+        .iter()
+        .map(AsRef::as_ref)
+        .collect::<Vec<&str>>()
+        .join(", ");
     // Every element is a valid token, so the joined value is a valid header value.
     let value = HeaderValue::from_str(&joined).unwrap_or_else(|_| HeaderValue::from_static(""));
     (value, good)
@@ -636,14 +665,22 @@ fn regex_error(source: &str, err: &regex::Error) -> ConfigError {
             .join("; "),
         other => other.to_string(),
     };
-    let help = if source.contains("(?=") || source.contains("(?!") || source.contains("(?<=") || source.contains("(?<!") {
+    let help = if source.contains("(?=")
+        || source.contains("(?!")
+        || source.contains("(?<=")
+        || source.contains("(?<!")
+    {
         "look-around is Python-only syntax: list the origins, or use an origin pattern like `https://*.example.com`"
     } else {
         "fix the regex syntax (Rust `regex` crate, https://docs.rs/regex/#syntax)"
     };
-    ConfigError::new(ErrorKind::InvalidRegex, "", format!("regex `{source}` does not compile: {detail}"))
-        .value(source)
-        .help(help)
+    ConfigError::new(
+        ErrorKind::InvalidRegex,
+        "",
+        format!("regex `{source}` does not compile: {detail}"),
+    )
+    .value(source)
+    .help(help)
 }
 
 fn compile_origins(s: &RuleSettings<'_>, errors: &mut Raw) -> OriginMatcher {
@@ -661,7 +698,9 @@ fn compile_origins(s: &RuleSettings<'_>, errors: &mut Raw) -> OriginMatcher {
                 if origin.is_null() {
                     matcher.null = true;
                 } else if let Ok(value) = HeaderValue::from_str(origin.as_str()) {
-                    matcher.exact.insert(origin.as_str().as_bytes().into(), value);
+                    matcher
+                        .exact
+                        .insert(origin.as_str().as_bytes().into(), value);
                 }
             })
         };
@@ -689,8 +728,14 @@ fn compile_origins(s: &RuleSettings<'_>, errors: &mut Raw) -> OriginMatcher {
             Ok(set) => matcher.regexes = Some(set),
             Err(err) => errors.push((
                 key,
-                ConfigError::new(ErrorKind::InvalidRegex, "", format!("the regexes together are too large: {err}"))
-                    .help("use fewer or simpler regexes, or origin patterns like `https://*.example.com`"),
+                ConfigError::new(
+                    ErrorKind::InvalidRegex,
+                    "",
+                    format!("the regexes together are too large: {err}"),
+                )
+                .help(
+                    "use fewer or simpler regexes, or origin patterns like `https://*.example.com`",
+                ),
             )),
         }
     }

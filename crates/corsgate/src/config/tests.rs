@@ -3,7 +3,11 @@
 use super::*;
 
 fn errors_of(result: Result<Config, ConfigErrors>) -> Vec<String> {
-    result.unwrap_err().iter().map(ToString::to_string).collect()
+    result
+        .unwrap_err()
+        .iter()
+        .map(ToString::to_string)
+        .collect()
 }
 
 fn toml(text: &str) -> Config {
@@ -17,10 +21,20 @@ fn defaults_are_django_cors_headers_defaults() {
     assert!(c.allowed_origin_regexes.is_empty());
     assert!(!c.allow_all_origins);
     assert_eq!(c.urls_regex, None);
-    assert_eq!(c.allow_methods, ["DELETE", "GET", "OPTIONS", "PATCH", "POST", "PUT"]);
+    assert_eq!(
+        c.allow_methods,
+        ["DELETE", "GET", "OPTIONS", "PATCH", "POST", "PUT"]
+    );
     assert_eq!(
         c.allow_headers,
-        ["accept", "authorization", "content-type", "user-agent", "x-csrftoken", "x-requested-with"]
+        [
+            "accept",
+            "authorization",
+            "content-type",
+            "user-agent",
+            "x-csrftoken",
+            "x-requested-with"
+        ]
     );
     assert!(c.expose_headers.is_empty());
     assert_eq!(c.preflight_max_age, 86_400);
@@ -141,8 +155,10 @@ fn two_current_names_for_one_setting_are_an_error() {
     ));
     assert_eq!(
         errors,
-        ["line 2, column 24: error: `CORS_ALLOWED_ORIGINS`: sets the same setting as `allowed_origins`\n  \
-          help: keep one of `allowed_origins` and `CORS_ALLOWED_ORIGINS`"]
+        [
+            "line 2, column 24: error: `CORS_ALLOWED_ORIGINS`: sets the same setting as `allowed_origins`\n  \
+          help: keep one of `allowed_origins` and `CORS_ALLOWED_ORIGINS`"
+        ]
     );
 }
 
@@ -164,8 +180,16 @@ fn path_rules_inherit_what_they_do_not_set() {
         "#,
     );
     assert_eq!(c.path_rules.len(), 2);
-    assert_eq!(c.path_rules[0], PathRule::new("^/public/").allow_all_origins(true).allow_credentials(false));
-    assert_eq!(c.path_rules[1], PathRule::new("^/admin/").allow_methods(["GET"]));
+    assert_eq!(
+        c.path_rules[0],
+        PathRule::new("^/public/")
+            .allow_all_origins(true)
+            .allow_credentials(false)
+    );
+    assert_eq!(
+        c.path_rules[1],
+        PathRule::new("^/admin/").allow_methods(["GET"])
+    );
 }
 
 #[test]
@@ -251,25 +275,35 @@ fn e004_max_age_negative_fractional_or_absurd() {
     let errors = errors_of(Config::from_toml_str("CORS_PREFLIGHT_MAX_AGE = -1\n"));
     assert_eq!(
         errors,
-        ["line 1, column 26: error: `CORS_PREFLIGHT_MAX_AGE`: `-1` is negative\n  \
-          help: write a number of seconds, `0` or more (`0` sends no `Access-Control-Max-Age`)"]
+        [
+            "line 1, column 26: error: `CORS_PREFLIGHT_MAX_AGE`: `-1` is negative\n  \
+          help: write a number of seconds, `0` or more (`0` sends no `Access-Control-Max-Age`)"
+        ]
     );
     let errors = errors_of(Config::from_toml_str("preflight_max_age = 1.5\n"));
     assert_eq!(
         errors,
-        ["line 1, column 21: error: `preflight_max_age`: expected a whole number of seconds, found a decimal number\n  \
-          help: write e.g. `86400` (one day)"]
+        [
+            "line 1, column 21: error: `preflight_max_age`: expected a whole number of seconds, found a decimal number\n  \
+          help: write e.g. `86400` (one day)"
+        ]
     );
     let errors = errors_of(Config::from_toml_str("preflight_max_age = 86400000\n"));
     assert_eq!(
         errors,
-        ["line 1, column 21: error: `preflight_max_age`: `86400000` seconds is more than a year\n  \
-          help: browsers cap the preflight cache at 2 hours (Chromium) to 24 hours (Firefox): write at most `86400`"]
+        [
+            "line 1, column 21: error: `preflight_max_age`: `86400000` seconds is more than a year\n  \
+          help: browsers cap the preflight cache at 2 hours (Chromium) to 24 hours (Firefox): write at most `86400`"
+        ]
     );
-    let errors = errors_of(Config::from_json_str(r#"{"preflight_max_age": 99999999999999999999}"#));
+    let errors = errors_of(Config::from_json_str(
+        r#"{"preflight_max_age": 99999999999999999999}"#,
+    ));
     assert_eq!(
         errors,
-        ["line 1, column 23: error: `preflight_max_age`: is far too large\n  help: write at most `86400` seconds"]
+        [
+            "line 1, column 23: error: `preflight_max_age`: is far too large\n  help: write at most `86400` seconds"
+        ]
     );
 }
 
@@ -312,7 +346,9 @@ fn e013_e014_origins_without_scheme_or_with_a_path() {
 
 #[test]
 fn e012_e013_removed_settings_are_errors_with_djangos_advice() {
-    let errors = errors_of(Config::from_toml_str("CORS_MODEL = \"x\"\nCORS_REPLACE_HTTPS_REFERER = true\n"));
+    let errors = errors_of(Config::from_toml_str(
+        "CORS_MODEL = \"x\"\nCORS_REPLACE_HTTPS_REFERER = true\n",
+    ));
     assert_eq!(
         errors,
         [
@@ -327,7 +363,9 @@ fn e012_e013_removed_settings_are_errors_with_djangos_advice() {
 
 #[test]
 fn unknown_keys_get_did_you_mean() {
-    let errors = errors_of(Config::from_toml_str("CORS_ALLOWED_ORIGIN = []\nDEBUG = true\n"));
+    let errors = errors_of(Config::from_toml_str(
+        "CORS_ALLOWED_ORIGIN = []\nDEBUG = true\n",
+    ));
     assert_eq!(
         errors,
         [
@@ -423,11 +461,15 @@ fn an_inherited_error_is_reported_once() {
 
 #[test]
 fn syntax_errors_have_a_location() {
-    let errors = errors_of(Config::from_toml_str("CORS_ALLOWED_ORIGINS = [\"https://a.example\"\n"));
+    let errors = errors_of(Config::from_toml_str(
+        "CORS_ALLOWED_ORIGINS = [\"https://a.example\"\n",
+    ));
     assert_eq!(errors.len(), 1);
     assert!(errors[0].starts_with("line "), "{}", errors[0]);
     assert!(errors[0].contains("error: invalid TOML:"), "{}", errors[0]);
-    let errors = errors_of(Config::from_json_str("{\n  \"CORS_ALLOWED_ORIGINS\": [\"https://a.example\",]\n}"));
+    let errors = errors_of(Config::from_json_str(
+        "{\n  \"CORS_ALLOWED_ORIGINS\": [\"https://a.example\",]\n}",
+    ));
     assert_eq!(
         errors,
         ["line 2, column 48: error: invalid JSON: expected value\n  \
@@ -436,18 +478,24 @@ fn syntax_errors_have_a_location() {
     let errors = errors_of(Config::from_json_str("[1, 2]"));
     assert_eq!(
         errors,
-        ["line 1, column 1: error: expected a table of settings, found a list\n  \
-          help: write the settings as an object: `{\"CORS_ALLOWED_ORIGINS\": [\"https://example.com\"]}`"]
+        [
+            "line 1, column 1: error: expected a table of settings, found a list\n  \
+          help: write the settings as an object: `{\"CORS_ALLOWED_ORIGINS\": [\"https://example.com\"]}`"
+        ]
     );
 }
 
 #[test]
 fn duplicate_json_keys_are_an_error() {
-    let errors = errors_of(Config::from_json_str(r#"{"allow_credentials": true, "allow_credentials": false}"#));
+    let errors = errors_of(Config::from_json_str(
+        r#"{"allow_credentials": true, "allow_credentials": false}"#,
+    ));
     assert_eq!(
         errors,
-        ["line 1, column 50: error: `allow_credentials`: sets the same setting as `allow_credentials`\n  \
-          help: keep one of `allow_credentials` and `allow_credentials`"]
+        [
+            "line 1, column 50: error: `allow_credentials`: sets the same setting as `allow_credentials`\n  \
+          help: keep one of `allow_credentials` and `allow_credentials`"
+        ]
     );
 }
 
@@ -464,7 +512,11 @@ fn file_errors_name_the_file() {
     let dir = std::env::temp_dir().join(format!("corsgate-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("settings.json");
-    std::fs::write(&file, "{\n  \"CORS_ALLOWED_ORIGINS\": [\"127.0.0.1:5000\"]\n}\n").unwrap();
+    std::fs::write(
+        &file,
+        "{\n  \"CORS_ALLOWED_ORIGINS\": [\"127.0.0.1:5000\"]\n}\n",
+    )
+    .unwrap();
     let errors = errors_of(Config::from_file(&file));
     assert_eq!(
         errors,
@@ -500,7 +552,10 @@ fn errors_of_code_built_configs_use_snake_case_names() {
         .compile()
         .unwrap_err();
     let keys: Vec<&str> = errors.iter().map(ConfigError::key).collect();
-    assert_eq!(keys, ["allowed_origins[1]", "path_rules[0].allow_headers[0]"]);
+    assert_eq!(
+        keys,
+        ["allowed_origins[1]", "path_rules[0].allow_headers[0]"]
+    );
     let first = errors.iter().next().unwrap();
     assert_eq!(first.kind(), ErrorKind::InvalidOrigin);
     assert_eq!(first.offending_value(), Some("ftp//x"));
@@ -510,7 +565,10 @@ fn errors_of_code_built_configs_use_snake_case_names() {
 
 #[test]
 fn an_empty_path_rule_regex_is_refused() {
-    let errors = Config::builder().path_rule(PathRule::new("")).compile().unwrap_err();
+    let errors = Config::builder()
+        .path_rule(PathRule::new(""))
+        .compile()
+        .unwrap_err();
     assert_eq!(
         errors.to_string(),
         "error: `path_rules[0].urls_regex`: a path rule's `urls_regex` is empty, so it would match every path\n  \

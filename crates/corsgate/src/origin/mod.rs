@@ -205,7 +205,10 @@ impl<'a> RawOrigin<'a> {
     /// Splits a configured origin (or pattern), refusing everything that is
     /// not of the form `scheme://host[:port]`.
     pub(crate) fn split(input: &'a str) -> Result<Self, OriginError> {
-        if input.bytes().any(|b| b.is_ascii_whitespace() || b.is_ascii_control()) {
+        if input
+            .bytes()
+            .any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
+        {
             return Err(OriginError::new(
                 input,
                 OriginProblem::HasWhitespace,
@@ -213,7 +216,9 @@ impl<'a> RawOrigin<'a> {
             ));
         }
         let Some((scheme, rest)) = input.split_once("://") else {
-            let bare = input.trim_start_matches(|c| c != ':' && c != '/').is_empty()
+            let bare = input
+                .trim_start_matches(|c| c != ':' && c != '/')
+                .is_empty()
                 || !input.contains(':');
             let help = if bare {
                 format!("write `https://{input}` (or `http://{input}`)")
@@ -363,7 +368,9 @@ pub(crate) fn parse_request_origin(bytes: &[u8]) -> Option<RequestOrigin<'_>> {
     let (scheme, rest) = text.split_once("://")?;
     let mut sb = scheme.bytes();
     if !sb.next().is_some_and(|b| b.is_ascii_lowercase())
-        || !sb.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'+' | b'-' | b'.'))
+        || !sb.all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'+' | b'-' | b'.')
+        })
     {
         return None;
     }
@@ -378,9 +385,9 @@ pub(crate) fn parse_request_origin(bytes: &[u8]) -> Option<RequestOrigin<'_>> {
         !host.is_empty()
             && !host.starts_with('.')
             && !host.contains("..")
-            && host
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'.' | b'_'))
+            && host.bytes().all(|b| {
+                b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'.' | b'_')
+            })
     };
     if !host_ok {
         return None;
@@ -437,7 +444,10 @@ mod tests {
 
     #[test]
     fn idn_hosts_become_punycode() {
-        assert_eq!(ok("https://bücher.example"), "https://xn--bcher-kva.example");
+        assert_eq!(
+            ok("https://bücher.example"),
+            "https://xn--bcher-kva.example"
+        );
     }
 
     #[test]
@@ -468,25 +478,52 @@ mod tests {
     fn malformed_configured_origins_are_refused_with_a_fix() {
         let err = Origin::parse("example.com").unwrap_err();
         assert_eq!(err.problem(), &OriginProblem::MissingScheme);
-        assert_eq!(err.help(), "write `https://example.com` (or `http://example.com`)");
+        assert_eq!(
+            err.help(),
+            "write `https://example.com` (or `http://example.com`)"
+        );
         // The seed tutorial's typo.
-        assert_eq!(problem("http//:localhost:8000"), OriginProblem::MissingScheme);
+        assert_eq!(
+            problem("http//:localhost:8000"),
+            OriginProblem::MissingScheme
+        );
         assert_eq!(problem("https:example.com"), OriginProblem::MissingScheme);
         let err = Origin::parse("https://example.com/").unwrap_err();
         assert_eq!(err.problem(), &OriginProblem::HasPath);
-        assert_eq!(err.help(), "an origin is only `scheme://host[:port]`: write `https://example.com`");
+        assert_eq!(
+            err.help(),
+            "an origin is only `scheme://host[:port]`: write `https://example.com`"
+        );
         assert_eq!(problem("https://example.com/app"), OriginProblem::HasPath);
         assert_eq!(problem("https://example.com?x=1"), OriginProblem::HasQuery);
-        assert_eq!(problem("https://example.com#top"), OriginProblem::HasFragment);
-        assert_eq!(problem("https://user:pw@example.com"), OriginProblem::HasUserInfo);
+        assert_eq!(
+            problem("https://example.com#top"),
+            OriginProblem::HasFragment
+        );
+        assert_eq!(
+            problem("https://user:pw@example.com"),
+            OriginProblem::HasUserInfo
+        );
         assert_eq!(problem("https://"), OriginProblem::MissingHost);
-        assert_eq!(problem("https:// example.com"), OriginProblem::HasWhitespace);
-        assert_eq!(problem("https://example.com:99999"), OriginProblem::InvalidPort);
+        assert_eq!(
+            problem("https:// example.com"),
+            OriginProblem::HasWhitespace
+        );
+        assert_eq!(
+            problem("https://example.com:99999"),
+            OriginProblem::InvalidPort
+        );
         assert_eq!(problem("https://example.com:"), OriginProblem::InvalidPort);
         assert_eq!(problem("1http://example.com"), OriginProblem::InvalidScheme);
         assert_eq!(problem("https://*.example.com"), OriginProblem::Wildcard);
-        assert!(matches!(problem("http://exa mple.com"), OriginProblem::HasWhitespace));
-        assert!(matches!(problem("http://[::1"), OriginProblem::InvalidHost(_)));
+        assert!(matches!(
+            problem("http://exa mple.com"),
+            OriginProblem::HasWhitespace
+        ));
+        assert!(matches!(
+            problem("http://[::1"),
+            OriginProblem::InvalidHost(_)
+        ));
     }
 
     #[test]
@@ -501,7 +538,10 @@ mod tests {
             "https://a_b.example.com",
         ];
         for origin in good {
-            assert!(parse_request_origin(origin.as_bytes()).is_some(), "{origin}");
+            assert!(
+                parse_request_origin(origin.as_bytes()).is_some(),
+                "{origin}"
+            );
         }
         let bad: [&[u8]; 17] = [
             b"",
@@ -523,10 +563,17 @@ mod tests {
             b"https://[::g]",
         ];
         for origin in bad {
-            assert!(parse_request_origin(origin).is_none(), "{}", String::from_utf8_lossy(origin));
+            assert!(
+                parse_request_origin(origin).is_none(),
+                "{}",
+                String::from_utf8_lossy(origin)
+            );
         }
         let parts = parse_request_origin(b"http://[::1]:8000").unwrap();
-        assert_eq!((parts.scheme, parts.host, parts.port), ("http", "[::1]", Some("8000")));
+        assert_eq!(
+            (parts.scheme, parts.host, parts.port),
+            ("http", "[::1]", Some("8000"))
+        );
     }
 
     #[test]

@@ -69,7 +69,11 @@ impl OriginPattern {
     pub fn parse(input: &str) -> Result<Self, OriginError> {
         let raw = RawOrigin::split(input)?;
         let wildcard_error = |help: &str| {
-            Err(OriginError::new(input, OriginProblem::Wildcard, help.to_owned()))
+            Err(OriginError::new(
+                input,
+                OriginProblem::Wildcard,
+                help.to_owned(),
+            ))
         };
         if raw.scheme.contains('*') {
             return wildcard_error("write one pattern per scheme, e.g. `https://*.example.com`");
@@ -103,7 +107,7 @@ impl OriginPattern {
         )?;
         let (scheme, rest) = normal.split_once("://").unwrap_or((&normal, ""));
         let (host, port) = super::split_host_port(rest);
-        if subdomains && host.starts_with('[') || subdomains && host.parse::<std::net::Ipv4Addr>().is_ok() {
+        if subdomains && (host.starts_with('[') || host.parse::<std::net::Ipv4Addr>().is_ok()) {
             return wildcard_error("an IP address has no subdomains: list the origin itself");
         }
         if !subdomains && !any_port {
@@ -194,7 +198,11 @@ mod tests {
     #[test]
     fn subdomain_wildcard_matches_whole_labels_only() {
         let pat = p("https://*.example.com");
-        for yes in ["https://a.example.com", "https://a.b.example.com", "https://a-b.example.com"] {
+        for yes in [
+            "https://a.example.com",
+            "https://a.b.example.com",
+            "https://a-b.example.com",
+        ] {
             assert!(pat.matches(yes), "{yes}");
         }
         // The scanners' probes (spec/fetch-cors.md, misconfiguration classes).

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use http::HeaderValue;
 use http::header::{ACCESS_CONTROL_REQUEST_HEADERS, ACCESS_CONTROL_REQUEST_METHOD, ORIGIN};
 
-use crate::decision::{ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK, Decision, DecisionKind, Grant, Reason};
+use crate::decision::{
+    ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK, Decision, DecisionKind, Grant, Reason,
+};
 use crate::origin::{OriginMatch, OriginMatcher};
 use crate::request::RequestView;
 
@@ -136,7 +138,11 @@ impl Policy {
         }
         decision.grant = Some(Grant {
             rule: Arc::clone(rule),
-            origin: if wildcard { HeaderValue::from_static("*") } else { echo },
+            origin: if wildcard {
+                HeaderValue::from_static("*")
+            } else {
+                echo
+            },
             wildcard,
             private_network,
         });
@@ -156,9 +162,11 @@ impl Policy {
         }
         // django matches `CORS_URLS_REGEX` against the percent-decoded path.
         let decoded: Cow<'_, [u8]> = percent_encoding::percent_decode(path.as_bytes()).into();
-        self.rules
-            .iter()
-            .find(|rule| rule.scope.as_ref().is_none_or(|scope| scope.is_match(&decoded)))
+        self.rules.iter().find(|rule| {
+            rule.scope
+                .as_ref()
+                .is_none_or(|scope| scope.is_match(&decoded))
+        })
     }
 }
 
@@ -182,8 +190,17 @@ fn preflight_problem(rule: &Rule, request: &RequestView<'_>) -> Option<Reason> {
     }
     let star = wildcards && rule.headers.iter().any(|h| &**h == "*");
     for value in headers.get_all(ACCESS_CONTROL_REQUEST_HEADERS) {
-        for name in value.as_bytes().split(|&b| b == b',').map(<[u8]>::trim_ascii) {
-            if name.is_empty() || rule.headers.iter().any(|h| h.as_bytes().eq_ignore_ascii_case(name)) {
+        for name in value
+            .as_bytes()
+            .split(|&b| b == b',')
+            .map(<[u8]>::trim_ascii)
+        {
+            if name.is_empty()
+                || rule
+                    .headers
+                    .iter()
+                    .any(|h| h.as_bytes().eq_ignore_ascii_case(name))
+            {
                 continue;
             }
             if name.eq_ignore_ascii_case(b"authorization") {
@@ -205,5 +222,6 @@ fn preflight_problem(rule: &Rule, request: &RequestView<'_>) -> Option<Reason> {
     let wants_private_network = headers
         .get(ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK)
         .is_some_and(|v| v.as_bytes() == b"true");
-    (wants_private_network && !rule.allow_private_network).then_some(Reason::PrivateNetworkNotAllowed)
+    (wants_private_network && !rule.allow_private_network)
+        .then_some(Reason::PrivateNetworkNotAllowed)
 }

@@ -151,7 +151,9 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().state.project() {
             StateProj::Preflight { decision } => {
-                let decision = decision.take().expect("ResponseFuture polled after completion");
+                let decision = decision
+                    .take()
+                    .expect("ResponseFuture polled after completion");
                 Poll::Ready(Ok(decision.preflight_response()))
             }
             StateProj::Inner { future, decision } => {
