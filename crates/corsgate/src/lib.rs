@@ -161,3 +161,8 @@ pub(crate) fn trace_decision(decision: &Decision, method: &http::Method, path: &
         decision.reason()
     );
 }
+
+/// The README's Rust examples, compiled as doctests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeDoctests;
