@@ -7,7 +7,7 @@
 //! curl -i http://127.0.0.1:8000/users -H 'Origin: http://127.0.0.1:5000'
 //! ```
 
-use axum::{Json, Router, routing::get};
+use axum::{Router, routing::get};
 use corsgate::{Config, tower::CorsLayer};
 
 #[tokio::main]
