@@ -19,7 +19,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let app = Router::new()
         .route(
             "/users",
-            get(|| async { ([("x-total-count", "2")], Json(["ada", "grace"])) }),
+            get(|| async {
+                let headers = [("content-type", "application/json"), ("x-total-count", "2")];
+                (headers, r#"["ada","grace"]"#)
+            }),
         )
         .layer(CorsLayer::new(policy));
 
