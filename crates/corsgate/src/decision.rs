@@ -264,6 +264,46 @@ impl Decision {
         }
     }
 
+    /// Like [`apply`](Self::apply), but first removes every CORS response
+    /// header the application sent (`Access-Control-Allow-*`,
+    /// `-Expose-Headers`, `-Max-Age`), so only the policy's answer reaches
+    /// the browser — which rejects two `Access-Control-Allow-Origin` values.
+    /// For a proxy, which owns CORS for an upstream it does not control.
+    /// A request outside the scope is left untouched, as with `apply`.
+    ///
+    /// ```
+    /// use corsgate::{Config, RequestView};
+    /// use http::{HeaderMap, HeaderValue, Method};
+    ///
+    /// let policy = Config::builder().allowed_origins(["https://app.example"]).compile()?;
+    /// let mut request = HeaderMap::new();
+    /// request.insert("origin", HeaderValue::from_static("https://evil.example"));
+    /// let decision = policy.decide(&RequestView::new(&Method::GET, "/", &request));
+    ///
+    /// let mut upstream = HeaderMap::new();
+    /// upstream.insert("access-control-allow-origin", HeaderValue::from_static("*"));
+    /// decision.apply_replacing(&mut upstream);
+    /// assert!(upstream.get("access-control-allow-origin").is_none());
+    /// # Ok::<(), corsgate::ConfigErrors>(())
+    /// ```
+    pub fn apply_replacing(&self, headers: &mut HeaderMap) {
+        if self.kind == DecisionKind::OutOfScope {
+            return;
+        }
+        for name in [
+            ACCESS_CONTROL_ALLOW_ORIGIN,
+            ACCESS_CONTROL_ALLOW_CREDENTIALS,
+            ACCESS_CONTROL_ALLOW_METHODS,
+            ACCESS_CONTROL_ALLOW_HEADERS,
+            ACCESS_CONTROL_EXPOSE_HEADERS,
+            ACCESS_CONTROL_MAX_AGE,
+            ACCESS_CONTROL_ALLOW_PRIVATE_NETWORK,
+        ] {
+            headers.remove(name);
+        }
+        self.apply(headers);
+    }
+
     /// The answer to a preflight, as django-cors-headers gives it: `200 OK`,
     /// `Content-Length: 0`, an empty body, and this decision's headers —
     /// whatever the route would have answered. For a decision that is not a

@@ -120,10 +120,13 @@
 //! |---|---|---|
 //! | `tower` | yes | [`tower::CorsLayer`] for axum 0.8, hyper 1, tonic |
 //! | `serde` | yes | loading [`Config`] from TOML and JSON files |
+//! | `audit` | no | [`audit::audit`]: a security audit of a configuration (`corsgate check`) |
 //! | `tracing` | yes | adapters log each decision's reason at debug level, target `corsgate` |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "audit")]
+pub mod audit;
 mod config;
 mod decision;
 mod origin;

@@ -413,13 +413,11 @@ impl Config {
     /// Compiles what can be compiled, pushing every error.
     pub(crate) fn compile_collecting(&self, errors: &mut Vec<ConfigError>) -> Policy {
         let mut raw = Vec::new();
-        let top = RuleSettings::top(self);
-        let mut rules = Vec::with_capacity(self.path_rules.len() + 1);
-        for (i, rule) in self.path_rules.iter().enumerate() {
-            let settings = top.overridden(i, rule);
-            rules.push(Arc::new(compile_rule(&settings, &mut raw)));
-        }
-        rules.push(Arc::new(compile_rule(&top, &mut raw)));
+        let rules = self
+            .rule_settings()
+            .iter()
+            .map(|settings| Arc::new(compile_rule(settings, &mut raw)))
+            .collect();
         // A setting inherited by several rules is reported once.
         let mut seen = std::collections::HashSet::new();
         raw.retain(|(path, error): &(KeyPath, ConfigError)| {
@@ -452,6 +450,16 @@ impl Config {
 
     /// Names the key as the file spelled it and adds its location.
     pub(crate) fn place(&self, path: KeyPath, mut error: ConfigError) -> ConfigError {
+        let (key, location) = self.locate(path);
+        error.key = key;
+        error.location = location;
+        error
+    }
+
+    /// The key of a place in the configuration as the file spelled it
+    /// (`CORS_ALLOWED_ORIGINS[2]`, `path_rules[0].allow_methods`), and where
+    /// it is in the file.
+    pub(crate) fn locate(&self, path: KeyPath) -> (String, Option<Location>) {
         let source = self.source.0.as_deref();
         let known = source.and_then(|s| s.keys.get(&(path.rule, path.field)));
         let name = known.map_or(path.field.snake(), |k| k.written.as_str());
@@ -462,31 +470,45 @@ impl Config {
         if let Some(index) = path.index {
             key.push_str(&format!("[{index}]"));
         }
-        error.key = key;
-        if let Some(source) = source {
+        let location = source.and_then(|source| {
             let span = match (known, path.index) {
                 (Some(k), Some(i)) => k.items.get(i).or(Some(&k.span)).map(|s| s.start),
                 (Some(k), None) => Some(k.span.start),
                 (None, _) => path.rule.and_then(|r| source.rules.get(r)).map(|s| s.start),
             };
-            error.location = span.map(|offset| source.location(offset));
-        }
-        error
+            span.map(|offset| source.location(offset))
+        });
+        (key, location)
+    }
+
+    /// Every rule's settings after inheritance: the path rules in order,
+    /// then the top level.
+    pub(crate) fn rule_settings(&self) -> Vec<RuleSettings<'_>> {
+        let top = RuleSettings::top(self);
+        let mut rules: Vec<RuleSettings<'_>> = self
+            .path_rules
+            .iter()
+            .enumerate()
+            .map(|(i, rule)| top.overridden(i, rule))
+            .collect();
+        rules.push(top);
+        rules
     }
 }
 
-/// One rule's settings after inheritance, each with where it was set.
-struct RuleSettings<'a> {
-    urls_regex: Option<(&'a str, Option<usize>)>,
-    allowed_origins: (&'a [String], Option<usize>),
-    allowed_origin_regexes: (&'a [String], Option<usize>),
-    allow_all_origins: bool,
-    allow_methods: (&'a [String], Option<usize>),
-    allow_headers: (&'a [String], Option<usize>),
-    expose_headers: (&'a [String], Option<usize>),
-    preflight_max_age: (u64, Option<usize>),
-    allow_credentials: bool,
-    allow_private_network: bool,
+/// One rule's settings after inheritance, each with the rule that set it
+/// (`None`: the top level).
+pub(crate) struct RuleSettings<'a> {
+    pub(crate) urls_regex: Option<(&'a str, Option<usize>)>,
+    pub(crate) allowed_origins: (&'a [String], Option<usize>),
+    pub(crate) allowed_origin_regexes: (&'a [String], Option<usize>),
+    pub(crate) allow_all_origins: (bool, Option<usize>),
+    pub(crate) allow_methods: (&'a [String], Option<usize>),
+    pub(crate) allow_headers: (&'a [String], Option<usize>),
+    pub(crate) expose_headers: (&'a [String], Option<usize>),
+    pub(crate) preflight_max_age: (u64, Option<usize>),
+    pub(crate) allow_credentials: (bool, Option<usize>),
+    pub(crate) allow_private_network: (bool, Option<usize>),
 }
 
 impl<'a> RuleSettings<'a> {
@@ -495,39 +517,38 @@ impl<'a> RuleSettings<'a> {
             urls_regex: c.urls_regex.as_deref().map(|r| (r, None)),
             allowed_origins: (&c.allowed_origins, None),
             allowed_origin_regexes: (&c.allowed_origin_regexes, None),
-            allow_all_origins: c.allow_all_origins,
+            allow_all_origins: (c.allow_all_origins, None),
             allow_methods: (&c.allow_methods, None),
             allow_headers: (&c.allow_headers, None),
             expose_headers: (&c.expose_headers, None),
             preflight_max_age: (c.preflight_max_age, None),
-            allow_credentials: c.allow_credentials,
-            allow_private_network: c.allow_private_network,
+            allow_credentials: (c.allow_credentials, None),
+            allow_private_network: (c.allow_private_network, None),
         }
     }
 
     fn overridden(&self, i: usize, r: &'a PathRule) -> Self {
-        fn pick<'a>(
+        fn list<'a>(
             own: &'a Option<Vec<String>>,
             i: usize,
             top: (&'a [String], Option<usize>),
         ) -> (&'a [String], Option<usize>) {
             own.as_deref().map_or(top, |v| (v, Some(i)))
         }
+        fn value<T: Copy>(own: Option<T>, i: usize, top: (T, Option<usize>)) -> (T, Option<usize>) {
+            own.map_or(top, |v| (v, Some(i)))
+        }
         Self {
             urls_regex: Some((&r.urls_regex, Some(i))),
-            allowed_origins: pick(&r.allowed_origins, i, self.allowed_origins),
-            allowed_origin_regexes: pick(&r.allowed_origin_regexes, i, self.allowed_origin_regexes),
-            allow_all_origins: r.allow_all_origins.unwrap_or(self.allow_all_origins),
-            allow_methods: pick(&r.allow_methods, i, self.allow_methods),
-            allow_headers: pick(&r.allow_headers, i, self.allow_headers),
-            expose_headers: pick(&r.expose_headers, i, self.expose_headers),
-            preflight_max_age: r
-                .preflight_max_age
-                .map_or(self.preflight_max_age, |v| (v, Some(i))),
-            allow_credentials: r.allow_credentials.unwrap_or(self.allow_credentials),
-            allow_private_network: r
-                .allow_private_network
-                .unwrap_or(self.allow_private_network),
+            allowed_origins: list(&r.allowed_origins, i, self.allowed_origins),
+            allowed_origin_regexes: list(&r.allowed_origin_regexes, i, self.allowed_origin_regexes),
+            allow_all_origins: value(r.allow_all_origins, i, self.allow_all_origins),
+            allow_methods: list(&r.allow_methods, i, self.allow_methods),
+            allow_headers: list(&r.allow_headers, i, self.allow_headers),
+            expose_headers: list(&r.expose_headers, i, self.expose_headers),
+            preflight_max_age: value(r.preflight_max_age, i, self.preflight_max_age),
+            allow_credentials: value(r.allow_credentials, i, self.allow_credentials),
+            allow_private_network: value(r.allow_private_network, i, self.allow_private_network),
         }
     }
 }
@@ -583,7 +604,7 @@ fn compile_rule(s: &RuleSettings<'_>, errors: &mut Raw) -> Rule {
     Rule {
         scope,
         origins,
-        allow_credentials: s.allow_credentials,
+        allow_credentials: s.allow_credentials.0,
         allow_methods,
         methods: methods.into_boxed_slice(),
         allow_headers,
@@ -593,7 +614,7 @@ fn compile_rule(s: &RuleSettings<'_>, errors: &mut Raw) -> Rule {
             .collect(),
         expose: (!s.expose_headers.0.is_empty()).then_some(expose),
         max_age: (max_age > 0).then(|| HeaderValue::from(max_age)),
-        allow_private_network: s.allow_private_network,
+        allow_private_network: s.allow_private_network.0,
     }
 }
 
@@ -685,7 +706,7 @@ fn regex_error(source: &str, err: &regex::Error) -> ConfigError {
 
 fn compile_origins(s: &RuleSettings<'_>, errors: &mut Raw) -> OriginMatcher {
     let mut matcher = OriginMatcher {
-        all: s.allow_all_origins,
+        all: s.allow_all_origins.0,
         ..OriginMatcher::default()
     };
     let (origins, rule) = s.allowed_origins;

@@ -1,0 +1,688 @@
+//! A security audit of a valid configuration (feature `audit`): the
+//! misconfigurations that CORS scanners (CORScanner, Corsy, CORStest) probe
+//! servers for, found in the settings before deployment.
+//!
+//! ```
+//! use corsgate::{Config, audit::{audit, Severity}};
+//!
+//! let config = Config::builder().allow_all_origins(true).allow_credentials(true).build();
+//! let findings = audit(&config);
+//! assert_eq!(findings[0].code(), "credentials-with-all-origins");
+//! assert_eq!(findings[0].severity(), Severity::High);
+//! ```
+
+use std::collections::HashSet;
+use std::fmt;
+
+use crate::config::{Config, Field, KeyPath, Location, RuleSettings};
+use crate::origin::{Origin, OriginPattern};
+
+/// How bad a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
+pub enum Severity {
+    /// Worth knowing; changes nothing by itself.
+    Info,
+    /// A mistake that breaks requests or would be a hole elsewhere.
+    Low,
+    /// Widens who can read responses more than intended.
+    Medium,
+    /// Lets any site, or any site on a shared host, read responses.
+    High,
+}
+
+impl Severity {
+    /// `info`, `low`, `medium` or `high`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One audit finding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    severity: Severity,
+    code: &'static str,
+    key: String,
+    location: Option<Location>,
+    message: String,
+    why: String,
+    fix: String,
+}
+
+impl Finding {
+    /// How bad it is.
+    pub fn severity(&self) -> Severity {
+        self.severity
+    }
+
+    /// A stable kebab-case name (`credentials-with-all-origins`, …).
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+
+    /// The key it is about, as the file spelled it.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// Where the key is in the file.
+    pub fn location(&self) -> Option<&Location> {
+        self.location.as_ref()
+    }
+
+    /// What was found.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// Why it matters: what an attacker can do.
+    pub fn why(&self) -> &str {
+        &self.why
+    }
+
+    /// How to fix it.
+    pub fn fix(&self) -> &str {
+        &self.fix
+    }
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(location) = &self.location {
+            write!(f, "{location}: ")?;
+        }
+        write!(
+            f,
+            "{}: `{}`: {} [{}]",
+            self.severity, self.key, self.message, self.code
+        )?;
+        write!(f, "\n  why: {}\n  fix: {}", self.why, self.fix)
+    }
+}
+
+/// Sites where anyone can publish a page: trusting them trusts everyone.
+const SHARED_PLAYGROUNDS: &[&str] = &[
+    "codepen.io",
+    "cdpn.io",
+    "jsfiddle.net",
+    "fiddle.jshell.net",
+    "jsbin.com",
+    "repl.it",
+    "replit.com",
+    "replit.dev",
+    "codesandbox.io",
+    "csb.app",
+    "stackblitz.io",
+    "webcontainer.io",
+    "glitch.me",
+    "webdevout.net",
+    "plnkr.co",
+];
+
+/// Audits a configuration. Findings are sorted by severity (worst first),
+/// then by position in the file; a setting inherited by several path rules
+/// is reported once. The configuration need not compile: entries that do
+/// not parse are skipped (compilation reports them).
+pub fn audit(config: &Config) -> Vec<Finding> {
+    let mut auditor = Auditor {
+        config,
+        findings: Vec::new(),
+        seen: HashSet::new(),
+    };
+    for rule in config.rule_settings() {
+        auditor.rule(&rule);
+    }
+    for warning in config.warnings() {
+        auditor.findings.push(Finding {
+            severity: Severity::Low,
+            code: "alias-ignored",
+            key: warning.key().to_owned(),
+            location: warning.location().cloned(),
+            message: warning.problem().to_owned(),
+            why: "django-cors-headers ignores the old name too; the list you see is not the one in force".into(),
+            fix: "delete the old name".into(),
+        });
+    }
+    let mut findings = auditor.findings;
+    findings.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then_with(|| position(a).cmp(&position(b)))
+    });
+    findings
+}
+
+fn position(f: &Finding) -> (usize, usize) {
+    f.location.as_ref().map_or((0, 0), |l| (l.line, l.column))
+}
+
+fn is_loopback(host: &str) -> bool {
+    host == "localhost"
+        || host.ends_with(".localhost")
+        || host.starts_with("127.")
+        || host == "[::1]"
+}
+
+struct Auditor<'c> {
+    config: &'c Config,
+    findings: Vec<Finding>,
+    seen: HashSet<(KeyPath, &'static str)>,
+}
+
+#[allow(clippy::too_many_arguments)]
+impl Auditor<'_> {
+    fn push(
+        &mut self,
+        path: KeyPath,
+        severity: Severity,
+        code: &'static str,
+        message: String,
+        why: &str,
+        fix: String,
+    ) {
+        if !self.seen.insert((path, code)) {
+            return;
+        }
+        let (key, location) = self.config.locate(path);
+        self.findings.push(Finding {
+            severity,
+            code,
+            key,
+            location,
+            message,
+            why: why.to_owned(),
+            fix,
+        });
+    }
+
+    fn rule(&mut self, r: &RuleSettings<'_>) {
+        let at = |field, rule: Option<usize>| KeyPath {
+            rule,
+            field,
+            index: None,
+        };
+        let credentials = r.allow_credentials.0;
+        let (all, all_rule) = r.allow_all_origins;
+        if all && credentials {
+            self.push(
+                at(Field::AllowAllOrigins, all_rule),
+                Severity::High,
+                "credentials-with-all-origins",
+                "every origin is allowed together with credentials, so the request's origin is reflected".into(),
+                "any web site a logged-in user visits can read your API's responses with the user's cookies",
+                "list the front-ends in `allowed_origins` instead of allowing all, or turn credentials off".into(),
+            );
+        }
+        if all && r.allow_private_network.0 {
+            self.push(
+                at(Field::AllowPrivateNetwork, r.allow_private_network.1),
+                Severity::High,
+                "private-network-to-all-origins",
+                "private network access is granted to every origin".into(),
+                "any public web site can reach this service on the user's private network or machine",
+                "list the front-ends in `allowed_origins` instead of allowing all".into(),
+            );
+        }
+        self.origins(r, credentials);
+        self.regexes(r, credentials);
+        self.wildcard_lists(r, credentials);
+        let (max_age, age_rule) = r.preflight_max_age;
+        if max_age > 86_400 {
+            self.push(
+                at(Field::PreflightMaxAge, age_rule),
+                Severity::Info,
+                "max-age-capped",
+                format!("`{max_age}` seconds is more than any browser keeps a preflight"),
+                "browsers cap the preflight cache (Chromium 2 hours, Firefox 24 hours); a longer value changes nothing",
+                "nothing to do, unless you expected preflights to be cached that long".into(),
+            );
+        }
+    }
+
+    fn origins(&mut self, r: &RuleSettings<'_>, credentials: bool) {
+        let (origins, rule) = r.allowed_origins;
+        let item = |i| KeyPath {
+            rule,
+            field: Field::AllowedOrigins,
+            index: Some(i),
+        };
+        let any_https = origins
+            .iter()
+            .any(|o| o.to_ascii_lowercase().starts_with("https://"));
+        for (i, entry) in origins.iter().enumerate() {
+            let (scheme, host, parent) = if OriginPattern::is_pattern(entry) {
+                let Ok(pattern) = OriginPattern::parse(entry) else {
+                    continue;
+                };
+                let parent = pattern.parent_domain().map(str::to_owned);
+                let authority = entry.split_once("://").map_or("", |(_, rest)| rest);
+                let host = crate::origin::split_host_port(authority).0;
+                let host = host.trim_start_matches("*.").to_ascii_lowercase();
+                (pattern.scheme().to_owned(), host, parent)
+            } else {
+                let Ok(origin) = Origin::parse(entry) else {
+                    continue;
+                };
+                if origin.is_null() {
+                    self.push(
+                        item(i),
+                        if credentials { Severity::High } else { Severity::Medium },
+                        "null-allowed",
+                        "the opaque origin `null` is allowed".into(),
+                        "any page can get origin `null` (a sandboxed iframe, a `data:` URL) and read your responses",
+                        "remove `null`; serve the page from a real origin and list that".into(),
+                    );
+                    continue;
+                }
+                let scheme = origin.scheme().unwrap_or_default().to_owned();
+                (scheme, origin.host().unwrap_or_default().to_owned(), None)
+            };
+            if scheme == "http" && any_https && !is_loopback(&host) {
+                self.push(
+                    item(i),
+                    Severity::Medium,
+                    "http-origin-trusted",
+                    format!("`{entry}` is plain http beside https origins"),
+                    "anyone on the network path of an http page (public Wi-Fi) can inject script into it and read your responses",
+                    format!("serve that front-end over https and write `https://{}`", entry.split_once("://").map_or("", |x| x.1)),
+                );
+            }
+            let registrable = |domain: &str| psl::domain(domain.as_bytes()).is_some();
+            if let Some(parent) = &parent {
+                let public = psl::suffix(parent.as_bytes()).is_some_and(|s| s.is_known())
+                    && !registrable(parent);
+                if public {
+                    self.push(
+                        item(i),
+                        Severity::High,
+                        "wildcard-public-suffix",
+                        format!("`{entry}` covers every site under the public suffix `{parent}`"),
+                        "anyone can register a site under a public suffix and read your responses from it",
+                        "list your own sites, e.g. `https://app.example.com`".into(),
+                    );
+                } else {
+                    self.push(
+                        item(i),
+                        Severity::Info,
+                        "any-subdomain-trusted",
+                        format!("`{entry}` trusts every subdomain of `{parent}`"),
+                        "a script injection or a dangling DNS record on any subdomain can read your responses",
+                        "list the subdomains that host front-ends, if there are few".into(),
+                    );
+                }
+            }
+            let shared = SHARED_PLAYGROUNDS
+                .iter()
+                .find(|p| host == **p || host.ends_with(&format!(".{p}")));
+            if let Some(site) = shared {
+                self.push(
+                    item(i),
+                    Severity::Medium,
+                    "shared-hosting-origin",
+                    format!("`{entry}` is on `{site}`, where anyone can publish a page"),
+                    "every page on that site, written by anyone, can read your responses",
+                    "remove it once development is over; never ship it".into(),
+                );
+            }
+        }
+    }
+
+    fn regexes(&mut self, r: &RuleSettings<'_>, credentials: bool) {
+        let (regexes, rule) = r.allowed_origin_regexes;
+        for (i, regex) in regexes.iter().enumerate() {
+            let path = KeyPath {
+                rule,
+                field: Field::AllowedOriginRegexes,
+                index: Some(i),
+            };
+            let severity = if credentials {
+                Severity::High
+            } else {
+                Severity::Medium
+            };
+            if let Some(example) = unescaped_dot(regex) {
+                self.push(
+                    path,
+                    severity,
+                    "regex-unescaped-dot",
+                    format!("regex `{regex}` has an unescaped `.`, which matches any character"),
+                    &format!("an attacker registers a look-alike domain such as `{example}` and reads your responses"),
+                    "write `\\.` for a literal dot".into(),
+                );
+            }
+            if let Some(token) = open_prefix(regex) {
+                self.push(
+                    path,
+                    severity,
+                    "regex-open-prefix",
+                    format!("regex `{regex}` lets `{token}` run into the domain name"),
+                    "`https://.*example\\.com` also matches `https://evilexample.com`, which anyone can register",
+                    "end the wildcard at a label boundary: `https://([a-z0-9-]+\\.)*example\\.com`, or use the pattern `https://*.example.com` in `allowed_origins`".into(),
+                );
+            }
+            if regex.contains("https?")
+                || regex.contains("http(s)?")
+                || regex.contains("(http|https)")
+            {
+                self.push(
+                    path,
+                    Severity::Medium,
+                    "regex-allows-http",
+                    format!("regex `{regex}` allows plain http origins"),
+                    "anyone on the network path of an http page (public Wi-Fi) can inject script into it and read your responses",
+                    "allow `https://` only".into(),
+                );
+            }
+            let anchored_end =
+                regex.ends_with('$') && !regex.ends_with("\\$") || regex.ends_with("\\z");
+            if !anchored_end {
+                self.push(
+                    path,
+                    Severity::Low,
+                    "regex-not-anchored",
+                    format!("regex `{regex}` does not end with `$`"),
+                    "corsgate matches the whole origin, so this is safe here; but django-cors-headers anchors only the start, so the same setting there allows `https://example.com.evil.com`",
+                    "end the regex with `$`".into(),
+                );
+            }
+        }
+    }
+
+    fn wildcard_lists(&mut self, r: &RuleSettings<'_>, credentials: bool) {
+        let lists = [
+            (Field::AllowHeaders, r.allow_headers, "header"),
+            (Field::AllowMethods, r.allow_methods, "method"),
+        ];
+        for (field, (items, rule), what) in lists {
+            let Some(i) = items.iter().position(|x| x == "*") else {
+                continue;
+            };
+            let path = KeyPath {
+                rule,
+                field,
+                index: Some(i),
+            };
+            if credentials {
+                self.push(
+                    path,
+                    Severity::Low,
+                    "wildcard-with-credentials",
+                    format!("`*` in the allowed {what}s is a literal name, not a wildcard, when credentials are allowed"),
+                    "browsers treat `*` as a wildcard only for requests without credentials: credentialed requests with other values will be blocked",
+                    format!("list the {what}s the front-end sends"),
+                );
+            } else if field == Field::AllowHeaders
+                && !items
+                    .iter()
+                    .any(|h| h.eq_ignore_ascii_case("authorization"))
+            {
+                self.push(
+                    path,
+                    Severity::Low,
+                    "wildcard-without-authorization",
+                    "`*` in the allowed headers does not cover `Authorization`".into(),
+                    "the Fetch standard, Firefox and Safari require `Authorization` to be listed by name; Chromium still lets `*` cover it, so this breaks only in other browsers",
+                    "add `authorization` to the allowed headers".into(),
+                );
+            }
+        }
+    }
+}
+
+/// If the regex has a `.` that is not escaped, not in a class and not a
+/// quantified wildcard, and sits between name characters (`example.com`),
+/// a look-alike origin the regex would allow.
+fn unescaped_dot(regex: &str) -> Option<String> {
+    let bytes = regex.as_bytes();
+    let mut in_class = false;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' => i += 1,
+            b'[' => in_class = true,
+            b']' => in_class = false,
+            b'.' if !in_class => {
+                let before =
+                    i > 0 && (bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'-');
+                let after = bytes.get(i + 1).is_some_and(|b| b.is_ascii_alphanumeric());
+                if before && after {
+                    let look_alike = format!("{}x{}", &regex[..i], &regex[i + 1..]);
+                    return Some(look_alike.replace(['^', '$', '\\'], ""));
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// If a wildcard run (`.*`, `.+`, `\w*`, `[^/]+`, …) is directly followed
+/// by a name character, the token: it can extend the domain to the left.
+fn open_prefix(regex: &str) -> Option<String> {
+    for token in [
+        ".*", ".+", "\\w*", "\\w+", "\\S*", "\\S+", "[^/]*", "[^/]+", "[^.]*", "[^.]+",
+    ] {
+        let mut start = 0;
+        while let Some(pos) = regex[start..].find(token) {
+            let end = start + pos + token.len();
+            if regex[end..]
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphanumeric())
+            {
+                return Some(token.to_owned());
+            }
+            start = end;
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn codes(config: &Config) -> Vec<&'static str> {
+        audit(config).iter().map(Finding::code).collect()
+    }
+
+    #[test]
+    fn a_careful_config_has_no_findings() {
+        let config = Config::builder()
+            .allowed_origins(["https://app.example.com", "http://localhost:5000"])
+            .allowed_origin_regexes([r"^https://[a-z0-9-]+\.preview\.example\.com$"])
+            .allow_credentials(true)
+            .build();
+        assert_eq!(codes(&config), Vec::<&str>::new());
+    }
+
+    #[test]
+    fn each_misconfiguration_class_is_found() {
+        let cases: [(Config, &str, Severity); 12] = [
+            (
+                Config::builder()
+                    .allow_all_origins(true)
+                    .allow_credentials(true)
+                    .build(),
+                "credentials-with-all-origins",
+                Severity::High,
+            ),
+            (
+                Config::builder()
+                    .allowed_origins(["null"])
+                    .allow_credentials(true)
+                    .build(),
+                "null-allowed",
+                Severity::High,
+            ),
+            (
+                Config::builder().allowed_origins(["null"]).build(),
+                "null-allowed",
+                Severity::Medium,
+            ),
+            (
+                Config::builder()
+                    .allowed_origin_regexes([r"^https://www.example\.com$"])
+                    .build(),
+                "regex-unescaped-dot",
+                Severity::Medium,
+            ),
+            (
+                Config::builder()
+                    .allowed_origin_regexes([r"^https://.*example\.com$"])
+                    .allow_credentials(true)
+                    .build(),
+                "regex-open-prefix",
+                Severity::High,
+            ),
+            (
+                Config::builder()
+                    .allowed_origin_regexes([r"^https://app\.example\.com"])
+                    .build(),
+                "regex-not-anchored",
+                Severity::Low,
+            ),
+            (
+                Config::builder()
+                    .allowed_origin_regexes([r"^https?://app\.example\.com$"])
+                    .build(),
+                "regex-allows-http",
+                Severity::Medium,
+            ),
+            (
+                Config::builder()
+                    .allowed_origins(["https://a.example.com", "http://b.example.com"])
+                    .build(),
+                "http-origin-trusted",
+                Severity::Medium,
+            ),
+            (
+                Config::builder()
+                    .allowed_origins(["https://*.github.io"])
+                    .build(),
+                "wildcard-public-suffix",
+                Severity::High,
+            ),
+            (
+                Config::builder()
+                    .allowed_origins(["https://*.co.uk"])
+                    .build(),
+                "wildcard-public-suffix",
+                Severity::High,
+            ),
+            (
+                Config::builder()
+                    .allowed_origins(["https://codepen.io"])
+                    .build(),
+                "shared-hosting-origin",
+                Severity::Medium,
+            ),
+            (
+                Config::builder()
+                    .allow_all_origins(true)
+                    .allow_private_network(true)
+                    .build(),
+                "private-network-to-all-origins",
+                Severity::High,
+            ),
+        ];
+        for (config, code, severity) in cases {
+            let findings = audit(&config);
+            let found = findings.iter().find(|f| f.code() == code);
+            assert!(found.is_some(), "{code} not found in {findings:#?}");
+            assert_eq!(found.unwrap().severity(), severity, "{code}");
+        }
+    }
+
+    #[test]
+    fn wildcards_in_lists_are_explained() {
+        let config = Config::builder()
+            .allow_headers(["*"])
+            .allow_methods(["*"])
+            .allow_credentials(true)
+            .build();
+        assert_eq!(
+            codes(&config),
+            ["wildcard-with-credentials", "wildcard-with-credentials"]
+        );
+        let config = Config::builder().allow_headers(["*"]).build();
+        assert_eq!(codes(&config), ["wildcard-without-authorization"]);
+        let config = Config::builder()
+            .allow_headers(["*", "Authorization"])
+            .build();
+        assert_eq!(codes(&config), Vec::<&str>::new());
+    }
+
+    #[test]
+    fn subdomain_patterns_are_info_and_loopback_http_is_fine() {
+        let config = Config::builder()
+            .allowed_origins([
+                "https://*.example.com",
+                "http://127.0.0.1:5000",
+                "http://localhost:*",
+            ])
+            .preflight_max_age(604_800)
+            .build();
+        let findings = audit(&config);
+        let summary: Vec<(Severity, &str)> =
+            findings.iter().map(|f| (f.severity(), f.code())).collect();
+        assert_eq!(
+            summary,
+            [
+                (Severity::Info, "any-subdomain-trusted"),
+                (Severity::Info, "max-age-capped")
+            ]
+        );
+    }
+
+    #[test]
+    fn an_inherited_setting_is_reported_once_and_rule_keys_are_named() {
+        let config = Config::from_toml_str(
+            "allowed_origins = [\"null\"]\n[[path_rules]]\nurls_regex = \"^/a/\"\n\
+             [[path_rules]]\nurls_regex = \"^/b/\"\nallow_all_origins = true\nallow_credentials = true\n",
+        )
+        .unwrap();
+        let findings = audit(&config);
+        let keys: Vec<(&str, &str)> = findings.iter().map(|f| (f.code(), f.key())).collect();
+        assert_eq!(
+            keys,
+            [
+                (
+                    "credentials-with-all-origins",
+                    "path_rules[1].allow_all_origins"
+                ),
+                ("null-allowed", "allowed_origins[0]"),
+            ]
+        );
+        assert_eq!(
+            findings[1].to_string(),
+            "line 1, column 20: medium: `allowed_origins[0]`: the opaque origin `null` is allowed [null-allowed]\n  \
+             why: any page can get origin `null` (a sandboxed iframe, a `data:` URL) and read your responses\n  \
+             fix: remove `null`; serve the page from a real origin and list that"
+        );
+    }
+
+    #[test]
+    fn unescaped_dot_suggests_a_look_alike() {
+        assert_eq!(
+            unescaped_dot(r"^https://www.example\.com$").as_deref(),
+            Some("https://wwwxexample.com")
+        );
+        assert_eq!(unescaped_dot(r"^https://www\.example\.com$"), None);
+        assert_eq!(unescaped_dot(r"^https://[a-z.]+\.example\.com$"), None);
+        assert_eq!(unescaped_dot(r"^https://.*\.example\.com$"), None);
+    }
+}
