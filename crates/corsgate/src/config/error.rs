@@ -58,6 +58,27 @@ pub enum ErrorKind {
     InvalidMaxAge,
 }
 
+impl ErrorKind {
+    /// A stable kebab-case name, for JSON output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Io => "io",
+            ErrorKind::Syntax => "syntax",
+            ErrorKind::UnknownFormat => "unknown-format",
+            ErrorKind::WrongType => "wrong-type",
+            ErrorKind::UnknownKey => "unknown-key",
+            ErrorKind::RemovedSetting => "removed-setting",
+            ErrorKind::DuplicateKey => "duplicate-key",
+            ErrorKind::MissingKey => "missing-key",
+            ErrorKind::InvalidOrigin => "invalid-origin",
+            ErrorKind::InvalidRegex => "invalid-regex",
+            ErrorKind::InvalidHeaderName => "invalid-header-name",
+            ErrorKind::InvalidMethod => "invalid-method",
+            ErrorKind::InvalidMaxAge => "invalid-max-age",
+        }
+    }
+}
+
 /// One configuration mistake.
 ///
 /// Its `Display` is the full report, `help` line included:

@@ -1,0 +1,193 @@
+//! The command line: the doc comments are the help text.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// CORS for any back-end, and a checker for CORS policies.
+///
+/// A front-end on one origin (http://127.0.0.1:5000) calling an API on
+/// another (http://127.0.0.1:8000) is blocked by the browser unless the API
+/// answers with the right Access-Control-* headers. `corsgate proxy` adds
+/// them in front of an API you cannot or will not change; `corsgate check`
+/// validates and security-audits a policy file.
+#[derive(Debug, Parser)]
+#[command(name = "corsgate", version, after_help = crate::exit::HELP)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Put CORS in front of an unmodified back-end: a reverse proxy that
+    /// answers preflights and adds CORS headers to every response.
+    #[command(after_help = PROXY_EXAMPLES)]
+    Proxy(ProxyArgs),
+    /// Validate a policy file (TOML or JSON) and audit it for security
+    /// problems.
+    #[command(after_help = CHECK_EXAMPLES)]
+    Check(CheckArgs),
+}
+
+const PROXY_EXAMPLES: &str = "\
+Examples:
+  # A Django dev server on :8000, a front-end on :5000:
+  corsgate proxy --upstream http://127.0.0.1:8000 --listen 127.0.0.1:8080 \\
+                 --allow-origin http://127.0.0.1:5000
+  # The policy from a file of django-cors-headers settings (reloaded on change and SIGHUP):
+  corsgate proxy --config settings.json --listen 127.0.0.1:8080 --upstream http://127.0.0.1:8000
+  # Two back-ends by path prefix (the longest prefix wins; paths are forwarded unchanged):
+  corsgate proxy --upstream http://127.0.0.1:8000 --upstream /auth=http://127.0.0.1:9000 \\
+                 --allow-origin http://localhost:5173
+
+Then point the front-end at http://127.0.0.1:8080 instead of the back-end.
+Logs go to stderr; set RUST_LOG=corsgate=debug to see each decision's reason.";
+
+const CHECK_EXAMPLES: &str = "\
+Examples:
+  corsgate check settings.json
+  corsgate check --json cors.toml
+
+Exit codes: 0 valid with no findings, 1 errors, 2 valid with findings (low or worse).";
+
+#[derive(Debug, Args)]
+pub(crate) struct ProxyArgs {
+    /// Where requests go: `http://HOST:PORT`, or `/PREFIX=http://HOST:PORT`
+    /// for requests under a path prefix. Repeatable; the longest matching
+    /// prefix wins, and a plain URL is the prefix `/`.
+    #[arg(long, value_name = "URL", required = true)]
+    pub(crate) upstream: Vec<String>,
+
+    /// The address to listen on (loopback by default).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub(crate) listen: SocketAddr,
+
+    /// An origin allowed to read responses, e.g. `http://127.0.0.1:5000`
+    /// (patterns such as `https://*.example.com` work). Repeatable. For more
+    /// settings use --config.
+    #[arg(long, value_name = "ORIGIN", conflicts_with = "config")]
+    pub(crate) allow_origin: Vec<String>,
+
+    /// With --allow-origin: let requests carry cookies and HTTP auth
+    /// (`Access-Control-Allow-Credentials: true`).
+    #[arg(long, conflicts_with = "config")]
+    pub(crate) allow_credentials: bool,
+
+    /// The policy file: TOML or JSON by extension, corsgate or
+    /// django-cors-headers setting names. Reloaded on SIGHUP and when the
+    /// file changes; a bad new file is logged and the old policy kept.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
+
+    /// Seconds to wait for the upstream to accept a connection.
+    #[arg(long, value_name = "SECONDS", default_value_t = 5.0)]
+    pub(crate) connect_timeout: f64,
+
+    /// Seconds to wait for the upstream's response headers (then 504).
+    #[arg(long, value_name = "SECONDS", default_value_t = 60.0)]
+    pub(crate) timeout: f64,
+
+    /// The largest request body forwarded, in bytes (then 413).
+    #[arg(long, value_name = "BYTES", default_value_t = 10 * 1024 * 1024)]
+    pub(crate) max_body: u64,
+
+    /// Send the client's `Host` header to the upstream instead of the
+    /// upstream's own address.
+    #[arg(long)]
+    pub(crate) preserve_host: bool,
+
+    /// Seconds between checks of --config for changes (0: only on SIGHUP).
+    #[arg(long, value_name = "SECONDS", default_value_t = 1.0)]
+    pub(crate) reload_interval: f64,
+
+    /// Seconds to let requests in flight finish on SIGINT/SIGTERM.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
+    pub(crate) shutdown_grace: f64,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CheckArgs {
+    /// The policy file: `.toml` or `.json`.
+    #[arg(value_name = "FILE")]
+    pub(crate) file: PathBuf,
+
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+    use clap::error::ErrorKind;
+
+    #[test]
+    fn the_command_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn argv_table() {
+        let ok: &[&[&str]] = &[
+            &[
+                "corsgate",
+                "proxy",
+                "--upstream",
+                "http://127.0.0.1:8000",
+                "--allow-origin",
+                "http://127.0.0.1:5000",
+            ],
+            &[
+                "corsgate",
+                "proxy",
+                "--upstream",
+                "http://127.0.0.1:8000",
+                "--config",
+                "s.json",
+                "--listen",
+                "[::1]:0",
+            ],
+            &["corsgate", "check", "s.toml"],
+            &["corsgate", "check", "--json", "s.toml"],
+        ];
+        for argv in ok {
+            assert!(Cli::try_parse_from(*argv).is_ok(), "{argv:?}");
+        }
+        let bad: &[(&[&str], ErrorKind)] = &[
+            (&["corsgate", "proxy"], ErrorKind::MissingRequiredArgument),
+            (
+                &[
+                    "corsgate",
+                    "proxy",
+                    "--upstream",
+                    "u",
+                    "--config",
+                    "c.toml",
+                    "--allow-origin",
+                    "o",
+                ],
+                ErrorKind::ArgumentConflict,
+            ),
+            (
+                &[
+                    "corsgate",
+                    "proxy",
+                    "--upstream",
+                    "u",
+                    "--listen",
+                    "localhost",
+                ],
+                ErrorKind::ValueValidation,
+            ),
+            (&["corsgate", "check"], ErrorKind::MissingRequiredArgument),
+            (&["corsgate", "serve"], ErrorKind::InvalidSubcommand),
+        ];
+        for (argv, kind) in bad {
+            let err = Cli::try_parse_from(*argv).unwrap_err();
+            assert_eq!(err.kind(), *kind, "{argv:?}");
+        }
+    }
+}

@@ -1,0 +1,24 @@
+//! Exit codes: API for scripts, documented in `--help` and the README.
+
+use std::process::ExitCode;
+
+/// Success: `check` found nothing; `proxy` shut down cleanly.
+pub(crate) const OK: u8 = 0;
+/// Errors: `check` found configuration errors; `proxy` could not start
+/// (invalid configuration, address in use).
+pub(crate) const ERRORS: u8 = 1;
+/// `check`: the policy is valid but the audit has findings. (clap also
+/// exits 2 on a usage error, after printing the usage.)
+pub(crate) const WARNINGS: u8 = 2;
+
+pub(crate) fn code(value: u8) -> ExitCode {
+    ExitCode::from(value)
+}
+
+/// The table, for `--help`.
+pub(crate) const HELP: &str = "\
+Exit codes:
+  0  success: `check` found nothing to report; `proxy` shut down cleanly
+  1  errors: `check` found configuration errors; `proxy` could not start
+  2  `check`: valid, but the security audit has findings (low or worse);
+     any command: invalid arguments (after printing the usage)";

@@ -1,0 +1,14 @@
+//! The `corsgate` command: see `corsgate --help`.
+
+mod check;
+mod cli;
+mod exit;
+mod proxy;
+
+fn main() -> std::process::ExitCode {
+    let cli = <cli::Cli as clap::Parser>::parse();
+    match cli.command {
+        cli::Command::Proxy(args) => proxy::run(args),
+        cli::Command::Check(args) => check::run(&args),
+    }
+}

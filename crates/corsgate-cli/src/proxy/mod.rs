@@ -1,0 +1,561 @@
+//! `corsgate proxy`: a reverse proxy that owns CORS for an unmodified
+//! back-end. Preflights are answered here; every other request is streamed
+//! to the upstream and its response streamed back with the upstream's own
+//! CORS headers replaced by the policy's. Upstream failures answer 502/504
+//! *with* CORS headers, so the browser shows the real error.
+
+mod upstream;
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use bytes::Bytes;
+use corsgate::{Config, Decision, Policy};
+use http::header::{self, HeaderValue};
+use http::{Method, Request, Response, StatusCode, Uri};
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::net::TcpListener;
+use tracing::{debug, error, info, warn};
+
+use self::upstream::{Upstreams, is_upgrade, strip_hop_by_hop};
+use crate::cli::ProxyArgs;
+use crate::exit;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+type Body = BoxBody<Bytes, BoxError>;
+
+/// What every request handler shares.
+struct Shared {
+    policy: ArcSwap<Policy>,
+    upstreams: Upstreams,
+    client: Client<HttpConnector, Body>,
+    connect_timeout: Duration,
+    timeout: Duration,
+    max_body: u64,
+    preserve_host: bool,
+}
+
+pub(crate) fn run(args: ProxyArgs) -> ExitCode {
+    init_logging();
+    let upstreams = match Upstreams::parse(&args.upstream) {
+        Ok(upstreams) => upstreams,
+        Err(errors) => {
+            for e in errors {
+                eprintln!("error: {e}");
+            }
+            return exit::code(exit::ERRORS);
+        }
+    };
+    let policy = match initial_policy(&args) {
+        Ok(policy) => policy,
+        Err(report) => {
+            eprintln!("{report}");
+            eprintln!("corsgate proxy: not started: the policy has errors");
+            return exit::code(exit::ERRORS);
+        }
+    };
+    let durations = [
+        ("--connect-timeout", args.connect_timeout),
+        ("--timeout", args.timeout),
+        ("--reload-interval", args.reload_interval),
+        ("--shutdown-grace", args.shutdown_grace),
+    ];
+    for (flag, value) in durations {
+        if !(value.is_finite() && (0.0..=86_400.0).contains(&value)) {
+            eprintln!("error: `{flag} {value}`: expected a number of seconds from 0 to 86400");
+            return exit::code(exit::ERRORS);
+        }
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return exit::code(exit::ERRORS);
+        }
+    };
+    runtime.block_on(serve(args, policy, upstreams))
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("corsgate=info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+fn initial_policy(args: &ProxyArgs) -> Result<Policy, String> {
+    match &args.config {
+        Some(path) => Policy::from_file(path).map_err(|e| e.to_string()),
+        None => Config::builder()
+            .allowed_origins(args.allow_origin.iter().cloned())
+            .allow_credentials(args.allow_credentials)
+            .compile()
+            .map_err(|e| e.to_string().replace("`allowed_origins", "`--allow-origin")),
+    }
+}
+
+async fn serve(args: ProxyArgs, policy: Policy, upstreams: Upstreams) -> ExitCode {
+    let listener = match TcpListener::bind(args.listen).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: cannot listen on {}: {e}", args.listen);
+            return exit::code(exit::ERRORS);
+        }
+    };
+    let local = listener.local_addr().unwrap_or(args.listen);
+    let mut connector = HttpConnector::new();
+    connector.set_connect_timeout(Some(Duration::from_secs_f64(args.connect_timeout)));
+    connector.set_nodelay(true);
+    let client = Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(Duration::from_secs(30))
+        .build(connector);
+    let shared = Arc::new(Shared {
+        policy: ArcSwap::from_pointee(policy),
+        upstreams,
+        client,
+        connect_timeout: Duration::from_secs_f64(args.connect_timeout),
+        timeout: Duration::from_secs_f64(args.timeout),
+        max_body: args.max_body,
+        preserve_host: args.preserve_host,
+    });
+    // Tests and scripts read this line to learn the port.
+    println!("corsgate proxy: listening on http://{local}");
+    for u in shared.upstreams.iter() {
+        info!("forwarding {} to {}", u.prefix, u.display);
+    }
+    if let Some(path) = args.config.clone() {
+        tokio::spawn(reload_loop(Arc::clone(&shared), path, args.reload_interval));
+    }
+
+    let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown_signal());
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, peer) = match accepted {
+                    Ok(conn) => conn,
+                    Err(e) => {
+                        warn!("accept failed: {e}");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let shared = Arc::clone(&shared);
+                let service = hyper::service::service_fn(move |req| handle(Arc::clone(&shared), req, peer));
+                let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
+                let conn = graceful.watch(conn);
+                tokio::spawn(async move {
+                    if let Err(e) = conn.await {
+                        debug!("connection from {peer}: {e}");
+                    }
+                });
+            }
+            signal = &mut shutdown => {
+                info!("{signal}: finishing requests in flight, then stopping");
+                break;
+            }
+        }
+    }
+    drop(listener);
+    let grace = Duration::from_secs_f64(args.shutdown_grace);
+    tokio::select! {
+        () = graceful.shutdown() => info!("stopped"),
+        () = tokio::time::sleep(grace) => warn!("stopped with requests still in flight after {grace:?}"),
+    }
+    exit::code(exit::OK)
+}
+
+async fn shutdown_signal() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => "SIGINT",
+        Some(()) = async { match term.as_mut() { Some(t) => t.recv().await, None => std::future::pending().await } } => "SIGTERM",
+    }
+}
+
+/// Reloads the policy on SIGHUP and when the file's contents change. A new
+/// policy replaces the old one atomically; a bad one is logged and ignored.
+async fn reload_loop(shared: Arc<Shared>, path: PathBuf, interval: f64) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hup = signal(SignalKind::hangup()).ok();
+    let mut last = std::fs::read(&path).ok();
+    let period = Duration::from_secs_f64(if interval > 0.0 { interval } else { 86_400.0 });
+    let mut tick = tokio::time::interval(period);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    loop {
+        let cause = tokio::select! {
+            Some(()) = async { match hup.as_mut() { Some(h) => h.recv().await, None => std::future::pending().await } } => "SIGHUP",
+            _ = tick.tick(), if interval > 0.0 => {
+                let now = std::fs::read(&path).ok();
+                if now == last { continue }
+                "the file changed"
+            }
+        };
+        last = std::fs::read(&path).ok();
+        reload(&shared, &path, cause);
+    }
+}
+
+fn reload(shared: &Shared, path: &Path, cause: &str) {
+    match Policy::from_file(path) {
+        Ok(policy) => {
+            shared.policy.store(Arc::new(policy));
+            info!("reloaded {} ({cause})", path.display());
+        }
+        Err(errors) => {
+            error!(
+                "not reloading {} ({cause}): the new policy has errors; the old policy keeps serving\n{errors}",
+                path.display()
+            );
+        }
+    }
+}
+
+/// One request: CORS decided by the policy, then answered here or forwarded.
+async fn handle(
+    shared: Arc<Shared>,
+    req: Request<Incoming>,
+    peer: SocketAddr,
+) -> Result<Response<Body>, Infallible> {
+    let start = Instant::now();
+    let policy = shared.policy.load_full();
+    let decision = policy.decide_request(&req);
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let origin = req
+        .headers()
+        .get(header::ORIGIN)
+        .map(|o| String::from_utf8_lossy(o.as_bytes()).into_owned());
+    debug!(%method, %path, reason = %decision.reason(), "cors decision");
+
+    let response = if decision.is_preflight() {
+        decision.preflight_response::<Body>()
+    } else {
+        forward(&shared, req, peer, &decision).await
+    };
+    info!(
+        %method,
+        %path,
+        origin = origin.as_deref().unwrap_or("-"),
+        decision = decision.reason().name(),
+        status = response.status().as_u16(),
+        latency_ms = format_args!("{:.1}", start.elapsed().as_secs_f64() * 1000.0),
+    );
+    Ok(response)
+}
+
+async fn forward(
+    shared: &Shared,
+    mut req: Request<Incoming>,
+    peer: SocketAddr,
+    decision: &Decision,
+) -> Response<Body> {
+    if req.method() == Method::CONNECT {
+        return failure(
+            decision,
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "corsgate proxy does not tunnel CONNECT",
+        );
+    }
+    let Some(upstream) = shared.upstreams.route(req.uri().path()) else {
+        return failure(
+            decision,
+            StatusCode::NOT_FOUND,
+            "no_upstream",
+            "no --upstream covers this path",
+        );
+    };
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > shared.max_body) {
+        return failure(
+            decision,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            "the request body is larger than --max-body",
+        );
+    }
+
+    // Only the path and query are forwarded, to a configured upstream: the
+    // proxy is never an open proxy, whatever authority the request names.
+    let path_and_query = req
+        .uri()
+        .path_and_query()
+        .map_or("/", |p| p.as_str())
+        .to_owned();
+    let uri = match Uri::builder()
+        .scheme("http")
+        .authority(upstream.authority.clone())
+        .path_and_query(path_and_query)
+        .build()
+    {
+        Ok(uri) => uri,
+        Err(_) => {
+            return failure(
+                decision,
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                "the request target is not a valid path",
+            );
+        }
+    };
+    let client_version = req.version();
+    let upgrade = is_upgrade(req.headers());
+    let original_host = req.headers().get(header::HOST).cloned().or_else(|| {
+        req.uri()
+            .authority()
+            .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+    });
+    let headers = req.headers_mut();
+    strip_hop_by_hop(headers, upgrade);
+    add_forwarding_headers(headers, peer, original_host.as_ref());
+    if (!shared.preserve_host || original_host.is_none())
+        && let Ok(host) = HeaderValue::from_str(upstream.authority.as_str())
+    {
+        headers.insert(header::HOST, host);
+    }
+    if upgrade {
+        return forward_upgrade(shared, req, uri, decision).await;
+    }
+
+    let (mut parts, body) = req.into_parts();
+    parts.uri = uri;
+    parts.version = http::Version::HTTP_11;
+    let limit = usize::try_from(shared.max_body).unwrap_or(usize::MAX);
+    let body = Limited::new(body, limit).map_err(BoxError::from).boxed();
+    let outgoing = Request::from_parts(parts, body);
+
+    match tokio::time::timeout(shared.timeout, shared.client.request(outgoing)).await {
+        Err(_) => failure(
+            decision,
+            StatusCode::GATEWAY_TIMEOUT,
+            "upstream_timeout",
+            &format!(
+                "{} did not answer within {:?}",
+                upstream.display, shared.timeout
+            ),
+        ),
+        Ok(Err(e)) if caused_by_limit(&e) => failure(
+            decision,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            "the request body is larger than --max-body",
+        ),
+        Ok(Err(e)) => {
+            let (status, kind) = if e.is_connect() && is_timeout(&e) {
+                (StatusCode::GATEWAY_TIMEOUT, "upstream_timeout")
+            } else if e.is_connect() {
+                (StatusCode::BAD_GATEWAY, "upstream_unreachable")
+            } else {
+                (StatusCode::BAD_GATEWAY, "upstream_error")
+            };
+            let message = format!("{}: {}", upstream.display, error_chain(&e));
+            if status == StatusCode::GATEWAY_TIMEOUT {
+                failure(
+                    decision,
+                    status,
+                    kind,
+                    &format!("{message} (connect timeout {:?})", shared.connect_timeout),
+                )
+            } else {
+                failure(decision, status, kind, &message)
+            }
+        }
+        Ok(Ok(response)) => {
+            let (mut parts, body) = response.into_parts();
+            // Answer in the client's protocol, not the upstream's.
+            parts.version = client_version;
+            strip_hop_by_hop(&mut parts.headers, false);
+            decision.apply_replacing(&mut parts.headers);
+            Response::from_parts(parts, body.map_err(BoxError::from).boxed())
+        }
+    }
+}
+
+/// `X-Forwarded-For` (appended), `-Proto` and `-Host`, as most back-ends
+/// (Django's `USE_X_FORWARDED_HOST`, Rails, Express) read them.
+fn add_forwarding_headers(
+    headers: &mut http::HeaderMap,
+    peer: SocketAddr,
+    host: Option<&HeaderValue>,
+) {
+    let prior = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let chain = if prior.is_empty() {
+        peer.ip().to_string()
+    } else {
+        format!("{prior}, {}", peer.ip())
+    };
+    if let Ok(value) = HeaderValue::from_str(&chain) {
+        headers.insert("x-forwarded-for", value);
+    }
+    headers.insert("x-forwarded-proto", HeaderValue::from_static("http"));
+    if let Some(host) = host {
+        headers.insert("x-forwarded-host", host.clone());
+    }
+}
+
+/// A WebSocket (or other) upgrade: forwarded on a connection of its own,
+/// then the two upgraded streams are joined. Browsers do not apply CORS to
+/// WebSockets, so the upstream's answer is passed through.
+async fn forward_upgrade(
+    shared: &Shared,
+    mut req: Request<Incoming>,
+    uri: Uri,
+    decision: &Decision,
+) -> Response<Body> {
+    let client_upgrade = hyper::upgrade::on(&mut req);
+    let authority = uri.authority().map_or_else(String::new, |a| a.to_string());
+    let connect = tokio::time::timeout(
+        shared.connect_timeout,
+        tokio::net::TcpStream::connect(authority.as_str()),
+    );
+    let stream = match connect.await {
+        Ok(Ok(stream)) => stream,
+        Ok(Err(e)) => {
+            return failure(
+                decision,
+                StatusCode::BAD_GATEWAY,
+                "upstream_unreachable",
+                &format!("http://{authority}: {e}"),
+            );
+        }
+        Err(_) => {
+            return failure(
+                decision,
+                StatusCode::GATEWAY_TIMEOUT,
+                "upstream_timeout",
+                &format!("http://{authority}: connect timed out"),
+            );
+        }
+    };
+    let (mut sender, conn) = match hyper::client::conn::http1::handshake(TokioIo::new(stream)).await
+    {
+        Ok(pair) => pair,
+        Err(e) => {
+            return failure(
+                decision,
+                StatusCode::BAD_GATEWAY,
+                "upstream_error",
+                &e.to_string(),
+            );
+        }
+    };
+    tokio::spawn(async move {
+        if let Err(e) = conn.with_upgrades().await {
+            debug!("upgraded upstream connection: {e}");
+        }
+    });
+    let (mut parts, _) = req.into_parts();
+    parts.uri = uri
+        .path_and_query()
+        .map_or_else(|| Uri::from_static("/"), |p| Uri::from(p.clone()));
+    parts.version = http::Version::HTTP_11;
+    let outgoing = Request::from_parts(parts, Full::new(Bytes::new()));
+    let mut response =
+        match tokio::time::timeout(shared.timeout, sender.send_request(outgoing)).await {
+            Ok(Ok(response)) => response,
+            Ok(Err(e)) => {
+                return failure(
+                    decision,
+                    StatusCode::BAD_GATEWAY,
+                    "upstream_error",
+                    &e.to_string(),
+                );
+            }
+            Err(_) => {
+                return failure(
+                    decision,
+                    StatusCode::GATEWAY_TIMEOUT,
+                    "upstream_timeout",
+                    "no answer to the upgrade",
+                );
+            }
+        };
+    if response.status() == StatusCode::SWITCHING_PROTOCOLS {
+        let upstream_upgrade = hyper::upgrade::on(&mut response);
+        tokio::spawn(async move {
+            match tokio::try_join!(client_upgrade, upstream_upgrade) {
+                Ok((client, upstream)) => {
+                    let (mut client, mut upstream) = (TokioIo::new(client), TokioIo::new(upstream));
+                    if let Err(e) = tokio::io::copy_bidirectional(&mut client, &mut upstream).await
+                    {
+                        debug!("upgraded stream closed: {e}");
+                    }
+                }
+                Err(e) => debug!("upgrade failed: {e}"),
+            }
+        });
+    }
+    let (parts, body) = response.into_parts();
+    Response::from_parts(parts, body.map_err(BoxError::from).boxed())
+}
+
+/// A short JSON error, with the CORS headers so a browser page can read it
+/// instead of seeing a misleading CORS error.
+fn failure(decision: &Decision, status: StatusCode, kind: &str, message: &str) -> Response<Body> {
+    let body = serde_json::json!({ "error": kind, "message": message, "status": status.as_u16() })
+        .to_string();
+    let mut response = Response::new(Full::new(Bytes::from(body)).map_err(BoxError::from).boxed());
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+        .headers_mut()
+        .insert("x-corsgate-error", HeaderValue::from_static("1"));
+    decision.apply(response.headers_mut());
+    response
+}
+
+fn sources<'a>(
+    e: &'a (dyn std::error::Error + 'static),
+) -> impl Iterator<Item = &'a (dyn std::error::Error + 'static)> {
+    std::iter::successors(Some(e), |e| e.source())
+}
+
+fn caused_by_limit(e: &hyper_util::client::legacy::Error) -> bool {
+    sources(e).any(|s| s.is::<http_body_util::LengthLimitError>())
+}
+
+fn is_timeout(e: &hyper_util::client::legacy::Error) -> bool {
+    sources(e).any(|s| {
+        s.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
+    })
+}
+
+fn error_chain(e: &hyper_util::client::legacy::Error) -> String {
+    let mut parts: Vec<String> = sources(e).map(ToString::to_string).collect();
+    parts.dedup();
+    parts.join(": ")
+}

@@ -1,0 +1,206 @@
+//! Upstreams by path prefix, and what a proxy changes in forwarded headers.
+
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::uri::{Authority, Uri};
+
+/// One upstream: where requests under `prefix` go.
+#[derive(Debug, Clone)]
+pub(crate) struct Upstream {
+    pub(crate) prefix: String,
+    pub(crate) authority: Authority,
+    pub(crate) display: String,
+}
+
+/// The upstreams, longest prefix first.
+#[derive(Debug, Clone)]
+pub(crate) struct Upstreams(Vec<Upstream>);
+
+impl Upstreams {
+    /// Parses `--upstream` values: `http://HOST:PORT` or `/PREFIX=http://HOST:PORT`.
+    pub(crate) fn parse(values: &[String]) -> Result<Self, Vec<String>> {
+        let mut upstreams = Vec::new();
+        let mut errors = Vec::new();
+        for value in values {
+            let (prefix, url) = match value.split_once('=') {
+                Some((prefix, url)) if prefix.starts_with('/') => (prefix.to_owned(), url),
+                _ => ("/".to_owned(), value.as_str()),
+            };
+            match parse_url(url) {
+                Ok(authority) => {
+                    if upstreams.iter().any(|u: &Upstream| u.prefix == prefix) {
+                        errors.push(format!(
+                            "`--upstream {value}`: the prefix `{prefix}` is given twice"
+                        ));
+                    }
+                    upstreams.push(Upstream {
+                        prefix,
+                        display: format!("http://{authority}"),
+                        authority,
+                    });
+                }
+                Err(problem) => errors.push(format!("`--upstream {value}`: {problem}")),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        upstreams.sort_by_key(|u| std::cmp::Reverse(u.prefix.len()));
+        Ok(Self(upstreams))
+    }
+
+    /// The upstream for a path: the longest prefix that matches on a
+    /// segment boundary (`/auth` covers `/auth` and `/auth/x`, not `/author`).
+    pub(crate) fn route(&self, path: &str) -> Option<&Upstream> {
+        self.0.iter().find(|u| {
+            let p = u.prefix.trim_end_matches('/');
+            p.is_empty()
+                || path == p
+                || path
+                    .strip_prefix(p)
+                    .is_some_and(|rest| rest.starts_with('/'))
+        })
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Upstream> {
+        self.0.iter()
+    }
+}
+
+fn parse_url(url: &str) -> Result<Authority, String> {
+    let uri: Uri = url
+        .parse()
+        .map_err(|e| format!("not a URL ({e})\n  help: write e.g. `http://127.0.0.1:8000`"))?;
+    match uri.scheme_str() {
+        Some("http") => {}
+        Some("https") => {
+            return Err("https upstreams are not supported yet\n  help: \
+                        point corsgate at the back-end's plain-http address"
+                .into());
+        }
+        _ => {
+            return Err(
+                "the URL must start with `http://`\n  help: write e.g. `http://127.0.0.1:8000`"
+                    .into(),
+            );
+        }
+    }
+    if uri.path() != "/" || uri.query().is_some() {
+        return Err(format!(
+            "an upstream is only `http://host:port`, paths are forwarded unchanged\n  help: write `http://{}`",
+            uri.authority().map_or("", Authority::as_str)
+        ));
+    }
+    uri.authority()
+        .cloned()
+        .ok_or_else(|| "the URL has no host\n  help: write e.g. `http://127.0.0.1:8000`".into())
+}
+
+/// Hop-by-hop headers (RFC 9110 § 7.6.1): they describe one connection and
+/// are not forwarded.
+const HOP_BY_HOP: [HeaderName; 8] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    header::PROXY_AUTHENTICATE,
+    header::PROXY_AUTHORIZATION,
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+];
+
+/// Removes hop-by-hop headers, and those the `Connection` header names.
+/// `Upgrade` is removed too unless `keep_upgrade` (a WebSocket handshake).
+pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
+    let named: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        .filter(|name| !(keep_upgrade && name == header::UPGRADE))
+        .collect();
+    let upgrade = headers.get(header::UPGRADE).cloned();
+    for name in HOP_BY_HOP.iter().chain(&named) {
+        headers.remove(name);
+    }
+    headers.remove(header::UPGRADE);
+    if keep_upgrade && let Some(upgrade) = upgrade {
+        headers.insert(header::UPGRADE, upgrade);
+        headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+    }
+}
+
+/// Whether a request asks to switch protocols (a WebSocket handshake).
+pub(crate) fn is_upgrade(headers: &HeaderMap) -> bool {
+    headers.contains_key(header::UPGRADE)
+        && headers
+            .get_all(header::CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn longest_prefix_on_a_segment_boundary_wins() {
+        let ups = Upstreams::parse(&[
+            "http://127.0.0.1:8000".into(),
+            "/auth=http://127.0.0.1:9000".into(),
+        ])
+        .unwrap();
+        let to = |p: &str| ups.route(p).unwrap().display.clone();
+        assert_eq!(to("/auth"), "http://127.0.0.1:9000");
+        assert_eq!(to("/auth/login"), "http://127.0.0.1:9000");
+        assert_eq!(to("/author"), "http://127.0.0.1:8000");
+        assert_eq!(to("/"), "http://127.0.0.1:8000");
+        let only = Upstreams::parse(&["/api=http://127.0.0.1:8000".into()]).unwrap();
+        assert!(only.route("/static/x").is_none());
+    }
+
+    #[test]
+    fn bad_upstreams_are_explained() {
+        let errors = Upstreams::parse(&[
+            "https://api.example.com".into(),
+            "127.0.0.1:8000".into(),
+            "http://127.0.0.1:8000/api".into(),
+            "http://127.0.0.1:8000".into(),
+            "/=http://127.0.0.1:8001".into(),
+        ])
+        .unwrap_err();
+        assert_eq!(errors.len(), 4, "{errors:#?}");
+        assert!(errors[0].contains("https upstreams are not supported"));
+        assert!(errors[1].contains("must start with `http://`"));
+        assert!(errors[2].contains("write `http://127.0.0.1:8000`"));
+        assert!(errors[3].contains("the prefix `/` is given twice"));
+    }
+
+    #[test]
+    fn hop_by_hop_headers_are_removed() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            "connection",
+            HeaderValue::from_static("keep-alive, x-secret"),
+        );
+        h.insert("keep-alive", HeaderValue::from_static("timeout=5"));
+        h.insert("x-secret", HeaderValue::from_static("1"));
+        h.insert("transfer-encoding", HeaderValue::from_static("chunked"));
+        h.insert("x-kept", HeaderValue::from_static("1"));
+        strip_hop_by_hop(&mut h, false);
+        assert_eq!(
+            h.keys().map(HeaderName::as_str).collect::<Vec<_>>(),
+            ["x-kept"]
+        );
+
+        let mut ws = HeaderMap::new();
+        ws.insert("connection", HeaderValue::from_static("Upgrade"));
+        ws.insert("upgrade", HeaderValue::from_static("websocket"));
+        assert!(is_upgrade(&ws));
+        strip_hop_by_hop(&mut ws, true);
+        assert_eq!(ws["upgrade"], "websocket");
+        assert_eq!(ws["connection"], "upgrade");
+    }
+}
