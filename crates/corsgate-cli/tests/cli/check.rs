@@ -1,0 +1,129 @@
+//! `corsgate check`: snapshots of its output for good, invalid and risky
+//! files, and its exit codes.
+
+use crate::support::{TempDir, run};
+
+/// Runs `check` on a file named `name` with `text`; the file's folder is
+/// replaced by `DIR` so snapshots do not depend on the machine.
+fn check(name: &str, text: &str, json: bool) -> (i32, String) {
+    let dir = TempDir::new("check");
+    let path = dir.write(name, text);
+    let path = path.to_str().unwrap();
+    let mut args = vec!["check", path];
+    if json {
+        args.insert(1, "--json");
+    }
+    let (code, stdout, stderr) = run(&args);
+    assert_eq!(stderr, "", "check prints its report on stdout");
+    (code, stdout.replace(dir.path().to_str().unwrap(), "DIR"))
+}
+
+#[test]
+fn a_good_file_is_clean() {
+    let (code, out) = check(
+        "good.toml",
+        r#"allowed_origins = ["https://app.example.com", "http://127.0.0.1:5000"]
+allow_credentials = true
+expose_headers = ["x-total-count"]
+"#,
+        false,
+    );
+    assert_eq!(code, 0);
+    insta::assert_snapshot!(out);
+}
+
+#[test]
+fn an_invalid_django_file_lists_every_error() {
+    let (code, out) = check(
+        "settings.json",
+        r#"{
+  "CORS_ALLOWED_ORIGINS": ["127.0.0.1:5000", "https://app.example.com/"],
+  "CORS_ALLOW_CREDENTIALS": "True",
+  "CORS_ALLOWED_ORIGIN_REGEXES": ["^https://(?!evil)\\w+\\.example\\.com$"],
+  "CORS_PREFLIGHT_MAX_AGE": -5,
+  "CORS_ALLOW_HEADER": ["x-api-key"],
+  "CORS_MODEL": "app.Origin"
+}
+"#,
+        false,
+    );
+    assert_eq!(code, 1);
+    insta::assert_snapshot!(out);
+}
+
+#[test]
+fn a_risky_file_gets_findings_with_severity() {
+    let (code, out) = check(
+        "risky.toml",
+        r#"CORS_ORIGIN_WHITELIST = ["https://old.example.com"]
+CORS_ALLOWED_ORIGINS = ["https://app.example.com", "http://app.example.com", "null", "https://*.github.io", "https://codepen.io"]
+CORS_ALLOWED_ORIGIN_REGEXES = ['^https://.*example\.com', '^https://www.example\.com$']
+CORS_ALLOW_CREDENTIALS = true
+CORS_ALLOW_HEADERS = ["*"]
+
+[[path_rules]]
+urls_regex = "^/public/"
+allow_all_origins = true
+allow_private_network = true
+"#,
+        false,
+    );
+    assert_eq!(code, 2);
+    insta::assert_snapshot!(out);
+}
+
+#[test]
+fn json_output_for_machines() {
+    let (code, out) = check(
+        "risky.json",
+        r#"{"CORS_ALLOW_ALL_ORIGINS": true, "CORS_ALLOW_CREDENTIALS": true}"#,
+        true,
+    );
+    assert_eq!(code, 2);
+    insta::assert_snapshot!(out);
+    let (code, out) = check(
+        "bad.json",
+        r#"{"CORS_ALLOWED_ORIGINS": "https://a.example"}"#,
+        true,
+    );
+    assert_eq!(code, 1);
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["valid"], false);
+    assert_eq!(report["errors"][0]["kind"], "wrong-type");
+    assert_eq!(report["errors"][0]["line"], 1);
+}
+
+#[test]
+fn info_findings_alone_exit_0() {
+    let (code, out) = check(
+        "info.toml",
+        "allowed_origins = [\"https://*.example.com\"]\n",
+        false,
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("info: `allowed_origins[0]`"), "{out}");
+}
+
+#[test]
+fn a_missing_file_is_an_error() {
+    let (code, stdout, _) = run(&["check", "/nonexistent/cors.toml"]);
+    assert_eq!(code, 1);
+    assert!(
+        stdout.contains("error: cannot read `/nonexistent/cors.toml`"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn proxy_help_names_the_flags() {
+    let (code, stdout, _) = run(&["proxy", "--help"]);
+    assert_eq!(code, 0);
+    insta::assert_snapshot!(stdout);
+}
+
+#[test]
+fn help_mentions_the_exit_codes() {
+    let (code, stdout, _) = run(&["--help"]);
+    assert_eq!(code, 0);
+    insta::assert_snapshot!(stdout);
+}

@@ -1,0 +1,7 @@
+//! The `corsgate` binary as a real process, against real loopback servers
+//! on ephemeral ports. Every process a test starts is killed when its
+//! handle drops.
+
+mod check;
+mod proxy;
+mod support;

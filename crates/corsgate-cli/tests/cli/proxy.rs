@@ -1,0 +1,740 @@
+//! `corsgate proxy` over real HTTP.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body as AxumBody;
+use axum::extract::ws::{Message, WebSocketUpgrade};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full, StreamBody};
+use hyper::body::Frame;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use tokio::sync::Notify;
+
+use crate::support::{Proxy, TempDir};
+
+const ORIGIN: &str = "http://127.0.0.1:5000";
+const EIGHT_MB: usize = 8 * 1024 * 1024;
+const CHUNK: usize = 64 * 1024;
+
+/// The back-end: a small axum app that knows nothing about CORS (except
+/// that it sends a wrong `Access-Control-Allow-Origin: *` of its own).
+struct Upstream {
+    addr: SocketAddr,
+    hits: Arc<AtomicUsize>,
+    /// Released by the test once it has received the first download chunk.
+    gate: Arc<Notify>,
+    /// Notified by the upstream when the first upload chunk arrives.
+    got_first: Arc<Notify>,
+}
+
+async fn start_upstream() -> Upstream {
+    let hits = Arc::new(AtomicUsize::new(0));
+    let gate = Arc::new(Notify::new());
+    let got_first = Arc::new(Notify::new());
+    let (h, g, f) = (Arc::clone(&hits), Arc::clone(&gate), Arc::clone(&got_first));
+    let app = Router::new()
+        .route(
+            "/users",
+            get(|| async {
+                let headers = [
+                    ("access-control-allow-origin", "*"),
+                    ("vary", "Accept-Encoding"),
+                    ("content-type", "application/json"),
+                ];
+                (headers, r#"["ada","grace"]"#)
+            }),
+        )
+        .route(
+            "/boom",
+            get(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "boom") }),
+        )
+        .route(
+            "/slow",
+            get(|| async {
+                tokio::time::sleep(Duration::from_millis(1500)).await;
+                "slow"
+            }),
+        )
+        .route(
+            "/headers",
+            get(|headers: HeaderMap| async move {
+                let mut lines: Vec<String> = headers
+                    .iter()
+                    .map(|(n, v)| format!("{n}: {}", v.to_str().unwrap_or("?")))
+                    .collect();
+                lines.sort();
+                lines.join("\n")
+            }),
+        )
+        .route(
+            "/stream",
+            get(move || {
+                let gate = Arc::clone(&g);
+                async move {
+                    let stream = futures_util::stream::unfold(0usize, move |sent| {
+                        let gate = Arc::clone(&gate);
+                        async move {
+                            if sent >= EIGHT_MB {
+                                return None;
+                            }
+                            if sent == CHUNK {
+                                // Hold the rest until the client saw the first chunk.
+                                if tokio::time::timeout(Duration::from_secs(10), gate.notified())
+                                    .await
+                                    .is_err()
+                                {
+                                    return Some((
+                                        Ok::<_, Infallible>(Bytes::from_static(b"TIMEOUT")),
+                                        EIGHT_MB,
+                                    ));
+                                }
+                            }
+                            Some((Ok(Bytes::from(vec![b'x'; CHUNK])), sent + CHUNK))
+                        }
+                    });
+                    AxumBody::from_stream(stream)
+                }
+            }),
+        )
+        .route(
+            "/upload",
+            post(move |body: AxumBody| {
+                let got_first = Arc::clone(&f);
+                async move {
+                    let mut stream = body.into_data_stream();
+                    let (mut len, mut sum) = (0usize, 0u64);
+                    while let Some(chunk) = stream.next().await {
+                        let chunk = chunk.unwrap();
+                        if len == 0 && !chunk.is_empty() {
+                            got_first.notify_one();
+                        }
+                        len += chunk.len();
+                        sum = chunk.iter().fold(sum, |s, b| s.wrapping_add(u64::from(*b)));
+                    }
+                    format!("{len} {sum}")
+                }
+            }),
+        )
+        .route(
+            "/ws",
+            get(|ws: WebSocketUpgrade| async move {
+                ws.on_upgrade(|mut socket| async move {
+                    while let Some(Ok(message)) = socket.recv().await {
+                        if let Message::Text(text) = message
+                            && socket
+                                .send(Message::Text(format!("echo: {text}").into()))
+                                .await
+                                .is_err()
+                        {
+                            break;
+                        }
+                    }
+                })
+            }),
+        )
+        .layer(axum::middleware::from_fn(
+            move |req, next: axum::middleware::Next| {
+                let hits = Arc::clone(&h);
+                async move {
+                    hits.fetch_add(1, Ordering::SeqCst);
+                    next.run(req).await
+                }
+            },
+        ));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    Upstream {
+        addr,
+        hits,
+        gate,
+        got_first,
+    }
+}
+
+impl Upstream {
+    fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+type TestBody = BoxBody<Bytes, Infallible>;
+
+fn client() -> Client<HttpConnector, TestBody> {
+    Client::builder(TokioExecutor::new()).build_http()
+}
+
+async fn send(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+) -> (StatusCode, http::HeaderMap, Bytes) {
+    let mut request = http::Request::builder().method(method).uri(url);
+    for (n, v) in headers {
+        request = request.header(*n, *v);
+    }
+    let request = request.body(Full::new(Bytes::new()).boxed()).unwrap();
+    let response = tokio::time::timeout(Duration::from_secs(20), client().request(request))
+        .await
+        .expect("answer within 20 s")
+        .expect("a response");
+    let (parts, body) = response.into_parts();
+    let body = body.collect().await.unwrap().to_bytes();
+    (parts.status, parts.headers, body)
+}
+
+fn all<'a>(headers: &'a http::HeaderMap, name: &str) -> Vec<&'a str> {
+    headers
+        .get_all(name)
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .collect()
+}
+
+fn start(args: &[&str]) -> Proxy {
+    tokio::task::block_in_place(|| Proxy::start(args))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preflights_are_answered_at_the_proxy() {
+    let up = start_upstream().await;
+    let proxy = start(&["--upstream", &up.url(), "--allow-origin", ORIGIN]);
+    let (status, headers, body) = send(
+        "OPTIONS",
+        &proxy.url("/users"),
+        &[
+            ("origin", ORIGIN),
+            ("access-control-request-method", "PUT"),
+            ("access-control-request-headers", "content-type"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(body.is_empty());
+    assert_eq!(all(&headers, "access-control-allow-origin"), [ORIGIN]);
+    assert_eq!(
+        all(&headers, "access-control-allow-methods"),
+        ["DELETE, GET, OPTIONS, PATCH, POST, PUT"]
+    );
+    assert_eq!(
+        up.hits.load(Ordering::SeqCst),
+        0,
+        "the upstream never sees a preflight"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_upstreams_cors_headers_are_replaced_not_duplicated() {
+    let up = start_upstream().await;
+    let proxy = start(&[
+        "--upstream",
+        &up.url(),
+        "--allow-origin",
+        ORIGIN,
+        "--allow-credentials",
+    ]);
+    let (status, headers, body) = send("GET", &proxy.url("/users"), &[("origin", ORIGIN)]).await;
+    assert_eq!(status, 200);
+    assert_eq!(&body[..], br#"["ada","grace"]"#);
+    assert_eq!(
+        all(&headers, "access-control-allow-origin"),
+        [ORIGIN],
+        "one value, ours"
+    );
+    assert_eq!(all(&headers, "access-control-allow-credentials"), ["true"]);
+    assert_eq!(all(&headers, "vary"), ["Accept-Encoding", "Origin"]);
+
+    // A disallowed origin: the upstream's own `*` is removed too.
+    let (status, headers, _) = send(
+        "GET",
+        &proxy.url("/users"),
+        &[("origin", "http://evil.example")],
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(all(&headers, "access-control-allow-origin").is_empty());
+
+    // Error responses of the upstream get the headers as well.
+    let (status, headers, _) = send("GET", &proxy.url("/boom"), &[("origin", ORIGIN)]).await;
+    assert_eq!(status, 500);
+    assert_eq!(all(&headers, "access-control-allow-origin"), [ORIGIN]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upstream_down_answers_502_with_cors_headers() {
+    // A port that was free a moment ago: nothing listens there.
+    let free = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let proxy = start(&[
+        "--upstream",
+        &format!("http://{free}"),
+        "--allow-origin",
+        ORIGIN,
+    ]);
+    let (status, headers, body) = send("GET", &proxy.url("/users"), &[("origin", ORIGIN)]).await;
+    assert_eq!(status, 502);
+    assert_eq!(all(&headers, "access-control-allow-origin"), [ORIGIN]);
+    assert_eq!(all(&headers, "content-type"), ["application/json"]);
+    let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(json["error"], "upstream_unreachable");
+    assert_eq!(json["status"], 502);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upstream_slow_answers_504_with_cors_headers() {
+    let up = start_upstream().await;
+    let proxy = start(&[
+        "--upstream",
+        &up.url(),
+        "--allow-origin",
+        ORIGIN,
+        "--timeout",
+        "0.3",
+    ]);
+    let (status, headers, body) = send("GET", &proxy.url("/slow"), &[("origin", ORIGIN)]).await;
+    assert_eq!(status, 504);
+    assert_eq!(all(&headers, "access-control-allow-origin"), [ORIGIN]);
+    let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(json["error"], "upstream_timeout");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn response_bodies_are_streamed_not_buffered() {
+    let up = start_upstream().await;
+    let proxy = start(&["--upstream", &up.url(), "--allow-origin", ORIGIN]);
+    let request = http::Request::get(proxy.url("/stream"))
+        .header("origin", ORIGIN)
+        .body(Full::new(Bytes::new()).boxed())
+        .unwrap();
+    let response = client().request(request).await.unwrap();
+    assert_eq!(response.headers()["access-control-allow-origin"], ORIGIN);
+    let mut body = response.into_body();
+    let (mut total, mut released) = (0usize, false);
+    while let Some(frame) = tokio::time::timeout(Duration::from_secs(20), body.frame())
+        .await
+        .expect("a frame in time")
+    {
+        let Ok(data) = frame.unwrap().into_data() else {
+            continue;
+        };
+        assert!(
+            !data.starts_with(b"TIMEOUT"),
+            "the upstream waited in vain: the proxy buffered the response"
+        );
+        total += data.len();
+        if !released {
+            // The upstream holds the rest back until now.
+            up.gate.notify_one();
+            released = true;
+        }
+    }
+    assert_eq!(total, EIGHT_MB);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_bodies_are_streamed_not_buffered() {
+    let up = start_upstream().await;
+    let proxy = start(&[
+        "--upstream",
+        &up.url(),
+        "--allow-origin",
+        ORIGIN,
+        "--max-body",
+        "20000000",
+    ]);
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(4);
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv()
+            .await
+            .map(|chunk| (Ok::<_, Infallible>(Frame::data(chunk)), rx))
+    });
+    let request = http::Request::post(proxy.url("/upload"))
+        .header("origin", ORIGIN)
+        .body(BodyExt::boxed(StreamBody::new(stream)))
+        .unwrap();
+    let pending = tokio::spawn(client().request(request));
+    let chunk = Bytes::from((0..CHUNK).map(|i| (i % 251) as u8).collect::<Vec<u8>>());
+    tx.send(chunk.clone()).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(10), up.got_first.notified())
+        .await
+        .expect("the first chunk reached the upstream before the body was complete: streamed");
+    for _ in 1..EIGHT_MB / CHUNK {
+        tx.send(chunk.clone()).await.unwrap();
+    }
+    drop(tx);
+    let response = tokio::time::timeout(Duration::from_secs(20), pending)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["access-control-allow-origin"], ORIGIN);
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    let chunk_sum: u64 = chunk.iter().map(|b| u64::from(*b)).sum();
+    let expected = format!("{EIGHT_MB} {}", chunk_sum * (EIGHT_MB / CHUNK) as u64);
+    assert_eq!(String::from_utf8_lossy(&body), expected);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_bodies_over_the_limit_are_refused_with_413() {
+    let up = start_upstream().await;
+    let proxy = start(&[
+        "--upstream",
+        &up.url(),
+        "--allow-origin",
+        ORIGIN,
+        "--max-body",
+        "1000",
+    ]);
+    let request = http::Request::post(proxy.url("/upload"))
+        .header("origin", ORIGIN)
+        .body(Full::new(Bytes::from(vec![0u8; 5000])).boxed())
+        .unwrap();
+    let response = client().request(request).await.unwrap();
+    assert_eq!(response.status(), 413);
+    assert_eq!(response.headers()["access-control-allow-origin"], ORIGIN);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forwarding_headers_and_host() {
+    let up = start_upstream().await;
+    let proxy = start(&["--upstream", &up.url(), "--allow-origin", ORIGIN]);
+    let (_, _, body) = send(
+        "GET",
+        &proxy.url("/headers"),
+        &[
+            ("origin", ORIGIN),
+            ("connection", "keep-alive, x-hop"),
+            ("x-hop", "1"),
+            ("x-forwarded-for", "10.9.8.7"),
+        ],
+    )
+    .await;
+    let seen = String::from_utf8_lossy(&body);
+    assert!(seen.contains(&format!("host: {}", up.addr)), "{seen}");
+    assert!(
+        seen.contains(&format!("x-forwarded-host: {}", proxy.addr)),
+        "{seen}"
+    );
+    assert!(
+        seen.contains("x-forwarded-for: 10.9.8.7, 127.0.0.1"),
+        "{seen}"
+    );
+    assert!(seen.contains("x-forwarded-proto: http"), "{seen}");
+    assert!(
+        !seen.contains("x-hop"),
+        "headers named by Connection are hop-by-hop: {seen}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn it_is_not_an_open_proxy() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let up = start_upstream().await;
+    let proxy = start(&["--upstream", &up.url(), "--allow-origin", ORIGIN]);
+    // An absolute-form request naming another host still goes to the upstream.
+    let mut stream = tokio::net::TcpStream::connect(proxy.addr).await.unwrap();
+    stream
+        .write_all(b"GET http://example.com/users HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.ends_with(r#"["ada","grace"]"#), "{answer}");
+    assert_eq!(up.hits.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websockets_pass_through() {
+    let up = start_upstream().await;
+    let proxy = start(&["--upstream", &up.url(), "--allow-origin", ORIGIN]);
+    let url = format!("ws://{}/ws", proxy.addr);
+    let (mut socket, response) = tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio_tungstenite::connect_async(url),
+    )
+    .await
+    .unwrap()
+    .expect("handshake through the proxy");
+    assert_eq!(response.status(), 101);
+    socket
+        .send(tokio_tungstenite::tungstenite::Message::text("hello"))
+        .await
+        .unwrap();
+    let reply = tokio::time::timeout(Duration::from_secs(10), socket.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(reply.into_text().unwrap().as_str(), "echo: hello");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_django_settings_json_file_works_as_is() {
+    let up = start_upstream().await;
+    let dir = TempDir::new("django");
+    let settings = dir.write(
+        "settings.json",
+        r#"{
+  "CORS_ALLOWED_ORIGINS": ["http://127.0.0.1:5000"],
+  "CORS_ALLOW_CREDENTIALS": true,
+  "CORS_URLS_REGEX": "^/users"
+}"#,
+    );
+    let proxy = start(&[
+        "--config",
+        settings.to_str().unwrap(),
+        "--upstream",
+        &up.url(),
+    ]);
+    let (_, headers, _) = send("GET", &proxy.url("/users"), &[("origin", ORIGIN)]).await;
+    assert_eq!(all(&headers, "access-control-allow-origin"), [ORIGIN]);
+    assert_eq!(all(&headers, "access-control-allow-credentials"), ["true"]);
+    // Outside CORS_URLS_REGEX the upstream's answer passes untouched.
+    let (_, headers, _) = send("GET", &proxy.url("/boom"), &[("origin", ORIGIN)]).await;
+    assert!(all(&headers, "access-control-allow-origin").is_empty());
+    assert!(all(&headers, "vary").is_empty());
+}
+
+#[test]
+fn an_invalid_config_stops_the_proxy_before_it_listens_with_every_error() {
+    let dir = TempDir::new("invalid");
+    let settings = dir.write(
+        "settings.json",
+        "{\n  \"CORS_ALLOWED_ORIGINS\": [\"127.0.0.1:5000\", \"https://ok.example/\"],\n  \"CORS_ALLOW_CREDENTIALS\": \"yes\"\n}\n",
+    );
+    let (code, stdout, stderr) = crate::support::run(&[
+        "proxy",
+        "--config",
+        settings.to_str().unwrap(),
+        "--upstream",
+        "http://127.0.0.1:9",
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    assert_eq!(code, 1);
+    assert!(!stdout.contains("listening"), "{stdout}");
+    let file = settings.display();
+    assert!(
+        stderr.contains(&format!("{file}:2:28: error: `CORS_ALLOWED_ORIGINS[0]`")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("{file}:2:46: error: `CORS_ALLOWED_ORIGINS[1]`")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("{file}:3:29: error: `CORS_ALLOW_CREDENTIALS`")),
+        "{stderr}"
+    );
+    assert!(stderr.contains("not started"), "{stderr}");
+
+    let (code, _, stderr) = crate::support::run(&[
+        "proxy",
+        "--upstream",
+        "http://127.0.0.1:9",
+        "--allow-origin",
+        "localhost:5000",
+    ]);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("`--allow-origin[0]`: origin `localhost:5000` has no scheme"),
+        "{stderr}"
+    );
+
+    let (code, _, stderr) =
+        crate::support::run(&["proxy", "--upstream", "https://api.example.com"]);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("https upstreams are not supported"),
+        "{stderr}"
+    );
+}
+
+/// Polls (at most 10 s) until `origin` is allowed or not, as wanted.
+async fn wait_for(proxy: &Proxy, origin: &str, allowed: bool) -> bool {
+    for _ in 0..200 {
+        let (_, headers, _) = send("GET", &proxy.url("/users"), &[("origin", origin)]).await;
+        if headers.contains_key("access-control-allow-origin") == allowed {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_reloads_a_good_file_and_keeps_serving_on_a_bad_one() {
+    let up = start_upstream().await;
+    let dir = TempDir::new("sighup");
+    let file = dir.write("cors.toml", "allowed_origins = [\"http://a.example\"]\n");
+    let proxy = start(&[
+        "--config",
+        file.to_str().unwrap(),
+        "--upstream",
+        &up.url(),
+        "--reload-interval",
+        "0",
+    ]);
+    assert!(wait_for(&proxy, "http://a.example", true).await);
+
+    std::fs::write(&file, "allowed_origins = [\"http://b.example\"]\n").unwrap();
+    proxy.signal("HUP");
+    assert!(
+        wait_for(&proxy, "http://b.example", true).await,
+        "reloaded on SIGHUP"
+    );
+    assert!(wait_for(&proxy, "http://a.example", false).await);
+
+    std::fs::write(
+        &file,
+        "allowed_origins = [\"b.example\"]\nallow_credentials = 1\n",
+    )
+    .unwrap();
+    proxy.signal("HUP");
+    let mut logged = false;
+    for _ in 0..200 {
+        if proxy.stderr().contains("the old policy keeps serving") {
+            logged = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(logged, "{}", proxy.stderr());
+    let log = proxy.stderr();
+    assert!(
+        log.contains("`allowed_origins[0]`: origin `b.example` has no scheme"),
+        "{log}"
+    );
+    assert!(
+        log.contains("`allow_credentials`: expected `true` or `false`"),
+        "{log}"
+    );
+    assert!(
+        wait_for(&proxy, "http://b.example", true).await,
+        "the old policy still serves"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_file_is_reloaded_without_a_signal() {
+    let up = start_upstream().await;
+    let dir = TempDir::new("watch");
+    let file = dir.write(
+        "cors.json",
+        r#"{"CORS_ALLOWED_ORIGINS": ["http://a.example"]}"#,
+    );
+    let proxy = start(&[
+        "--config",
+        file.to_str().unwrap(),
+        "--upstream",
+        &up.url(),
+        "--reload-interval",
+        "0.1",
+    ]);
+    assert!(wait_for(&proxy, "http://a.example", true).await);
+    std::fs::write(&file, r#"{"CORS_ALLOWED_ORIGINS": ["http://c.example"]}"#).unwrap();
+    assert!(
+        wait_for(&proxy, "http://c.example", true).await,
+        "{}",
+        proxy.stderr()
+    );
+    assert!(dir.path().exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_finishes_requests_in_flight_then_exits_0() {
+    let up = start_upstream().await;
+    let mut proxy = start(&["--upstream", &up.url(), "--allow-origin", ORIGIN]);
+    let url = proxy.url("/slow");
+    let in_flight = tokio::spawn(async move { send("GET", &url, &[("origin", ORIGIN)]).await });
+    // Let the request reach the upstream, which takes 1.5 s to answer.
+    for _ in 0..100 {
+        if up.hits.load(Ordering::SeqCst) > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    proxy.signal("TERM");
+    let (status, headers, body) = in_flight.await.unwrap();
+    assert_eq!((status.as_u16(), &body[..]), (200, &b"slow"[..]));
+    assert_eq!(all(&headers, "access-control-allow-origin"), [ORIGIN]);
+    let code = tokio::task::block_in_place(|| proxy.wait_exit(Duration::from_secs(10)));
+    assert_eq!(code, Some(0), "{}", proxy.stderr());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_info_line_per_request() {
+    let up = start_upstream().await;
+    let proxy = start(&["--upstream", &up.url(), "--allow-origin", ORIGIN]);
+    send(
+        "GET",
+        &proxy.url("/users"),
+        &[("origin", "http://evil.example")],
+    )
+    .await;
+    let mut line = None;
+    for _ in 0..100 {
+        line = proxy
+            .stderr()
+            .lines()
+            .find(|l| l.contains(" INFO ") && l.contains("path=/users"))
+            .map(str::to_owned);
+        if line.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let line = line.expect("a request log line");
+    for part in [
+        "INFO",
+        "method=GET",
+        "origin=\"http://evil.example\"",
+        "decision=\"origin-not-allowed\"",
+        "status=200",
+        "latency_ms=",
+    ] {
+        assert!(line.contains(part), "`{part}` missing from `{line}`");
+    }
+    assert!(
+        proxy.stderr().contains("cors decision"),
+        "the reason at debug level"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http2_clients_are_served_too() {
+    let up = start_upstream().await;
+    let proxy = start(&["--upstream", &up.url(), "--allow-origin", ORIGIN]);
+    let h2: Client<HttpConnector, TestBody> = Client::builder(TokioExecutor::new())
+        .http2_only(true)
+        .build_http();
+    let request = http::Request::get(proxy.url("/users"))
+        .header("origin", ORIGIN)
+        .body(Full::new(Bytes::new()).boxed())
+        .unwrap();
+    let response = tokio::time::timeout(Duration::from_secs(10), h2.request(request))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(response.version(), http::Version::HTTP_2);
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        all(response.headers(), "access-control-allow-origin"),
+        [ORIGIN]
+    );
+}
