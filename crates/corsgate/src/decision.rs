@@ -20,6 +20,31 @@ pub const ACCESS_CONTROL_ALLOW_PRIVATE_NETWORK: HeaderName =
 pub const ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK: HeaderName =
     HeaderName::from_static("access-control-request-private-network");
 
+/// The request headers a [`Policy`](crate::Policy) reads (besides the method
+/// and path). An adapter whose framework has its own header types copies
+/// these into an [`http::HeaderMap`] for a [`RequestView`](crate::RequestView).
+pub const REQUEST_HEADERS: [HeaderName; 4] = [
+    http::header::ORIGIN,
+    http::header::ACCESS_CONTROL_REQUEST_METHOD,
+    http::header::ACCESS_CONTROL_REQUEST_HEADERS,
+    ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK,
+];
+
+/// The response headers [`Decision::apply`] and
+/// [`Decision::apply_replacing`] may write or remove. An adapter whose
+/// framework has its own header types copies these into an
+/// [`http::HeaderMap`], applies the decision, and copies them back.
+pub const RESPONSE_HEADERS: [HeaderName; 8] = [
+    VARY,
+    ACCESS_CONTROL_ALLOW_ORIGIN,
+    ACCESS_CONTROL_ALLOW_CREDENTIALS,
+    ACCESS_CONTROL_ALLOW_METHODS,
+    ACCESS_CONTROL_ALLOW_HEADERS,
+    ACCESS_CONTROL_EXPOSE_HEADERS,
+    ACCESS_CONTROL_MAX_AGE,
+    ACCESS_CONTROL_ALLOW_PRIVATE_NETWORK,
+];
+
 /// What kind of request the policy saw.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -290,15 +315,8 @@ impl Decision {
         if self.kind == DecisionKind::OutOfScope {
             return;
         }
-        for name in [
-            ACCESS_CONTROL_ALLOW_ORIGIN,
-            ACCESS_CONTROL_ALLOW_CREDENTIALS,
-            ACCESS_CONTROL_ALLOW_METHODS,
-            ACCESS_CONTROL_ALLOW_HEADERS,
-            ACCESS_CONTROL_EXPOSE_HEADERS,
-            ACCESS_CONTROL_MAX_AGE,
-            ACCESS_CONTROL_ALLOW_PRIVATE_NETWORK,
-        ] {
+        // Every CORS header but `Vary`, which is merged, not replaced.
+        for name in &RESPONSE_HEADERS[1..] {
             headers.remove(name);
         }
         self.apply(headers);

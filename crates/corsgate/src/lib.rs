@@ -119,6 +119,7 @@
 //! | feature | default | what |
 //! |---|---|---|
 //! | `tower` | yes | [`tower::CorsLayer`] for axum 0.8, hyper 1, tonic |
+//! | `actix` | no | [`actix::Cors`], an actix-web 4 middleware |
 //! | `serde` | yes | loading [`Config`] from TOML and JSON files |
 //! | `audit` | no | [`audit::audit`]: a security audit of a configuration (`corsgate check`) |
 //! | `tracing` | yes | adapters log each decision's reason at debug level, target `corsgate` |
@@ -133,6 +134,8 @@ mod origin;
 mod policy;
 mod request;
 
+#[cfg(feature = "actix")]
+pub mod actix;
 #[cfg(feature = "tower")]
 pub mod tower;
 
@@ -142,14 +145,14 @@ pub use config::{
 };
 pub use decision::{
     ACCESS_CONTROL_ALLOW_PRIVATE_NETWORK, ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK, Decision,
-    DecisionKind, Reason,
+    DecisionKind, REQUEST_HEADERS, RESPONSE_HEADERS, Reason,
 };
 pub use origin::{Origin, OriginError, OriginPattern, OriginProblem};
 pub use policy::Policy;
 pub use request::RequestView;
 
 /// Logs a decision at debug level (feature `tracing`), for adapters.
-#[cfg(feature = "tower")]
+#[cfg(any(feature = "tower", feature = "actix"))]
 #[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
 pub(crate) fn trace_decision(decision: &Decision, method: &http::Method, path: &str) {
     #[cfg(feature = "tracing")]

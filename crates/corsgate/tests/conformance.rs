@@ -1,6 +1,6 @@
 //! The conformance table (`testdata/conformance/*.toml`), run row for row
-//! against the bare `Policy` and through the tower adapter inside a real
-//! axum app. Every row must give the same result through every runner.
+//! against the bare `Policy`, through the tower adapter inside a real axum
+//! app, and through the actix adapter inside a real actix-web app. Every row must give the same result through every runner.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -87,4 +87,75 @@ async fn every_row_passes_through_tower_in_axum() {
         }
     }
     report(failures, "tower in axum", cases.len());
+}
+
+/// The actix runner: the row's app as an actix-web default service behind
+/// `corsgate::actix::Cors`, called through `actix_web::test`.
+#[cfg(feature = "actix")]
+#[actix_web::test]
+async fn every_row_passes_through_actix() {
+    use actix_web::http::header::{HeaderName, HeaderValue};
+    use actix_web::{App, HttpResponse, test, web};
+
+    let cases = load_cases();
+    let mut failures = Vec::new();
+    for case in &cases {
+        let called = Arc::new(AtomicBool::new(false));
+        let app_response = case.app_response::<()>();
+        let flag = Arc::clone(&called);
+        let handler = move || {
+            flag.store(true, Ordering::SeqCst);
+            let mut response = HttpResponse::build(
+                actix_web::http::StatusCode::from_u16(app_response.status().as_u16()).unwrap(),
+            );
+            for (name, value) in app_response.headers() {
+                response.append_header((name.as_str(), value.as_bytes()));
+            }
+            let response = response.body("app");
+            async move { response }
+        };
+        let app = test::init_service(
+            App::new()
+                .wrap(corsgate::actix::Cors::new(case.policy()))
+                .route("/only-this-route", web::get().to(|| async { "routed" }))
+                .default_service(web::to(handler)),
+        )
+        .await;
+        let mut request = test::TestRequest::default()
+            .method(actix_web::http::Method::from_bytes(case.request.method.as_bytes()).unwrap())
+            .uri(&case.request.path);
+        let sent: http::Request<()> = case.request();
+        for (name, value) in sent.headers() {
+            request = request.append_header((
+                HeaderName::from_bytes(name.as_str().as_bytes()).unwrap(),
+                HeaderValue::from_bytes(value.as_bytes()).unwrap(),
+            ));
+        }
+        let response = test::call_service(&app, request.to_request()).await;
+        let mut headers = http::HeaderMap::new();
+        for (name, value) in response.headers() {
+            headers.append(
+                http::HeaderName::from_bytes(name.as_str().as_bytes()).unwrap(),
+                http::HeaderValue::from_bytes(value.as_bytes()).unwrap(),
+            );
+        }
+        let observed = Observed {
+            status: http::StatusCode::from_u16(response.status().as_u16()).unwrap(),
+            headers,
+            app_called: called.load(Ordering::SeqCst),
+        };
+        if let Err(failure) = case.check(&observed, None) {
+            failures.push(failure);
+        }
+        if !case.expect.app_called {
+            let body = test::read_body(response).await;
+            if !body.is_empty() {
+                failures.push(format!(
+                    "row `{}`: a preflight answer must have an empty body",
+                    case.name
+                ));
+            }
+        }
+    }
+    report(failures, "actix-web", cases.len());
 }

@@ -1,0 +1,185 @@
+//! The actix-web 4 adapter (feature `actix`): [`Cors`], a middleware
+//! ([`Transform`]) built from a [`Policy`].
+//!
+//! Like the tower adapter it only translates: actix-web uses `http` 0.2
+//! types, so the request headers a policy reads ([`REQUEST_HEADERS`]) are
+//! copied into an [`http::HeaderMap`], and the response headers a decision
+//! writes ([`RESPONSE_HEADERS`]) are copied out, applied, and copied back.
+//! Preflights are answered without calling the app; every response of the
+//! app, error responses included (a 404 from an unmatched route, a 500, an
+//! extractor's 400), gets the decision's headers.
+//!
+//! ```
+//! use actix_web::{App, HttpResponse, test, web};
+//! use corsgate::{Config, actix::Cors};
+//!
+//! # #[actix_web::main]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let policy = Config::builder().allowed_origins(["http://127.0.0.1:5000"]).compile()?;
+//! let app = test::init_service(
+//!     App::new()
+//!         .wrap(Cors::new(policy))
+//!         .route("/users", web::get().to(|| async { HttpResponse::Ok().body("[]") })),
+//! )
+//! .await;
+//! let request = test::TestRequest::get()
+//!     .uri("/users")
+//!     .insert_header(("origin", "http://127.0.0.1:5000"))
+//!     .to_request();
+//! let response = test::call_service(&app, request).await;
+//! assert_eq!(response.headers().get("access-control-allow-origin").unwrap(), "http://127.0.0.1:5000");
+//! # Ok(())
+//! # }
+//! ```
+
+use std::future::{Future, Ready, ready};
+use std::pin::Pin;
+use std::rc::Rc;
+
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
+use actix_web::error::InternalError;
+use actix_web::http::header::{
+    HeaderMap as ActixHeaders, HeaderName as ActixName, HeaderValue as ActixValue,
+};
+use actix_web::{Error, HttpResponse};
+
+use crate::{Decision, Policy, REQUEST_HEADERS, RESPONSE_HEADERS, RequestView};
+
+/// The actix-web middleware: `App::new().wrap(Cors::new(policy))`.
+#[derive(Debug, Clone)]
+pub struct Cors {
+    policy: Policy,
+}
+
+impl Cors {
+    /// A middleware applying `policy`.
+    pub fn new(policy: Policy) -> Self {
+        Self { policy }
+    }
+
+    /// The policy this middleware applies.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+}
+
+impl From<Policy> for Cors {
+    fn from(policy: Policy) -> Self {
+        Self::new(policy)
+    }
+}
+
+impl<S, B> Transform<S, ServiceRequest> for Cors
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error> + 'static,
+    B: MessageBody + 'static,
+{
+    type Response = ServiceResponse<EitherBody<B>>;
+    type Error = Error;
+    type Transform = CorsMiddleware<S>;
+    type InitError = ();
+    type Future = Ready<Result<Self::Transform, Self::InitError>>;
+
+    fn new_transform(&self, service: S) -> Self::Future {
+        ready(Ok(CorsMiddleware {
+            service: Rc::new(service),
+            policy: self.policy.clone(),
+        }))
+    }
+}
+
+/// The service [`Cors`] wraps around an app.
+#[derive(Debug)]
+pub struct CorsMiddleware<S> {
+    service: Rc<S>,
+    policy: Policy,
+}
+
+type LocalBoxFuture<T> = Pin<Box<dyn Future<Output = T>>>;
+
+impl<S, B> Service<ServiceRequest> for CorsMiddleware<S>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error> + 'static,
+    B: MessageBody + 'static,
+{
+    type Response = ServiceResponse<EitherBody<B>>;
+    type Error = Error;
+    type Future = LocalBoxFuture<Result<Self::Response, Error>>;
+
+    forward_ready!(service);
+
+    fn call(&self, req: ServiceRequest) -> Self::Future {
+        let decision = self.decide(&req);
+        if decision.is_preflight() {
+            let answer: http::Response<()> = decision.preflight_response();
+            let mut response = HttpResponse::Ok().finish();
+            copy_out(answer.headers(), response.headers_mut());
+            return Box::pin(ready(Ok(req.into_response(response).map_into_right_body())));
+        }
+        let service = Rc::clone(&self.service);
+        Box::pin(async move {
+            match service.call(req).await {
+                Ok(mut response) => {
+                    apply(&decision, response.headers_mut());
+                    Ok(response.map_into_left_body())
+                }
+                // An error from an inner middleware: actix renders it after
+                // us, so render it here with the CORS headers, and hand it on.
+                Err(error) => {
+                    let mut rendered = error.error_response();
+                    apply(&decision, rendered.headers_mut());
+                    Err(InternalError::from_response(error, rendered).into())
+                }
+            }
+        })
+    }
+}
+
+impl<S> CorsMiddleware<S> {
+    fn decide(&self, req: &ServiceRequest) -> Decision {
+        // Every actix method is a valid token, so this cannot fail.
+        let method =
+            http::Method::from_bytes(req.method().as_str().as_bytes()).unwrap_or(http::Method::GET);
+        let mut headers = http::HeaderMap::new();
+        for name in &REQUEST_HEADERS {
+            for value in req.headers().get_all(name.as_str()) {
+                if let Ok(value) = http::HeaderValue::from_bytes(value.as_bytes()) {
+                    headers.append(name.clone(), value);
+                }
+            }
+        }
+        let decision = self
+            .policy
+            .decide(&RequestView::new(&method, req.path(), &headers));
+        crate::trace_decision(&decision, &method, req.path());
+        decision
+    }
+}
+
+/// Applies a decision to actix-web's header map, through an `http` one.
+fn apply(decision: &Decision, headers: &mut ActixHeaders) {
+    let mut map = http::HeaderMap::new();
+    for name in &RESPONSE_HEADERS {
+        for value in headers.get_all(name.as_str()) {
+            if let Ok(value) = http::HeaderValue::from_bytes(value.as_bytes()) {
+                map.append(name.clone(), value);
+            }
+        }
+    }
+    decision.apply(&mut map);
+    for name in &RESPONSE_HEADERS {
+        headers.remove(name.as_str());
+    }
+    copy_out(&map, headers);
+}
+
+fn copy_out(from: &http::HeaderMap, to: &mut ActixHeaders) {
+    for (name, value) in from {
+        let name = ActixName::from_bytes(name.as_str().as_bytes());
+        let value = ActixValue::from_bytes(value.as_bytes());
+        if let (Ok(name), Ok(value)) = (name, value) {
+            to.append(name, value);
+        }
+    }
+}
