@@ -128,6 +128,7 @@
 
 #[cfg(feature = "audit")]
 pub mod audit;
+pub mod browser;
 mod config;
 mod decision;
 mod origin;
