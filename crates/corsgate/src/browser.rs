@@ -762,9 +762,12 @@ mod tests {
             ),
             Ok(())
         );
+        // `null` is allowed like any origin, with credentials too (ACAC still required).
         assert_eq!(
-            cors_check(&h(&[("access-control-allow-origin", "null")]), "null", inc).is_err(),
-            true
+            cors_check(&h(&[("access-control-allow-origin", "null")]), "null", inc),
+            Err(Failure::InvalidAllowCredentials {
+                value: String::new()
+            })
         );
     }
 
