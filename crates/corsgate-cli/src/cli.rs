@@ -29,6 +29,66 @@ pub(crate) enum Command {
     /// problems.
     #[command(after_help = CHECK_EXAMPLES)]
     Check(CheckArgs),
+    /// Send what a browser would send and explain exactly why it would
+    /// block the request, and what fixes it. With --scan, probe a server
+    /// for dangerous CORS policies.
+    #[command(after_help = DOCTOR_EXAMPLES)]
+    Doctor(DoctorArgs),
+}
+
+const DOCTOR_EXAMPLES: &str = "\
+Examples:
+  corsgate doctor http://127.0.0.1:8000/users --origin http://127.0.0.1:5000
+  corsgate doctor http://127.0.0.1:8000/items/1 --origin http://127.0.0.1:5000 --method PUT \\
+                  -H 'Content-Type: application/json' -H 'Authorization: Bearer x' --credentials include
+  corsgate doctor --json http://127.0.0.1:8000/users --origin http://localhost:5173
+  corsgate doctor --scan http://127.0.0.1:8000/api/me
+
+Exit codes: 0 allowed (with --scan: no finding), 1 blocked (with --scan: findings),
+2 usage or network error. Only http:// URLs for now.";
+
+#[derive(Debug, Args)]
+pub(crate) struct DoctorArgs {
+    /// The URL the page fetches.
+    #[arg(value_name = "URL")]
+    pub(crate) url: String,
+
+    /// The page's origin, e.g. `http://127.0.0.1:5000` (or `null`).
+    #[arg(long, value_name = "ORIGIN", required_unless_present = "scan")]
+    pub(crate) origin: Option<String>,
+
+    /// The request method, as passed to fetch() (`patch` stays lower-case, as in browsers).
+    #[arg(long, short = 'X', value_name = "METHOD", default_value = "GET")]
+    pub(crate) method: String,
+
+    /// A request header the page sets, `Name: value`. Repeatable.
+    #[arg(long = "header", short = 'H', value_name = "HEADER")]
+    pub(crate) headers: Vec<String>,
+
+    /// fetch()'s credentials mode (`include` sends cookies; XHR's withCredentials).
+    #[arg(long, value_name = "MODE", default_value = "same-origin", value_parser = ["include", "same-origin", "omit"])]
+    pub(crate) credentials: String,
+
+    /// A request body (a string body makes fetch() add `Content-Type: text/plain;charset=UTF-8`).
+    #[arg(long, value_name = "TEXT")]
+    pub(crate) body: Option<String>,
+
+    /// Use XMLHttpRequest's wording in the console message.
+    #[arg(long)]
+    pub(crate) xhr: bool,
+
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub(crate) json: bool,
+
+    /// Probe the URL for dangerous policies (origin reflection, `null`,
+    /// prefix/suffix matches, …) instead of diagnosing one request.
+    #[arg(long, conflicts_with_all = ["origin", "method", "headers", "body"])]
+    pub(crate) scan: bool,
+
+    /// Seconds to wait for each response.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
+    pub(crate) timeout: f64,
 }
 
 const PROXY_EXAMPLES: &str = "\

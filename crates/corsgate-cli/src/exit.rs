@@ -15,10 +15,17 @@ pub(crate) fn code(value: u8) -> ExitCode {
     ExitCode::from(value)
 }
 
+/// `doctor`: the browser would block the request (`--scan`: findings).
+pub(crate) const BLOCKED: u8 = 1;
+/// `doctor`: invalid arguments or the server could not be reached.
+pub(crate) const USAGE_OR_NETWORK: u8 = 2;
+
 /// The table, for `--help`.
 pub(crate) const HELP: &str = "\
 Exit codes:
   0  success: `check` found nothing to report; `proxy` shut down cleanly
   1  errors: `check` found configuration errors; `proxy` could not start
   2  `check`: valid, but the security audit has findings (low or worse);
-     any command: invalid arguments (after printing the usage)";
+     any command: invalid arguments (after printing the usage)
+`doctor`: 0 allowed, 1 blocked, 2 usage or network error
+`doctor --scan`: 0 no finding, 1 findings, 2 usage or network error";

@@ -2,6 +2,7 @@
 
 mod check;
 mod cli;
+mod doctor;
 mod exit;
 mod proxy;
 
@@ -10,5 +11,6 @@ fn main() -> std::process::ExitCode {
     match cli.command {
         cli::Command::Proxy(args) => proxy::run(args),
         cli::Command::Check(args) => check::run(&args),
+        cli::Command::Doctor(args) => doctor::run(&args),
     }
 }

@@ -540,8 +540,7 @@ pub fn preflight_check(
     Ok(PreflightGrant { max_age, warnings })
 }
 
-/// The response header names a page may read (lower-case, in response
-/// order): the safelisted ones, and those `Access-Control-Expose-Headers`
+/// The response header names a page may read (lower-case, sorted): the safelisted ones, and those `Access-Control-Expose-Headers`
 /// lists (`*` means all only without credentials); never `Set-Cookie`.
 pub fn readable_headers(headers: &HeaderMap, credentials: Credentials) -> Vec<String> {
     const SAFELISTED: [&str; 7] = [
@@ -566,6 +565,7 @@ pub fn readable_headers(headers: &HeaderMap, credentials: Credentials) -> Vec<St
             names.push(name.to_owned());
         }
     }
+    names.sort();
     names
 }
 

@@ -3,5 +3,6 @@
 //! handle drops.
 
 mod check;
+mod doctor;
 mod proxy;
 mod support;

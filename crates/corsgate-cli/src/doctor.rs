@@ -1,0 +1,742 @@
+//! `corsgate doctor`: send what a browser would send, run the browser's
+//! checks (`corsgate::browser`) step by step, and say why it would block
+//! and what fixes it. `--scan` probes a server for dangerous policies.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use bytes::Bytes;
+use corsgate::browser::{self, Credentials, Failure};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use serde_json::{Value, json};
+
+use crate::cli::DoctorArgs;
+use crate::exit;
+
+/// One request sent and the answer got.
+struct Exchange {
+    step: &'static str,
+    method: String,
+    url: String,
+    sent: Vec<(String, String)>,
+    status: u16,
+    received: HeaderMap,
+}
+
+/// A failed check: which step, what Chromium says.
+struct Blocked {
+    step: &'static str,
+    failure: Failure,
+    preflight: bool,
+    url: String,
+    redirected_from: Option<String>,
+    origin: String,
+}
+
+struct Report {
+    url: String,
+    origin: String,
+    method: String,
+    credentials: Credentials,
+    same_origin: bool,
+    preflight_reasons: Vec<String>,
+    exchanges: Vec<Exchange>,
+    blocked: Option<Blocked>,
+    readable: Vec<String>,
+    warnings: Vec<String>,
+    xhr: bool,
+}
+
+pub(crate) fn run(args: &DoctorArgs) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return usage(&format!("cannot start the runtime: {e}")),
+    };
+    runtime.block_on(async {
+        if args.scan {
+            return scan(args).await;
+        }
+        match diagnose(args).await {
+            Ok(report) => {
+                if args.json {
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&report.to_json()).unwrap_or_default()
+                    );
+                } else {
+                    print!("{}", report.to_text());
+                }
+                exit::code(if report.blocked.is_some() {
+                    exit::BLOCKED
+                } else {
+                    exit::OK
+                })
+            }
+            Err(message) => {
+                if args.json {
+                    println!("{}", json!({ "verdict": "error", "error": message }));
+                }
+                usage(&message)
+            }
+        }
+    })
+}
+
+fn usage(message: &str) -> ExitCode {
+    eprintln!("error: {message}");
+    exit::code(exit::USAGE_OR_NETWORK)
+}
+
+/// `scheme://host[:port]` of a URL, as a browser serialises it.
+fn origin_of(uri: &Uri) -> String {
+    let host = uri.host().unwrap_or_default().to_ascii_lowercase();
+    match uri.port_u16() {
+        Some(80) | None => format!("http://{host}"),
+        Some(port) => format!("http://{host}:{port}"),
+    }
+}
+
+fn parse_url(url: &str) -> Result<Uri, String> {
+    let uri: Uri = url
+        .parse()
+        .map_err(|e| format!("`{url}` is not a URL: {e}"))?;
+    match uri.scheme_str() {
+        Some("http") if uri.host().is_some() => Ok(uri),
+        Some("https") => Err(format!(
+            "`{url}`: https URLs are not supported yet; diagnose the plain-http address"
+        )),
+        _ => Err(format!(
+            "`{url}`: write an absolute http URL, e.g. `http://127.0.0.1:8000/users`"
+        )),
+    }
+}
+
+struct Client2 {
+    client: Client<HttpConnector, Full<Bytes>>,
+    timeout: Duration,
+}
+
+impl Client2 {
+    fn new(timeout: f64) -> Self {
+        Self {
+            client: Client::builder(TokioExecutor::new()).build_http(),
+            timeout: Duration::from_secs_f64(timeout.clamp(0.1, 600.0)),
+        }
+    }
+
+    async fn send(
+        &self,
+        method: &str,
+        uri: &Uri,
+        headers: &[(String, String)],
+        body: Option<&str>,
+    ) -> Result<(u16, HeaderMap), String> {
+        let method = Method::from_bytes(method.as_bytes())
+            .map_err(|_| format!("`{method}` is not a valid method"))?;
+        let mut request = http::Request::builder().method(method).uri(uri.clone());
+        for (name, value) in headers {
+            let name = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| format!("`{name}` is not a valid header name"))?;
+            let value = HeaderValue::from_str(value)
+                .map_err(|_| format!("`{value}` is not a valid header value"))?;
+            request = request.header(name, value);
+        }
+        let body = Full::new(Bytes::from(body.unwrap_or_default().to_owned()));
+        let request = request.body(body).map_err(|e| e.to_string())?;
+        let response = tokio::time::timeout(self.timeout, self.client.request(request))
+            .await
+            .map_err(|_| format!("{uri}: no answer within {:?}", self.timeout))?
+            .map_err(|e| {
+                let chain: Vec<String> =
+                    std::iter::successors(Some(&e as &dyn std::error::Error), |e| e.source())
+                        .map(ToString::to_string)
+                        .collect();
+                format!("cannot reach {uri}: {}", chain.join(": "))
+            })?;
+        let (parts, body) = response.into_parts();
+        // Drain the body so the connection can be reused; its content is not needed.
+        let _ = tokio::time::timeout(self.timeout, body.collect()).await;
+        Ok((parts.status.as_u16(), parts.headers))
+    }
+}
+
+async fn diagnose(args: &DoctorArgs) -> Result<Report, String> {
+    let first = parse_url(&args.url)?;
+    let raw_origin = args.origin.clone().unwrap_or_default();
+    let origin = corsgate::Origin::parse(&raw_origin)
+        .map_err(|e| format!("--origin: {e}\n  help: {}", e.help()))?
+        .to_string();
+    let credentials = match args.credentials.as_str() {
+        "include" => Credentials::Include,
+        "omit" => Credentials::Omit,
+        _ => Credentials::SameOrigin,
+    };
+    let mut warnings = Vec::new();
+    if origin != raw_origin {
+        warnings.push(format!(
+            "a browser sends the origin as `{origin}`, not `{raw_origin}`"
+        ));
+    }
+    let method = browser::normalize_method(&args.method);
+    let mut headers = Vec::new();
+    for header in &args.headers {
+        let Some((name, value)) = header.split_once(':') else {
+            return Err(format!("-H `{header}`: write `Name: value`"));
+        };
+        let (name, value) = (name.trim().to_owned(), value.trim().to_owned());
+        if browser::is_forbidden_request_header(&name, &value) {
+            warnings.push(format!(
+                "a page cannot set `{name}`: the browser ignores it (dropped)"
+            ));
+            continue;
+        }
+        headers.push((name, value));
+    }
+    if args.body.is_some()
+        && !headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+    {
+        headers.push(("Content-Type".into(), "text/plain;charset=UTF-8".into()));
+    }
+    let mut report = Report {
+        url: first.to_string(),
+        origin: origin.clone(),
+        method: method.clone(),
+        credentials,
+        same_origin: origin_of(&first) == origin,
+        preflight_reasons: browser::preflight_reasons(&method, &headers),
+        exchanges: Vec::new(),
+        blocked: None,
+        readable: Vec::new(),
+        warnings,
+        xhr: args.xhr,
+    };
+    let client = Client2::new(args.timeout);
+    if report.same_origin {
+        let (status, received) = client
+            .send(&method, &first, &headers, args.body.as_deref())
+            .await?;
+        report.exchanges.push(Exchange {
+            step: "request",
+            method,
+            url: first.to_string(),
+            sent: headers,
+            status,
+            received,
+        });
+        return Ok(report);
+    }
+
+    let (mut uri, mut current_origin, mut method, mut body) =
+        (first.clone(), origin.clone(), method, args.body.clone());
+    for hop in 0..=20 {
+        let redirected_from = (hop > 0).then(|| first.to_string());
+        let unsafe_names = browser::unsafe_header_names(&headers);
+        let needs_preflight = !browser::is_safelisted_method(&method) || !unsafe_names.is_empty();
+        if needs_preflight {
+            let mut sent = vec![
+                ("Accept".to_owned(), "*/*".to_owned()),
+                ("Origin".to_owned(), current_origin.clone()),
+                ("Access-Control-Request-Method".to_owned(), method.clone()),
+            ];
+            if !unsafe_names.is_empty() {
+                sent.push((
+                    "Access-Control-Request-Headers".to_owned(),
+                    unsafe_names.join(","),
+                ));
+            }
+            let (status, received) = client.send("OPTIONS", &uri, &sent, None).await?;
+            let check = browser::preflight_check(
+                status,
+                &received,
+                &current_origin,
+                credentials,
+                &method,
+                &unsafe_names,
+            );
+            report.exchanges.push(Exchange {
+                step: "preflight",
+                method: "OPTIONS".into(),
+                url: uri.to_string(),
+                sent,
+                status,
+                received,
+            });
+            match check {
+                Ok(grant) => report
+                    .warnings
+                    .extend(grant.warnings.iter().map(ToString::to_string)),
+                Err(failure) => {
+                    report.blocked = Some(Blocked {
+                        step: "preflight",
+                        failure,
+                        preflight: true,
+                        url: uri.to_string(),
+                        redirected_from,
+                        origin: current_origin,
+                    });
+                    return Ok(report);
+                }
+            }
+        }
+        let mut sent = headers.clone();
+        sent.push(("Origin".to_owned(), current_origin.clone()));
+        let (status, received) = client.send(&method, &uri, &sent, body.as_deref()).await?;
+        let check = browser::cors_check(&received, &current_origin, credentials);
+        let location = received
+            .get(http::header::LOCATION)
+            .and_then(|l| l.to_str().ok())
+            .map(str::to_owned);
+        let redirect = matches!(status, 301 | 302 | 303 | 307 | 308) && location.is_some();
+        let step = if redirect {
+            "redirect"
+        } else {
+            "actual request"
+        };
+        report.exchanges.push(Exchange {
+            step,
+            method: method.clone(),
+            url: uri.to_string(),
+            sent,
+            status,
+            received: received.clone(),
+        });
+        if let Err(failure) = check {
+            report.blocked = Some(Blocked {
+                step,
+                failure,
+                preflight: false,
+                url: uri.to_string(),
+                redirected_from,
+                origin: current_origin,
+            });
+            return Ok(report);
+        }
+        if !redirect {
+            report.readable = browser::readable_headers(&received, credentials);
+            return Ok(report);
+        }
+        // Follow the redirect as Fetch § HTTP-redirect fetch does.
+        let location = location.unwrap_or_default();
+        let next = resolve(&uri, &location)?;
+        // Fetch § HTTP-redirect fetch: a cross-origin hop of a request whose
+        // origin is not the current URL's taints the origin: `null` from now on.
+        let cross_origin = origin_of(&next) != origin_of(&uri);
+        if cross_origin && origin != origin_of(&uri) {
+            current_origin = "null".into();
+        }
+        if cross_origin {
+            headers.retain(|(n, _)| !n.eq_ignore_ascii_case("authorization"));
+        }
+        if (matches!(status, 301 | 302) && method == "POST")
+            || (status == 303 && method != "GET" && method != "HEAD")
+        {
+            method = "GET".into();
+            body = None;
+            headers.retain(|(n, _)| {
+                ![
+                    "content-type",
+                    "content-language",
+                    "content-encoding",
+                    "content-location",
+                ]
+                .iter()
+                .any(|h| n.eq_ignore_ascii_case(h))
+            });
+        }
+        report.warnings.push(format!(
+            "redirected to {next}{}",
+            if current_origin == "null" {
+                " (the origin becomes `null`)"
+            } else {
+                ""
+            }
+        ));
+        uri = next;
+    }
+    Err("more than 20 redirects: the browser gives up with a network error".into())
+}
+
+fn resolve(base: &Uri, location: &str) -> Result<Uri, String> {
+    if location.starts_with("http://") || location.starts_with("https://") {
+        return parse_url(location).map_err(|e| format!("redirect: {e}"));
+    }
+    let authority = base.authority().map_or("", |a| a.as_str());
+    let path = if location.starts_with('/') {
+        location.to_owned()
+    } else {
+        let dir = base.path().rsplit_once('/').map_or("", |(d, _)| d);
+        format!("{dir}/{location}")
+    };
+    parse_url(&format!("http://{authority}{path}"))
+}
+
+/// The fix for a failure: the header the server must send, and the
+/// corsgate and django-cors-headers settings that produce it.
+fn fixes(blocked: &Blocked, report: &Report) -> Vec<Value> {
+    let origin = &report.origin;
+    let fix = |header: &str, corsgate: &str, django: &str| json!({ "header": header, "corsgate": corsgate, "django": django });
+    match &blocked.failure {
+        Failure::MissingAllowOriginHeader
+        | Failure::AllowOriginMismatch { .. }
+        | Failure::InvalidAllowOriginValue { .. } => {
+            let mut out = vec![fix(
+                &format!("Access-Control-Allow-Origin: {}", blocked.origin),
+                &format!(
+                    "add `\"{origin}\"` to `allowed_origins` (corsgate proxy: `--allow-origin {origin}`)"
+                ),
+                &format!("add `\"{origin}\"` to `CORS_ALLOWED_ORIGINS`"),
+            )];
+            if blocked.origin == "null" {
+                out.push(json!({ "note": "the origin became `null` after a cross-origin redirect: request the final URL directly instead of allowing `null`" }));
+            }
+            if blocked.preflight && matches!(blocked.failure, Failure::MissingAllowOriginHeader) {
+                out.push(json!({ "note": "the preflight (OPTIONS) got no CORS headers: the CORS middleware must answer OPTIONS before any auth or routing (corsgate answers preflights itself)" }));
+            }
+            out
+        }
+        Failure::MultipleAllowOriginValues { .. } => vec![json!({
+            "header": format!("Access-Control-Allow-Origin: {origin} (exactly one)"),
+            "note": "two layers add the header (the app and a proxy or middleware): keep one; `corsgate proxy` replaces the back-end's copy",
+        })],
+        Failure::WildcardOriginNotAllowed => vec![fix(
+            &format!(
+                "Access-Control-Allow-Origin: {origin} and Access-Control-Allow-Credentials: true"
+            ),
+            &format!("list `\"{origin}\"` in `allowed_origins` and set `allow_credentials = true`"),
+            &format!(
+                "set `CORS_ALLOWED_ORIGINS = [\"{origin}\"]` and `CORS_ALLOW_CREDENTIALS = True`"
+            ),
+        )],
+        Failure::InvalidAllowCredentials { .. } => vec![
+            fix(
+                "Access-Control-Allow-Credentials: true",
+                "set `allow_credentials = true` (corsgate proxy: `--allow-credentials`)",
+                "set `CORS_ALLOW_CREDENTIALS = True`",
+            ),
+            json!({ "note": "or, if the page needs no cookies, drop `credentials: \"include\"` from the fetch() call" }),
+        ],
+        Failure::PreflightInvalidStatus => vec![json!({
+            "header": "a 2xx status for OPTIONS",
+            "note": "the server answers the preflight (OPTIONS) with an error: put the CORS middleware first, before auth and routing; corsgate answers preflights itself with 200",
+        })],
+        Failure::PreflightDisallowedRedirect => vec![json!({
+            "note": "the preflight was redirected (often http→https or a missing trailing slash): request the final URL directly",
+        })],
+        Failure::MethodDisallowedByPreflightResponse { method } => {
+            let mut out = vec![fix(
+                &format!("Access-Control-Allow-Methods: …, {method}"),
+                &format!("add `\"{method}\"` to `allow_methods`"),
+                &format!("add `\"{method}\"` to `CORS_ALLOW_METHODS`"),
+            )];
+            if method.chars().any(|c| c.is_ascii_lowercase()) {
+                out.push(json!({ "note": format!("methods are case-sensitive and fetch() does not upper-case `{method}`: write `{}` in the page", method.to_ascii_uppercase()) }));
+            }
+            out
+        }
+        Failure::HeaderDisallowedByPreflightResponse { header } => vec![fix(
+            &format!("Access-Control-Allow-Headers: …, {header}"),
+            &format!("add `\"{header}\"` to `allow_headers`"),
+            &format!(
+                "add `\"{header}\"` to `CORS_ALLOW_HEADERS`, e.g. `CORS_ALLOW_HEADERS = (*default_headers, \"{header}\")`"
+            ),
+        )],
+        Failure::InvalidAllowMethodsPreflightResponse
+        | Failure::InvalidAllowHeadersPreflightResponse => vec![json!({
+            "note": "send a comma-separated list of tokens, e.g. `GET, POST, PUT` / `content-type, x-api-key`",
+        })],
+        _ => Vec::new(),
+    }
+}
+
+fn cors_headers(headers: &HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .filter(|(n, _)| {
+            n.as_str().starts_with("access-control-")
+                || *n == http::header::VARY
+                || *n == http::header::LOCATION
+        })
+        .map(|(n, v)| {
+            (
+                n.to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect()
+}
+
+impl Report {
+    fn console_message(&self) -> Option<String> {
+        self.blocked.as_ref().map(|b| {
+            browser::console_message(
+                self.xhr,
+                &b.url,
+                b.redirected_from.as_deref(),
+                &b.origin,
+                &b.failure,
+                b.preflight,
+            )
+        })
+    }
+
+    fn to_json(&self) -> Value {
+        let exchanges: Vec<Value> = self
+            .exchanges
+            .iter()
+            .map(|e| {
+                json!({
+                    "step": e.step,
+                    "request": { "method": e.method, "url": e.url, "headers": e.sent.iter().map(|(n, v)| json!([n, v])).collect::<Vec<_>>() },
+                    "response": { "status": e.status, "headers": cors_headers(&e.received).iter().map(|(n, v)| json!([n, v])).collect::<Vec<_>>() },
+                })
+            })
+            .collect();
+        let preflight = self.exchanges.iter().find(|e| e.step == "preflight");
+        json!({
+            "verdict": if self.blocked.is_some() { "blocked" } else { "allowed" },
+            "url": self.url,
+            "origin": self.origin,
+            "method": self.method,
+            "credentials": self.credentials.as_str(),
+            "same_origin": self.same_origin,
+            "preflight": {
+                "needed": !self.same_origin && !self.preflight_reasons.is_empty(),
+                "reasons": self.preflight_reasons,
+                "request": preflight.map(|e| json!({ "method": e.method, "url": e.url, "headers": e.sent.iter().map(|(n, v)| json!([n, v])).collect::<Vec<_>>() })),
+                "response": preflight.map(|e| json!({ "status": e.status, "headers": cors_headers(&e.received).iter().map(|(n, v)| json!([n, v])).collect::<Vec<_>>() })),
+            },
+            "failing_step": self.blocked.as_ref().map(|b| b.step),
+            "error_kind": self.blocked.as_ref().map(|b| b.failure.name()),
+            "console_message": self.console_message(),
+            "readable_headers": self.readable,
+            "fixes": self.blocked.as_ref().map(|b| fixes(b, self)).unwrap_or_default(),
+            "warnings": self.warnings,
+            "exchanges": exchanges,
+        })
+    }
+
+    fn to_text(&self) -> String {
+        let mut out = String::new();
+        let verdict = if self.blocked.is_some() {
+            "BLOCKED"
+        } else {
+            "ALLOWED"
+        };
+        out.push_str(&format!(
+            "{verdict}: {} {} from origin {} (credentials: {})\n",
+            self.method,
+            self.url,
+            self.origin,
+            self.credentials.as_str()
+        ));
+        if self.same_origin {
+            out.push_str("\nsame-origin request: CORS does not apply\n");
+            return out;
+        }
+        if self.preflight_reasons.is_empty() {
+            out.push_str("\npreflight: not sent (a safelisted method with safelisted headers)\n");
+        } else {
+            out.push_str("\npreflight: sent, because\n");
+            for reason in &self.preflight_reasons {
+                out.push_str(&format!("  - {reason}\n"));
+            }
+        }
+        for e in &self.exchanges {
+            out.push_str(&format!("\n{}:\n  > {} {}\n", e.step, e.method, e.url));
+            for (n, v) in &e.sent {
+                out.push_str(&format!("  > {n}: {v}\n"));
+            }
+            out.push_str(&format!("  < {}\n", e.status));
+            let shown = cors_headers(&e.received);
+            if shown.is_empty() {
+                out.push_str("  < (no CORS headers)\n");
+            }
+            for (n, v) in shown {
+                out.push_str(&format!("  < {n}: {v}\n"));
+            }
+        }
+        if let Some(blocked) = &self.blocked {
+            out.push_str(&format!(
+                "\nfailing step: {} ({})\n",
+                blocked.step,
+                blocked.failure.name()
+            ));
+            out.push_str(&format!(
+                "Chromium says:\n  {}\n",
+                self.console_message().unwrap_or_default()
+            ));
+            out.push_str("fix:\n");
+            for fix in fixes(blocked, self) {
+                for (label, key) in [
+                    ("the server must send", "header"),
+                    ("corsgate", "corsgate"),
+                    ("django-cors-headers", "django"),
+                    ("note", "note"),
+                ] {
+                    if let Some(text) = fix.get(key).and_then(Value::as_str) {
+                        out.push_str(&format!("  {label}: {text}\n"));
+                    }
+                }
+            }
+        } else {
+            out.push_str(&format!(
+                "\nthe page can read these response headers: {}\n",
+                if self.readable.is_empty() {
+                    "(none)".to_owned()
+                } else {
+                    self.readable.join(", ")
+                }
+            ));
+        }
+        for warning in &self.warnings {
+            out.push_str(&format!("warning: {warning}\n"));
+        }
+        out
+    }
+}
+
+/// `--scan`: probe origins derived from the target host, each sent as a
+/// plain GET and as a preflight; report where the probe is reflected.
+async fn scan(args: &DoctorArgs) -> ExitCode {
+    let uri = match parse_url(&args.url) {
+        Ok(uri) => uri,
+        Err(e) => return usage(&e),
+    };
+    let host = uri.host().unwrap_or_default().to_ascii_lowercase();
+    let dotted = host
+        .rfind('.')
+        .map(|i| format!("{}x{}", &host[..i], &host[i + 1..]));
+    let mut probes: Vec<(&str, String, &str)> = vec![
+        (
+            "reflect-any-origin",
+            "http://evil.example".into(),
+            "the server reflects any origin",
+        ),
+        (
+            "null-trusted",
+            "null".into(),
+            "`null` is trusted: any sandboxed iframe or data: URL can read responses",
+        ),
+        (
+            "prefix-match",
+            format!("http://{host}.evil.example"),
+            "a domain that starts with the target's name is trusted",
+        ),
+        (
+            "suffix-match",
+            format!("http://evil{host}"),
+            "a domain that ends with the target's name is trusted",
+        ),
+        (
+            "any-subdomain",
+            format!("http://evil.{host}"),
+            "every subdomain is trusted: a script injection or takeover on any of them reads responses",
+        ),
+        (
+            "special-character",
+            format!("http://{host}_.evil.example"),
+            "a parser accepts `_` after the target's name",
+        ),
+        (
+            "third-party",
+            "https://whatever.github.io".into(),
+            "a site where anyone can publish pages is trusted",
+        ),
+    ];
+    if let Some(dotted) = dotted {
+        probes.push((
+            "unescaped-dot",
+            format!("http://{dotted}"),
+            "a regex with an unescaped `.` matches a look-alike domain",
+        ));
+    }
+    let client = Client2::new(args.timeout);
+    let mut findings = Vec::new();
+    for (class, probe, why) in &probes {
+        for preflight in [false, true] {
+            let mut sent = vec![("Origin".to_owned(), probe.clone())];
+            let method = if preflight {
+                sent.push(("Access-Control-Request-Method".to_owned(), "PUT".to_owned()));
+                "OPTIONS"
+            } else {
+                "GET"
+            };
+            let (_, headers) = match client.send(method, &uri, &sent, None).await {
+                Ok(answer) => answer,
+                Err(e) => return usage(&e),
+            };
+            let acao = headers
+                .get(http::header::ACCESS_CONTROL_ALLOW_ORIGIN)
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+            let credentials = headers
+                .get(http::header::ACCESS_CONTROL_ALLOW_CREDENTIALS)
+                .is_some_and(|v| v == "true");
+            let varies = headers.get_all(http::header::VARY).iter().any(|v| {
+                v.to_str()
+                    .is_ok_and(|v| v.to_ascii_lowercase().contains("origin") || v.contains('*'))
+            });
+            if acao.as_deref() == Some(probe.as_str()) {
+                let severity = if credentials { "high" } else { "medium" };
+                findings.push(json!({ "class": class, "probe": probe, "request": method, "severity": severity,
+                    "credentials": credentials, "why": if credentials { format!("{why}, with credentials: it can read a logged-in user's data") } else { (*why).to_owned() } }));
+                if !varies {
+                    findings.push(json!({ "class": "missing-vary-origin", "probe": probe, "request": method, "severity": "medium", "credentials": credentials,
+                        "why": "the answer depends on Origin but has no `Vary: Origin`: a shared cache can serve one origin's answer to another" }));
+                }
+                break;
+            }
+            if acao.as_deref() == Some("*") && *class == "reflect-any-origin" && !preflight {
+                findings.push(json!({ "class": "wildcard", "probe": probe, "request": method, "severity": if credentials { "low" } else { "info" }, "credentials": credentials,
+                    "why": if credentials { "`*` with credentials is refused by browsers: the policy is broken, not exploitable" } else { "every site can read responses without credentials: fine for public data only" } }));
+            }
+        }
+    }
+    let count = findings.iter().filter(|f| f["severity"] != "info").count();
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &json!({ "url": uri.to_string(), "probes": probes.len(), "findings": findings })
+            )
+            .unwrap_or_default()
+        );
+    } else {
+        println!(
+            "scan of {uri}: {} probes, each as GET and as a preflight",
+            probes.len()
+        );
+        for f in &findings {
+            println!(
+                "{}: {} [{}] origin `{}` ({})\n  why: {}",
+                f["severity"].as_str().unwrap_or(""),
+                f["class"].as_str().unwrap_or(""),
+                f["request"].as_str().unwrap_or(""),
+                f["probe"].as_str().unwrap_or(""),
+                if f["credentials"] == true {
+                    "with credentials"
+                } else {
+                    "without credentials"
+                },
+                f["why"].as_str().unwrap_or("")
+            );
+        }
+        println!(
+            "{}",
+            if findings.is_empty() {
+                "no findings".to_owned()
+            } else {
+                format!("{} findings", findings.len())
+            }
+        );
+    }
+    exit::code(if count > 0 { exit::BLOCKED } else { exit::OK })
+}

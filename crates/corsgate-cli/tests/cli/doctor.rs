@@ -1,0 +1,557 @@
+//! `corsgate doctor` against loopback servers that answer with scripted
+//! headers: every failure class, then the corsgate proxy and tower adapter.
+
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use corsgate::tower::CorsLayer;
+use serde_json::Value;
+
+use crate::support::{Proxy, run};
+
+const ORIGIN: &str = "http://127.0.0.1:5000";
+
+/// Answers by path; `other` is the address of a second server for
+/// cross-origin redirects.
+async fn scripted(
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    other: Option<SocketAddr>,
+) -> Response {
+    let origin = headers
+        .get("origin")
+        .and_then(|o| o.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let preflight = method == Method::OPTIONS;
+    let acao = |v: &str| vec![("access-control-allow-origin".to_owned(), v.to_owned())];
+    let (status, list): (u16, Vec<(String, String)>) = match (uri.path(), preflight) {
+        ("/missing", _) => (200, vec![]),
+        ("/ok", _) => (200, acao(&origin)),
+        ("/star", _) => (200, acao("*")),
+        ("/dup", _) => (200, [acao(ORIGIN), acao(ORIGIN)].concat()),
+        ("/wrong", _) => (200, acao("http://other.example")),
+        ("/trailing-slash", _) => (200, acao("http://127.0.0.1:5000/")),
+        ("/acac-capital", _) => (
+            200,
+            [
+                acao(&origin),
+                vec![("access-control-allow-credentials".into(), "True".into())],
+            ]
+            .concat(),
+        ),
+        ("/acac-ok", _) => (
+            200,
+            [
+                acao(&origin),
+                vec![("access-control-allow-credentials".into(), "true".into())],
+            ]
+            .concat(),
+        ),
+        ("/preflight-404", true) => (404, acao(&origin)),
+        ("/preflight-405", true) => (405, vec![]),
+        ("/preflight-redirect", true) => (302, vec![("location".into(), "/ok".into())]),
+        ("/methods", true) => (
+            200,
+            [
+                acao(&origin),
+                vec![("access-control-allow-methods".into(), "GET, POST".into())],
+            ]
+            .concat(),
+        ),
+        ("/headers", true) => (
+            200,
+            [
+                acao(&origin),
+                vec![
+                    ("access-control-allow-methods".into(), "PUT".into()),
+                    ("access-control-allow-headers".into(), "x-other".into()),
+                ],
+            ]
+            .concat(),
+        ),
+        ("/star-headers", true) => (
+            200,
+            [
+                acao(&origin),
+                vec![
+                    ("access-control-allow-methods".into(), "*".into()),
+                    ("access-control-allow-headers".into(), "*".into()),
+                ],
+            ]
+            .concat(),
+        ),
+        ("/expose", _) => (
+            200,
+            [
+                acao(&origin),
+                vec![
+                    (
+                        "access-control-expose-headers".into(),
+                        "x-total-count".into(),
+                    ),
+                    ("x-total-count".into(), "2".into()),
+                    ("x-secret".into(), "1".into()),
+                ],
+            ]
+            .concat(),
+        ),
+        // A redirect hop must pass the CORS check itself, so it carries ACAO.
+        ("/redirect-cross", _) => (
+            302,
+            [
+                acao(&origin),
+                vec![(
+                    "location".into(),
+                    format!("http://{}/ok-listed", other.unwrap()),
+                )],
+            ]
+            .concat(),
+        ),
+        ("/redirect-bare", _) => (302, vec![("location".into(), "/ok".into())]),
+        ("/ok-listed", _) => (200, acao(ORIGIN)),
+        ("/reflect", _) => (
+            200,
+            [
+                acao(&origin),
+                vec![
+                    ("access-control-allow-credentials".into(), "true".into()),
+                    ("vary".into(), "Origin".into()),
+                ],
+            ]
+            .concat(),
+        ),
+        (_, true) => (200, acao(&origin)),
+        _ => (200, acao(&origin)),
+    };
+    let mut response = (StatusCode::from_u16(status).unwrap(), "body").into_response();
+    for (n, v) in list {
+        response.headers_mut().append(
+            axum::http::HeaderName::from_bytes(n.as_bytes()).unwrap(),
+            v.parse().unwrap(),
+        );
+    }
+    response
+}
+
+async fn serve(app: Router) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    addr
+}
+
+async fn scripted_servers() -> SocketAddr {
+    let other = serve(Router::new().fallback(|m, u, h| scripted(m, u, h, None))).await;
+    serve(Router::new().fallback(move |m, u, h| scripted(m, u, h, Some(other)))).await
+}
+
+fn doctor(args: &[&str]) -> (i32, Value) {
+    let mut argv = vec!["doctor", "--json"];
+    argv.extend_from_slice(args);
+    let (code, stdout, stderr) = tokio::task::block_in_place(|| run(&argv));
+    let json = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}\n{stderr}"));
+    (code, json)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_failure_class_is_diagnosed() {
+    let addr = scripted_servers().await;
+    let url = |p: &str| format!("http://{addr}{p}");
+    // (path, extra args, error_kind, failing step, message tail)
+    let cases: Vec<(&str, Vec<&str>, &str, &str, &str)> = vec![
+        (
+            "/missing",
+            vec![],
+            "MissingAllowOriginHeader",
+            "actual request",
+            "No 'Access-Control-Allow-Origin' header is present on the requested resource.",
+        ),
+        (
+            "/dup",
+            vec![],
+            "MultipleAllowOriginValues",
+            "actual request",
+            "contains multiple values 'http://127.0.0.1:5000, http://127.0.0.1:5000', but only one is allowed. Have the server send the header with a valid value.",
+        ),
+        (
+            "/wrong",
+            vec![],
+            "AllowOriginMismatch",
+            "actual request",
+            "has a value 'http://other.example' that is not equal to the supplied origin. Have the server send the header with a valid value.",
+        ),
+        (
+            "/trailing-slash",
+            vec![],
+            "AllowOriginMismatch",
+            "actual request",
+            "has a value 'http://127.0.0.1:5000/' that is not equal to the supplied origin. Have the server send the header with a valid value.",
+        ),
+        (
+            "/star",
+            vec!["--credentials", "include"],
+            "WildcardOriginNotAllowed",
+            "actual request",
+            "must not be the wildcard '*' when the request's credentials mode is 'include'.",
+        ),
+        (
+            "/acac-capital",
+            vec!["--credentials", "include"],
+            "InvalidAllowCredentials",
+            "actual request",
+            "header in the response is 'True' which must be 'true' when the request's credentials mode is 'include'.",
+        ),
+        (
+            "/missing",
+            vec!["--credentials", "include", "--xhr"],
+            "MissingAllowOriginHeader",
+            "actual request",
+            "No 'Access-Control-Allow-Origin' header is present on the requested resource.",
+        ),
+        (
+            "/preflight-404",
+            vec!["--method", "PUT"],
+            "PreflightInvalidStatus",
+            "preflight",
+            "Response to preflight request doesn't pass access control check: It does not have HTTP ok status.",
+        ),
+        (
+            "/preflight-405",
+            vec!["--method", "DELETE"],
+            "MissingAllowOriginHeader",
+            "preflight",
+            "Response to preflight request doesn't pass access control check: No 'Access-Control-Allow-Origin' header is present on the requested resource.",
+        ),
+        (
+            "/preflight-redirect",
+            vec!["--method", "PUT"],
+            "PreflightDisallowedRedirect",
+            "preflight",
+            "Response to preflight request doesn't pass access control check: Redirect is not allowed for a preflight request.",
+        ),
+        (
+            "/methods",
+            vec!["--method", "put"],
+            "MethodDisallowedByPreflightResponse",
+            "preflight",
+            "Method PUT is not allowed by Access-Control-Allow-Methods in preflight response.",
+        ),
+        (
+            "/methods",
+            vec!["--method", "patch"],
+            "MethodDisallowedByPreflightResponse",
+            "preflight",
+            "Method patch is not allowed by Access-Control-Allow-Methods in preflight response.",
+        ),
+        (
+            "/headers",
+            vec!["--method", "PUT", "-H", "Content-Type: application/json"],
+            "HeaderDisallowedByPreflightResponse",
+            "preflight",
+            "Request header field content-type is not allowed by Access-Control-Allow-Headers in preflight response.",
+        ),
+        (
+            "/star-headers",
+            vec![
+                "--method",
+                "PUT",
+                "-H",
+                "X-Api-Key: 1",
+                "--credentials",
+                "include",
+            ],
+            "InvalidAllowCredentials",
+            "preflight",
+            "Response to preflight request doesn't pass access control check: The value of the 'Access-Control-Allow-Credentials' header in the response is '' which must be 'true' when the request's credentials mode is 'include'.",
+        ),
+        (
+            "/redirect-bare",
+            vec![],
+            "MissingAllowOriginHeader",
+            "redirect",
+            "No 'Access-Control-Allow-Origin' header is present on the requested resource.",
+        ),
+        (
+            "/redirect-cross",
+            vec![],
+            "AllowOriginMismatch",
+            "actual request",
+            "has a value 'http://127.0.0.1:5000' that is not equal to the supplied origin. Have the server send the header with a valid value.",
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (path, extra, kind, step, tail) in cases {
+        let target = url(path);
+        let mut args = vec![target.as_str(), "--origin", ORIGIN];
+        args.extend(extra.iter().copied());
+        let (code, report) = doctor(&args);
+        let message = report["console_message"].as_str().unwrap_or("");
+        let ok = code == 1
+            && report["verdict"] == "blocked"
+            && report["error_kind"] == kind
+            && report["failing_step"] == step
+            && message.ends_with(tail)
+            && report["fixes"].as_array().is_some_and(|f| !f.is_empty());
+        if !ok {
+            failures.push(format!("{path} {extra:?}: exit {code}\n{report:#}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_name_the_api_and_the_redirect() {
+    let addr = scripted_servers().await;
+    let (_, report) = doctor(&[
+        &format!("http://{addr}/missing"),
+        "--origin",
+        ORIGIN,
+        "--xhr",
+    ]);
+    assert_eq!(
+        report["console_message"],
+        format!(
+            "Access to XMLHttpRequest at 'http://{addr}/missing' from origin 'http://127.0.0.1:5000' has been blocked by CORS policy: No 'Access-Control-Allow-Origin' header is present on the requested resource."
+        )
+    );
+    let (_, report) = doctor(&[&format!("http://{addr}/redirect-cross"), "--origin", ORIGIN]);
+    let message = report["console_message"].as_str().unwrap();
+    assert!(
+        message.contains(&format!(
+            "(redirected from 'http://{addr}/redirect-cross') from origin 'null'"
+        )),
+        "{message}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn allowed_requests_report_what_the_page_can_read() {
+    let addr = scripted_servers().await;
+    let (code, report) = doctor(&[&format!("http://{addr}/expose"), "--origin", ORIGIN]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(report["verdict"], "allowed");
+    assert_eq!(report["preflight"]["needed"], false);
+    assert_eq!(report["error_kind"], Value::Null);
+    assert_eq!(
+        report["readable_headers"],
+        serde_json::json!(["content-length", "content-type", "x-total-count"])
+    );
+
+    let (code, report) = doctor(&[
+        &format!("http://{addr}/acac-ok"),
+        "--origin",
+        ORIGIN,
+        "--credentials",
+        "include",
+    ]);
+    assert_eq!(code, 0, "{report:#}");
+
+    // Chromium lets `*` cover Authorization; the report warns that the standard does not.
+    let (code, report) = doctor(&[
+        &format!("http://{addr}/star-headers"),
+        "--origin",
+        ORIGIN,
+        "--method",
+        "PUT",
+        "-H",
+        "Authorization: Bearer x",
+    ]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(report["preflight"]["needed"], true);
+    assert_eq!(
+        report["preflight"]["request"]["headers"][3],
+        serde_json::json!(["Access-Control-Request-Headers", "authorization"])
+    );
+    assert!(
+        report["warnings"].to_string().contains("Fetch standard"),
+        "{report:#}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preflight_headers_are_sent_like_a_browser() {
+    let addr = scripted_servers().await;
+    let (_, report) = doctor(&[
+        &format!("http://{addr}/ok"),
+        "--origin",
+        ORIGIN,
+        "--method",
+        "post",
+        "-H",
+        "X-B: 1",
+        "-H",
+        "Content-Type: application/json",
+        "-H",
+        "x-a: 2",
+        "-H",
+        "Cookie: a=b",
+    ]);
+    assert_eq!(report["method"], "POST");
+    let sent = &report["preflight"]["request"]["headers"];
+    assert_eq!(
+        sent[2],
+        serde_json::json!(["Access-Control-Request-Method", "POST"])
+    );
+    assert_eq!(
+        sent[3],
+        serde_json::json!(["Access-Control-Request-Headers", "content-type,x-a,x-b"])
+    );
+    assert!(
+        report["warnings"]
+            .to_string()
+            .contains("a page cannot set `Cookie`")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_agrees_with_the_tower_adapter_and_the_proxy() {
+    let policy = corsgate::Config::builder()
+        .allowed_origins([ORIGIN])
+        .allow_headers(["content-type"])
+        .compile()
+        .unwrap();
+    let app = Router::new()
+        .route(
+            "/users",
+            axum::routing::get(|| async { "[]" }).put(|| async { "ok" }),
+        )
+        .layer(CorsLayer::new(policy));
+    let api = serve(app).await;
+    let (code, report) = doctor(&[
+        &format!("http://{api}/users"),
+        "--origin",
+        ORIGIN,
+        "--method",
+        "PUT",
+        "-H",
+        "Content-Type: application/json",
+    ]);
+    assert_eq!(
+        (code, report["verdict"].as_str()),
+        (0, Some("allowed")),
+        "{report:#}"
+    );
+    let (code, report) = doctor(&[
+        &format!("http://{api}/users"),
+        "--origin",
+        "http://localhost:5000",
+    ]);
+    assert_eq!(
+        (code, report["error_kind"].as_str()),
+        (1, Some("MissingAllowOriginHeader"))
+    );
+    let (code, report) = doctor(&[
+        &format!("http://{api}/users"),
+        "--origin",
+        ORIGIN,
+        "--method",
+        "PUT",
+        "-H",
+        "X-Api-Key: 1",
+    ]);
+    assert_eq!(
+        (code, report["error_kind"].as_str()),
+        (1, Some("HeaderDisallowedByPreflightResponse"))
+    );
+    assert!(
+        report["fixes"]
+            .to_string()
+            .contains("add `\\\"x-api-key\\\"` to `CORS_ALLOW_HEADERS`"),
+        "{report:#}"
+    );
+
+    // The proxy in front of a back-end without CORS.
+    let backend = serve(Router::new().fallback(|| async { "plain" })).await;
+    let proxy = tokio::task::block_in_place(|| {
+        Proxy::start(&[
+            "--upstream",
+            &format!("http://{backend}"),
+            "--allow-origin",
+            ORIGIN,
+        ])
+    });
+    let (code, _) = doctor(&[&proxy.url("/x"), "--origin", ORIGIN, "--method", "DELETE"]);
+    assert_eq!(code, 0);
+    let (code, report) = doctor(&[
+        &proxy.url("/x"),
+        "--origin",
+        ORIGIN,
+        "--credentials",
+        "include",
+    ]);
+    assert_eq!(
+        (code, report["error_kind"].as_str()),
+        (1, Some("InvalidAllowCredentials"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn usage_and_network_errors_exit_2() {
+    let free = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let (code, _, stderr) = tokio::task::block_in_place(|| {
+        run(&["doctor", &format!("http://{free}/"), "--origin", ORIGIN])
+    });
+    assert_eq!(code, 2);
+    assert!(stderr.contains("cannot reach"), "{stderr}");
+    let (code, _, stderr) = tokio::task::block_in_place(|| {
+        run(&[
+            "doctor",
+            "http://127.0.0.1:1/",
+            "--origin",
+            "127.0.0.1:5000",
+        ])
+    });
+    assert_eq!(code, 2);
+    assert!(stderr.contains("has no scheme"), "{stderr}");
+    let (code, _, _) = tokio::task::block_in_place(|| run(&["doctor", "http://127.0.0.1:1/"]));
+    assert_eq!(code, 2, "--origin is required");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scan_finds_reflection_with_credentials_and_passes_a_strict_policy() {
+    let addr = scripted_servers().await;
+    let (code, report) = doctor(&["--scan", &format!("http://{addr}/reflect")]);
+    assert_eq!(code, 1, "{report:#}");
+    let classes: Vec<&str> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["class"].as_str().unwrap())
+        .collect();
+    for class in [
+        "reflect-any-origin",
+        "null-trusted",
+        "prefix-match",
+        "suffix-match",
+        "any-subdomain",
+        "third-party",
+    ] {
+        assert!(classes.contains(&class), "{class} missing: {report:#}");
+    }
+    assert_eq!(report["findings"][0]["severity"], "high");
+
+    let policy = corsgate::Config::builder()
+        .allowed_origins([ORIGIN])
+        .allow_credentials(true)
+        .compile()
+        .unwrap();
+    let strict = serve(
+        Router::new()
+            .fallback(|| async { "ok" })
+            .layer(CorsLayer::new(policy)),
+    )
+    .await;
+    let (code, report) = doctor(&["--scan", &format!("http://{strict}/")]);
+    assert_eq!(
+        (code, report["findings"].as_array().map(Vec::len)),
+        (0, Some(0)),
+        "{report:#}"
+    );
+}
