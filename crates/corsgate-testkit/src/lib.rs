@@ -345,3 +345,56 @@ fn normalise(name: &str, value: &str) -> Vec<String> {
         })
         .collect()
 }
+
+/// A response read off the wire: status, header lines (names lower-cased,
+/// in order, repeated lines kept) and body.
+#[derive(Debug, Clone)]
+pub struct RawResponse {
+    /// The status code.
+    pub status: u16,
+    /// The header lines.
+    pub headers: Vec<(String, String)>,
+    /// The body, as text.
+    pub body: String,
+}
+
+impl RawResponse {
+    /// Every value of a header, in order (to see duplicates).
+    pub fn values(&self, name: &str) -> Vec<&str> {
+        self.headers
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+}
+
+/// Sends one raw HTTP/1.1 request (which should say `Connection: close`)
+/// and reads the whole answer, so tests see exactly what went on the wire.
+///
+/// # Panics
+/// When the connection fails or the answer is not HTTP: the test fails.
+pub async fn raw_http(addr: std::net::SocketAddr, request: &str) -> RawResponse {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await.expect("read");
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").expect("an HTTP response");
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|s| s.parse().ok())
+        .expect("a status line");
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    RawResponse {
+        status,
+        headers,
+        body: body.to_owned(),
+    }
+}

@@ -6,43 +6,8 @@ use actix_web::dev::Service;
 use actix_web::{App, HttpResponse, HttpServer, web};
 use corsgate::Config;
 use corsgate::actix::Cors;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const ORIGIN: &str = "http://127.0.0.1:5000";
-
-/// One raw HTTP/1.1 exchange: (status, lower-cased header lines, body).
-async fn send(addr: std::net::SocketAddr, request: &str) -> (u16, Vec<(String, String)>, String) {
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).await.unwrap();
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap();
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .unwrap()
-        .split(' ')
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
-    let headers = lines
-        .map(|l| {
-            let (n, v) = l.split_once(':').unwrap();
-            (n.to_ascii_lowercase(), v.trim().to_owned())
-        })
-        .collect();
-    (status, headers, body.to_owned())
-}
-
-fn values<'a>(headers: &'a [(String, String)], name: &str) -> Vec<&'a str> {
-    headers
-        .iter()
-        .filter(|(n, _)| n == name)
-        .map(|(_, v)| v.as_str())
-        .collect()
-}
 
 fn get(path: &str, extra: &str) -> String {
     format!(
@@ -100,14 +65,18 @@ async fn every_kind_of_response_gets_the_headers_over_http() {
     let handle = server.handle();
     actix_web::rt::spawn(server);
 
-    let (status, headers, body) = send(addr, &get("/users", "")).await;
+    let corsgate_testkit::RawResponse {
+        status,
+        headers,
+        body,
+    } = corsgate_testkit::raw_http(addr, &get("/users", "")).await;
     assert_eq!((status, body.as_str()), (200, "[]"));
-    assert_eq!(values(&headers, "access-control-allow-origin"), [ORIGIN]);
+    assert_eq!(values_of(&headers, "access-control-allow-origin"), [ORIGIN]);
     assert_eq!(
-        values(&headers, "access-control-allow-credentials"),
+        values_of(&headers, "access-control-allow-credentials"),
         ["true"]
     );
-    assert_eq!(values(&headers, "vary"), ["Origin"]);
+    assert_eq!(values_of(&headers, "vary"), ["Origin"]);
 
     let bad_json = "POST /json HTTP/1.1\r\nHost: x\r\nOrigin: http://127.0.0.1:5000\r\nContent-Type: application/json\r\nContent-Length: 5\r\nConnection: close\r\n\r\n{nope";
     for (request, expected) in [
@@ -116,11 +85,15 @@ async fn every_kind_of_response_gets_the_headers_over_http() {
         (bad_json.to_owned(), 400),
         (get("/guarded", ""), 401),
     ] {
-        let (status, headers, _) = send(addr, &request).await;
+        let corsgate_testkit::RawResponse {
+            status,
+            headers,
+            body: _,
+        } = corsgate_testkit::raw_http(addr, &request).await;
         let path = request.split(' ').nth(1).unwrap();
         assert_eq!(status, expected, "{path}");
         assert_eq!(
-            values(&headers, "access-control-allow-origin"),
+            values_of(&headers, "access-control-allow-origin"),
             [ORIGIN],
             "{path}"
         );
@@ -128,17 +101,29 @@ async fn every_kind_of_response_gets_the_headers_over_http() {
 
     let preflight = "OPTIONS /users HTTP/1.1\r\nHost: x\r\nOrigin: http://127.0.0.1:5000\r\n\
                      Access-Control-Request-Method: PUT\r\nConnection: close\r\n\r\n";
-    let (status, headers, body) = send(addr, preflight).await;
+    let corsgate_testkit::RawResponse {
+        status,
+        headers,
+        body,
+    } = corsgate_testkit::raw_http(addr, preflight).await;
     assert_eq!((status, body.as_str()), (200, ""));
     assert_eq!(
-        values(&headers, "content-length"),
+        values_of(&headers, "content-length"),
         ["0"],
         "exactly one Content-Length"
     );
     assert_eq!(
-        values(&headers, "access-control-allow-methods"),
+        values_of(&headers, "access-control-allow-methods"),
         ["DELETE, GET, OPTIONS, PATCH, POST, PUT"]
     );
 
     handle.stop(false).await;
+}
+
+fn values_of<'a>(headers: &'a [(String, String)], name: &str) -> Vec<&'a str> {
+    headers
+        .iter()
+        .filter(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
+        .collect()
 }

@@ -12,8 +12,7 @@ use corsgate::Config;
 use corsgate::tower::CorsLayer;
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 
 fn policy() -> corsgate::Policy {
     Config::builder()
@@ -22,41 +21,6 @@ fn policy() -> corsgate::Policy {
         .allow_credentials(true)
         .compile()
         .unwrap()
-}
-
-/// Sends one raw HTTP/1.1 request and returns the response head, lower-cased
-/// header names kept as sent.
-async fn send(addr: SocketAddr, request: &str) -> (u16, Vec<(String, String)>, String) {
-    let mut stream = TcpStream::connect(addr).await.unwrap();
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).await.unwrap();
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap();
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .unwrap()
-        .split(' ')
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
-    let headers = lines
-        .map(|l| {
-            let (n, v) = l.split_once(':').unwrap();
-            (n.to_ascii_lowercase(), v.trim().to_owned())
-        })
-        .collect();
-    (status, headers, body.to_owned())
-}
-
-fn values<'a>(headers: &'a [(String, String)], name: &str) -> Vec<&'a str> {
-    headers
-        .iter()
-        .filter(|(n, _)| n == name)
-        .map(|(_, v)| v.as_str())
-        .collect()
 }
 
 fn request(method: &str, path: &str, extra: &str) -> String {
@@ -85,36 +49,44 @@ async fn axum_over_http_answers_preflights_and_decorates_every_response() {
     let addr = serve_axum().await;
     let origin = "Origin: http://127.0.0.1:5000\r\n";
 
-    let (status, headers, body) = send(addr, &request("GET", "/users", origin)).await;
+    let corsgate_testkit::RawResponse {
+        status,
+        headers,
+        body,
+    } = corsgate_testkit::raw_http(addr, &request("GET", "/users", origin)).await;
     assert_eq!(status, 200);
     assert_eq!(body, "[\"ada\",\"bob\"]");
     assert_eq!(
-        values(&headers, "access-control-allow-origin"),
+        values_of(&headers, "access-control-allow-origin"),
         ["http://127.0.0.1:5000"]
     );
     assert_eq!(
-        values(&headers, "access-control-allow-credentials"),
+        values_of(&headers, "access-control-allow-credentials"),
         ["true"]
     );
     assert_eq!(
-        values(&headers, "access-control-expose-headers"),
+        values_of(&headers, "access-control-expose-headers"),
         ["x-total-count"]
     );
-    assert_eq!(values(&headers, "vary"), ["Origin"]);
+    assert_eq!(values_of(&headers, "vary"), ["Origin"]);
 
     // A preflight to a route that has no OPTIONS handler: answered 200 by the layer.
     let preflight = format!(
         "{origin}Access-Control-Request-Method: PUT\r\nAccess-Control-Request-Headers: content-type\r\n"
     );
-    let (status, headers, body) = send(addr, &request("OPTIONS", "/users", &preflight)).await;
+    let corsgate_testkit::RawResponse {
+        status,
+        headers,
+        body,
+    } = corsgate_testkit::raw_http(addr, &request("OPTIONS", "/users", &preflight)).await;
     assert_eq!(status, 200);
     assert_eq!(body, "");
-    assert_eq!(values(&headers, "content-length"), ["0"]);
+    assert_eq!(values_of(&headers, "content-length"), ["0"]);
     assert_eq!(
-        values(&headers, "access-control-allow-methods"),
+        values_of(&headers, "access-control-allow-methods"),
         ["DELETE, GET, OPTIONS, PATCH, POST, PUT"]
     );
-    assert_eq!(values(&headers, "access-control-max-age"), ["86400"]);
+    assert_eq!(values_of(&headers, "access-control-max-age"), ["86400"]);
 
     // axum's own 404 for an unknown route, its 405, and a handler's 500.
     for (method, path, expected) in [
@@ -122,24 +94,32 @@ async fn axum_over_http_answers_preflights_and_decorates_every_response() {
         ("POST", "/users", 405),
         ("GET", "/boom", 500),
     ] {
-        let (status, headers, _) = send(addr, &request(method, path, origin)).await;
+        let corsgate_testkit::RawResponse {
+            status,
+            headers,
+            body: _,
+        } = corsgate_testkit::raw_http(addr, &request(method, path, origin)).await;
         assert_eq!(status, expected, "{method} {path}");
         assert_eq!(
-            values(&headers, "access-control-allow-origin"),
+            values_of(&headers, "access-control-allow-origin"),
             ["http://127.0.0.1:5000"],
             "{method} {path}"
         );
     }
 
     // A disallowed origin: the app answers, only Vary is added.
-    let (status, headers, _) = send(
+    let corsgate_testkit::RawResponse {
+        status,
+        headers,
+        body: _,
+    } = corsgate_testkit::raw_http(
         addr,
         &request("GET", "/users", "Origin: http://evil.example\r\n"),
     )
     .await;
     assert_eq!(status, 200);
-    assert!(values(&headers, "access-control-allow-origin").is_empty());
-    assert_eq!(values(&headers, "vary"), ["Origin"]);
+    assert!(values_of(&headers, "access-control-allow-origin").is_empty());
+    assert_eq!(values_of(&headers, "vary"), ["Origin"]);
 }
 
 #[tokio::test]
@@ -168,22 +148,30 @@ async fn plain_hyper_service_through_the_tower_bridge() {
         }
     });
 
-    let (status, headers, body) = send(
+    let corsgate_testkit::RawResponse {
+        status,
+        headers,
+        body,
+    } = corsgate_testkit::raw_http(
         addr,
         &request("GET", "/", "Origin: http://127.0.0.1:5000\r\n"),
     )
     .await;
     assert_eq!((status, body.as_str()), (200, "hello"));
     assert_eq!(
-        values(&headers, "access-control-allow-origin"),
+        values_of(&headers, "access-control-allow-origin"),
         ["http://127.0.0.1:5000"]
     );
 
     let preflight = "Origin: http://127.0.0.1:5000\r\nAccess-Control-Request-Method: DELETE\r\n";
-    let (status, headers, body) = send(addr, &request("OPTIONS", "/", preflight)).await;
+    let corsgate_testkit::RawResponse {
+        status,
+        headers,
+        body,
+    } = corsgate_testkit::raw_http(addr, &request("OPTIONS", "/", preflight)).await;
     assert_eq!((status, body.as_str()), (200, ""));
     assert_eq!(
-        values(&headers, "access-control-allow-credentials"),
+        values_of(&headers, "access-control-allow-credentials"),
         ["true"]
     );
 }
@@ -229,4 +217,12 @@ async fn tonic_routes_accept_the_layer() {
         response.headers()["access-control-allow-origin"],
         "http://127.0.0.1:5000"
     );
+}
+
+fn values_of<'a>(headers: &'a [(String, String)], name: &str) -> Vec<&'a str> {
+    headers
+        .iter()
+        .filter(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
+        .collect()
 }
