@@ -904,7 +904,7 @@ mod tests {
         ]);
         assert_eq!(
             readable_headers(&star, Credentials::Omit),
-            ["x-a", "access-control-expose-headers"]
+            ["access-control-expose-headers", "x-a"]
         );
         assert!(readable_headers(&star, Credentials::Include).is_empty());
     }
