@@ -84,6 +84,18 @@ async fn scripted(
             ]
             .concat(),
         ),
+        ("/expose-star", _) => (
+            200,
+            [
+                acao(&origin),
+                vec![
+                    ("access-control-allow-credentials".into(), "true".into()),
+                    ("access-control-expose-headers".into(), "*".into()),
+                    ("x-total-count".into(), "2".into()),
+                ],
+            ]
+            .concat(),
+        ),
         ("/expose", _) => (
             200,
             [
@@ -553,5 +565,56 @@ async fn scan_finds_reflection_with_credentials_and_passes_a_strict_policy() {
         (code, report["findings"].as_array().map(Vec::len)),
         (0, Some(0)),
         "{report:#}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wildcards_without_authorization_and_expose_with_credentials() {
+    let addr = scripted_servers().await;
+    // `Allow-Headers: *` covers a custom header without credentials, with no warning.
+    let (code, report) = doctor(&[
+        &format!("http://{addr}/star-headers"),
+        "--origin",
+        ORIGIN,
+        "--method",
+        "PUT",
+        "-H",
+        "X-Api-Key: 1",
+    ]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(report["warnings"], serde_json::json!([]));
+    // `Expose-Headers: *` exposes everything without credentials, nothing extra with them.
+    let url = format!("http://{addr}/expose-star");
+    let (code, report) = doctor(&[&url, "--origin", ORIGIN]);
+    assert_eq!(code, 0);
+    assert!(
+        report["readable_headers"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!("x-total-count")),
+        "{report:#}"
+    );
+    let (code, report) = doctor(&[&url, "--origin", ORIGIN, "--credentials", "include"]);
+    assert_eq!(code, 0, "{report:#}");
+    assert!(
+        !report["readable_headers"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!("x-total-count")),
+        "{report:#}"
+    );
+    // The same request with credentials through an exposing server: the listed header is readable.
+    let (_, report) = doctor(&[&format!("http://{addr}/expose"), "--origin", ORIGIN]);
+    assert!(
+        report["readable_headers"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!("x-total-count"))
+    );
+    assert!(
+        !report["readable_headers"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!("x-secret"))
     );
 }
