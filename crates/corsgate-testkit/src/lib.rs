@@ -361,12 +361,17 @@ pub struct RawResponse {
 impl RawResponse {
     /// Every value of a header, in order (to see duplicates).
     pub fn values(&self, name: &str) -> Vec<&str> {
-        self.headers
-            .iter()
-            .filter(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-            .collect()
+        header_values(&self.headers, name)
     }
+}
+
+/// Every value of a header in a list of header lines, in order.
+pub fn header_values<'a>(headers: &'a [(String, String)], name: &str) -> Vec<&'a str> {
+    headers
+        .iter()
+        .filter(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
+        .collect()
 }
 
 /// Sends one raw HTTP/1.1 request (which should say `Connection: close`)

@@ -71,12 +71,18 @@ async fn every_kind_of_response_gets_the_headers_over_http() {
         body,
     } = corsgate_testkit::raw_http(addr, &get("/users", "")).await;
     assert_eq!((status, body.as_str()), (200, "[]"));
-    assert_eq!(values_of(&headers, "access-control-allow-origin"), [ORIGIN]);
     assert_eq!(
-        values_of(&headers, "access-control-allow-credentials"),
+        corsgate_testkit::header_values(&headers, "access-control-allow-origin"),
+        [ORIGIN]
+    );
+    assert_eq!(
+        corsgate_testkit::header_values(&headers, "access-control-allow-credentials"),
         ["true"]
     );
-    assert_eq!(values_of(&headers, "vary"), ["Origin"]);
+    assert_eq!(
+        corsgate_testkit::header_values(&headers, "vary"),
+        ["Origin"]
+    );
 
     let bad_json = "POST /json HTTP/1.1\r\nHost: x\r\nOrigin: http://127.0.0.1:5000\r\nContent-Type: application/json\r\nContent-Length: 5\r\nConnection: close\r\n\r\n{nope";
     for (request, expected) in [
@@ -93,7 +99,7 @@ async fn every_kind_of_response_gets_the_headers_over_http() {
         let path = request.split(' ').nth(1).unwrap();
         assert_eq!(status, expected, "{path}");
         assert_eq!(
-            values_of(&headers, "access-control-allow-origin"),
+            corsgate_testkit::header_values(&headers, "access-control-allow-origin"),
             [ORIGIN],
             "{path}"
         );
@@ -108,22 +114,14 @@ async fn every_kind_of_response_gets_the_headers_over_http() {
     } = corsgate_testkit::raw_http(addr, preflight).await;
     assert_eq!((status, body.as_str()), (200, ""));
     assert_eq!(
-        values_of(&headers, "content-length"),
+        corsgate_testkit::header_values(&headers, "content-length"),
         ["0"],
         "exactly one Content-Length"
     );
     assert_eq!(
-        values_of(&headers, "access-control-allow-methods"),
+        corsgate_testkit::header_values(&headers, "access-control-allow-methods"),
         ["DELETE, GET, OPTIONS, PATCH, POST, PUT"]
     );
 
     handle.stop(false).await;
-}
-
-fn values_of<'a>(headers: &'a [(String, String)], name: &str) -> Vec<&'a str> {
-    headers
-        .iter()
-        .filter(|(n, _)| n == name)
-        .map(|(_, v)| v.as_str())
-        .collect()
 }

@@ -57,18 +57,21 @@ async fn axum_over_http_answers_preflights_and_decorates_every_response() {
     assert_eq!(status, 200);
     assert_eq!(body, "[\"ada\",\"bob\"]");
     assert_eq!(
-        values_of(&headers, "access-control-allow-origin"),
+        corsgate_testkit::header_values(&headers, "access-control-allow-origin"),
         ["http://127.0.0.1:5000"]
     );
     assert_eq!(
-        values_of(&headers, "access-control-allow-credentials"),
+        corsgate_testkit::header_values(&headers, "access-control-allow-credentials"),
         ["true"]
     );
     assert_eq!(
-        values_of(&headers, "access-control-expose-headers"),
+        corsgate_testkit::header_values(&headers, "access-control-expose-headers"),
         ["x-total-count"]
     );
-    assert_eq!(values_of(&headers, "vary"), ["Origin"]);
+    assert_eq!(
+        corsgate_testkit::header_values(&headers, "vary"),
+        ["Origin"]
+    );
 
     // A preflight to a route that has no OPTIONS handler: answered 200 by the layer.
     let preflight = format!(
@@ -81,12 +84,18 @@ async fn axum_over_http_answers_preflights_and_decorates_every_response() {
     } = corsgate_testkit::raw_http(addr, &request("OPTIONS", "/users", &preflight)).await;
     assert_eq!(status, 200);
     assert_eq!(body, "");
-    assert_eq!(values_of(&headers, "content-length"), ["0"]);
     assert_eq!(
-        values_of(&headers, "access-control-allow-methods"),
+        corsgate_testkit::header_values(&headers, "content-length"),
+        ["0"]
+    );
+    assert_eq!(
+        corsgate_testkit::header_values(&headers, "access-control-allow-methods"),
         ["DELETE, GET, OPTIONS, PATCH, POST, PUT"]
     );
-    assert_eq!(values_of(&headers, "access-control-max-age"), ["86400"]);
+    assert_eq!(
+        corsgate_testkit::header_values(&headers, "access-control-max-age"),
+        ["86400"]
+    );
 
     // axum's own 404 for an unknown route, its 405, and a handler's 500.
     for (method, path, expected) in [
@@ -101,7 +110,7 @@ async fn axum_over_http_answers_preflights_and_decorates_every_response() {
         } = corsgate_testkit::raw_http(addr, &request(method, path, origin)).await;
         assert_eq!(status, expected, "{method} {path}");
         assert_eq!(
-            values_of(&headers, "access-control-allow-origin"),
+            corsgate_testkit::header_values(&headers, "access-control-allow-origin"),
             ["http://127.0.0.1:5000"],
             "{method} {path}"
         );
@@ -118,8 +127,11 @@ async fn axum_over_http_answers_preflights_and_decorates_every_response() {
     )
     .await;
     assert_eq!(status, 200);
-    assert!(values_of(&headers, "access-control-allow-origin").is_empty());
-    assert_eq!(values_of(&headers, "vary"), ["Origin"]);
+    assert!(corsgate_testkit::header_values(&headers, "access-control-allow-origin").is_empty());
+    assert_eq!(
+        corsgate_testkit::header_values(&headers, "vary"),
+        ["Origin"]
+    );
 }
 
 #[tokio::test]
@@ -159,7 +171,7 @@ async fn plain_hyper_service_through_the_tower_bridge() {
     .await;
     assert_eq!((status, body.as_str()), (200, "hello"));
     assert_eq!(
-        values_of(&headers, "access-control-allow-origin"),
+        corsgate_testkit::header_values(&headers, "access-control-allow-origin"),
         ["http://127.0.0.1:5000"]
     );
 
@@ -171,7 +183,7 @@ async fn plain_hyper_service_through_the_tower_bridge() {
     } = corsgate_testkit::raw_http(addr, &request("OPTIONS", "/", preflight)).await;
     assert_eq!((status, body.as_str()), (200, ""));
     assert_eq!(
-        values_of(&headers, "access-control-allow-credentials"),
+        corsgate_testkit::header_values(&headers, "access-control-allow-credentials"),
         ["true"]
     );
 }
@@ -217,12 +229,4 @@ async fn tonic_routes_accept_the_layer() {
         response.headers()["access-control-allow-origin"],
         "http://127.0.0.1:5000"
     );
-}
-
-fn values_of<'a>(headers: &'a [(String, String)], name: &str) -> Vec<&'a str> {
-    headers
-        .iter()
-        .filter(|(n, _)| n == name)
-        .map(|(_, v)| v.as_str())
-        .collect()
 }
