@@ -111,6 +111,8 @@ pub(crate) fn run(args: &[&str]) -> (i32, String, String) {
     let mut child = Command::new(BIN)
         .args(args)
         .env("NO_COLOR", "1")
+        // Help text wraps to the terminal width: fix it so snapshots are stable.
+        .env("COLUMNS", "100")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
