@@ -118,12 +118,12 @@ fn parse_url(url: &str) -> Result<Uri, String> {
     }
 }
 
-struct Client2 {
+struct Http {
     client: Client<HttpConnector, Full<Bytes>>,
     timeout: Duration,
 }
 
-impl Client2 {
+impl Http {
     fn new(timeout: f64) -> Self {
         Self {
             client: Client::builder(TokioExecutor::new()).build_http(),
@@ -219,7 +219,7 @@ async fn diagnose(args: &DoctorArgs) -> Result<Report, String> {
         warnings,
         xhr: args.xhr,
     };
-    let client = Client2::new(args.timeout);
+    let client = Http::new(args.timeout);
     if report.same_origin {
         let (status, received) = client
             .send(&method, &first, &headers, args.body.as_deref())
@@ -474,6 +474,21 @@ fn cors_headers(headers: &HeaderMap) -> Vec<(String, String)> {
         .collect()
 }
 
+impl Exchange {
+    fn request_json(&self) -> Value {
+        let headers: Vec<Value> = self.sent.iter().map(|(n, v)| json!([n, v])).collect();
+        json!({ "method": self.method, "url": self.url, "headers": headers })
+    }
+
+    fn response_json(&self) -> Value {
+        let headers: Vec<Value> = cors_headers(&self.received)
+            .iter()
+            .map(|(n, v)| json!([n, v]))
+            .collect();
+        json!({ "status": self.status, "headers": headers })
+    }
+}
+
 impl Report {
     fn console_message(&self) -> Option<String> {
         self.blocked.as_ref().map(|b| {
@@ -493,11 +508,7 @@ impl Report {
             .exchanges
             .iter()
             .map(|e| {
-                json!({
-                    "step": e.step,
-                    "request": { "method": e.method, "url": e.url, "headers": e.sent.iter().map(|(n, v)| json!([n, v])).collect::<Vec<_>>() },
-                    "response": { "status": e.status, "headers": cors_headers(&e.received).iter().map(|(n, v)| json!([n, v])).collect::<Vec<_>>() },
-                })
+                json!({ "step": e.step, "request": e.request_json(), "response": e.response_json() })
             })
             .collect();
         let preflight = self.exchanges.iter().find(|e| e.step == "preflight");
@@ -511,8 +522,8 @@ impl Report {
             "preflight": {
                 "needed": !self.same_origin && !self.preflight_reasons.is_empty(),
                 "reasons": self.preflight_reasons,
-                "request": preflight.map(|e| json!({ "method": e.method, "url": e.url, "headers": e.sent.iter().map(|(n, v)| json!([n, v])).collect::<Vec<_>>() })),
-                "response": preflight.map(|e| json!({ "status": e.status, "headers": cors_headers(&e.received).iter().map(|(n, v)| json!([n, v])).collect::<Vec<_>>() })),
+                "request": preflight.map(Exchange::request_json),
+                "response": preflight.map(Exchange::response_json),
             },
             "failing_step": self.blocked.as_ref().map(|b| b.step),
             "error_kind": self.blocked.as_ref().map(|b| b.failure.name()),
@@ -659,7 +670,7 @@ async fn scan(args: &DoctorArgs) -> ExitCode {
             "a regex with an unescaped `.` matches a look-alike domain",
         ));
     }
-    let client = Client2::new(args.timeout);
+    let client = Http::new(args.timeout);
     let mut findings = Vec::new();
     for (class, probe, why) in &probes {
         for preflight in [false, true] {

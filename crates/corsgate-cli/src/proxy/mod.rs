@@ -203,15 +203,17 @@ async fn reload_loop(shared: Arc<Shared>, path: PathBuf, interval: f64) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tick.tick().await;
     loop {
-        let cause = tokio::select! {
-            Some(()) = async { match hup.as_mut() { Some(h) => h.recv().await, None => std::future::pending().await } } => "SIGHUP",
+        let (cause, now) = tokio::select! {
+            Some(()) = async { match hup.as_mut() { Some(h) => h.recv().await, None => std::future::pending().await } } => {
+                ("SIGHUP", std::fs::read(&path).ok())
+            }
             _ = tick.tick(), if interval > 0.0 => {
                 let now = std::fs::read(&path).ok();
                 if now == last { continue }
-                "the file changed"
+                ("the file changed", now)
             }
         };
-        last = std::fs::read(&path).ok();
+        last = now;
         reload(&shared, &path, cause);
     }
 }

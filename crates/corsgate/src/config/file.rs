@@ -142,8 +142,7 @@ fn compiled((config, mut errors): (Config, Vec<ConfigError>)) -> Result<Policy, 
 
 fn load_file(path: &Path) -> (Config, Vec<ConfigError>) {
     let file_error = |kind, problem: String, help: &str| {
-        let mut error = ConfigError::new(kind, "", problem).help(help);
-        error.location = None;
+        let error = ConfigError::new(kind, "", problem).help(help);
         (Config::default(), vec![error])
     };
     let Some(format) = Format::of(path) else {

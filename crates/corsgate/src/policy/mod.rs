@@ -127,12 +127,13 @@ impl Policy {
         decision.reason = reason;
         let Some(echo) = echo else { return decision };
         let wildcard = decision.reason == Reason::AllOriginsAllowed && !rule.allow_credentials;
-        let private_network = rule.allow_private_network
-            && headers
-                .get(ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK)
-                .is_some_and(|v| v.as_bytes() == b"true");
+        // Exactly `true` (Private Network Access draft; django compares the same way).
+        let wants_private_network = headers
+            .get(ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK)
+            .is_some_and(|v| v.as_bytes() == b"true");
+        let private_network = rule.allow_private_network && wants_private_network;
         if kind == DecisionKind::Preflight
-            && let Some(problem) = preflight_problem(rule, request)
+            && let Some(problem) = preflight_problem(rule, request, wants_private_network)
         {
             decision.reason = problem;
         }
@@ -173,7 +174,11 @@ impl Policy {
 /// The CORS-preflight check a browser will run on our answer (Fetch
 /// § 4.8 steps 3–5): the first reason it will fail, if any. django does not
 /// check; corsgate answers the same but records the reason.
-fn preflight_problem(rule: &Rule, request: &RequestView<'_>) -> Option<Reason> {
+fn preflight_problem(
+    rule: &Rule,
+    request: &RequestView<'_>,
+    wants_private_network: bool,
+) -> Option<Reason> {
     let headers = request.headers();
     // `*` is a wildcard only without credentials; with them it is literal.
     let wildcards = !rule.allow_credentials;
@@ -219,9 +224,6 @@ fn preflight_problem(rule: &Rule, request: &RequestView<'_>) -> Option<Reason> {
             }
         }
     }
-    let wants_private_network = headers
-        .get(ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK)
-        .is_some_and(|v| v.as_bytes() == b"true");
     (wants_private_network && !rule.allow_private_network)
         .then_some(Reason::PrivateNetworkNotAllowed)
 }
