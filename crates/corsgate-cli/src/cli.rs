@@ -11,7 +11,8 @@ use clap::{Args, Parser, Subcommand};
 /// another (http://127.0.0.1:8000) is blocked by the browser unless the API
 /// answers with the right Access-Control-* headers. `corsgate proxy` adds
 /// them in front of an API you cannot or will not change; `corsgate check`
-/// validates and security-audits a policy file.
+/// validates and security-audits a policy file; `corsgate doctor` explains
+/// why a browser blocks a request; `corsgate demo` shows it all working.
 #[derive(Debug, Parser)]
 #[command(name = "corsgate", version, after_help = crate::exit::HELP)]
 pub(crate) struct Cli {
@@ -34,6 +35,39 @@ pub(crate) enum Command {
     /// for dangerous CORS policies.
     #[command(after_help = DOCTOR_EXAMPLES)]
     Doctor(DoctorArgs),
+    /// Run the two-origin story for real: a JSON API on one origin,
+    /// guarded by corsgate, and a page on another that calls it with
+    /// fetch() and shows what the browser allowed and blocked, and why.
+    #[command(after_help = DEMO_EXAMPLES)]
+    Demo(DemoArgs),
+}
+
+const DEMO_EXAMPLES: &str = "\
+Examples:
+  corsgate demo                      # then open http://127.0.0.1:5000/
+  corsgate demo --page 127.0.0.1:3000 --api 127.0.0.1:3001
+  corsgate demo --config settings.json
+
+A port that is taken is replaced by a free one (the addresses are printed).
+The API: GET/POST /items, PUT /items/{id} (Authorization: Bearer demo-token),
+DELETE /items/{id}, POST /login (sets a cookie), GET /me (reads it),
+GET /internal/stats (outside the default policy's scope).";
+
+#[derive(Debug, Args)]
+pub(crate) struct DemoArgs {
+    /// Where the API listens (loopback only).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8000")]
+    pub(crate) api: SocketAddr,
+
+    /// Where the front-end page listens (loopback only).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:5000")]
+    pub(crate) page: SocketAddr,
+
+    /// The API's policy file (TOML or JSON, corsgate or django-cors-headers
+    /// names) instead of the embedded default, which allows the page's
+    /// origin with credentials.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
 }
 
 const DOCTOR_EXAMPLES: &str = "\
@@ -212,6 +246,9 @@ mod tests {
             ],
             &["corsgate", "check", "s.toml"],
             &["corsgate", "check", "--json", "s.toml"],
+            &["corsgate", "demo"],
+            &["corsgate", "demo", "--api", "[::1]:0", "--page", "127.0.0.1:0"],
+            &["corsgate", "demo", "--config", "s.toml"],
         ];
         for argv in ok {
             assert!(Cli::try_parse_from(*argv).is_ok(), "{argv:?}");
@@ -244,6 +281,7 @@ mod tests {
             ),
             (&["corsgate", "check"], ErrorKind::MissingRequiredArgument),
             (&["corsgate", "serve"], ErrorKind::InvalidSubcommand),
+            (&["corsgate", "demo", "--api", "8000"], ErrorKind::ValueValidation),
         ];
         for (argv, kind) in bad {
             let err = Cli::try_parse_from(*argv).unwrap_err();

@@ -2,6 +2,7 @@
 
 mod check;
 mod cli;
+mod demo;
 mod doctor;
 mod exit;
 mod proxy;
@@ -12,5 +13,6 @@ fn main() -> std::process::ExitCode {
         cli::Command::Proxy(args) => proxy::run(args),
         cli::Command::Check(args) => check::run(&args),
         cli::Command::Doctor(args) => doctor::run(&args),
+        cli::Command::Demo(args) => demo::run(&args),
     }
 }
