@@ -389,7 +389,7 @@ pub(crate) fn parse_request_origin(bytes: &[u8]) -> Option<RequestOrigin<'_>> {
                 b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'.' | b'_')
             })
     };
-    if !host_ok {
+    if !host_ok || (default_port(scheme).is_some() && !ipv4_is_canonical(host)) {
         return None;
     }
     if let Some(p) = port {
@@ -404,6 +404,31 @@ pub(crate) fn parse_request_origin(bytes: &[u8]) -> Option<RequestOrigin<'_>> {
         }
     }
     Some(RequestOrigin { scheme, host, port })
+}
+
+/// For a special scheme's host: `false` when the URL standard would parse
+/// it as an IPv4 address (its last label is a number: `0`, `127.1`,
+/// `0x7f.0.0.1`) that is not already in the dotted-decimal form browsers
+/// serialize (`http://0` reaches a server as `http://0.0.0.0`).
+fn ipv4_is_canonical(host: &str) -> bool {
+    let trimmed = host.strip_suffix('.').unwrap_or(host);
+    let last = trimmed.rsplit('.').next().unwrap_or("");
+    let numeric = (!last.is_empty() && last.bytes().all(|b| b.is_ascii_digit()))
+        || last
+            .strip_prefix("0x")
+            .is_some_and(|hex| hex.bytes().all(|b| b.is_ascii_hexdigit()));
+    if !numeric {
+        return true;
+    }
+    let parts: Vec<&str> = host.split('.').collect();
+    parts.len() == 4
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.len() <= 3
+                && p.bytes().all(|b| b.is_ascii_digit())
+                && (*p == "0" || !p.starts_with('0'))
+                && p.parse::<u16>().is_ok_and(|n| n <= 255)
+        })
 }
 
 /// The default port of the special schemes (URL standard), which a
@@ -536,6 +561,12 @@ mod tests {
             "chrome-extension://abcdefghijklmnop",
             "http://localhost:0",
             "https://a_b.example.com",
+            "http://0.0.0.0:8000",
+            "http://10.0.0.255",
+            "https://1.example",
+            "https://example.123abc",
+            // Not a special scheme: no IPv4 parsing.
+            "foo://0",
         ];
         for origin in good {
             assert!(
@@ -543,7 +574,7 @@ mod tests {
                 "{origin}"
             );
         }
-        let bad: [&[u8]; 17] = [
+        let bad: [&[u8]; 24] = [
             b"",
             b"null",
             b"example.com",
@@ -561,6 +592,15 @@ mod tests {
             b"https://",
             b"https://..com",
             b"https://[::g]",
+            // Hosts the URL standard parses as IPv4: a browser sends them
+            // in dotted-decimal form, so these come from no browser.
+            b"http://0",
+            b"http://127.1",
+            b"http://0x7f.0.0.1",
+            b"http://010.0.0.1",
+            b"http://1.2.3.256",
+            b"https://example.0x",
+            b"http://1.2.3.4.5",
         ];
         for origin in bad {
             assert!(
