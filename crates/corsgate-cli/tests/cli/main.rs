@@ -2,6 +2,7 @@
 //! on ephemeral ports. Every process a test starts is killed when its
 //! handle drops.
 
+mod browser;
 mod check;
 mod doctor;
 mod proxy;

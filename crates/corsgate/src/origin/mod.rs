@@ -420,13 +420,12 @@ fn ipv4_is_canonical(host: &str) -> bool {
     if !numeric {
         return true;
     }
-    let parts: Vec<&str> = host.split('.').collect();
-    parts.len() == 4
-        && parts.iter().all(|p| {
+    host.split('.').count() == 4
+        && host.split('.').all(|p| {
             !p.is_empty()
                 && p.len() <= 3
                 && p.bytes().all(|b| b.is_ascii_digit())
-                && (*p == "0" || !p.starts_with('0'))
+                && (p == "0" || !p.starts_with('0'))
                 && p.parse::<u16>().is_ok_and(|n| n <= 255)
         })
 }
