@@ -247,7 +247,14 @@ mod tests {
             &["corsgate", "check", "s.toml"],
             &["corsgate", "check", "--json", "s.toml"],
             &["corsgate", "demo"],
-            &["corsgate", "demo", "--api", "[::1]:0", "--page", "127.0.0.1:0"],
+            &[
+                "corsgate",
+                "demo",
+                "--api",
+                "[::1]:0",
+                "--page",
+                "127.0.0.1:0",
+            ],
             &["corsgate", "demo", "--config", "s.toml"],
         ];
         for argv in ok {
@@ -281,7 +288,10 @@ mod tests {
             ),
             (&["corsgate", "check"], ErrorKind::MissingRequiredArgument),
             (&["corsgate", "serve"], ErrorKind::InvalidSubcommand),
-            (&["corsgate", "demo", "--api", "8000"], ErrorKind::ValueValidation),
+            (
+                &["corsgate", "demo", "--api", "8000"],
+                ErrorKind::ValueValidation,
+            ),
         ];
         for (argv, kind) in bad {
             let err = Cli::try_parse_from(*argv).unwrap_err();

@@ -28,4 +28,5 @@ Exit codes:
   2  `check`: valid, but the security audit has findings (low or worse);
      any command: invalid arguments (after printing the usage)
 `doctor`: 0 allowed, 1 blocked, 2 usage or network error
-`doctor --scan`: 0 no finding, 1 findings, 2 usage or network error";
+`doctor --scan`: 0 no finding, 1 findings, 2 usage or network error
+`demo`: 0 stopped by Ctrl-C or SIGTERM, 1 could not start";

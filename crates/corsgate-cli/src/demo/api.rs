@@ -42,7 +42,10 @@ pub(super) fn router(policy: Policy, log: Arc<DecisionLog>) -> Router {
     let store = Shared::default();
     {
         let mut s = lock(&store);
-        s.items = vec![(1, "Write the API".into()), (2, "Call it from the page".into())];
+        s.items = vec![
+            (1, "Write the API".into()),
+            (2, "Call it from the page".into()),
+        ];
         s.next_id = 3;
     }
     let api = Router::new()
@@ -92,7 +95,9 @@ async fn record_decision(
     };
     let verdict = match (decision.kind(), allowed) {
         (DecisionKind::Preflight, true) => "preflight allowed",
-        (DecisionKind::Preflight, false) => "preflight rejected (the browser will not send the request)",
+        (DecisionKind::Preflight, false) => {
+            "preflight rejected (the browser will not send the request)"
+        }
         (DecisionKind::OutOfScope, _) => "no CORS headers",
         (_, true) if origin.is_none() => "not a CORS request",
         (_, true) => "allowed",
@@ -166,7 +171,10 @@ async fn create(State(store): State<Shared>, Json(body): Json<Value>) -> Respons
     };
     let mut s = lock(&store);
     if s.items.len() >= MAX_ITEMS {
-        return error(StatusCode::INSUFFICIENT_STORAGE, "the demo keeps 1000 items at most");
+        return error(
+            StatusCode::INSUFFICIENT_STORAGE,
+            "the demo keeps 1000 items at most",
+        );
     }
     let id = s.next_id;
     s.next_id += 1;
@@ -181,7 +189,11 @@ async fn update(
     Json(body): Json<Value>,
 ) -> Response {
     let expected = format!("Bearer {TOKEN}");
-    if headers.get(header::AUTHORIZATION).map(HeaderValue::as_bytes) != Some(expected.as_bytes()) {
+    if headers
+        .get(header::AUTHORIZATION)
+        .map(HeaderValue::as_bytes)
+        != Some(expected.as_bytes())
+    {
         return error(
             StatusCode::UNAUTHORIZED,
             "send `Authorization: Bearer demo-token`",
@@ -254,11 +266,15 @@ async fn logout(State(store): State<Shared>, headers: HeaderMap) -> Response {
 }
 
 async fn me(State(store): State<Shared>, headers: HeaderMap) -> Response {
-    let logged_in = session_of(&headers).is_some_and(|t| lock(&store).sessions.iter().any(|s| s == t));
+    let logged_in =
+        session_of(&headers).is_some_and(|t| lock(&store).sessions.iter().any(|s| s == t));
     if logged_in {
         Json(json!({ "user": "demo" })).into_response()
     } else {
-        error(StatusCode::UNAUTHORIZED, "no session cookie: POST /login first, with credentials")
+        error(
+            StatusCode::UNAUTHORIZED,
+            "no session cookie: POST /login first, with credentials",
+        )
     }
 }
 

@@ -206,15 +206,14 @@ async fn serve(args: &DemoArgs) -> ExitCode {
     println!("corsgate demo: page on {page_origin}/");
     println!("corsgate demo: api on {api_origin}/");
     println!("corsgate demo: policy {described}");
-    println!("Open {page_origin}/ in a browser; each API request's decision is printed below. Ctrl-C stops.");
+    println!(
+        "Open {page_origin}/ in a browser; each API request's decision is printed below. Ctrl-C stops."
+    );
     println!();
 
     let api_server = axum::serve(api_listener, api).with_graceful_shutdown(shutdown());
     let page_server = axum::serve(page_listener, page).with_graceful_shutdown(shutdown());
-    match tokio::try_join!(
-        async { api_server.await },
-        async { page_server.await }
-    ) {
+    match tokio::try_join!(async { api_server.await }, async { page_server.await }) {
         Ok(_) => exit::code(exit::OK),
         Err(e) => {
             eprintln!("error: {e}");

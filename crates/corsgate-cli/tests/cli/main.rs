@@ -4,6 +4,7 @@
 
 mod browser;
 mod check;
+mod demo;
 mod doctor;
 mod proxy;
 mod support;

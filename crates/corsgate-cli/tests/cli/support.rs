@@ -175,3 +175,84 @@ impl Drop for TempDir {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+/// A running `corsgate demo` on free ports; killed on drop.
+pub(crate) struct Demo {
+    child: Child,
+    pub(crate) page: String,
+    pub(crate) api: String,
+    stdout: Arc<Mutex<String>>,
+}
+
+impl Demo {
+    /// Starts `corsgate demo ARGS` (on free loopback ports unless ARGS say
+    /// otherwise) and waits (at most 20 s) for the page and API lines.
+    pub(crate) fn start(args: &[&str]) -> Self {
+        let mut args = args.to_vec();
+        for flag in ["--api", "--page"] {
+            if !args.contains(&flag) {
+                args.extend([flag, "127.0.0.1:0"]);
+            }
+        }
+        let mut child = Command::new(BIN)
+            .arg("demo")
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn corsgate demo");
+        let stdout = Arc::new(Mutex::new(String::new()));
+        let sink = Arc::clone(&stdout);
+        let pipe = child.stdout.take().expect("piped");
+        std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines() {
+                let Ok(line) = line else { break };
+                let mut out = sink.lock().unwrap();
+                out.push_str(&line);
+                out.push('\n');
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let line = |prefix: &str| {
+                stdout.lock().unwrap().lines().find_map(|l| {
+                    l.strip_prefix(prefix)
+                        .map(|u| u.trim_end_matches('/').to_owned())
+                })
+            };
+            if let (Some(page), Some(api)) = (
+                line("corsgate demo: page on "),
+                line("corsgate demo: api on "),
+            ) {
+                return Self {
+                    child,
+                    page,
+                    api,
+                    stdout,
+                };
+            }
+            let exited = child.try_wait().ok().flatten();
+            if exited.is_some() || Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "the demo did not start ({exited:?}): {}",
+                    stdout.lock().unwrap()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub(crate) fn stdout(&self) -> String {
+        self.stdout.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,176 @@
+//! Chromium against the `corsgate` binary: the demo page, and `corsgate
+//! proxy` in front of a back-end that knows nothing of CORS.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::routing::any;
+use serde_json::{Value, json};
+
+use super::{Browser, Recorder, api_response, page_origin, serve};
+use crate::support::{Demo, Proxy};
+
+/// Waits (at most 30 s) until the demo page has run every call.
+async fn wait_until_done(browser: &Browser) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while browser.eval("document.documentElement.dataset.state").await != json!("done") {
+        assert!(
+            Instant::now() < deadline,
+            "the demo page did not finish in 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    match browser.eval("window.demoResults").await {
+        Value::Array(results) => results,
+        other => panic!("window.demoResults is not a list: {other}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_page_shows_the_expected_outcomes_and_why() {
+    let demo = Demo::start(&[]);
+    let browser = Browser::start().await;
+    browser.open(&demo.page).await;
+    let results = wait_until_done(&browser).await;
+    // Tall enough for the whole table.
+    let height = browser
+        .eval("document.documentElement.scrollHeight + 40")
+        .await;
+    let height = u32::try_from(height.as_u64().unwrap_or(1200).min(3000)).unwrap_or(1200);
+    browser
+        .client
+        .set_window_size(1280, height)
+        .await
+        .expect("resize the window");
+    let screenshot = browser
+        .client
+        .screenshot()
+        .await
+        .expect("a screenshot of the demo page");
+    let summary = browser
+        .eval("document.getElementById('summary').textContent")
+        .await;
+    browser.close().await;
+    save_screenshot(&screenshot);
+
+    assert_eq!(results.len(), 9, "{results:#?}");
+    for r in &results {
+        let name = r["name"].as_str().unwrap_or_default();
+        assert_eq!(r["outcome"], r["expect"], "{name}: {r:#}");
+        let decisions = r["decisions"].as_array().expect("decisions");
+        let preflights = decisions
+            .iter()
+            .filter(|d| d["kind"] == "preflight")
+            .count();
+        // The Fetch standard's rule as the page states it, checked against
+        // what the API actually received from Chromium.
+        let needed = r["preflight_needed"] == json!(true);
+        assert_eq!(preflights, usize::from(needed), "{name}: {decisions:#?}");
+    }
+    let row = |name: &str| {
+        results
+            .iter()
+            .find(|r| r["name"] == name)
+            .unwrap_or_else(|| panic!("no row {name}"))
+    };
+    assert_eq!(row("Read an exposed header")["read"], "X-Total-Count: 2");
+    assert_eq!(
+        row("Read an unexposed header")["read"],
+        "X-Request-Id: null (not exposed)"
+    );
+    assert_eq!(row("JSON POST")["status"], 201);
+    assert_eq!(row("PUT with Authorization")["status"], 200);
+    assert_eq!(row("DELETE")["status"], 204);
+    assert_eq!(
+        row("Credentialed GET")["read"],
+        "signed in as demo (cookie sent)"
+    );
+    let forbidden = &row("A header the policy forbids")["decisions"][0];
+    assert_eq!(forbidden["reason"], "header-not-allowed", "{forbidden:#}");
+    let scope = &row("A path outside the CORS scope")["decisions"][0];
+    assert_eq!(scope["kind"], "out-of-scope", "{scope:#}");
+    assert_eq!(
+        summary,
+        "9 of 9 calls did what the default policy says they should."
+    );
+
+    // The terminal showed each decision as it happened.
+    let out = demo.stdout();
+    assert!(out.contains("OPTIONS /items"), "{out}");
+    assert!(out.contains("preflight rejected"), "{out}");
+    assert!(out.contains("no CORS headers"), "{out}");
+}
+
+/// The browser suite's screenshot of the demo: always under `target/`, and
+/// copied to `docs/demo.png` (shown in the README) with
+/// `CORSGATE_UPDATE_SCREENSHOT=1`.
+fn save_screenshot(png: &[u8]) {
+    assert!(png.starts_with(b"\x89PNG"), "not a PNG");
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let target = root.join("target/browser");
+    std::fs::create_dir_all(&target).unwrap();
+    std::fs::write(target.join("demo.png"), png).unwrap();
+    if std::env::var_os("CORSGATE_UPDATE_SCREENSHOT").is_some() {
+        std::fs::write(root.join("docs/demo.png"), png).unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn corsgate_proxy_in_front_of_a_plain_back_end() {
+    let page = page_origin().await;
+    let other_page = page_origin().await;
+    // A back-end with no CORS at all.
+    let seen = Recorder::default();
+    let backend = Router::new().route("/api/{*rest}", any(api_response));
+    let backend = format!("http://{}", serve(seen.around(backend)).await);
+    let config = crate::support::TempDir::new("browser-proxy");
+    let file = config.write(
+        "cors.toml",
+        &format!(
+            "allowed_origins = [\"{page}\"]\nexpose_headers = [\"X-Total-Count\"]\nallow_credentials = true\n"
+        ),
+    );
+    let proxy = Proxy::start(&["--upstream", &backend, "--config", file.to_str().unwrap()]);
+    let browser = Browser::start().await;
+
+    browser.open(&page).await;
+    // Straight to the back-end: blocked, it sends no CORS headers.
+    browser
+        .fetch(&format!("{backend}/api/direct"), json!({}), &[])
+        .await
+        .assert_blocked();
+    // Through the proxy: readable, exposed header readable, secret not.
+    let got = browser
+        .fetch(
+            &proxy.url("/api/get"),
+            json!({ "credentials": "include" }),
+            &["X-Total-Count", "X-Secret"],
+        )
+        .await;
+    assert_eq!(got.assert_readable(200).body(), "hello from the API");
+    assert_eq!(got.header("X-Total-Count"), Some("42"));
+    assert_eq!(got.header("X-Secret"), None);
+    let put =
+        json!({ "method": "PUT", "headers": { "Content-Type": "application/json" }, "body": "{}" });
+    browser
+        .fetch(&proxy.url("/api/put"), put.clone(), &[])
+        .await
+        .assert_readable(200);
+
+    browser.open(&other_page).await;
+    browser
+        .fetch(&proxy.url("/api/other"), json!({}), &[])
+        .await
+        .assert_blocked();
+    browser
+        .fetch(&proxy.url("/api/other-put"), put, &[])
+        .await
+        .assert_blocked();
+    browser.close().await;
+
+    // The proxy answered the preflights: the back-end never saw OPTIONS.
+    assert_eq!(seen.methods_for("/api/put"), ["PUT"]);
+    assert_eq!(seen.methods_for("/api/other-put"), Vec::<String>::new());
+    assert_eq!(seen.methods_for("/api/other"), ["GET"]);
+}
