@@ -153,21 +153,24 @@ async fn list(State(store): State<Shared>) -> Response {
     response
 }
 
-/// The `name` of a JSON body `{"name": "…"}`, or the error to answer.
-fn name_of(body: &Value) -> Result<String, Response> {
-    match body.get("name").and_then(Value::as_str) {
-        Some(name) if !name.is_empty() && name.len() <= MAX_NAME => Ok(name.to_owned()),
-        _ => Err(error(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "expected a JSON object with a \"name\" string of 1 to 200 bytes",
-        )),
-    }
+/// The `name` of a JSON body `{"name": "…"}`, if it is a valid one.
+fn name_of(body: &Value) -> Option<String> {
+    body.get("name")
+        .and_then(Value::as_str)
+        .filter(|name| !name.is_empty() && name.len() <= MAX_NAME)
+        .map(str::to_owned)
+}
+
+fn bad_name() -> Response {
+    error(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "expected a JSON object with a \"name\" string of 1 to 200 bytes",
+    )
 }
 
 async fn create(State(store): State<Shared>, Json(body): Json<Value>) -> Response {
-    let name = match name_of(&body) {
-        Ok(name) => name,
-        Err(response) => return response,
+    let Some(name) = name_of(&body) else {
+        return bad_name();
     };
     let mut s = lock(&store);
     if s.items.len() >= MAX_ITEMS {
@@ -199,9 +202,8 @@ async fn update(
             "send `Authorization: Bearer demo-token`",
         );
     }
-    let name = match name_of(&body) {
-        Ok(name) => name,
-        Err(response) => return response,
+    let Some(name) = name_of(&body) else {
+        return bad_name();
     };
     let mut s = lock(&store);
     match s.items.iter_mut().find(|(i, _)| *i == id) {
