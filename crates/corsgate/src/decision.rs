@@ -80,6 +80,9 @@ pub enum Reason {
     OriginMatchesRegex,
     /// `allow_all_origins` is on.
     AllOriginsAllowed,
+    /// No setting allows the origin, but the adapter's dynamic origin check
+    /// ([`OriginCheck`](crate::OriginCheck)) did.
+    AllowedByCheck,
     /// A well-formed origin that no setting allows.
     OriginNotAllowed,
     /// The `Origin` header is not a serialized origin (`scheme://host[:port]`
@@ -119,6 +122,7 @@ impl Reason {
             Reason::OriginMatchesPattern => "origin-matches-pattern",
             Reason::OriginMatchesRegex => "origin-matches-regex",
             Reason::AllOriginsAllowed => "all-origins-allowed",
+            Reason::AllowedByCheck => "allowed-by-check",
             Reason::OriginNotAllowed => "origin-not-allowed",
             Reason::MalformedOrigin => "malformed-origin",
             Reason::MultipleOrigins => "multiple-origins",
@@ -141,7 +145,48 @@ impl Reason {
                 | Reason::OriginMatchesPattern
                 | Reason::OriginMatchesRegex
                 | Reason::AllOriginsAllowed
+                | Reason::AllowedByCheck
         )
+    }
+
+    /// Every reason's [`name`](Self::name), in a fixed order (for metrics).
+    pub const NAMES: [&'static str; 15] = [
+        "path-not-in-scope",
+        "no-origin",
+        "origin-listed",
+        "null-listed",
+        "origin-matches-pattern",
+        "origin-matches-regex",
+        "all-origins-allowed",
+        "allowed-by-check",
+        "origin-not-allowed",
+        "malformed-origin",
+        "multiple-origins",
+        "method-not-allowed",
+        "header-not-allowed",
+        "authorization-not-covered-by-wildcard",
+        "private-network-not-allowed",
+    ];
+
+    /// This reason's position in [`Reason::NAMES`].
+    pub(crate) fn ordinal(&self) -> usize {
+        match self {
+            Reason::PathNotInScope => 0,
+            Reason::NoOrigin => 1,
+            Reason::OriginListed => 2,
+            Reason::NullListed => 3,
+            Reason::OriginMatchesPattern => 4,
+            Reason::OriginMatchesRegex => 5,
+            Reason::AllOriginsAllowed => 6,
+            Reason::AllowedByCheck => 7,
+            Reason::OriginNotAllowed => 8,
+            Reason::MalformedOrigin => 9,
+            Reason::MultipleOrigins => 10,
+            Reason::MethodNotAllowed { .. } => 11,
+            Reason::HeaderNotAllowed { .. } => 12,
+            Reason::AuthorizationNotCoveredByWildcard => 13,
+            Reason::PrivateNetworkNotAllowed => 14,
+        }
     }
 }
 
@@ -163,6 +208,7 @@ impl fmt::Display for Reason {
                 f.write_str("the origin matches `allowed_origin_regexes`")
             }
             Reason::AllOriginsAllowed => f.write_str("`allow_all_origins` is on"),
+            Reason::AllowedByCheck => f.write_str("the dynamic origin check allowed the origin"),
             Reason::OriginNotAllowed => f.write_str("the origin is not allowed"),
             Reason::MalformedOrigin => {
                 f.write_str("the `Origin` header is not a serialized origin")

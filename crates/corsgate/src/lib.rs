@@ -129,11 +129,15 @@
 #[cfg(feature = "audit")]
 pub mod audit;
 pub mod browser;
+#[cfg(any(feature = "tower", feature = "actix"))]
+mod check;
 mod config;
 mod decision;
+mod handle;
 mod origin;
 mod policy;
 mod request;
+mod stats;
 
 #[cfg(feature = "actix")]
 pub mod actix;
@@ -149,8 +153,12 @@ pub use decision::{
     DecisionKind, REQUEST_HEADERS, RESPONSE_HEADERS, Reason,
 };
 pub use origin::{Origin, OriginError, OriginPattern, OriginProblem};
+#[cfg(any(feature = "tower", feature = "actix"))]
+pub use check::{BoxError, DEFAULT_CHECK_TIMEOUT, OriginCheck};
+pub use handle::PolicyHandle;
 pub use policy::Policy;
 pub use request::RequestView;
+pub use stats::{Stats, StatsSnapshot};
 
 /// Logs a decision at debug level (feature `tracing`), for adapters.
 #[cfg(any(feature = "tower", feature = "actix"))]

@@ -58,6 +58,16 @@ impl<'a> RequestView<'a> {
         self.headers
     }
 
+    /// The `Origin` header as text, when there is exactly one and it is
+    /// visible ASCII (what a dynamic origin check looks up).
+    pub fn origin(&self) -> Option<&'a str> {
+        let mut origins = self.headers.get_all(http::header::ORIGIN).iter();
+        match (origins.next(), origins.next()) {
+            (Some(origin), None) => origin.to_str().ok(),
+            _ => None,
+        }
+    }
+
     /// Whether this is a CORS preflight as django-cors-headers defines it:
     /// method `OPTIONS` in any letter case, with an
     /// `Access-Control-Request-Method` header of any value, even empty.

@@ -32,9 +32,10 @@
 //! # }
 //! ```
 
-use std::future::{Future, Ready, ready};
+use std::future::{Future, Ready, poll_fn, ready};
 use std::pin::Pin;
 use std::rc::Rc;
+use std::sync::Arc;
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
@@ -44,29 +45,65 @@ use actix_web::http::header::{
 };
 use actix_web::{Error, HttpResponse};
 
-use crate::{Decision, Policy, REQUEST_HEADERS, RESPONSE_HEADERS, RequestView};
+use crate::check::Engine;
+use crate::{
+    Decision, OriginCheck, Policy, PolicyHandle, REQUEST_HEADERS, RESPONSE_HEADERS, RequestView,
+    Stats,
+};
 
 /// The actix-web middleware: `App::new().wrap(Cors::new(policy))`.
 #[derive(Debug, Clone)]
 pub struct Cors {
-    policy: Policy,
+    engine: Arc<Engine>,
 }
 
 impl Cors {
     /// A middleware applying `policy`.
     pub fn new(policy: Policy) -> Self {
-        Self { policy }
+        Self::with_handle(PolicyHandle::new(policy))
     }
 
-    /// The policy this middleware applies.
-    pub fn policy(&self) -> &Policy {
-        &self.policy
+    /// A middleware applying whatever policy `handle` holds when each
+    /// request arrives: [`PolicyHandle::store`] replaces it while serving.
+    pub fn with_handle(handle: PolicyHandle) -> Self {
+        Self {
+            engine: Arc::new(Engine::new(handle)),
+        }
+    }
+
+    /// Adds a dynamic origin check, consulted when no setting allows a
+    /// request's origin (awaited, for an async check, before the
+    /// application is called).
+    pub fn with_origin_check(mut self, check: OriginCheck) -> Self {
+        Arc::make_mut(&mut self.engine).check = Some(check);
+        self
+    }
+
+    /// The policy in force now.
+    pub fn policy(&self) -> Policy {
+        self.engine.policy.load()
+    }
+
+    /// The handle to replace the policy while serving.
+    pub fn handle(&self) -> PolicyHandle {
+        self.engine.policy.clone()
+    }
+
+    /// The middleware's counters (shared by every worker's copy).
+    pub fn stats(&self) -> Stats {
+        self.engine.stats.clone()
     }
 }
 
 impl From<Policy> for Cors {
     fn from(policy: Policy) -> Self {
         Self::new(policy)
+    }
+}
+
+impl From<PolicyHandle> for Cors {
+    fn from(handle: PolicyHandle) -> Self {
+        Self::with_handle(handle)
     }
 }
 
@@ -84,7 +121,7 @@ where
     fn new_transform(&self, service: S) -> Self::Future {
         ready(Ok(CorsMiddleware {
             service: Rc::new(service),
-            policy: self.policy.clone(),
+            engine: Arc::clone(&self.engine),
         }))
     }
 }
@@ -93,7 +130,7 @@ where
 #[derive(Debug)]
 pub struct CorsMiddleware<S> {
     service: Rc<S>,
-    policy: Policy,
+    engine: Arc<Engine>,
 }
 
 type LocalBoxFuture<T> = Pin<Box<dyn Future<Output = T>>>;
@@ -110,22 +147,34 @@ where
     forward_ready!(service);
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
-        let decision = self.decide(&req);
-        if decision.is_preflight() {
-            let answer: http::Response<()> = decision.preflight_response();
-            let mut response = HttpResponse::Ok().finish();
-            copy_out(answer.headers(), response.headers_mut());
-            return Box::pin(ready(Ok(req.into_response(response).map_into_right_body())));
-        }
+        let (method, headers) = request_parts(&req);
+        let view = RequestView::new(&method, req.path(), &headers);
+        let started = self.engine.start(&view);
+        let (report_only, preflight) = (started.report_only, started.preflight);
+        let mut deciding = started.deciding;
         let service = Rc::clone(&self.service);
+        if report_only {
+            // Decide and count; the application answers, untouched.
+            return Box::pin(async move {
+                let decision = poll_fn(|cx| deciding.poll_decision(cx, true)).await;
+                crate::trace_decision(&decision, &method, req.path());
+                service.call(req).await.map(ServiceResponse::map_into_left_body)
+            });
+        }
         Box::pin(async move {
+            let decision = poll_fn(|cx| deciding.poll_decision(cx, false)).await;
+            crate::trace_decision(&decision, &method, req.path());
+            if preflight {
+                let answer: http::Response<()> = decision.preflight_response();
+                let mut response = HttpResponse::Ok().finish();
+                copy_out(answer.headers(), response.headers_mut());
+                return Ok(req.into_response(response).map_into_right_body());
+            }
             match service.call(req).await {
                 Ok(mut response) => {
                     apply(&decision, response.headers_mut());
                     Ok(response.map_into_left_body())
                 }
-                // An error from an inner middleware: actix renders it after
-                // us, so render it here with the CORS headers, and hand it on.
                 Err(error) => {
                     let mut rendered = error.error_response();
                     apply(&decision, rendered.headers_mut());
@@ -136,28 +185,22 @@ where
     }
 }
 
-impl<S> CorsMiddleware<S> {
-    fn decide(&self, req: &ServiceRequest) -> Decision {
-        // Every actix method is a valid token, so this cannot fail.
-        let method =
-            http::Method::from_bytes(req.method().as_str().as_bytes()).unwrap_or(http::Method::GET);
-        let mut headers = http::HeaderMap::new();
-        for name in &REQUEST_HEADERS {
-            for value in req.headers().get_all(name.as_str()) {
-                if let Ok(value) = http::HeaderValue::from_bytes(value.as_bytes()) {
-                    headers.append(name.clone(), value);
-                }
+/// The request's method and CORS request headers as `http` 1 types
+/// (actix-web 4 uses `http` 0.2).
+fn request_parts(req: &ServiceRequest) -> (http::Method, http::HeaderMap) {
+    let method =
+        http::Method::from_bytes(req.method().as_str().as_bytes()).unwrap_or(http::Method::GET);
+    let mut headers = http::HeaderMap::new();
+    for name in &REQUEST_HEADERS {
+        for value in req.headers().get_all(name.as_str()) {
+            if let Ok(value) = http::HeaderValue::from_bytes(value.as_bytes()) {
+                headers.append(name.clone(), value);
             }
         }
-        let decision = self
-            .policy
-            .decide(&RequestView::new(&method, req.path(), &headers));
-        crate::trace_decision(&decision, &method, req.path());
-        decision
     }
+    (method, headers)
 }
 
-/// Applies a decision to actix-web's header map, through an `http` one.
 fn apply(decision: &Decision, headers: &mut ActixHeaders) {
     let mut map = http::HeaderMap::new();
     for name in &RESPONSE_HEADERS {

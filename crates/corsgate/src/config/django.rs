@@ -19,6 +19,7 @@ pub(crate) enum Field {
     AllowCredentials,
     AllowPrivateNetwork,
     PathRules,
+    ReportOnly,
 }
 
 impl Field {
@@ -36,6 +37,7 @@ impl Field {
             Field::AllowCredentials => "allow_credentials",
             Field::AllowPrivateNetwork => "allow_private_network",
             Field::PathRules => "path_rules",
+            Field::ReportOnly => "report_only",
         }
     }
 }
@@ -114,6 +116,8 @@ pub(crate) const KEYS: &[(&str, Field, Rank)] = &[
         Rank::Current,
     ),
     ("path_rules", Field::PathRules, Rank::Current),
+    // corsgate's own: django-cors-headers has no report-only mode.
+    ("report_only", Field::ReportOnly, Rank::Current),
 ];
 
 /// Settings django-cors-headers removed; its checks reject them, and so does

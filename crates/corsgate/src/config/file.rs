@@ -420,6 +420,14 @@ impl Walker<'_> {
                 );
                 continue;
             }
+            if field == Field::ReportOnly && scope.0.is_some() {
+                self.error(
+                    node.span.start,
+                    ConfigError::new(ErrorKind::UnknownKey, scope.key(key), "`report_only` applies to the whole policy, not to one path rule")
+                        .help("move `report_only = true` to the top level of the file"),
+                );
+                continue;
+            }
             match chosen.get(&field) {
                 None => {
                     order.push(field);
@@ -526,6 +534,7 @@ impl Walker<'_> {
                 }
                 Field::UrlsRegex => config.urls_regex = self.string(&key, node),
                 Field::PathRules => config.path_rules = self.rules(&key, node),
+                Field::ReportOnly => set(&mut config.report_only, self.boolean(&key, node)),
             }
         }
     }
@@ -583,7 +592,7 @@ impl Walker<'_> {
                         .string(&key, node)
                         .unwrap_or_else(|| "[^\\s\\S]".to_owned());
                 }
-                Field::PathRules => {}
+                Field::PathRules | Field::ReportOnly => {}
             }
         }
         if !has_scope {

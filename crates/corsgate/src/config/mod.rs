@@ -101,6 +101,11 @@ pub struct Config {
     /// Rules for paths with their own policy, tried in order before the
     /// settings above: the first rule whose `urls_regex` matches decides.
     pub path_rules: Vec<PathRule>,
+    /// Report-only mode: adapters decide, log and count each request but
+    /// change no response — to watch what a stricter policy would block
+    /// before enforcing it. corsgate's own setting (django-cors-headers has
+    /// none); applies to the whole policy.
+    pub report_only: bool,
     pub(crate) source: SourceRef,
 }
 
@@ -118,6 +123,7 @@ impl Default for Config {
             allow_credentials: false,
             allow_private_network: false,
             path_rules: Vec::new(),
+            report_only: false,
             source: SourceRef::default(),
         }
     }
@@ -295,6 +301,12 @@ impl ConfigBuilder {
         allow_private_network: bool;
     }
 
+    /// Sets [`Config::report_only`]: decide, log and count, change nothing.
+    pub fn report_only(mut self, on: bool) -> Self {
+        self.config.report_only = on;
+        self
+    }
+
     /// Sets [`Config::urls_regex`].
     pub fn urls_regex(mut self, regex: impl Into<String>) -> Self {
         self.config.urls_regex = Some(regex.into());
@@ -424,7 +436,7 @@ impl Config {
             seen.insert((*path, error.problem.clone()))
         });
         errors.extend(raw.into_iter().map(|(path, error)| self.place(path, error)));
-        Policy::from_rules(rules)
+        Policy::from_rules(rules, self.report_only)
     }
 
     /// Warnings from loading a file that are not errors: an old alias

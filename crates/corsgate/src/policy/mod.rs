@@ -59,6 +59,7 @@ pub struct Policy {
     rules: Arc<[Arc<Rule>]>,
     /// Whether any rule has a scope regex (else the path is never decoded).
     scoped: bool,
+    report_only: bool,
 }
 
 impl Default for Policy {
@@ -69,24 +70,56 @@ impl Default for Policy {
 }
 
 impl Policy {
-    pub(crate) fn from_rules(rules: Vec<Arc<Rule>>) -> Self {
+    pub(crate) fn from_rules(rules: Vec<Arc<Rule>>, report_only: bool) -> Self {
         let scoped = rules.iter().any(|r| r.scope.is_some());
         Self {
             rules: rules.into(),
             scoped,
+            report_only,
         }
+    }
+
+    /// Whether the policy is in [report-only mode](crate::Config::report_only):
+    /// adapters then decide, log and count, but leave every response (and
+    /// every preflight) to the application.
+    pub fn report_only(&self) -> bool {
+        self.report_only
     }
 
     /// Decides a request. Allocates nothing when the origin is allowed or
     /// absent and the path needs no percent-decoding.
     pub fn decide(&self, request: &RequestView<'_>) -> Decision {
+        self.decide_with(request, false).0
+    }
+
+    /// The decision for a request whose origin no setting allows
+    /// ([`Reason::OriginNotAllowed`]) as it would be if a dynamic origin
+    /// check allowed it: the origin echoed with the rule's settings, reason
+    /// [`Reason::AllowedByCheck`] (or, for a preflight, the method or header
+    /// the rule still refuses). `None` when a check does not apply: the
+    /// origin is allowed already, absent, malformed, `null` (list `null`
+    /// explicitly if you must), or the path is out of scope.
+    pub fn decide_if_check_allows(&self, request: &RequestView<'_>) -> Option<Decision> {
+        if request.headers().get(ORIGIN).is_some_and(|o| o.as_bytes() == b"null") {
+            return None;
+        }
+        match self.decide_with(request, true) {
+            (decision, true) => Some(decision),
+            (_, false) => None,
+        }
+    }
+
+    /// Decides; with `by_check`, an origin no setting allows is treated as
+    /// allowed by a dynamic check. The flag says whether that happened.
+    fn decide_with(&self, request: &RequestView<'_>, by_check: bool) -> (Decision, bool) {
         let Some(rule) = self.rule_for(request.path()) else {
-            return Decision {
+            let decision = Decision {
                 kind: DecisionKind::OutOfScope,
                 reason: Reason::PathNotInScope,
                 options: false,
                 grant: None,
             };
+            return (decision, false);
         };
         let kind = if request.is_preflight() {
             DecisionKind::Preflight
@@ -102,12 +135,12 @@ impl Policy {
         let headers = request.headers();
         let mut origins = headers.get_all(ORIGIN).iter();
         let origin = match (origins.next(), origins.next()) {
-            (None, _) => return decision,
+            (None, _) => return (decision, false),
             (Some(_), Some(_)) => {
                 decision.reason = Reason::MultipleOrigins;
-                return decision;
+                return (decision, false);
             }
-            (Some(origin), None) if origin.is_empty() => return decision,
+            (Some(origin), None) if origin.is_empty() => return (decision, false),
             (Some(origin), None) => origin,
         };
         let (reason, echo) = match rule.origins.check(origin.as_bytes()) {
@@ -122,10 +155,14 @@ impl Policy {
                 (Reason::AllOriginsAllowed, Some(origin.clone()))
             }
             OriginMatch::Malformed => (Reason::MalformedOrigin, None),
+            OriginMatch::NotAllowed if by_check => (Reason::AllowedByCheck, Some(origin.clone())),
             OriginMatch::NotAllowed => (Reason::OriginNotAllowed, None),
         };
+        let checked = reason == Reason::AllowedByCheck;
         decision.reason = reason;
-        let Some(echo) = echo else { return decision };
+        let Some(echo) = echo else {
+            return (decision, false);
+        };
         let wildcard = decision.reason == Reason::AllOriginsAllowed && !rule.allow_credentials;
         // Exactly `true` (Private Network Access draft; django compares the same way).
         let wants_private_network = headers
@@ -147,7 +184,7 @@ impl Policy {
             wildcard,
             private_network,
         });
-        decision
+        (decision, checked)
     }
 
     /// Decides an [`http::Request`]: shorthand for

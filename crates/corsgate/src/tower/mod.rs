@@ -3,13 +3,18 @@
 //! bridge) and tonic.
 //!
 //! The adapter only translates: it builds a [`RequestView`], asks the
-//! [`Policy`], answers a preflight with
-//! [`Decision::preflight_response`] without calling the inner service, and
-//! otherwise [`apply`](Decision::apply)s the decision to whatever the inner
-//! service answered, error responses (404, 500) included.
+//! current [`Policy`] (from its [`PolicyHandle`], so the policy can be
+//! replaced while serving), consults the [`OriginCheck`] if there is one,
+//! answers a preflight with [`Decision::preflight_response`] without calling
+//! the inner service, and otherwise [`apply`](Decision::apply)s the
+//! decision to whatever the inner service answered, error responses (404,
+//! 500) included. In [report-only mode](crate::Config::report_only) it
+//! decides and counts, and passes every request and response through
+//! untouched. Each decision is counted in the layer's [`Stats`].
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use http::{Request, Response};
@@ -17,7 +22,8 @@ use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::{Decision, Policy, RequestView};
+use crate::check::{Deciding, Engine};
+use crate::{Decision, OriginCheck, Policy, PolicyHandle, RequestView, Stats};
 
 /// A tower [`Layer`] that applies a CORS [`Policy`] to a service.
 ///
@@ -31,21 +37,48 @@ use crate::{Decision, Policy, RequestView};
 ///     .layer(CorsLayer::new(policy));
 /// # Ok::<(), corsgate::ConfigErrors>(())
 /// ```
+///
+/// Cloning the layer (axum does, per route) shares its policy handle, check
+/// and counters.
 #[derive(Debug, Clone)]
 pub struct CorsLayer {
-    policy: Policy,
+    engine: Arc<Engine>,
 }
 
 impl CorsLayer {
-    /// A layer applying `policy`. Cloning the layer (axum does, per route)
-    /// only bumps the policy's reference count.
+    /// A layer applying `policy`.
     pub fn new(policy: Policy) -> Self {
-        Self { policy }
+        Self::with_handle(PolicyHandle::new(policy))
     }
 
-    /// The policy this layer applies.
-    pub fn policy(&self) -> &Policy {
-        &self.policy
+    /// A layer applying whatever policy `handle` holds when each request
+    /// arrives: [`PolicyHandle::store`] replaces it while the server runs.
+    pub fn with_handle(handle: PolicyHandle) -> Self {
+        Self {
+            engine: Arc::new(Engine::new(handle)),
+        }
+    }
+
+    /// Adds a dynamic origin check, consulted when no setting allows a
+    /// request's origin.
+    pub fn with_origin_check(mut self, check: OriginCheck) -> Self {
+        Arc::make_mut(&mut self.engine).check = Some(check);
+        self
+    }
+
+    /// The policy in force now.
+    pub fn policy(&self) -> Policy {
+        self.engine.policy.load()
+    }
+
+    /// The handle to replace the policy while serving.
+    pub fn handle(&self) -> PolicyHandle {
+        self.engine.policy.clone()
+    }
+
+    /// The layer's counters (shared by every service it made).
+    pub fn stats(&self) -> Stats {
+        self.engine.stats.clone()
     }
 }
 
@@ -55,13 +88,19 @@ impl From<Policy> for CorsLayer {
     }
 }
 
+impl From<PolicyHandle> for CorsLayer {
+    fn from(handle: PolicyHandle) -> Self {
+        Self::with_handle(handle)
+    }
+}
+
 impl<S> Layer<S> for CorsLayer {
     type Service = Cors<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
         Cors {
             inner,
-            policy: self.policy.clone(),
+            engine: Arc::clone(&self.engine),
         }
     }
 }
@@ -70,13 +109,13 @@ impl<S> Layer<S> for CorsLayer {
 #[derive(Debug, Clone)]
 pub struct Cors<S> {
     inner: S,
-    policy: Policy,
+    engine: Arc<Engine>,
 }
 
 impl<S> Cors<S> {
     /// Wraps `inner` with `policy`.
     pub fn new(inner: S, policy: Policy) -> Self {
-        Self { inner, policy }
+        CorsLayer::new(policy).layer(inner)
     }
 
     /// The wrapped service.
@@ -109,35 +148,51 @@ where
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        let decision = self.policy.decide(&RequestView::from_request(&request));
-        crate::trace_decision(&decision, request.method(), request.uri().path());
-        let state = if decision.is_preflight() {
+        let started = self.engine.start(&RequestView::from_request(&request));
+        if let Deciding::Ready(Some(decision)) = &started.deciding {
+            crate::trace_decision(decision, request.method(), request.uri().path());
+        }
+        let state = if started.preflight && !started.report_only {
             State::Preflight {
-                decision: Some(decision),
+                deciding: started.deciding,
             }
         } else {
             State::Inner {
                 future: self.inner.call(request),
-                decision: Some(decision),
+                deciding: started.deciding,
+                decision: None,
+                response: None,
+                apply: !started.report_only,
             }
         };
-        ResponseFuture { state }
+        ResponseFuture {
+            state,
+            report_only: started.report_only,
+        }
     }
 }
 
 pin_project! {
     /// The response future of [`Cors`].
-    pub struct ResponseFuture<F> {
+    pub struct ResponseFuture<F: Future> {
         #[pin]
         state: State<F>,
+        report_only: bool,
     }
 }
 
 pin_project! {
     #[project = StateProj]
-    enum State<F> {
-        Preflight { decision: Option<Decision> },
-        Inner { #[pin] future: F, decision: Option<Decision> },
+    enum State<F: Future> {
+        Preflight { deciding: Deciding },
+        // The application runs while an async check (if any) is awaited.
+        Inner {
+            #[pin] future: F,
+            deciding: Deciding,
+            decision: Option<Decision>,
+            response: Option<F::Output>,
+            apply: bool,
+        },
     }
 }
 
@@ -149,25 +204,43 @@ where
     type Output = Result<Response<ResBody>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project().state.project() {
-            StateProj::Preflight { decision } => {
-                let decision = decision
-                    .take()
-                    .expect("ResponseFuture polled after completion");
-                Poll::Ready(Ok(decision.preflight_response()))
-            }
-            StateProj::Inner { future, decision } => {
-                let mut response = std::task::ready!(future.poll(cx))?;
-                if let Some(decision) = decision.take() {
-                    decision.apply(response.headers_mut());
+        let this = self.project();
+        let report_only = *this.report_only;
+        match this.state.project() {
+            StateProj::Preflight { deciding } => deciding
+                .poll_decision(cx, report_only)
+                .map(|decision| Ok(decision.preflight_response())),
+            StateProj::Inner {
+                future,
+                deciding,
+                decision,
+                response,
+                apply,
+            } => {
+                if decision.is_none()
+                    && let Poll::Ready(d) = deciding.poll_decision(cx, report_only)
+                {
+                    *decision = Some(d);
                 }
-                Poll::Ready(Ok(response))
+                if response.is_none()
+                    && let Poll::Ready(r) = future.poll(cx)
+                {
+                    *response = Some(r);
+                }
+                let (Some(d), Some(_)) = (decision.as_ref(), response.as_ref()) else {
+                    return Poll::Pending;
+                };
+                let mut result = response.take().expect("checked above");
+                if *apply && let Ok(response) = &mut result {
+                    d.apply(response.headers_mut());
+                }
+                Poll::Ready(result)
             }
         }
     }
 }
 
-impl<F> std::fmt::Debug for ResponseFuture<F> {
+impl<F: Future> std::fmt::Debug for ResponseFuture<F> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ResponseFuture").finish_non_exhaustive()
     }

@@ -1,0 +1,207 @@
+//! [`Stats`]: counters of the decisions an adapter made.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::{Decision, DecisionKind, Reason};
+
+const KINDS: [(DecisionKind, &str); 3] = [
+    (DecisionKind::Preflight, "preflight"),
+    (DecisionKind::Actual, "actual"),
+    (DecisionKind::OutOfScope, "out_of_scope"),
+];
+const REASONS: usize = Reason::NAMES.len();
+
+fn kind_index(kind: DecisionKind) -> usize {
+    match kind {
+        DecisionKind::Preflight => 0,
+        DecisionKind::Actual => 1,
+        DecisionKind::OutOfScope => 2,
+    }
+}
+
+#[derive(Debug)]
+struct Counters {
+    /// `[kind][reason]`.
+    decisions: [[AtomicU64; REASONS]; 3],
+    /// Dynamic origin checks: allowed, denied, failed (error, timeout, panic).
+    checks: [AtomicU64; 3],
+}
+
+/// Counters of what a middleware decided, shared by every clone: requests
+/// by kind and [`Reason`] (so allowed, rejected by reason, preflights), and
+/// dynamic origin checks by result. Counting is a relaxed atomic add: no
+/// lock, no allocation. In [report-only mode](crate::Config::report_only)
+/// the counters say what the policy *would* have done.
+///
+/// ```
+/// use corsgate::{Config, RequestView, Stats};
+/// use http::{HeaderMap, Method};
+///
+/// let policy = Config::builder().allowed_origins(["https://a.example"]).compile()?;
+/// let stats = Stats::new();
+/// let mut headers = HeaderMap::new();
+/// headers.insert("origin", "https://evil.example".parse().unwrap());
+/// stats.record(&policy.decide(&RequestView::new(&Method::GET, "/", &headers)));
+///
+/// let now = stats.snapshot();
+/// assert_eq!(now.rejected("origin-not-allowed"), 1);
+/// assert!(now.to_prometheus().contains(r#"corsgate_rejected_total{reason="origin-not-allowed"} 1"#));
+/// # Ok::<(), corsgate::ConfigErrors>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Stats(Arc<Counters>);
+
+impl Default for Stats {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The result of one dynamic origin check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CheckResult {
+    Allowed,
+    Denied,
+    Failed,
+}
+
+impl Stats {
+    /// Zeroed counters.
+    pub fn new() -> Self {
+        Self(Arc::new(Counters {
+            decisions: std::array::from_fn(|_| std::array::from_fn(|_| AtomicU64::new(0))),
+            checks: std::array::from_fn(|_| AtomicU64::new(0)),
+        }))
+    }
+
+    /// Counts one decision.
+    pub fn record(&self, decision: &Decision) {
+        self.0.decisions[kind_index(decision.kind())][decision.reason().ordinal()]
+            .fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn record_check(&self, result: CheckResult) {
+        let i = match result {
+            CheckResult::Allowed => 0,
+            CheckResult::Denied => 1,
+            CheckResult::Failed => 2,
+        };
+        self.0.checks[i].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The counters now (each read atomically; together, nearly at once).
+    pub fn snapshot(&self) -> StatsSnapshot {
+        let mut decisions = Vec::new();
+        for (k, (kind, _)) in KINDS.iter().enumerate() {
+            for (r, name) in Reason::NAMES.iter().enumerate() {
+                let n = self.0.decisions[k][r].load(Ordering::Relaxed);
+                if n > 0 {
+                    decisions.push((*kind, *name, n));
+                }
+            }
+        }
+        let [allowed, denied, failed] = self.0.checks.each_ref().map(|c| c.load(Ordering::Relaxed));
+        StatsSnapshot {
+            decisions,
+            checks_allowed: allowed,
+            checks_denied: denied,
+            checks_failed: failed,
+        }
+    }
+}
+
+/// A copy of [`Stats`] at one moment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StatsSnapshot {
+    /// Every non-zero count: (kind, [`Reason::name`], count).
+    pub decisions: Vec<(DecisionKind, &'static str, u64)>,
+    /// Dynamic origin checks that allowed the origin.
+    pub checks_allowed: u64,
+    /// Dynamic origin checks that did not.
+    pub checks_denied: u64,
+    /// Dynamic origin checks that failed (an error, a timeout or a panic)
+    /// and so did not allow the origin.
+    pub checks_failed: u64,
+}
+
+/// In [`Reason::NAMES`], the reasons from here on are refusals.
+pub(crate) const FIRST_REJECTION: usize = 8;
+
+fn is_rejection(reason: &str) -> bool {
+    Reason::NAMES
+        .iter()
+        .position(|n| *n == reason)
+        .is_some_and(|i| i >= FIRST_REJECTION)
+}
+
+impl StatsSnapshot {
+    fn sum(&self, keep: impl Fn(DecisionKind, &str) -> bool) -> u64 {
+        self.decisions
+            .iter()
+            .filter(|(k, r, _)| keep(*k, r))
+            .map(|(_, _, n)| n)
+            .sum()
+    }
+
+    /// Requests of `kind` decided.
+    pub fn requests(&self, kind: DecisionKind) -> u64 {
+        self.sum(|k, _| k == kind)
+    }
+
+    /// Preflights decided (allowed or not).
+    pub fn preflights(&self) -> u64 {
+        self.requests(DecisionKind::Preflight)
+    }
+
+    /// CORS requests (preflights and others) whose origin was allowed and,
+    /// for preflights, whose method and headers were too.
+    pub fn allowed(&self) -> u64 {
+        self.sum(|k, r| k != DecisionKind::OutOfScope && r != "no-origin" && !is_rejection(r))
+    }
+
+    /// Requests refused for `reason` (a [`Reason::name`], e.g.
+    /// `origin-not-allowed`): the browser blocks them.
+    pub fn rejected(&self, reason: &str) -> u64 {
+        self.sum(|_, r| r == reason && is_rejection(r))
+    }
+
+    /// Requests refused for any reason.
+    pub fn rejected_total(&self) -> u64 {
+        self.sum(|_, r| is_rejection(r))
+    }
+
+    /// The counters in the Prometheus text exposition format (version 0.0.4).
+    pub fn to_prometheus(&self) -> String {
+        let mut out = String::new();
+        out.push_str("# HELP corsgate_decisions_total CORS decisions by request kind and reason.\n");
+        out.push_str("# TYPE corsgate_decisions_total counter\n");
+        for (kind, reason, n) in &self.decisions {
+            let kind = KINDS[kind_index(*kind)].1;
+            let _ = writeln!(out, "corsgate_decisions_total{{kind=\"{kind}\",reason=\"{reason}\"}} {n}");
+        }
+        out.push_str("# HELP corsgate_allowed_total CORS requests allowed, preflights included.\n");
+        out.push_str("# TYPE corsgate_allowed_total counter\n");
+        let _ = writeln!(out, "corsgate_allowed_total {}", self.allowed());
+        out.push_str("# HELP corsgate_rejected_total CORS requests a browser will block, by reason.\n");
+        out.push_str("# TYPE corsgate_rejected_total counter\n");
+        for reason in Reason::NAMES.iter().filter(|r| is_rejection(r)) {
+            let _ = writeln!(out, "corsgate_rejected_total{{reason=\"{reason}\"}} {}", self.rejected(reason));
+        }
+        out.push_str("# HELP corsgate_preflights_total CORS preflights answered.\n");
+        out.push_str("# TYPE corsgate_preflights_total counter\n");
+        let _ = writeln!(out, "corsgate_preflights_total {}", self.preflights());
+        out.push_str("# HELP corsgate_origin_checks_total Dynamic origin checks by result.\n");
+        out.push_str("# TYPE corsgate_origin_checks_total counter\n");
+        for (result, n) in [
+            ("allowed", self.checks_allowed),
+            ("denied", self.checks_denied),
+            ("failed", self.checks_failed),
+        ] {
+            let _ = writeln!(out, "corsgate_origin_checks_total{{result=\"{result}\"}} {n}");
+        }
+        out
+    }
+}
