@@ -173,7 +173,8 @@ impl Engine {
         let report_only = policy.report_only();
         let preflight = decision.is_preflight();
         let deciding = match (&self.check, decision.reason()) {
-            (Some(check), Reason::OriginNotAllowed) => match policy.decide_if_check_allows(request) {
+            (Some(check), Reason::OriginNotAllowed) => match policy.decide_if_check_allows(request)
+            {
                 Some(allowed) => self.consult(check, request, decision, allowed, report_only),
                 None => Deciding::Ready(Some(self.finish(decision, report_only))),
             },
@@ -205,7 +206,11 @@ impl Engine {
                     }
                 };
                 self.stats.record_check(result);
-                let decision = if result == CheckResult::Allowed { allowed } else { denied };
+                let decision = if result == CheckResult::Allowed {
+                    allowed
+                } else {
+                    denied
+                };
                 Deciding::Ready(Some(self.finish(decision, report_only)))
             }
             Kind::Async(f) => match catch_unwind(AssertUnwindSafe(|| f(request))) {
@@ -256,7 +261,11 @@ fn log_failure(origin: &str, what: &str) {
 
 impl Deciding {
     /// The final decision: at once when ready, else when the check is done.
-    pub(crate) fn poll_decision(&mut self, cx: &mut Context<'_>, report_only: bool) -> Poll<Decision> {
+    pub(crate) fn poll_decision(
+        &mut self,
+        cx: &mut Context<'_>,
+        report_only: bool,
+    ) -> Poll<Decision> {
         match self {
             Deciding::Ready(decision) => {
                 Poll::Ready(decision.take().expect("a decision is taken once"))
@@ -291,7 +300,10 @@ impl Checking {
             }
             Ok(Poll::Pending) => match self.timer.as_mut().map(|t| t.as_mut().poll(cx)) {
                 Some(Poll::Ready(())) => {
-                    log_failure(&self.origin, &format!("no answer within {:?}", self.timeout));
+                    log_failure(
+                        &self.origin,
+                        &format!("no answer within {:?}", self.timeout),
+                    );
                     CheckResult::Failed
                 }
                 _ => return Poll::Pending,

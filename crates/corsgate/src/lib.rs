@@ -144,6 +144,8 @@ pub mod actix;
 #[cfg(feature = "tower")]
 pub mod tower;
 
+#[cfg(any(feature = "tower", feature = "actix"))]
+pub use check::{BoxError, DEFAULT_CHECK_TIMEOUT, OriginCheck};
 pub use config::{
     Config, ConfigBuilder, ConfigError, ConfigErrors, DEFAULT_HEADERS, DEFAULT_MAX_AGE,
     DEFAULT_METHODS, ErrorKind, Location, MAX_MAX_AGE, PathRule,
@@ -152,10 +154,8 @@ pub use decision::{
     ACCESS_CONTROL_ALLOW_PRIVATE_NETWORK, ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK, Decision,
     DecisionKind, REQUEST_HEADERS, RESPONSE_HEADERS, Reason,
 };
-pub use origin::{Origin, OriginError, OriginPattern, OriginProblem};
-#[cfg(any(feature = "tower", feature = "actix"))]
-pub use check::{BoxError, DEFAULT_CHECK_TIMEOUT, OriginCheck};
 pub use handle::PolicyHandle;
+pub use origin::{Origin, OriginError, OriginPattern, OriginProblem};
 pub use policy::Policy;
 pub use request::RequestView;
 pub use stats::{Stats, StatsSnapshot};

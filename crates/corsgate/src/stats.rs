@@ -176,19 +176,30 @@ impl StatsSnapshot {
     /// The counters in the Prometheus text exposition format (version 0.0.4).
     pub fn to_prometheus(&self) -> String {
         let mut out = String::new();
-        out.push_str("# HELP corsgate_decisions_total CORS decisions by request kind and reason.\n");
+        out.push_str(
+            "# HELP corsgate_decisions_total CORS decisions by request kind and reason.\n",
+        );
         out.push_str("# TYPE corsgate_decisions_total counter\n");
         for (kind, reason, n) in &self.decisions {
             let kind = KINDS[kind_index(*kind)].1;
-            let _ = writeln!(out, "corsgate_decisions_total{{kind=\"{kind}\",reason=\"{reason}\"}} {n}");
+            let _ = writeln!(
+                out,
+                "corsgate_decisions_total{{kind=\"{kind}\",reason=\"{reason}\"}} {n}"
+            );
         }
         out.push_str("# HELP corsgate_allowed_total CORS requests allowed, preflights included.\n");
         out.push_str("# TYPE corsgate_allowed_total counter\n");
         let _ = writeln!(out, "corsgate_allowed_total {}", self.allowed());
-        out.push_str("# HELP corsgate_rejected_total CORS requests a browser will block, by reason.\n");
+        out.push_str(
+            "# HELP corsgate_rejected_total CORS requests a browser will block, by reason.\n",
+        );
         out.push_str("# TYPE corsgate_rejected_total counter\n");
         for reason in Reason::NAMES.iter().filter(|r| is_rejection(r)) {
-            let _ = writeln!(out, "corsgate_rejected_total{{reason=\"{reason}\"}} {}", self.rejected(reason));
+            let _ = writeln!(
+                out,
+                "corsgate_rejected_total{{reason=\"{reason}\"}} {}",
+                self.rejected(reason)
+            );
         }
         out.push_str("# HELP corsgate_preflights_total CORS preflights answered.\n");
         out.push_str("# TYPE corsgate_preflights_total counter\n");
@@ -200,7 +211,10 @@ impl StatsSnapshot {
             ("denied", self.checks_denied),
             ("failed", self.checks_failed),
         ] {
-            let _ = writeln!(out, "corsgate_origin_checks_total{{result=\"{result}\"}} {n}");
+            let _ = writeln!(
+                out,
+                "corsgate_origin_checks_total{{result=\"{result}\"}} {n}"
+            );
         }
         out
     }

@@ -35,6 +35,9 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
+/// The counter is global: one measuring test at a time.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Allocations made by `decide` + `apply` for one request, after a warm-up
 /// run (the first clone of a prebuilt value may share its buffer once).
 fn allocations(
@@ -73,6 +76,7 @@ type Row<'a> = (
 
 #[test]
 fn common_paths_allocate_nothing() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let listed = Config::builder()
         .allowed_origins(["http://127.0.0.1:5000", "https://*.example.com"])
         .allowed_origin_regexes([r"^https://\w+\.example\.org$"])
@@ -158,4 +162,72 @@ fn common_paths_allocate_nothing() {
         }
     }
     assert!(failures.is_empty(), "{failures:#?}");
+}
+
+#[cfg(feature = "tower")]
+/// The tower layer adds nothing to that: loading the live policy from its
+/// handle, counting in `Stats` and the response future allocate nothing.
+#[test]
+fn the_tower_layer_allocates_nothing_on_the_common_path() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    use std::cell::RefCell;
+    use std::future::Future;
+    use std::rc::Rc;
+    use std::task::{Context, Poll, Waker};
+    use tower::{Layer, Service};
+
+    let policy = Config::builder()
+        .allowed_origins(["https://app.example.com"])
+        .compile()
+        .unwrap();
+    let layer = corsgate::tower::CorsLayer::new(policy);
+    // Requests and the app's responses are made beforehand, the responses
+    // with room for the CORS headers (as a server's would have): only the
+    // layer's own work is counted.
+    let make_request = || {
+        let mut r = http::Request::new(());
+        r.headers_mut().insert(
+            "origin",
+            HeaderValue::from_static("https://app.example.com"),
+        );
+        r
+    };
+    let make_response = || {
+        let mut r = http::Response::new(());
+        *r.headers_mut() = HeaderMap::with_capacity(16);
+        r
+    };
+    let pool: Rc<RefCell<Vec<http::Response<()>>>> =
+        Rc::new(RefCell::new((0..101).map(|_| make_response()).collect()));
+    let app_pool = Rc::clone(&pool);
+    let mut service = layer.layer(tower::service_fn(move |_: http::Request<()>| {
+        let response = app_pool.borrow_mut().pop().expect("a response");
+        std::future::ready(Ok::<_, std::convert::Infallible>(response))
+    }));
+    let mut requests: Vec<_> = (0..101).map(|_| make_request()).collect();
+    let mut responses = Vec::with_capacity(101);
+    let mut cx = Context::from_waker(Waker::noop());
+    let mut one = |responses: &mut Vec<http::Response<()>>| {
+        let request = requests.pop().expect("a request");
+        let mut future = std::pin::pin!(service.call(request));
+        match future.as_mut().poll(&mut cx) {
+            Poll::Ready(Ok(response)) => responses.push(response),
+            _ => panic!("a ready service answers at once"),
+        }
+    };
+    one(&mut responses);
+    let before = ALLOCATIONS.load(Ordering::SeqCst);
+    for _ in 0..100 {
+        one(&mut responses);
+    }
+    let allocations = ALLOCATIONS.load(Ordering::SeqCst) - before;
+    assert_eq!(
+        allocations, 0,
+        "allocations in 100 requests through the layer"
+    );
+    assert_eq!(
+        responses[100].headers()["access-control-allow-origin"],
+        "https://app.example.com"
+    );
+    assert_eq!(layer.stats().snapshot().allowed(), 101);
 }

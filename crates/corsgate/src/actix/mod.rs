@@ -158,7 +158,10 @@ where
             return Box::pin(async move {
                 let decision = poll_fn(|cx| deciding.poll_decision(cx, true)).await;
                 crate::trace_decision(&decision, &method, req.path());
-                service.call(req).await.map(ServiceResponse::map_into_left_body)
+                service
+                    .call(req)
+                    .await
+                    .map(ServiceResponse::map_into_left_body)
             });
         }
         Box::pin(async move {

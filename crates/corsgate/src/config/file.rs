@@ -423,8 +423,12 @@ impl Walker<'_> {
             if field == Field::ReportOnly && scope.0.is_some() {
                 self.error(
                     node.span.start,
-                    ConfigError::new(ErrorKind::UnknownKey, scope.key(key), "`report_only` applies to the whole policy, not to one path rule")
-                        .help("move `report_only = true` to the top level of the file"),
+                    ConfigError::new(
+                        ErrorKind::UnknownKey,
+                        scope.key(key),
+                        "`report_only` applies to the whole policy, not to one path rule",
+                    )
+                    .help("move `report_only = true` to the top level of the file"),
                 );
                 continue;
             }

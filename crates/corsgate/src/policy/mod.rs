@@ -100,7 +100,11 @@ impl Policy {
     /// origin is allowed already, absent, malformed, `null` (list `null`
     /// explicitly if you must), or the path is out of scope.
     pub fn decide_if_check_allows(&self, request: &RequestView<'_>) -> Option<Decision> {
-        if request.headers().get(ORIGIN).is_some_and(|o| o.as_bytes() == b"null") {
+        if request
+            .headers()
+            .get(ORIGIN)
+            .is_some_and(|o| o.as_bytes() == b"null")
+        {
             return None;
         }
         match self.decide_with(request, true) {
