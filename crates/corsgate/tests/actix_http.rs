@@ -125,3 +125,190 @@ async fn every_kind_of_response_gets_the_headers_over_http() {
 
     handle.stop(false).await;
 }
+
+/// Dynamic checks, report-only and live swap through the actix adapter.
+mod runtime {
+    use std::collections::HashSet;
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use actix_web::test::{TestRequest, call_service, init_service};
+    use actix_web::{App, HttpResponse, web};
+    use corsgate::actix::Cors;
+    use corsgate::{Config, OriginCheck, PolicyHandle};
+
+    const TENANT: &str = "https://tenant.example.com";
+
+    fn acao(
+        response: &actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
+    ) -> Option<String> {
+        response
+            .headers()
+            .get("access-control-allow-origin")
+            .map(|v| v.to_str().unwrap().to_owned())
+    }
+
+    fn app_answer() -> HttpResponse {
+        HttpResponse::Ok()
+            .insert_header(("access-control-allow-origin", "*"))
+            .insert_header(("x-app", "1"))
+            .body("hi")
+    }
+
+    #[actix_web::test]
+    async fn an_async_check_is_awaited_and_fails_closed() {
+        let tenants: Arc<Mutex<HashSet<String>>> = Arc::default();
+        let store = Arc::clone(&tenants);
+        let check = OriginCheck::new_async(move |request| {
+            let store = Arc::clone(&store);
+            let origin = request.origin().unwrap_or_default().to_owned();
+            async move {
+                if origin == "https://broken.example" {
+                    return Err(std::io::Error::other("lookup failed"));
+                }
+                Ok(store.lock().unwrap().contains(&origin))
+            }
+        })
+        .timeout(Duration::from_millis(200));
+        let cors = Cors::new(Config::builder().compile().unwrap()).with_origin_check(check);
+        let stats = cors.stats();
+        let app = init_service(App::new().wrap(cors).route(
+            "/x",
+            web::get().to(|| async { HttpResponse::Ok().body("x") }),
+        ))
+        .await;
+        let get = |origin: &str| {
+            TestRequest::get()
+                .uri("/x")
+                .insert_header(("origin", origin))
+                .to_request()
+        };
+
+        assert_eq!(acao(&call_service(&app, get(TENANT)).await), None);
+        tenants.lock().unwrap().insert(TENANT.to_owned());
+        assert_eq!(
+            acao(&call_service(&app, get(TENANT)).await).as_deref(),
+            Some(TENANT)
+        );
+        let preflight = TestRequest::default()
+            .method(actix_web::http::Method::OPTIONS)
+            .uri("/x")
+            .insert_header(("origin", TENANT))
+            .insert_header(("access-control-request-method", "PUT"))
+            .to_request();
+        let answer = call_service(&app, preflight).await;
+        assert_eq!(acao(&answer).as_deref(), Some(TENANT));
+        assert_eq!(
+            acao(&call_service(&app, get("https://broken.example")).await),
+            None
+        );
+        let now = stats.snapshot();
+        assert_eq!(
+            (now.checks_allowed, now.checks_denied, now.checks_failed),
+            (2, 1, 1)
+        );
+    }
+
+    #[actix_web::test]
+    async fn report_only_leaves_responses_alone_and_counts() {
+        let policy = Config::builder()
+            .allowed_origins(["https://app.example.com"])
+            .report_only(true)
+            .compile()
+            .unwrap();
+        let cors = Cors::new(policy);
+        let stats = cors.stats();
+        let app = init_service(
+            App::new()
+                .wrap(cors)
+                .default_service(web::to(|| async { app_answer() })),
+        )
+        .await;
+        for origin in ["https://app.example.com", "https://evil.example"] {
+            let response = call_service(
+                &app,
+                TestRequest::get()
+                    .uri("/x")
+                    .insert_header(("origin", origin))
+                    .to_request(),
+            )
+            .await;
+            let headers: Vec<_> = response
+                .headers()
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_str().unwrap().to_owned()))
+                .collect();
+            let mut headers = headers;
+            headers.sort();
+            let bare = app_answer();
+            let mut expected: Vec<_> = bare
+                .headers()
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_str().unwrap().to_owned()))
+                .collect();
+            expected.sort();
+            assert_eq!(
+                headers, expected,
+                "{origin}: the application's headers, untouched"
+            );
+            assert_eq!(response.status(), bare.status());
+        }
+        // A preflight reaches the application.
+        let preflight = TestRequest::default()
+            .method(actix_web::http::Method::OPTIONS)
+            .uri("/x")
+            .insert_header(("origin", "https://evil.example"))
+            .insert_header(("access-control-request-method", "PUT"))
+            .to_request();
+        let answer = call_service(&app, preflight).await;
+        assert_eq!(answer.headers().get("x-app").unwrap(), "1");
+        let now = stats.snapshot();
+        assert_eq!(
+            (
+                now.allowed(),
+                now.rejected("origin-not-allowed"),
+                now.preflights()
+            ),
+            (1, 2, 1)
+        );
+    }
+
+    #[actix_web::test]
+    async fn a_stored_policy_serves_the_next_request() {
+        let handle = PolicyHandle::new(
+            Config::builder()
+                .allowed_origins(["https://a.example"])
+                .compile()
+                .unwrap(),
+        );
+        let app = init_service(App::new().wrap(Cors::with_handle(handle.clone())).route(
+            "/x",
+            web::get().to(|| async { HttpResponse::Ok().finish() }),
+        ))
+        .await;
+        let get = |origin: &str| {
+            TestRequest::get()
+                .uri("/x")
+                .insert_header(("origin", origin))
+                .to_request()
+        };
+        assert_eq!(
+            acao(&call_service(&app, get("https://b.example")).await),
+            None
+        );
+        handle.store(
+            Config::builder()
+                .allowed_origins(["https://b.example"])
+                .compile()
+                .unwrap(),
+        );
+        assert_eq!(
+            acao(&call_service(&app, get("https://b.example")).await).as_deref(),
+            Some("https://b.example")
+        );
+        assert_eq!(
+            acao(&call_service(&app, get("https://a.example")).await),
+            None
+        );
+    }
+}
