@@ -196,6 +196,12 @@ pub(crate) struct ProxyArgs {
     #[arg(long, value_name = "SECONDS", default_value_t = 1.0)]
     pub(crate) reload_interval: f64,
 
+    /// Also serve the decision counters (allowed, rejected by reason,
+    /// preflights) in the Prometheus text format at `http://ADDR/metrics`,
+    /// on this separate listener (e.g. `127.0.0.1:9464`).
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) metrics_listen: Option<SocketAddr>,
+
     /// Seconds to let requests in flight finish on SIGINT/SIGTERM.
     #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
     pub(crate) shutdown_grace: f64,

@@ -261,6 +261,20 @@ pub struct Decision {
 }
 
 impl Decision {
+    /// A decision that changes nothing: not a preflight, and
+    /// [`apply`](Self::apply) and [`apply_replacing`](Self::apply_replacing)
+    /// leave the headers alone. What an adapter applies in
+    /// [report-only mode](crate::Config::report_only), after counting the
+    /// real decision.
+    pub fn untouched() -> Self {
+        Decision {
+            kind: DecisionKind::OutOfScope,
+            reason: Reason::PathNotInScope,
+            options: false,
+            grant: None,
+        }
+    }
+
     /// What kind of request this was.
     pub fn kind(&self) -> DecisionKind {
         self.kind

@@ -2,6 +2,7 @@
 //! nothing of CORS. corsgate's tower layer wraps it; an outer layer records
 //! each request's decision for the terminal and the page.
 
+use std::io::Write as _;
 use std::sync::{Arc, Mutex};
 
 use axum::extract::{Path, Request, State};
@@ -104,7 +105,9 @@ async fn record_decision(
         (_, false) => "not allowed (the browser will hide the response)",
     };
     let status = response.status().as_u16();
-    println!(
+    // A closed stdout (`corsgate demo | head`) must not stop the demo.
+    let _ = writeln!(
+        std::io::stdout().lock(),
         "{method:<7} {path:<16} {status}  {}: {verdict}: {}",
         origin.as_deref().unwrap_or("(no Origin)"),
         decision.reason()

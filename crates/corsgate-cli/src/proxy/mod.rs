@@ -13,9 +13,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use arc_swap::ArcSwap;
 use bytes::Bytes;
-use corsgate::{Config, Decision, Policy};
+use corsgate::{Config, Decision, Policy, PolicyHandle, Stats};
 use http::header::{self, HeaderValue};
 use http::{Method, Request, Response, StatusCode, Uri};
 use http_body_util::combinators::BoxBody;
@@ -36,7 +35,8 @@ type Body = BoxBody<Bytes, BoxError>;
 
 /// What every request handler shares.
 struct Shared {
-    policy: ArcSwap<Policy>,
+    policy: PolicyHandle,
+    stats: Stats,
     upstreams: Upstreams,
     client: Client<HttpConnector, Body>,
     connect_timeout: Duration,
@@ -126,7 +126,8 @@ async fn serve(args: ProxyArgs, policy: Policy, upstreams: Upstreams) -> ExitCod
         .pool_idle_timeout(Duration::from_secs(30))
         .build(connector);
     let shared = Arc::new(Shared {
-        policy: ArcSwap::from_pointee(policy),
+        policy: PolicyHandle::new(policy),
+        stats: Stats::new(),
         upstreams,
         client,
         connect_timeout: Duration::from_secs_f64(args.connect_timeout),
@@ -136,6 +137,19 @@ async fn serve(args: ProxyArgs, policy: Policy, upstreams: Upstreams) -> ExitCod
     });
     // Tests and scripts read this line to learn the port.
     println!("corsgate proxy: listening on http://{local}");
+    if let Some(addr) = args.metrics_listen {
+        match TcpListener::bind(addr).await {
+            Ok(metrics) => {
+                let at = metrics.local_addr().unwrap_or(addr);
+                println!("corsgate proxy: metrics on http://{at}/metrics");
+                tokio::spawn(serve_metrics(metrics, shared.stats.clone()));
+            }
+            Err(e) => {
+                eprintln!("error: cannot listen on {addr} (--metrics-listen): {e}");
+                return exit::code(exit::ERRORS);
+            }
+        }
+    }
     for u in shared.upstreams.iter() {
         info!("forwarding {} to {}", u.prefix, u.display);
     }
@@ -192,6 +206,53 @@ async fn shutdown_signal() -> &'static str {
     }
 }
 
+/// Serves `GET /metrics`: the decision counters in the Prometheus text
+/// format. Anything else is 404 (or 405 for another method).
+async fn serve_metrics(listener: TcpListener, stats: Stats) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        };
+        let stats = stats.clone();
+        let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+            let response = metrics_response(&stats, req.method(), req.uri().path());
+            async move { Ok::<_, Infallible>(response) }
+        });
+        tokio::spawn(async move {
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+fn metrics_response(stats: &Stats, method: &Method, path: &str) -> Response<Full<Bytes>> {
+    let (status, content_type, body) = match (method, path) {
+        (&Method::GET | &Method::HEAD, "/metrics") => (
+            StatusCode::OK,
+            "text/plain; version=0.0.4; charset=utf-8",
+            stats.snapshot().to_prometheus(),
+        ),
+        (_, "/metrics") => (
+            StatusCode::METHOD_NOT_ALLOWED,
+            "text/plain; charset=utf-8",
+            "use GET\n".to_owned(),
+        ),
+        _ => (
+            StatusCode::NOT_FOUND,
+            "text/plain; charset=utf-8",
+            "the metrics are at /metrics\n".to_owned(),
+        ),
+    };
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}
+
 /// Reloads the policy on SIGHUP and when the file's contents change. A new
 /// policy replaces the old one atomically; a bad one is logged and ignored.
 async fn reload_loop(shared: Arc<Shared>, path: PathBuf, interval: f64) {
@@ -221,7 +282,7 @@ async fn reload_loop(shared: Arc<Shared>, path: PathBuf, interval: f64) {
 fn reload(shared: &Shared, path: &Path, cause: &str) {
     match Policy::from_file(path) {
         Ok(policy) => {
-            shared.policy.store(Arc::new(policy));
+            shared.policy.store(policy);
             info!("reloaded {} ({cause})", path.display());
         }
         Err(errors) => {
@@ -240,15 +301,32 @@ async fn handle(
     peer: SocketAddr,
 ) -> Result<Response<Body>, Infallible> {
     let start = Instant::now();
-    let policy = shared.policy.load_full();
+    let policy = shared.policy.load();
     let decision = policy.decide_request(&req);
+    shared.stats.record(&decision);
+    let decided = decision.reason().name();
+    // Report-only: count and log what the policy would do, change nothing.
+    let decision = if policy.report_only() {
+        if !decision.is_allowed() {
+            info!(
+                reason = decided,
+                "report-only: a browser would block {} {}: {}",
+                req.method(),
+                req.uri().path(),
+                decision.reason()
+            );
+        }
+        Decision::untouched()
+    } else {
+        decision
+    };
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
     let origin = req
         .headers()
         .get(header::ORIGIN)
         .map(|o| String::from_utf8_lossy(o.as_bytes()).into_owned());
-    debug!(%method, %path, reason = %decision.reason(), "cors decision");
+    debug!(%method, %path, reason = decided, "cors decision");
 
     let response = if decision.is_preflight() {
         decision.preflight_response::<Body>()
@@ -259,7 +337,7 @@ async fn handle(
         %method,
         %path,
         origin = origin.as_deref().unwrap_or("-"),
-        decision = decision.reason().name(),
+        decision = decided,
         status = response.status().as_u16(),
         latency_ms = format_args!("{:.1}", start.elapsed().as_secs_f64() * 1000.0),
     );

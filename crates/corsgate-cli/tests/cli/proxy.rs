@@ -738,3 +738,112 @@ async fn http2_clients_are_served_too() {
         [ORIGIN]
     );
 }
+
+/// The metrics line's URL, once the proxy printed it (at most 10 s).
+fn metrics_url(proxy: &Proxy) -> String {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let out = proxy.stdout();
+        if let Some(url) = out
+            .lines()
+            .find_map(|l| l.strip_prefix("corsgate proxy: metrics on "))
+        {
+            return url.to_owned();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no metrics line: {out}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_decisions_in_the_prometheus_format() {
+    let upstream = start_upstream().await;
+    let proxy = start(&[
+        "--upstream",
+        &upstream.url(),
+        "--allow-origin",
+        ORIGIN,
+        "--metrics-listen",
+        "127.0.0.1:0",
+    ]);
+    let metrics = tokio::task::block_in_place(|| metrics_url(&proxy));
+    send("GET", &proxy.url("/users"), &[("origin", ORIGIN)]).await;
+    send(
+        "GET",
+        &proxy.url("/users"),
+        &[("origin", "https://evil.example")],
+    )
+    .await;
+    let preflight = [
+        ("origin", ORIGIN),
+        ("access-control-request-method", "PATCH"),
+    ];
+    send("OPTIONS", &proxy.url("/users"), &preflight).await;
+    let (status, headers, body) = send("GET", &metrics, &[]).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        all(&headers, "content-type"),
+        ["text/plain; version=0.0.4; charset=utf-8"]
+    );
+    let body = String::from_utf8(body.to_vec()).unwrap();
+    for line in [
+        "corsgate_allowed_total 2",
+        "corsgate_preflights_total 1",
+        "corsgate_rejected_total{reason=\"origin-not-allowed\"} 1",
+        "corsgate_decisions_total{kind=\"actual\",reason=\"origin-listed\"} 1",
+        "corsgate_decisions_total{kind=\"preflight\",reason=\"origin-listed\"} 1",
+    ] {
+        assert!(body.lines().any(|l| l == line), "no `{line}` in\n{body}");
+    }
+    let other = metrics.replace("/metrics", "/other");
+    assert_eq!(send("GET", &other, &[]).await.0, 404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn report_only_forwards_everything_untouched_and_logs_what_it_would_block() {
+    let upstream = start_upstream().await;
+    let dir = TempDir::new("report-only");
+    let file = dir.write(
+        "cors.toml",
+        &format!("allowed_origins = [\"{ORIGIN}\"]\nreport_only = true\n"),
+    );
+    let proxy = start(&[
+        "--upstream",
+        &upstream.url(),
+        "--config",
+        file.to_str().unwrap(),
+    ]);
+    let direct = send(
+        "GET",
+        &format!("{}/users", upstream.url()),
+        &[("origin", "https://evil.example")],
+    )
+    .await;
+    let through = send(
+        "GET",
+        &proxy.url("/users"),
+        &[("origin", "https://evil.example")],
+    )
+    .await;
+    assert_eq!(through.0, direct.0);
+    assert_eq!(through.2, direct.2);
+    for name in ["access-control-allow-origin", "vary", "content-type"] {
+        assert_eq!(all(&through.1, name), all(&direct.1, name), "{name}");
+    }
+    // A preflight goes to the upstream, which has no OPTIONS route.
+    let preflight = [("origin", ORIGIN), ("access-control-request-method", "PUT")];
+    let (status, headers, _) = send("OPTIONS", &proxy.url("/users"), &preflight).await;
+    assert_eq!(status, 405, "the upstream's own answer");
+    assert!(all(&headers, "access-control-allow-methods").is_empty());
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !proxy
+        .stderr()
+        .contains("report-only: a browser would block GET /users")
+    {
+        assert!(std::time::Instant::now() < deadline, "{}", proxy.stderr());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

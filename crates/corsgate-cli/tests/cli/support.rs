@@ -14,6 +14,7 @@ pub(crate) struct Proxy {
     pub(crate) child: Child,
     pub(crate) addr: SocketAddr,
     stderr: Arc<Mutex<String>>,
+    stdout: Arc<Mutex<String>>,
 }
 
 impl Proxy {
@@ -45,11 +46,21 @@ impl Proxy {
             }
         });
         let stdout = child.stdout.take().unwrap();
+        let out = Arc::new(Mutex::new(String::new()));
+        let out_sink = Arc::clone(&out);
         let (tx, rx) = std::sync::mpsc::channel();
+        // Sends the first line, and keeps draining (and keeping) the rest.
         std::thread::spawn(move || {
+            let mut reader = BufReader::new(stdout);
             let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = reader.read_line(&mut line);
             let _ = tx.send(line);
+            for line in reader.lines() {
+                let Ok(line) = line else { break };
+                let mut out = out_sink.lock().unwrap();
+                out.push_str(&line);
+                out.push('\n');
+            }
         });
         let line = rx.recv_timeout(Duration::from_secs(20)).unwrap_or_default();
         let Some(addr) = line
@@ -68,6 +79,7 @@ impl Proxy {
             child,
             addr,
             stderr,
+            stdout: out,
         }
     }
 
@@ -77,6 +89,11 @@ impl Proxy {
 
     pub(crate) fn stderr(&self) -> String {
         self.stderr.lock().unwrap().clone()
+    }
+
+    /// What the proxy printed after its "listening" line.
+    pub(crate) fn stdout(&self) -> String {
+        self.stdout.lock().unwrap().clone()
     }
 
     /// Sends a signal with the shell's `kill` builtin (no procps needed).
