@@ -144,6 +144,25 @@ pub fn audit(config: &Config) -> Vec<Finding> {
     for rule in config.rule_settings() {
         auditor.rule(&rule);
     }
+    if config.report_only {
+        let (key, location) = config.locate(crate::config::KeyPath {
+            rule: None,
+            field: crate::config::Field::ReportOnly,
+            index: None,
+        });
+        auditor.findings.push(Finding {
+            severity: Severity::Info,
+            code: "report-only",
+            key,
+            location,
+            message:
+                "report-only mode: requests are decided and counted, but no response is changed"
+                    .into(),
+            why: "browsers see the application's own headers, not this policy's".into(),
+            fix: "set `report_only = false` (or delete it) once the counters show what you expect"
+                .into(),
+        });
+    }
     for warning in config.warnings() {
         auditor.findings.push(Finding {
             severity: Severity::Low,

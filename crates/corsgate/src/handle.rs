@@ -55,6 +55,7 @@ impl PolicyHandle {
 
     /// The current policy without touching its reference count: what
     /// adapters use on the request path.
+    #[cfg(any(feature = "tower", feature = "actix"))]
     pub(crate) fn guard(&self) -> arc_swap::Guard<Arc<Policy>> {
         self.current.load()
     }

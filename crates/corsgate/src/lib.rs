@@ -107,6 +107,14 @@
 //! `docs/django-compat.md`; every setting is described in
 //! `docs/configuration.md`.
 //!
+//! # Policies that change at run time
+//!
+//! [`OriginCheck`] lets your code allow origins no setting lists (fail
+//! closed on errors and timeouts); [`Config::report_only`] decides and
+//! counts without changing responses; [`Stats`] holds the counters; a
+//! [`PolicyHandle`] replaces a running layer's policy atomically. All work
+//! the same in the tower and actix adapters.
+//!
 //! # Other frameworks
 //!
 //! An adapter is a few lines: build a [`RequestView`], call
@@ -118,8 +126,8 @@
 //!
 //! | feature | default | what |
 //! |---|---|---|
-//! | `tower` | yes | [`tower::CorsLayer`] for axum 0.8, hyper 1, tonic |
-//! | `actix` | no | [`actix::Cors`], an actix-web 4 middleware |
+//! | `tower` | yes | [`tower::CorsLayer`] for axum 0.8, hyper 1, tonic (and `OriginCheck`, whose timeout uses Tokio's timer) |
+//! | `actix` | no | [`actix::Cors`], an actix-web 4 middleware (and `OriginCheck`) |
 //! | `serde` | yes | loading [`Config`] from TOML and JSON files |
 //! | `audit` | no | [`audit::audit`]: a security audit of a configuration (`corsgate check`) |
 //! | `tracing` | yes | adapters log each decision's reason at debug level, target `corsgate` |

@@ -60,6 +60,7 @@ impl Default for Stats {
 }
 
 /// The result of one dynamic origin check.
+#[cfg(any(feature = "tower", feature = "actix"))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum CheckResult {
     Allowed,
@@ -82,6 +83,7 @@ impl Stats {
             .fetch_add(1, Ordering::Relaxed);
     }
 
+    #[cfg(any(feature = "tower", feature = "actix"))]
     pub(crate) fn record_check(&self, result: CheckResult) {
         let i = match result {
             CheckResult::Allowed => 0,

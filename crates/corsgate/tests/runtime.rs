@@ -339,7 +339,11 @@ async fn a_swap_under_load_never_mixes_two_policies() {
         tokio::spawn(async move {
             let mut i = 0u64;
             while !done.load(std::sync::atomic::Ordering::SeqCst) && i < 10_000_000 {
-                handle.store(if i % 2 == 0 { new.clone() } else { old.clone() });
+                handle.store(if i.is_multiple_of(2) {
+                    new.clone()
+                } else {
+                    old.clone()
+                });
                 i += 1;
                 tokio::task::yield_now().await;
             }

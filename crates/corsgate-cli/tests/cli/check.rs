@@ -127,3 +127,18 @@ fn help_mentions_the_exit_codes() {
     assert_eq!(code, 0);
     insta::assert_snapshot!(stdout);
 }
+
+#[test]
+fn report_only_is_reported_as_info_and_does_not_fail() {
+    let dir = TempDir::new("check-report-only");
+    let file = dir.write(
+        "cors.toml",
+        "allowed_origins = [\"https://a.example\"]\nreport_only = true\n",
+    );
+    let (code, out, err) = run(&["check", file.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains(":2:15: info: `report_only`: report-only mode"),
+        "{out}"
+    );
+}
