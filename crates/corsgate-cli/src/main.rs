@@ -6,6 +6,7 @@ mod demo;
 mod doctor;
 mod exit;
 mod proxy;
+mod rt;
 
 fn main() -> std::process::ExitCode {
     let cli = <cli::Cli as clap::Parser>::parse();

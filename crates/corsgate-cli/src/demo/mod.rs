@@ -94,18 +94,10 @@ pub(crate) fn run(args: &DemoArgs) -> ExitCode {
             return exit::code(exit::ERRORS);
         }
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
-            return exit::code(exit::ERRORS);
-        }
-    };
-    runtime.block_on(serve(args))
+    match crate::rt::runtime() {
+        Ok(runtime) => runtime.block_on(serve(args)),
+        Err(code) => code,
+    }
 }
 
 /// Binds `addr`, or the same IP on a free port when `addr`'s port is taken.
@@ -223,12 +215,7 @@ async fn serve(args: &DemoArgs) -> ExitCode {
 }
 
 async fn shutdown() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).ok();
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        Some(()) = async { match term.as_mut() { Some(t) => t.recv().await, None => std::future::pending().await } } => {}
-    }
+    crate::rt::shutdown_signal().await;
 }
 
 #[derive(Clone)]

@@ -76,17 +76,10 @@ pub(crate) fn run(args: ProxyArgs) -> ExitCode {
             return exit::code(exit::ERRORS);
         }
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
-            return exit::code(exit::ERRORS);
-        }
-    };
-    runtime.block_on(serve(args, policy, upstreams))
+    match crate::rt::runtime() {
+        Ok(runtime) => runtime.block_on(serve(args, policy, upstreams)),
+        Err(code) => code,
+    }
 }
 
 fn init_logging() {
@@ -159,7 +152,7 @@ async fn serve(args: ProxyArgs, policy: Policy, upstreams: Upstreams) -> ExitCod
 
     let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let mut shutdown = std::pin::pin!(shutdown_signal());
+    let mut shutdown = std::pin::pin!(crate::rt::shutdown_signal());
     loop {
         tokio::select! {
             accepted = listener.accept() => {
@@ -195,15 +188,6 @@ async fn serve(args: ProxyArgs, policy: Policy, upstreams: Upstreams) -> ExitCod
         () = tokio::time::sleep(grace) => warn!("stopped with requests still in flight after {grace:?}"),
     }
     exit::code(exit::OK)
-}
-
-async fn shutdown_signal() -> &'static str {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).ok();
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => "SIGINT",
-        Some(()) = async { match term.as_mut() { Some(t) => t.recv().await, None => std::future::pending().await } } => "SIGTERM",
-    }
 }
 
 /// Serves `GET /metrics`: the decision counters in the Prometheus text
