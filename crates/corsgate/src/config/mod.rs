@@ -90,7 +90,8 @@ pub struct Config {
     /// safelisted ones, that a page may read.
     pub expose_headers: Vec<String>,
     /// Seconds a browser may cache a preflight (`Access-Control-Max-Age`);
-    /// `0` omits the header.
+    /// `0` sends `Access-Control-Max-Age: 0`: no caching (django omits the
+    /// header, which browsers read as 5 seconds).
     pub preflight_max_age: u64,
     /// Send `Access-Control-Allow-Credentials: true`: cookies and HTTP
     /// authentication may be sent and the response read.
@@ -625,7 +626,9 @@ fn compile_rule(s: &RuleSettings<'_>, errors: &mut Raw) -> Rule {
             .map(|h| h.to_ascii_lowercase().into_boxed_str())
             .collect(),
         expose: (!s.expose_headers.0.is_empty()).then_some(expose),
-        max_age: (max_age > 0).then(|| HeaderValue::from(max_age)),
+        // `0` is sent, not omitted (django omits it): without the header
+        // browsers cache the preflight for 5 s; `0` means no caching.
+        max_age: Some(HeaderValue::from(max_age)),
         allow_private_network: s.allow_private_network.0,
     }
 }

@@ -266,3 +266,31 @@ async fn only_exposed_and_safelisted_response_headers_are_readable() {
         "not exposed: the page sees null"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_age_zero_means_no_caching() {
+    // django omits the header for 0, and Chromium then caches for 5 s;
+    // corsgate sends `Access-Control-Max-Age: 0`.
+    let page = page_origin().await;
+    let seen = Recorder::default();
+    let config = Config::builder()
+        .allowed_origins([page.as_str()])
+        .preflight_max_age(0);
+    let api = api(config, &seen).await;
+    let browser = Browser::start().await;
+    browser.open(&page).await;
+    let put =
+        json!({ "method": "PUT", "headers": { "Content-Type": "application/json" }, "body": "{}" });
+    let url = format!("{api}/api/uncached");
+    for _ in 0..3 {
+        browser
+            .fetch(&url, put.clone(), &[])
+            .await
+            .assert_readable(200);
+    }
+    browser.close().await;
+    assert_eq!(
+        seen.methods_for("/api/uncached"),
+        ["OPTIONS", "PUT", "OPTIONS", "PUT", "OPTIONS", "PUT"]
+    );
+}
