@@ -114,42 +114,21 @@ pub enum Reason {
 impl Reason {
     /// A stable kebab-case name, for logs and JSON.
     pub fn name(&self) -> &'static str {
-        match self {
-            Reason::PathNotInScope => "path-not-in-scope",
-            Reason::NoOrigin => "no-origin",
-            Reason::OriginListed => "origin-listed",
-            Reason::NullListed => "null-listed",
-            Reason::OriginMatchesPattern => "origin-matches-pattern",
-            Reason::OriginMatchesRegex => "origin-matches-regex",
-            Reason::AllOriginsAllowed => "all-origins-allowed",
-            Reason::AllowedByCheck => "allowed-by-check",
-            Reason::OriginNotAllowed => "origin-not-allowed",
-            Reason::MalformedOrigin => "malformed-origin",
-            Reason::MultipleOrigins => "multiple-origins",
-            Reason::MethodNotAllowed { .. } => "method-not-allowed",
-            Reason::HeaderNotAllowed { .. } => "header-not-allowed",
-            Reason::AuthorizationNotCoveredByWildcard => "authorization-not-covered-by-wildcard",
-            Reason::PrivateNetworkNotAllowed => "private-network-not-allowed",
-        }
+        Self::NAMES[self.ordinal()]
     }
 
     /// Whether a browser would let the page read the response (for
     /// [`Reason::NoOrigin`] and [`Reason::PathNotInScope`]: CORS does not apply).
     pub fn is_allowed(&self) -> bool {
-        matches!(
-            self,
-            Reason::PathNotInScope
-                | Reason::NoOrigin
-                | Reason::OriginListed
-                | Reason::NullListed
-                | Reason::OriginMatchesPattern
-                | Reason::OriginMatchesRegex
-                | Reason::AllOriginsAllowed
-                | Reason::AllowedByCheck
-        )
+        self.ordinal() < Self::FIRST_REFUSAL
     }
 
-    /// Every reason's [`name`](Self::name), in a fixed order (for metrics).
+    /// In [`Reason::NAMES`], the reasons from this index on are refusals
+    /// (the browser blocks); those before it let the page read.
+    pub(crate) const FIRST_REFUSAL: usize = 8;
+
+    /// Every reason's [`name`](Self::name), in a fixed order (for metrics):
+    /// first those that let the page read, then the refusals.
     pub const NAMES: [&'static str; 15] = [
         "path-not-in-scope",
         "no-origin",

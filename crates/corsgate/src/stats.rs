@@ -129,14 +129,11 @@ pub struct StatsSnapshot {
     pub checks_failed: u64,
 }
 
-/// In [`Reason::NAMES`], the reasons from here on are refusals.
-pub(crate) const FIRST_REJECTION: usize = 8;
-
 fn is_rejection(reason: &str) -> bool {
     Reason::NAMES
         .iter()
         .position(|n| *n == reason)
-        .is_some_and(|i| i >= FIRST_REJECTION)
+        .is_some_and(|i| i >= Reason::FIRST_REFUSAL)
 }
 
 impl StatsSnapshot {
