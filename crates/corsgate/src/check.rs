@@ -123,6 +123,62 @@ impl OriginCheck {
     }
 }
 
+/// The constructors and accessors both adapters offer (tower's
+/// `CorsLayer`, actix's `Cors`), over their `engine: Arc<Engine>` field.
+macro_rules! adapter_api {
+    ($adapter:ident, $what:literal, $check_note:literal, $stats_note:literal) => {
+        impl $adapter {
+            #[doc = concat!("A ", $what, " applying `policy`.")]
+            pub fn new(policy: Policy) -> Self {
+                Self::with_handle(PolicyHandle::new(policy))
+            }
+
+            #[doc = concat!("A ", $what, " applying whatever policy `handle` holds when each")]
+            /// request arrives: [`PolicyHandle::store`] replaces it while serving.
+            pub fn with_handle(handle: PolicyHandle) -> Self {
+                Self {
+                    engine: Arc::new(Engine::new(handle)),
+                }
+            }
+
+            /// Adds a dynamic origin check, consulted when no setting allows a
+            #[doc = concat!("request's origin", $check_note, ".")]
+            pub fn with_origin_check(mut self, check: OriginCheck) -> Self {
+                Arc::make_mut(&mut self.engine).check = Some(check);
+                self
+            }
+
+            /// The policy in force now.
+            pub fn policy(&self) -> Policy {
+                self.engine.policy.load()
+            }
+
+            /// The handle to replace the policy while serving.
+            pub fn handle(&self) -> PolicyHandle {
+                self.engine.policy.clone()
+            }
+
+            #[doc = concat!("The ", $what, "'s counters (", $stats_note, ").")]
+            pub fn stats(&self) -> Stats {
+                self.engine.stats.clone()
+            }
+        }
+
+        impl From<Policy> for $adapter {
+            fn from(policy: Policy) -> Self {
+                Self::new(policy)
+            }
+        }
+
+        impl From<PolicyHandle> for $adapter {
+            fn from(handle: PolicyHandle) -> Self {
+                Self::with_handle(handle)
+            }
+        }
+    };
+}
+pub(crate) use adapter_api;
+
 /// What a middleware holds: the policy, the optional check, the counters.
 #[derive(Debug, Clone)]
 pub(crate) struct Engine {
