@@ -148,6 +148,13 @@ mod runtime {
             .map(|v| v.to_str().unwrap().to_owned())
     }
 
+    /// `GET /x` from `origin`.
+    fn get(origin: &str) -> TestRequest {
+        TestRequest::get()
+            .uri("/x")
+            .insert_header(("origin", origin))
+    }
+
     fn app_answer() -> HttpResponse {
         HttpResponse::Ok()
             .insert_header(("access-control-allow-origin", "*"))
@@ -177,17 +184,14 @@ mod runtime {
             web::get().to(|| async { HttpResponse::Ok().body("x") }),
         ))
         .await;
-        let get = |origin: &str| {
-            TestRequest::get()
-                .uri("/x")
-                .insert_header(("origin", origin))
-                .to_request()
-        };
 
-        assert_eq!(acao(&call_service(&app, get(TENANT)).await), None);
+        assert_eq!(
+            acao(&call_service(&app, get(TENANT).to_request()).await),
+            None
+        );
         tenants.lock().unwrap().insert(TENANT.to_owned());
         assert_eq!(
-            acao(&call_service(&app, get(TENANT)).await).as_deref(),
+            acao(&call_service(&app, get(TENANT).to_request()).await).as_deref(),
             Some(TENANT)
         );
         let preflight = TestRequest::default()
@@ -199,7 +203,7 @@ mod runtime {
         let answer = call_service(&app, preflight).await;
         assert_eq!(acao(&answer).as_deref(), Some(TENANT));
         assert_eq!(
-            acao(&call_service(&app, get("https://broken.example")).await),
+            acao(&call_service(&app, get("https://broken.example").to_request()).await),
             None
         );
         let now = stats.snapshot();
@@ -286,14 +290,8 @@ mod runtime {
             web::get().to(|| async { HttpResponse::Ok().finish() }),
         ))
         .await;
-        let get = |origin: &str| {
-            TestRequest::get()
-                .uri("/x")
-                .insert_header(("origin", origin))
-                .to_request()
-        };
         assert_eq!(
-            acao(&call_service(&app, get("https://b.example")).await),
+            acao(&call_service(&app, get("https://b.example").to_request()).await),
             None
         );
         handle.store(
@@ -303,11 +301,11 @@ mod runtime {
                 .unwrap(),
         );
         assert_eq!(
-            acao(&call_service(&app, get("https://b.example")).await).as_deref(),
+            acao(&call_service(&app, get("https://b.example").to_request()).await).as_deref(),
             Some("https://b.example")
         );
         assert_eq!(
-            acao(&call_service(&app, get("https://a.example")).await),
+            acao(&call_service(&app, get("https://a.example").to_request()).await),
             None
         );
     }
