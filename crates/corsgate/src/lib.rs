@@ -134,10 +134,11 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 
+#[cfg(any(feature = "tower", feature = "actix"))]
+mod anchored;
 #[cfg(feature = "audit")]
 pub mod audit;
 pub mod browser;
-#[cfg(any(feature = "tower", feature = "actix"))]
 mod check;
 mod config;
 mod decision;
@@ -152,12 +153,15 @@ pub mod actix;
 #[cfg(feature = "tower")]
 pub mod tower;
 
+pub use anchored::MAX_REGEX_BYTES;
 #[cfg(any(feature = "tower", feature = "actix"))]
 pub use check::{BoxError, DEFAULT_CHECK_TIMEOUT, OriginCheck};
 pub use config::{
     Config, ConfigBuilder, ConfigError, ConfigErrors, DEFAULT_HEADERS, DEFAULT_MAX_AGE,
     DEFAULT_METHODS, ErrorKind, Location, MAX_MAX_AGE, PathRule,
 };
+#[cfg(feature = "serde")]
+pub use config::{MAX_CONFIG_DEPTH, MAX_CONFIG_FILE_BYTES};
 pub use decision::{
     ACCESS_CONTROL_ALLOW_PRIVATE_NETWORK, ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK, Decision,
     DecisionKind, REQUEST_HEADERS, RESPONSE_HEADERS, Reason,

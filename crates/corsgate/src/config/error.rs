@@ -56,6 +56,13 @@ pub enum ErrorKind {
     InvalidMethod,
     /// A max-age that is negative or absurdly large (django E004).
     InvalidMaxAge,
+    /// The file, or one value in it, is larger than corsgate accepts
+    /// ([`MAX_CONFIG_FILE_BYTES`](crate::MAX_CONFIG_FILE_BYTES),
+    /// [`MAX_REGEX_BYTES`](crate::MAX_REGEX_BYTES)).
+    TooLarge,
+    /// The file nests lists or tables deeper than
+    /// [`MAX_CONFIG_DEPTH`](crate::MAX_CONFIG_DEPTH) levels.
+    TooDeep,
 }
 
 impl ErrorKind {
@@ -75,8 +82,56 @@ impl ErrorKind {
             ErrorKind::InvalidHeaderName => "invalid-header-name",
             ErrorKind::InvalidMethod => "invalid-method",
             ErrorKind::InvalidMaxAge => "invalid-max-age",
+            ErrorKind::TooLarge => "too-large",
+            ErrorKind::TooDeep => "too-deep",
         }
     }
+}
+
+/// The longest user value an error message quotes whole, in bytes.
+const SHOWN_BYTES: usize = 120;
+
+/// A user value as an error message quotes it: whole when short, else its
+/// first [`SHOWN_BYTES`] and its length, so a 30 MB value is not echoed.
+pub(crate) fn shown(value: &str) -> std::borrow::Cow<'_, str> {
+    if value.len() <= SHOWN_BYTES {
+        return value.into();
+    }
+    let mut end = SHOWN_BYTES;
+    while !value.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} bytes in all)", &value[..end], value.len()).into()
+}
+
+/// Shortens every user value quoted in backticks (the house style for
+/// messages) with [`shown`].
+fn shorten_quoted(text: &str) -> String {
+    if text.len() <= SHOWN_BYTES {
+        return text.to_owned();
+    }
+    text.split('`')
+        .enumerate()
+        .map(|(i, part)| if i % 2 == 1 { shown(part) } else { part.into() })
+        .collect::<Vec<_>>()
+        .join("`")
+}
+
+/// Escapes control characters (`\u{1b}`), keeping line breaks that
+/// corsgate itself writes between the parts of a message.
+fn printable(text: &str) -> String {
+    if !text.chars().any(char::is_control) {
+        return text.to_owned();
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// One configuration mistake.
@@ -104,24 +159,27 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
+    /// Every text is made safe to print as it is stored: shortened (see
+    /// [`shown`]) and with control characters escaped, so a hostile file
+    /// can neither flood a terminal nor drive it with escape sequences.
     pub(crate) fn new(kind: ErrorKind, key: impl Into<String>, problem: impl Into<String>) -> Self {
         Self {
             kind,
-            key: key.into(),
+            key: printable(&shown(&key.into())),
             value: None,
-            problem: problem.into(),
+            problem: printable(&shorten_quoted(&problem.into())),
             help: None,
             location: None,
         }
     }
 
     pub(crate) fn value(mut self, value: impl Into<String>) -> Self {
-        self.value = Some(value.into());
+        self.value = Some(printable(&shown(&value.into())));
         self
     }
 
     pub(crate) fn help(mut self, help: impl Into<String>) -> Self {
-        self.help = Some(help.into());
+        self.help = Some(printable(&shorten_quoted(&help.into())));
         self
     }
 

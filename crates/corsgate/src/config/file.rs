@@ -16,6 +16,16 @@ use super::django::{self, Field, Rank};
 use super::{Config, ConfigError, ConfigErrors, ErrorKind, KeySource, PathRule, Source, SourceRef};
 use crate::Policy;
 
+/// The largest configuration file read, in bytes. A policy with 10,000
+/// origins is about 400 KB; the limit keeps a wrong path (a log file, a
+/// device) or a hostile file from taking the memory of a running proxy.
+pub const MAX_CONFIG_FILE_BYTES: usize = 8 * 1024 * 1024;
+
+/// How deeply lists and tables may nest. corsgate's settings use four
+/// levels (the file, `path_rules`, a rule, a list); a file nested thousands
+/// of levels deep would otherwise exhaust the stack of the parser.
+pub const MAX_CONFIG_DEPTH: usize = 32;
+
 /// A configuration file's format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Format {
@@ -155,14 +165,108 @@ fn load_file(path: &Path) -> (Config, Vec<ConfigError>) {
             "name the file `*.toml` or `*.json` after its format",
         );
     };
-    match std::fs::read_to_string(path) {
+    match read_limited(path) {
         Ok(text) => load(&text, Some(path.to_owned()), format),
-        Err(err) => file_error(
+        Err(ReadError::TooLarge) => file_error(
+            ErrorKind::TooLarge,
+            format!(
+                "`{}` is larger than {MAX_CONFIG_FILE_BYTES} bytes",
+                path.display()
+            ),
+            "check that the path names the policy file; a policy this large belongs in code (`Config::builder`) or a dynamic origin check",
+        ),
+        Err(ReadError::Io(err)) => file_error(
             ErrorKind::Io,
             format!("cannot read `{}`: {err}", path.display()),
             "check the path and the file's permissions; the file must be UTF-8 text",
         ),
     }
+}
+
+enum ReadError {
+    TooLarge,
+    Io(std::io::Error),
+}
+
+/// Reads at most [`MAX_CONFIG_FILE_BYTES`] (one more tells that the file is
+/// larger, even if it grows while being read).
+fn read_limited(path: &Path) -> Result<String, ReadError> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(ReadError::Io)?;
+    let mut bytes = Vec::new();
+    file.take(MAX_CONFIG_FILE_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(ReadError::Io)?;
+    if bytes.len() > MAX_CONFIG_FILE_BYTES {
+        return Err(ReadError::TooLarge);
+    }
+    String::from_utf8(bytes).map_err(|_| {
+        ReadError::Io(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "stream did not contain valid UTF-8",
+        ))
+    })
+}
+
+/// The deepest nesting of lists and tables in the text, counted before
+/// parsing (the parsers recurse once per level): the byte offset where it
+/// passes [`MAX_CONFIG_DEPTH`], if it does. Brackets inside strings and
+/// TOML comments do not count; the lexing follows each format's rules for
+/// strings, so no string can hide real nesting from the count.
+fn too_deep(text: &str, format: Format) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_CONFIG_DEPTH {
+                    return Some(i);
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            b'#' if format == Format::Toml => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            quote @ (b'"' | b'\'') if quote == b'"' || format == Format::Toml => {
+                i = string_end(bytes, i, format);
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// The index of the last byte of the string that starts at `start`: JSON
+/// `"…"`; TOML `"…"`, `'…'`, `"""…"""` and `'''…'''`. Backslash escapes only
+/// in double-quoted strings, as both formats say.
+fn string_end(bytes: &[u8], start: usize, format: Format) -> usize {
+    let quote = bytes[start];
+    let triple = format == Format::Toml && bytes[start..].starts_with(&[quote; 3]);
+    let escapes = quote == b'"';
+    let mut i = start + if triple { 3 } else { 1 };
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' if escapes => i += 1,
+            b if b == quote && !triple => return i,
+            b if b == quote && bytes[i..].starts_with(&[quote; 3]) => {
+                // Up to two more quotes may close a multi-line string
+                // (`""""` ends with a quote inside it).
+                let mut end = i + 2;
+                while end + 1 < bytes.len() && bytes[end + 1] == quote && end < i + 4 {
+                    end += 1;
+                }
+                return end;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    bytes.len()
 }
 
 /// A value with its byte span in the file.
@@ -206,14 +310,25 @@ pub(crate) fn load(
     file: Option<PathBuf>,
     format: Format,
 ) -> (Config, Vec<ConfigError>) {
+    // A UTF-8 byte-order mark, as some Windows editors write: not part of
+    // the settings (JSON parsers would report "expected value at 1:1").
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut source = Source {
         file,
         text: text.to_owned(),
         ..Source::default()
     };
-    let root = match format {
-        Format::Toml => parse_toml(text),
-        Format::Json => parse_json(text),
+    let root = match too_deep(text, format) {
+        Some(offset) => Err((
+            offset,
+            ErrorKind::TooDeep,
+            format!("lists and tables are nested more than {MAX_CONFIG_DEPTH} levels deep"),
+        )),
+        None => match format {
+            Format::Toml => parse_toml(text),
+            Format::Json => parse_json(text),
+        }
+        .map_err(|(offset, message)| (offset, ErrorKind::Syntax, message)),
     };
     let mut walker = Walker {
         source: &mut source,
@@ -233,8 +348,13 @@ pub(crate) fn load(
                     .help("write the settings as an object: `{\"CORS_ALLOWED_ORIGINS\": [\"https://example.com\"]}`"),
             );
         }
-        Err((offset, message)) => {
-            walker.error(offset, ConfigError::new(ErrorKind::Syntax, "", message).help(match format {
+        Err((offset, ErrorKind::TooDeep, message)) => {
+            walker.error(offset, ConfigError::new(ErrorKind::TooDeep, "", message).help(
+                "settings nest at most four levels: the file, `path_rules`, a rule, a list of strings",
+            ));
+        }
+        Err((offset, kind, message)) => {
+            walker.error(offset, ConfigError::new(kind, "", message).help(match format {
                 Format::Toml => "fix the TOML syntax (https://toml.io)",
                 Format::Json => "fix the JSON syntax: double-quoted strings, no trailing commas, no comments",
             }));

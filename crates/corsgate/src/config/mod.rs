@@ -7,6 +7,8 @@ mod error;
 mod file;
 
 pub use error::{ConfigError, ConfigErrors, ErrorKind, Location};
+#[cfg(feature = "serde")]
+pub use file::{MAX_CONFIG_DEPTH, MAX_CONFIG_FILE_BYTES};
 
 pub(crate) use django::Field;
 
@@ -14,8 +16,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use http::{HeaderName, HeaderValue, Method};
-use regex::RegexSet;
 
+use crate::anchored::{self, Anchor, MAX_REGEX_BYTES, RegexProblem};
 use crate::origin::{Origin, OriginMatcher, OriginPattern};
 use crate::policy::{Policy, Rule};
 
@@ -587,8 +589,9 @@ fn compile_rule(s: &RuleSettings<'_>, errors: &mut Raw) -> Rule {
             ));
         }
         // `re.match` semantics: anchored at the start only.
-        regex::bytes::Regex::new(&format!("^(?:{regex})"))
-            .map_err(|err| errors.push((key, regex_error(regex, &err))))
+        anchored::parse(regex, Anchor::Start)
+            .and_then(|hir| anchored::compile(vec![hir], Anchor::Start))
+            .map_err(|problem| errors.push((key, regex_error(regex, problem))))
             .ok()
     });
     let origins = compile_origins(s, errors);
@@ -691,32 +694,34 @@ fn compile_tokens(
     (value, good)
 }
 
-fn regex_error(source: &str, err: &regex::Error) -> ConfigError {
-    let detail = match err {
-        regex::Error::Syntax(text) => text
-            .lines()
-            .filter(|l| l.starts_with("error:"))
-            .map(|l| l.trim_start_matches("error:").trim())
-            .collect::<Vec<_>>()
-            .join("; "),
-        other => other.to_string(),
+fn regex_error(source: &str, problem: RegexProblem) -> ConfigError {
+    let (kind, problem, help) = match problem {
+        RegexProblem::TooLong(len) => (
+            ErrorKind::TooLarge,
+            format!("regex `{source}` is longer than {MAX_REGEX_BYTES} bytes ({len})"),
+            "list the origins in `allowed_origins`, or use origin patterns like `https://*.example.com`",
+        ),
+        RegexProblem::TooLarge => (
+            ErrorKind::InvalidRegex,
+            format!("regex `{source}` compiles too large (its repetitions multiply)"),
+            "use fewer or smaller counted repetitions like `{100}`, or origin patterns like `https://*.example.com`",
+        ),
+        RegexProblem::Syntax(detail) => {
+            let look_around = ["(?=", "(?!", "(?<=", "(?<!"]
+                .iter()
+                .any(|l| source.contains(l));
+            (
+                ErrorKind::InvalidRegex,
+                format!("regex `{source}` does not compile: {detail}"),
+                if look_around {
+                    "look-around is Python-only syntax: list the origins, or use an origin pattern like `https://*.example.com`"
+                } else {
+                    "fix the regex syntax (Rust `regex` crate, https://docs.rs/regex/#syntax)"
+                },
+            )
+        }
     };
-    let help = if source.contains("(?=")
-        || source.contains("(?!")
-        || source.contains("(?<=")
-        || source.contains("(?<!")
-    {
-        "look-around is Python-only syntax: list the origins, or use an origin pattern like `https://*.example.com`"
-    } else {
-        "fix the regex syntax (Rust `regex` crate, https://docs.rs/regex/#syntax)"
-    };
-    ConfigError::new(
-        ErrorKind::InvalidRegex,
-        "",
-        format!("regex `{source}` does not compile: {detail}"),
-    )
-    .value(source)
-    .help(help)
+    ConfigError::new(kind, "", problem).value(source).help(help)
 }
 
 fn compile_origins(s: &RuleSettings<'_>, errors: &mut Raw) -> OriginMatcher {
@@ -751,28 +756,36 @@ fn compile_origins(s: &RuleSettings<'_>, errors: &mut Raw) -> OriginMatcher {
     }
     let (regexes, rule) = s.allowed_origin_regexes;
     let key = path(rule, Field::AllowedOriginRegexes);
-    let wrapped: Vec<String> = regexes.iter().map(|r| format!("^(?:{r})$")).collect();
-    let mut all_ok = true;
-    for (i, (source, full)) in regexes.iter().zip(&wrapped).enumerate() {
-        if let Err(err) = regex::Regex::new(full) {
-            errors.push((key.at(i), regex_error(source, &err)));
-            all_ok = false;
+    let mut parsed = Vec::with_capacity(regexes.len());
+    for (i, source) in regexes.iter().enumerate() {
+        match anchored::parse(source, Anchor::Whole) {
+            Ok(hir) => parsed.push(hir),
+            Err(problem) => errors.push((key.at(i), regex_error(source, problem))),
         }
     }
-    if all_ok && !wrapped.is_empty() {
-        match RegexSet::new(&wrapped) {
+    if parsed.len() == regexes.len() && !parsed.is_empty() {
+        match anchored::compile(parsed, Anchor::Whole) {
             Ok(set) => matcher.regexes = Some(set),
-            Err(err) => errors.push((
-                key,
-                ConfigError::new(
-                    ErrorKind::InvalidRegex,
-                    "",
-                    format!("the regexes together are too large: {err}"),
-                )
-                .help(
-                    "use fewer or simpler regexes, or origin patterns like `https://*.example.com`",
-                ),
-            )),
+            Err(problem) => {
+                // Each alone compiled: name the one that does not, if any.
+                let culprit = regexes.iter().position(|r| {
+                    anchored::parse(r, Anchor::Whole)
+                        .and_then(|hir| anchored::compile(vec![hir], Anchor::Whole))
+                        .is_err()
+                });
+                match culprit {
+                    Some(i) => errors.push((key.at(i), regex_error(&regexes[i], problem))),
+                    None => errors.push((
+                        key,
+                        ConfigError::new(
+                            ErrorKind::InvalidRegex,
+                            "",
+                            "the regexes together compile too large",
+                        )
+                        .help("use fewer or simpler regexes, or origin patterns like `https://*.example.com`"),
+                    )),
+                }
+            }
         }
     }
     matcher

@@ -1,12 +1,11 @@
 //! The compiled set of allowed origins of one rule: a hash map for exact
-//! origins, label-aware patterns, and one `RegexSet` for all regexes.
+//! origins, label-aware patterns, and one anchored matcher for all regexes.
 
 use std::collections::HashMap;
 
-use http::HeaderValue;
-use regex::RegexSet;
-
 use super::{OriginPattern, parse_request_origin};
+use crate::anchored::AnchoredRegex;
+use http::HeaderValue;
 
 /// How a request's origin was allowed, or why not.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,8 +31,8 @@ pub(crate) struct OriginMatcher {
     /// Exact serialized origins, keyed by their bytes.
     pub(crate) exact: HashMap<Box<[u8]>, HeaderValue>,
     pub(crate) patterns: Vec<OriginPattern>,
-    /// Each regex is wrapped as `^(?:…)$`: it must match the whole origin.
-    pub(crate) regexes: Option<RegexSet>,
+    /// Every regex, anchored to match the whole origin.
+    pub(crate) regexes: Option<AnchoredRegex>,
 }
 
 impl OriginMatcher {
@@ -62,9 +61,11 @@ impl OriginMatcher {
         if self.patterns.iter().any(|p| p.matches_parts(&parts)) {
             return OriginMatch::Pattern;
         }
-        // `parse_request_origin` succeeded, so the bytes are ASCII.
-        let text = std::str::from_utf8(origin).unwrap_or_default();
-        if self.regexes.as_ref().is_some_and(|set| set.is_match(text)) {
+        if self
+            .regexes
+            .as_ref()
+            .is_some_and(|set| set.is_match(origin))
+        {
             return OriginMatch::Regex;
         }
         OriginMatch::NotAllowed

@@ -15,7 +15,7 @@ use crate::request::RequestView;
 /// One compiled rule: its scope and every header value, built once.
 #[derive(Debug)]
 pub(crate) struct Rule {
-    pub(crate) scope: Option<regex::bytes::Regex>,
+    pub(crate) scope: Option<crate::anchored::AnchoredRegex>,
     pub(crate) origins: OriginMatcher,
     pub(crate) allow_credentials: bool,
     pub(crate) allow_methods: HeaderValue,
