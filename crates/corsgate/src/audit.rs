@@ -14,7 +14,7 @@
 use std::collections::HashSet;
 use std::fmt;
 
-use crate::config::{Config, Field, KeyPath, Location, RuleSettings};
+use crate::config::{Config, Field, KeyPath, Location, RuleSettings, printable_message};
 use crate::origin::{Origin, OriginPattern};
 
 /// How bad a finding is.
@@ -215,14 +215,16 @@ impl Auditor<'_> {
             return;
         }
         let (key, location) = self.config.locate(path);
+        // The values quoted come from a file that may be hostile: shortened,
+        // control characters escaped, like configuration errors.
         self.findings.push(Finding {
             severity,
             code,
-            key,
+            key: printable_message(&key),
             location,
-            message,
-            why: why.to_owned(),
-            fix,
+            message: printable_message(&message),
+            why: printable_message(why),
+            fix: printable_message(&fix),
         });
     }
 

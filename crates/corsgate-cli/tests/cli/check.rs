@@ -142,3 +142,43 @@ fn report_only_is_reported_as_info_and_does_not_fail() {
         "{out}"
     );
 }
+
+// Issue #11: the anchoring escape was accepted with a "low" finding.
+#[test]
+fn issue_11_a_regex_that_closes_its_anchor_is_an_error() {
+    let (code, out) = check(
+        "escape.toml",
+        "allowed_origin_regexes = ['https://good\\.example)|(.*']\nallow_credentials = true\n",
+        false,
+    );
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("unopened group"), "{out}");
+    let (code, out) = check("scope.toml", "urls_regex = '/api/)|(.*'\n", false);
+    assert_eq!(code, 1, "{out}");
+}
+
+// Issue #11: 10,000 levels of JSON made `check` die with a stack overflow (exit 134).
+#[test]
+fn issue_11_deep_nesting_is_reported_not_a_crash() {
+    let text = format!(
+        "{{\"allowed_origins\": {}1{}}}",
+        "[".repeat(10_000),
+        "]".repeat(10_000)
+    );
+    let (code, out) = check("deep.json", &text, false);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("nested more than 32 levels deep"), "{out}");
+}
+
+// Issue #11: values from an untrusted file reached the terminal raw.
+#[test]
+fn issue_11_control_bytes_in_findings_are_escaped() {
+    let (code, out) = check(
+        "findings.json",
+        r#"{"allowed_origin_regexes": ["https?://\u001b\u0007app\\.example\\.com$"]}"#,
+        false,
+    );
+    assert_eq!(code, 2, "{out}");
+    assert!(!out.chars().any(|c| c.is_control() && c != '\n'), "{out:?}");
+    assert!(out.contains("\\u{1b}"), "{out}");
+}

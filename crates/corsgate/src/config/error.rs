@@ -104,6 +104,12 @@ pub(crate) fn shown(value: &str) -> std::borrow::Cow<'_, str> {
     format!("{}… ({} bytes in all)", &value[..end], value.len()).into()
 }
 
+/// A message as corsgate prints it: quoted user values shortened and
+/// control characters escaped (also for the audit's findings).
+pub(crate) fn printable_message(text: &str) -> String {
+    printable(&shorten_quoted(text))
+}
+
 /// Shortens every user value quoted in backticks (the house style for
 /// messages) with [`shown`].
 fn shorten_quoted(text: &str) -> String {

@@ -6,6 +6,8 @@ mod error;
 #[cfg(feature = "serde")]
 mod file;
 
+#[cfg(feature = "audit")]
+pub(crate) use error::printable_message;
 pub use error::{ConfigError, ConfigErrors, ErrorKind, Location};
 #[cfg(feature = "serde")]
 pub use file::{MAX_CONFIG_DEPTH, MAX_CONFIG_FILE_BYTES};
