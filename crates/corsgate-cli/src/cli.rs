@@ -179,9 +179,31 @@ pub(crate) struct ProxyArgs {
     #[arg(long, value_name = "SECONDS", default_value_t = 5.0)]
     pub(crate) connect_timeout: f64,
 
-    /// Seconds to wait for the upstream's response headers (then 504).
+    /// Seconds to wait for the upstream's response headers, counted from
+    /// when the request body has been forwarded whole (then 504).
     #[arg(long, value_name = "SECONDS", default_value_t = 60.0)]
     pub(crate) timeout: f64,
+
+    /// Seconds a client may take to send a request's headers, and to send
+    /// its first request after connecting (then the connection is closed).
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
+    pub(crate) header_timeout: f64,
+
+    /// Seconds a keep-alive connection may stay open with no request in
+    /// flight.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60.0)]
+    pub(crate) idle_timeout: f64,
+
+    /// Seconds a client may pause while sending a request body (then 408);
+    /// a slow upload that keeps sending is never cut off.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30.0)]
+    pub(crate) body_timeout: f64,
+
+    /// Client connections open at once; at the limit the oldest idle one is
+    /// closed to make room. Default: half the open-file limit (which the
+    /// proxy raises to its hard limit at start).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) max_connections: Option<u32>,
 
     /// The largest request body forwarded, in bytes (then 413).
     #[arg(long, value_name = "BYTES", default_value_t = 10 * 1024 * 1024)]

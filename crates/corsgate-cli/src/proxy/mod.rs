@@ -4,6 +4,8 @@
 //! CORS headers replaced by the policy's. Upstream failures answer 502/504
 //! *with* CORS headers, so the browser shows the real error.
 
+mod body;
+mod conns;
 mod upstream;
 
 use std::convert::Infallible;
@@ -26,6 +28,8 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpListener;
 use tracing::{debug, error, info, warn};
 
+use self::body::{ClientBodyProblem, UploadBody, client_body_problem};
+use self::conns::{AcceptBackoff, Conn, Tracker};
 use self::upstream::{Upstreams, is_upgrade, strip_hop_by_hop};
 use crate::cli::ProxyArgs;
 use crate::exit;
@@ -41,6 +45,7 @@ struct Shared {
     client: Client<HttpConnector, Body>,
     connect_timeout: Duration,
     timeout: Duration,
+    body_timeout: Duration,
     max_body: u64,
     preserve_host: bool,
 }
@@ -69,10 +74,25 @@ pub(crate) fn run(args: ProxyArgs) -> ExitCode {
         ("--timeout", args.timeout),
         ("--reload-interval", args.reload_interval),
         ("--shutdown-grace", args.shutdown_grace),
+        ("--header-timeout", args.header_timeout),
+        ("--idle-timeout", args.idle_timeout),
+        ("--body-timeout", args.body_timeout),
     ];
     for (flag, value) in durations {
         if !(value.is_finite() && (0.0..=86_400.0).contains(&value)) {
             eprintln!("error: `{flag} {value}`: expected a number of seconds from 0 to 86400");
+            return exit::code(exit::ERRORS);
+        }
+    }
+    for (flag, value) in [
+        ("--header-timeout", args.header_timeout),
+        ("--idle-timeout", args.idle_timeout),
+        ("--body-timeout", args.body_timeout),
+    ] {
+        if value < 0.1 {
+            eprintln!(
+                "error: `{flag} {value}`: at least 0.1 seconds\n  help: a client must have time to send a request; raise it for slow links"
+            );
             return exit::code(exit::ERRORS);
         }
     }
@@ -112,6 +132,16 @@ async fn serve(args: ProxyArgs, policy: Policy, upstreams: Upstreams) -> ExitCod
         }
     };
     let local = listener.local_addr().unwrap_or(args.listen);
+    let fd_limit = conns::raise_fd_limit();
+    let max_connections = args.max_connections.map_or_else(
+        || conns::default_max_connections(fd_limit),
+        |n| usize::try_from(n).unwrap_or(usize::MAX),
+    );
+    let tracker = Tracker::new(
+        max_connections,
+        Duration::from_secs_f64(args.header_timeout),
+        Duration::from_secs_f64(args.idle_timeout),
+    );
     let mut connector = HttpConnector::new();
     connector.set_connect_timeout(Some(Duration::from_secs_f64(args.connect_timeout)));
     connector.set_nodelay(true);
@@ -125,6 +155,7 @@ async fn serve(args: ProxyArgs, policy: Policy, upstreams: Upstreams) -> ExitCod
         client,
         connect_timeout: Duration::from_secs_f64(args.connect_timeout),
         timeout: Duration::from_secs_f64(args.timeout),
+        body_timeout: Duration::from_secs_f64(args.body_timeout),
         max_body: args.max_body,
         preserve_host: args.preserve_host,
     });
@@ -146,32 +177,59 @@ async fn serve(args: ProxyArgs, policy: Policy, upstreams: Upstreams) -> ExitCod
     for u in shared.upstreams.iter() {
         info!("forwarding {} to {}", u.prefix, u.display);
     }
-    if let Some(path) = args.config.clone() {
-        tokio::spawn(reload_loop(Arc::clone(&shared), path, args.reload_interval));
-    }
+    info!(
+        "limits: {max_connections} connections (open files: {}), header timeout {}s, idle timeout {}s, body timeout {}s, upstream timeout {}s",
+        fd_limit.map_or_else(|| "unknown".to_owned(), |l| l.to_string()),
+        args.header_timeout,
+        args.idle_timeout,
+        args.body_timeout,
+        args.timeout
+    );
+    tokio::spawn(reload_loop(
+        Arc::clone(&shared),
+        args.config.clone(),
+        args.reload_interval,
+    ));
 
-    let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(Duration::from_secs_f64(args.header_timeout));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(crate::rt::shutdown_signal());
+    let mut backoff = AcceptBackoff::new();
     loop {
         tokio::select! {
             accepted = listener.accept() => {
                 let (stream, peer) = match accepted {
                     Ok(conn) => conn,
                     Err(e) => {
-                        warn!("accept failed: {e}");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        // Out of descriptors: make room by closing an idle
+                        // connection, and retry after a growing pause.
+                        tracker.evict_idle();
+                        tokio::time::sleep(backoff.failed(&e)).await;
                         continue;
                     }
                 };
+                backoff.succeeded();
                 let _ = stream.set_nodelay(true);
+                let conn_state = tracker.open();
                 let shared = Arc::clone(&shared);
-                let service = hyper::service::service_fn(move |req| handle(Arc::clone(&shared), req, peer));
+                let state = Arc::clone(&conn_state);
+                let service = hyper::service::service_fn(move |req| {
+                    handle(Arc::clone(&shared), Arc::clone(&state), req, peer)
+                });
                 let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
                 let conn = graceful.watch(conn);
                 tokio::spawn(async move {
-                    if let Err(e) = conn.await {
-                        debug!("connection from {peer}: {e}");
+                    tokio::select! {
+                        result = conn => {
+                            if let Err(e) = result {
+                                debug!("connection from {peer}: {e}");
+                            }
+                        }
+                        () = conn_state.closed() => {}
                     }
                 });
             }
@@ -239,32 +297,111 @@ fn metrics_response(stats: &Stats, method: &Method, path: &str) -> Response<Full
 
 /// Reloads the policy on SIGHUP and when the file's contents change. A new
 /// policy replaces the old one atomically; a bad one is logged and ignored.
-async fn reload_loop(shared: Arc<Shared>, path: PathBuf, interval: f64) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut hup = signal(SignalKind::hangup()).ok();
-    let mut last = std::fs::read(&path).ok();
+/// Without `--config`, SIGHUP is still handled (its default action would
+/// stop the proxy): it logs that there is nothing to reload.
+async fn reload_loop(shared: Arc<Shared>, path: Option<PathBuf>, interval: f64) {
+    let mut hup = hangup_signal();
+    let Some(path) = path else {
+        loop {
+            hup.recv().await;
+            info!("SIGHUP: nothing to reload (the proxy was started without --config)");
+        }
+    };
+    let mut last = read_config(&path).ok();
     let period = Duration::from_secs_f64(if interval > 0.0 { interval } else { 86_400.0 });
     let mut tick = tokio::time::interval(period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tick.tick().await;
     loop {
-        let (cause, now) = tokio::select! {
-            Some(()) = async { match hup.as_mut() { Some(h) => h.recv().await, None => std::future::pending().await } } => {
-                ("SIGHUP", std::fs::read(&path).ok())
-            }
+        let cause = tokio::select! {
+            () = hup.recv() => "SIGHUP",
             _ = tick.tick(), if interval > 0.0 => {
-                let now = std::fs::read(&path).ok();
-                if now == last { continue }
-                ("the file changed", now)
+                if read_config(&path).ok() == last { continue }
+                "the file changed"
             }
         };
-        last = now;
-        reload(&shared, &path, cause);
+        match stable_contents(&path).await {
+            Ok(text) => {
+                last = Some(text.clone());
+                reload(&shared, &path, &text, cause);
+            }
+            Err(why) => error!(
+                "not reloading {} ({cause}): {why}; the old policy keeps serving",
+                path.display()
+            ),
+        }
     }
 }
 
-fn reload(shared: &Shared, path: &Path, cause: &str) {
-    match Policy::from_file(path) {
+/// The file's contents once two reads, [`SETTLE`] apart, agree: an editor
+/// or `cat > file` truncates before it writes, and a reload in between
+/// would load an empty policy that refuses every origin. An empty file is
+/// refused too (it would be the allow-nothing default).
+async fn stable_contents(path: &Path) -> Result<String, String> {
+    const SETTLE: Duration = Duration::from_millis(100);
+    const TRIES: usize = 20;
+    let mut previous = read_config(path)?;
+    for _ in 0..TRIES {
+        tokio::time::sleep(SETTLE).await;
+        let now = read_config(path)?;
+        if now == previous {
+            if now.trim().is_empty() {
+                return Err("the file is empty (if you mean \"allow nothing\", write `allowed_origins = []`)".into());
+            }
+            return Ok(now);
+        }
+        previous = now;
+    }
+    Err(format!(
+        "the file kept changing for {:?}",
+        SETTLE * u32::try_from(TRIES).unwrap_or(u32::MAX)
+    ))
+}
+
+/// Reads the policy file, at most the library's size limit.
+fn read_config(path: &Path) -> Result<String, String> {
+    use std::io::Read;
+    let limit = corsgate::MAX_CONFIG_FILE_BYTES;
+    let file = std::fs::File::open(path).map_err(|e| format!("cannot read it: {e}"))?;
+    let mut bytes = Vec::new();
+    file.take(limit as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read it: {e}"))?;
+    if bytes.len() > limit {
+        return Err(format!("it is larger than {limit} bytes"));
+    }
+    String::from_utf8(bytes).map_err(|_| "it is not UTF-8 text".to_owned())
+}
+
+/// SIGHUP as a stream (Unix); elsewhere, a signal that never comes.
+struct Hangup(#[cfg(unix)] Option<tokio::signal::unix::Signal>);
+
+fn hangup_signal() -> Hangup {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        Hangup(signal(SignalKind::hangup()).ok())
+    }
+    #[cfg(not(unix))]
+    {
+        Hangup()
+    }
+}
+
+impl Hangup {
+    async fn recv(&mut self) {
+        #[cfg(unix)]
+        if let Some(signal) = self.0.as_mut()
+            && signal.recv().await.is_some()
+        {
+            return;
+        }
+        std::future::pending::<()>().await;
+    }
+}
+
+fn reload(shared: &Shared, path: &Path, text: &str, cause: &str) {
+    match Policy::from_file_contents(path, text) {
         Ok(policy) => {
             shared.policy.store(policy);
             info!("reloaded {} ({cause})", path.display());
@@ -281,9 +418,12 @@ fn reload(shared: &Shared, path: &Path, cause: &str) {
 /// One request: CORS decided by the policy, then answered here or forwarded.
 async fn handle(
     shared: Arc<Shared>,
+    conn: Arc<Conn>,
     req: Request<Incoming>,
     peer: SocketAddr,
 ) -> Result<Response<Body>, Infallible> {
+    // The connection is busy until the response body is done or dropped.
+    let guard = conn.request();
     let start = Instant::now();
     let policy = shared.policy.load();
     let decision = policy.decide_request(&req);
@@ -325,7 +465,14 @@ async fn handle(
         status = response.status().as_u16(),
         latency_ms = format_args!("{:.1}", start.elapsed().as_secs_f64() * 1000.0),
     );
-    Ok(response)
+    // The closure owns the guard, so it is dropped with the body.
+    Ok(response.map(|body| {
+        body.map_err(move |e| {
+            let _busy = &guard;
+            e
+        })
+        .boxed()
+    }))
 }
 
 async fn forward(
@@ -410,10 +557,37 @@ async fn forward(
     parts.uri = uri;
     parts.version = http::Version::HTTP_11;
     let limit = usize::try_from(shared.max_body).unwrap_or(usize::MAX);
-    let body = Limited::new(body, limit).map_err(BoxError::from).boxed();
-    let outgoing = Request::from_parts(parts, body);
+    let (body, uploaded) = UploadBody::new(Limited::new(body, limit), shared.body_timeout);
+    let outgoing = Request::from_parts(parts, body.boxed());
 
-    match tokio::time::timeout(shared.timeout, shared.client.request(outgoing)).await {
+    // `--timeout` is for the upstream's answer: it starts once the request
+    // body has been forwarded whole (the body guards itself against a
+    // client that stalls). An upstream may answer before that.
+    let request = shared.client.request(outgoing);
+    let mut request = std::pin::pin!(request);
+    let early = tokio::select! {
+        result = &mut request => Some(result),
+        _ = uploaded => None,
+    };
+    let result = match early {
+        Some(result) => Ok(result),
+        None => tokio::time::timeout(shared.timeout, request).await,
+    };
+    if let Ok(Err(e)) = &result
+        && let Some(problem) = client_body_problem(e)
+    {
+        let (status, kind) = match problem {
+            ClientBodyProblem::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
+            ClientBodyProblem::Stalled => (StatusCode::REQUEST_TIMEOUT, "body_timeout"),
+            ClientBodyProblem::Malformed => (StatusCode::BAD_REQUEST, "bad_request_body"),
+        };
+        debug!("client body: {}", error_chain(e));
+        let message = sources(e)
+            .find(|s| s.is::<body::ClientBodyError>())
+            .map_or_else(String::new, ToString::to_string);
+        return failure(decision, status, kind, &message);
+    }
+    match result {
         Err(_) => failure(
             decision,
             StatusCode::GATEWAY_TIMEOUT,
@@ -422,12 +596,6 @@ async fn forward(
                 "{} did not answer within {:?}",
                 upstream.display, shared.timeout
             ),
-        ),
-        Ok(Err(e)) if caused_by_limit(&e) => failure(
-            decision,
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body_too_large",
-            "the request body is larger than --max-body",
         ),
         Ok(Err(e)) => {
             let (status, kind) = if e.is_connect() && is_timeout(&e) {
@@ -564,21 +732,26 @@ async fn forward_upgrade(
                 );
             }
         };
-    if response.status() == StatusCode::SWITCHING_PROTOCOLS {
-        let upstream_upgrade = hyper::upgrade::on(&mut response);
-        tokio::spawn(async move {
-            match tokio::try_join!(client_upgrade, upstream_upgrade) {
-                Ok((client, upstream)) => {
-                    let (mut client, mut upstream) = (TokioIo::new(client), TokioIo::new(upstream));
-                    if let Err(e) = tokio::io::copy_bidirectional(&mut client, &mut upstream).await
-                    {
-                        debug!("upgraded stream closed: {e}");
-                    }
-                }
-                Err(e) => debug!("upgrade failed: {e}"),
-            }
-        });
+    if response.status() != StatusCode::SWITCHING_PROTOCOLS {
+        // Refused (or answered without switching): an ordinary response,
+        // whose CORS headers are the policy's like any other.
+        let (mut parts, body) = response.into_parts();
+        strip_hop_by_hop(&mut parts.headers, false);
+        decision.apply_replacing(&mut parts.headers);
+        return Response::from_parts(parts, body.map_err(BoxError::from).boxed());
     }
+    let upstream_upgrade = hyper::upgrade::on(&mut response);
+    tokio::spawn(async move {
+        match tokio::try_join!(client_upgrade, upstream_upgrade) {
+            Ok((client, upstream)) => {
+                let (mut client, mut upstream) = (TokioIo::new(client), TokioIo::new(upstream));
+                if let Err(e) = tokio::io::copy_bidirectional(&mut client, &mut upstream).await {
+                    debug!("upgraded stream closed: {e}");
+                }
+            }
+            Err(e) => debug!("upgrade failed: {e}"),
+        }
+    });
     let (parts, body) = response.into_parts();
     Response::from_parts(parts, body.map_err(BoxError::from).boxed())
 }
@@ -605,10 +778,6 @@ fn sources<'a>(
     e: &'a (dyn std::error::Error + 'static),
 ) -> impl Iterator<Item = &'a (dyn std::error::Error + 'static)> {
     std::iter::successors(Some(e), |e| e.source())
-}
-
-fn caused_by_limit(e: &hyper_util::client::legacy::Error) -> bool {
-    sources(e).any(|s| s.is::<http_body_util::LengthLimitError>())
 }
 
 fn is_timeout(e: &hyper_util::client::legacy::Error) -> bool {

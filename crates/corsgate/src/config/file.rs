@@ -115,6 +115,33 @@ impl Policy {
         compiled(load_file(path.as_ref()))
     }
 
+    /// Compiles the contents of a configuration file that the caller has
+    /// already read (the format from `path`'s extension, as
+    /// [`from_file`](Self::from_file); errors name `path`). For a reloader
+    /// that must compile exactly the bytes it checked, not a second read
+    /// of a file that may be changing.
+    ///
+    /// ```
+    /// use corsgate::Policy;
+    ///
+    /// let text = r#"allowed_origins = ["https://app.example"]"#;
+    /// let policy = Policy::from_file_contents("cors.toml", text)?;
+    /// # let _ = policy;
+    /// let errors = Policy::from_file_contents("cors.toml", "allowed_origins = 1").unwrap_err();
+    /// assert!(errors.to_string().starts_with("cors.toml:1:19: error:"));
+    /// # Ok::<(), corsgate::ConfigErrors>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`from_file`](Self::from_file), except that nothing is read.
+    pub fn from_file_contents(path: impl AsRef<Path>, contents: &str) -> Result<Self, ConfigErrors> {
+        let path = path.as_ref();
+        compiled(match Format::of(path) {
+            Some(format) => load(contents, Some(path.to_owned()), format),
+            None => unknown_format(path),
+        })
+    }
+
     /// Loads TOML text and compiles it: see [`Config::from_toml_str`].
     ///
     /// # Errors
@@ -156,14 +183,7 @@ fn load_file(path: &Path) -> (Config, Vec<ConfigError>) {
         (Config::default(), vec![error])
     };
     let Some(format) = Format::of(path) else {
-        return file_error(
-            ErrorKind::UnknownFormat,
-            format!(
-                "`{}` is neither a `.toml` nor a `.json` file",
-                path.display()
-            ),
-            "name the file `*.toml` or `*.json` after its format",
-        );
+        return unknown_format(path);
     };
     match read_limited(path) {
         Ok(text) => load(&text, Some(path.to_owned()), format),
@@ -181,6 +201,19 @@ fn load_file(path: &Path) -> (Config, Vec<ConfigError>) {
             "check the path and the file's permissions; the file must be UTF-8 text",
         ),
     }
+}
+
+fn unknown_format(path: &Path) -> (Config, Vec<ConfigError>) {
+    let error = ConfigError::new(
+        ErrorKind::UnknownFormat,
+        "",
+        format!(
+            "`{}` is neither a `.toml` nor a `.json` file",
+            path.display()
+        ),
+    )
+    .help("name the file `*.toml` or `*.json` after its format");
+    (Config::default(), vec![error])
 }
 
 enum ReadError {

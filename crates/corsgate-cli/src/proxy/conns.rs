@@ -1,0 +1,324 @@
+//! The proxy's client connections: how many may be open, how long one may
+//! sit idle, and what happens when descriptors run out.
+//!
+//! An idle socket costs the attacker nothing and the proxy a descriptor.
+//! So: a connection that has not sent its first request within
+//! `--header-timeout`, or that has had no request in flight for
+//! `--idle-timeout`, is closed (hyper's own header-read timeout covers a
+//! slow header on a connection that is past its first byte); at
+//! `--max-connections`, or when `accept` fails for lack of descriptors, the
+//! oldest idle connection is closed to make room — as nginx reuses its
+//! idle keep-alive connections when connections run short. A connection with
+//! a request in flight is never evicted.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::Notify;
+use tracing::{debug, warn};
+
+/// Descriptors kept back from `--max-connections`' default for upstream
+/// connections beyond one per client, the listeners, the policy file, logs.
+const RESERVED_FDS: u64 = 64;
+
+/// Raises the soft limit on open descriptors to the hard limit (Unix) and
+/// returns the soft limit now in force (`None` where unknown).
+pub(crate) fn raise_fd_limit() -> Option<u64> {
+    #[cfg(unix)]
+    {
+        match rlimit::increase_nofile_limit(u64::MAX) {
+            Ok(limit) => Some(limit),
+            Err(e) => {
+                warn!("cannot raise the open-file limit: {e}");
+                rlimit::getrlimit(rlimit::Resource::NOFILE)
+                    .ok()
+                    .map(|(soft, _)| soft)
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        None
+    }
+}
+
+/// `--max-connections`' default: each client connection may hold one
+/// upstream connection too, so half of what the descriptor limit leaves.
+pub(crate) fn default_max_connections(fd_limit: Option<u64>) -> usize {
+    let Some(limit) = fd_limit else {
+        return 10_000;
+    };
+    let usable = limit.saturating_sub(RESERVED_FDS) / 2;
+    usize::try_from(usable).unwrap_or(usize::MAX).max(16)
+}
+
+/// One client connection's state, shared by its task and the tracker.
+pub(crate) struct Conn {
+    id: u64,
+    /// Requests being answered (a response whose body is still streaming
+    /// counts).
+    in_flight: AtomicUsize,
+    /// Whether a request has started on this connection.
+    started: AtomicBool,
+    /// When the connection last became idle (ms since the tracker began).
+    idle_since: AtomicU64,
+    evict: Notify,
+    tracker: Arc<Tracker>,
+}
+
+impl Conn {
+    /// Marks a request in flight until the guard is dropped.
+    pub(crate) fn request(self: &Arc<Self>) -> RequestGuard {
+        self.started.store(true, Ordering::Relaxed);
+        self.in_flight.fetch_add(1, Ordering::AcqRel);
+        RequestGuard(Arc::clone(self))
+    }
+
+    /// Resolves when this connection should be closed: evicted, or idle for
+    /// longer than its timeout. Never while a request is in flight.
+    pub(crate) async fn closed(&self) {
+        let check = self.tracker.header_timeout.min(self.tracker.idle_timeout) / 4;
+        let check = check.clamp(Duration::from_millis(10), Duration::from_secs(1));
+        tokio::select! {
+            () = self.evict.notified() => debug!("closing an idle connection to make room"),
+            () = async {
+                loop {
+                    tokio::time::sleep(check).await;
+                    if self.idle_too_long() {
+                        return;
+                    }
+                }
+            } => debug!("closing an idle connection"),
+        }
+    }
+
+    fn idle_too_long(&self) -> bool {
+        if self.in_flight.load(Ordering::Acquire) > 0 {
+            return false;
+        }
+        let limit = if self.started.load(Ordering::Relaxed) {
+            self.tracker.idle_timeout
+        } else {
+            self.tracker.header_timeout
+        };
+        let idle_ms = self
+            .tracker
+            .now_ms()
+            .saturating_sub(self.idle_since.load(Ordering::Relaxed));
+        u128::from(idle_ms) >= limit.as_millis()
+    }
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        if let Ok(mut open) = self.tracker.open.lock() {
+            open.remove(&self.id);
+        }
+    }
+}
+
+/// Keeps a request counted as in flight; dropped with the response body.
+pub(crate) struct RequestGuard(Arc<Conn>);
+
+impl Drop for RequestGuard {
+    fn drop(&mut self) {
+        let conn = &self.0;
+        if conn.in_flight.fetch_sub(1, Ordering::AcqRel) == 1 {
+            conn.idle_since
+                .store(conn.tracker.now_ms(), Ordering::Relaxed);
+        }
+    }
+}
+
+/// Every open client connection, oldest first.
+pub(crate) struct Tracker {
+    /// Tokio's clock (the tests pause it).
+    start: tokio::time::Instant,
+    next_id: AtomicU64,
+    open: Mutex<BTreeMap<u64, std::sync::Weak<Conn>>>,
+    max: usize,
+    header_timeout: Duration,
+    idle_timeout: Duration,
+}
+
+impl Tracker {
+    pub(crate) fn new(max: usize, header_timeout: Duration, idle_timeout: Duration) -> Arc<Self> {
+        Arc::new(Self {
+            start: tokio::time::Instant::now(),
+            next_id: AtomicU64::new(0),
+            open: Mutex::new(BTreeMap::new()),
+            max: max.max(1),
+            header_timeout,
+            idle_timeout,
+        })
+    }
+
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Registers a new connection; at the cap, first evicts the oldest idle
+    /// one (if every connection is busy, the new one is still served: the
+    /// cap bounds idle connections, not work).
+    pub(crate) fn open(self: &Arc<Self>) -> Arc<Conn> {
+        let count = self.open.lock().map_or(0, |open| open.len());
+        if count >= self.max {
+            self.evict_idle();
+        }
+        let conn = Arc::new(Conn {
+            id: self.next_id.fetch_add(1, Ordering::Relaxed),
+            in_flight: AtomicUsize::new(0),
+            started: AtomicBool::new(false),
+            idle_since: AtomicU64::new(self.now_ms()),
+            evict: Notify::new(),
+            tracker: Arc::clone(self),
+        });
+        if let Ok(mut open) = self.open.lock() {
+            open.insert(conn.id, Arc::downgrade(&conn));
+        }
+        conn
+    }
+
+    /// Closes the oldest connection with no request in flight. Whether one
+    /// was found.
+    pub(crate) fn evict_idle(&self) -> bool {
+        let Ok(open) = self.open.lock() else {
+            return false;
+        };
+        let idle = open
+            .values()
+            .filter_map(std::sync::Weak::upgrade)
+            .find(|c| c.in_flight.load(Ordering::Acquire) == 0);
+        drop(open);
+        match idle {
+            Some(conn) => {
+                conn.evict.notify_one();
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// Accept errors (`EMFILE` when descriptors run out, `ECONNABORTED`):
+/// backed off exponentially, logged once per interval with a count instead
+/// of once per failure.
+pub(crate) struct AcceptBackoff {
+    delay: Duration,
+    failures: u64,
+    last_log: Option<Instant>,
+}
+
+impl AcceptBackoff {
+    const FIRST: Duration = Duration::from_millis(5);
+    const MAX: Duration = Duration::from_millis(500);
+    const LOG_EVERY: Duration = Duration::from_secs(5);
+
+    pub(crate) fn new() -> Self {
+        Self {
+            delay: Self::FIRST,
+            failures: 0,
+            last_log: None,
+        }
+    }
+
+    /// After a failed accept: logs (rate-limited) and returns how long to
+    /// wait before the next.
+    pub(crate) fn failed(&mut self, error: &std::io::Error) -> Duration {
+        self.failures += 1;
+        let due = self
+            .last_log
+            .is_none_or(|at| at.elapsed() >= Self::LOG_EVERY);
+        if due {
+            warn!(
+                "accept failed ({} time{} since the last report): {error}; if this is \"too many open files\", idle connections are being closed to make room",
+                self.failures,
+                if self.failures == 1 { "" } else { "s" }
+            );
+            self.failures = 0;
+            self.last_log = Some(Instant::now());
+        }
+        let delay = self.delay;
+        self.delay = (self.delay * 2).min(Self::MAX);
+        delay
+    }
+
+    pub(crate) fn succeeded(&mut self) {
+        self.delay = Self::FIRST;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn the_oldest_idle_connection_is_evicted_never_a_busy_one() {
+        let tracker = Tracker::new(2, Duration::from_secs(10), Duration::from_secs(60));
+        let busy = tracker.open();
+        let _guard = busy.request();
+        let idle = tracker.open();
+        let newest = tracker.open();
+        // `idle` was evicted (not `busy`, which is older but busy).
+        tokio::time::timeout(Duration::from_millis(1), idle.closed())
+            .await
+            .expect("the idle connection is told to close");
+        assert!(
+            tokio::time::timeout(Duration::from_millis(1), busy.evict.notified())
+                .await
+                .is_err()
+        );
+        drop(newest);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_connection_without_a_request_closes_after_the_header_timeout() {
+        let tracker = Tracker::new(100, Duration::from_secs(2), Duration::from_secs(60));
+        let conn = tracker.open();
+        let start = tokio::time::Instant::now();
+        conn.closed().await;
+        let waited = start.elapsed();
+        assert!(waited >= Duration::from_secs(2) && waited < Duration::from_secs(3), "{waited:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_request_in_flight_keeps_the_connection_then_the_idle_timeout_runs() {
+        let tracker = Tracker::new(100, Duration::from_secs(1), Duration::from_secs(5));
+        let conn = tracker.open();
+        let guard = conn.request();
+        assert!(
+            tokio::time::timeout(Duration::from_secs(30), conn.closed())
+                .await
+                .is_err(),
+            "busy for 30 s and still open"
+        );
+        drop(guard);
+        let start = tokio::time::Instant::now();
+        conn.closed().await;
+        let waited = start.elapsed();
+        assert!(waited >= Duration::from_secs(5) && waited < Duration::from_secs(7), "{waited:?}");
+    }
+
+    #[test]
+    fn the_default_cap_leaves_room_for_upstream_connections() {
+        assert_eq!(default_max_connections(Some(1024)), 480);
+        assert_eq!(default_max_connections(Some(10)), 16);
+        assert_eq!(default_max_connections(None), 10_000);
+    }
+
+    #[test]
+    fn accept_failures_back_off_and_are_logged_with_a_count() {
+        let mut backoff = AcceptBackoff::new();
+        let error = std::io::Error::other("too many open files");
+        let delays: Vec<Duration> = (0..10).map(|_| backoff.failed(&error)).collect();
+        assert_eq!(delays[0], Duration::from_millis(5));
+        assert_eq!(delays[1], Duration::from_millis(10));
+        assert_eq!(delays[9], AcceptBackoff::MAX);
+        // Logged once (the first); the other nine are counted for the next report.
+        assert_eq!(backoff.failures, 9);
+        backoff.succeeded();
+        assert_eq!(backoff.failed(&error), Duration::from_millis(5));
+    }
+}
