@@ -38,11 +38,15 @@ pub(crate) struct ClientBodyError {
 impl std::fmt::Display for ClientBodyError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.problem {
-            ClientBodyProblem::TooLarge => f.write_str("the request body is larger than --max-body"),
+            ClientBodyProblem::TooLarge => {
+                f.write_str("the request body is larger than --max-body")
+            }
             ClientBodyProblem::Stalled => {
                 f.write_str("the client stopped sending the request body (--body-timeout)")
             }
-            ClientBodyProblem::Malformed => f.write_str("the request body is malformed or was cut off"),
+            ClientBodyProblem::Malformed => {
+                f.write_str("the request body is malformed or was cut off")
+            }
         }
     }
 }

@@ -76,22 +76,11 @@ impl Conn {
         RequestGuard(Arc::clone(self))
     }
 
-    /// Resolves when this connection should be closed: evicted, or idle for
-    /// longer than its timeout. Never while a request is in flight.
+    /// Resolves when this connection should be closed: evicted to make
+    /// room, or found idle too long by the tracker's sweep. Never while a
+    /// request is in flight.
     pub(crate) async fn closed(&self) {
-        let check = self.tracker.header_timeout.min(self.tracker.idle_timeout) / 4;
-        let check = check.clamp(Duration::from_millis(10), Duration::from_secs(1));
-        tokio::select! {
-            () = self.evict.notified() => debug!("closing an idle connection to make room"),
-            () = async {
-                loop {
-                    tokio::time::sleep(check).await;
-                    if self.idle_too_long() {
-                        return;
-                    }
-                }
-            } => debug!("closing an idle connection"),
-        }
+        self.evict.notified().await;
     }
 
     fn idle_too_long(&self) -> bool {
@@ -181,6 +170,32 @@ impl Tracker {
         conn
     }
 
+    /// Runs for the life of the proxy: closes every connection idle for
+    /// longer than its timeout. One task scans all connections a few times
+    /// per timeout (a loop over 10,000 entries takes well under a
+    /// millisecond), instead of a timer per connection.
+    pub(crate) async fn sweep(self: Arc<Self>) {
+        let every = (self.header_timeout.min(self.idle_timeout) / 4)
+            .clamp(Duration::from_millis(10), Duration::from_secs(1));
+        loop {
+            tokio::time::sleep(every).await;
+            let idle: Vec<Arc<Conn>> = match self.open.lock() {
+                Ok(open) => open
+                    .values()
+                    .filter_map(std::sync::Weak::upgrade)
+                    .filter(|c| c.idle_too_long())
+                    .collect(),
+                Err(_) => continue,
+            };
+            if !idle.is_empty() {
+                debug!("closing {} idle connection(s)", idle.len());
+            }
+            for conn in idle {
+                conn.evict.notify_one();
+            }
+        }
+    }
+
     /// Closes the oldest connection with no request in flight. Whether one
     /// was found.
     pub(crate) fn evict_idle(&self) -> bool {
@@ -194,6 +209,7 @@ impl Tracker {
         drop(open);
         match idle {
             Some(conn) => {
+                debug!("closing the oldest idle connection to make room");
                 conn.evict.notify_one();
                 true
             }
@@ -276,16 +292,21 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_connection_without_a_request_closes_after_the_header_timeout() {
         let tracker = Tracker::new(100, Duration::from_secs(2), Duration::from_secs(60));
+        tokio::spawn(Arc::clone(&tracker).sweep());
         let conn = tracker.open();
         let start = tokio::time::Instant::now();
         conn.closed().await;
         let waited = start.elapsed();
-        assert!(waited >= Duration::from_secs(2) && waited < Duration::from_secs(3), "{waited:?}");
+        assert!(
+            waited >= Duration::from_secs(2) && waited < Duration::from_secs(3),
+            "{waited:?}"
+        );
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_request_in_flight_keeps_the_connection_then_the_idle_timeout_runs() {
         let tracker = Tracker::new(100, Duration::from_secs(1), Duration::from_secs(5));
+        tokio::spawn(Arc::clone(&tracker).sweep());
         let conn = tracker.open();
         let guard = conn.request();
         assert!(
@@ -298,7 +319,10 @@ mod tests {
         let start = tokio::time::Instant::now();
         conn.closed().await;
         let waited = start.elapsed();
-        assert!(waited >= Duration::from_secs(5) && waited < Duration::from_secs(7), "{waited:?}");
+        assert!(
+            waited >= Duration::from_secs(5) && waited < Duration::from_secs(7),
+            "{waited:?}"
+        );
     }
 
     #[test]

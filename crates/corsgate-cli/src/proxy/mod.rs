@@ -124,7 +124,7 @@ fn initial_policy(args: &ProxyArgs) -> Result<Policy, String> {
 }
 
 async fn serve(args: ProxyArgs, policy: Policy, upstreams: Upstreams) -> ExitCode {
-    let listener = match TcpListener::bind(args.listen).await {
+    let listener = match listen(args.listen) {
         Ok(l) => l,
         Err(e) => {
             eprintln!("error: cannot listen on {}: {e}", args.listen);
@@ -142,6 +142,7 @@ async fn serve(args: ProxyArgs, policy: Policy, upstreams: Upstreams) -> ExitCod
         Duration::from_secs_f64(args.header_timeout),
         Duration::from_secs_f64(args.idle_timeout),
     );
+    tokio::spawn(Arc::clone(&tracker).sweep());
     let mut connector = HttpConnector::new();
     connector.set_connect_timeout(Some(Duration::from_secs_f64(args.connect_timeout)));
     connector.set_nodelay(true);
@@ -159,6 +160,9 @@ async fn serve(args: ProxyArgs, policy: Policy, upstreams: Upstreams) -> ExitCod
         max_body: args.max_body,
         preserve_host: args.preserve_host,
     });
+    // Before the "listening" line: SIGHUP's default action would stop the
+    // proxy, even without --config.
+    let hup = hangup_signal();
     // Tests and scripts read this line to learn the port.
     println!("corsgate proxy: listening on http://{local}");
     if let Some(addr) = args.metrics_listen {
@@ -187,6 +191,7 @@ async fn serve(args: ProxyArgs, policy: Policy, upstreams: Upstreams) -> ExitCod
     );
     tokio::spawn(reload_loop(
         Arc::clone(&shared),
+        hup,
         args.config.clone(),
         args.reload_interval,
     ));
@@ -248,6 +253,20 @@ async fn serve(args: ProxyArgs, policy: Policy, upstreams: Upstreams) -> ExitCod
     exit::code(exit::OK)
 }
 
+/// Binds with a deep accept queue (the kernel caps it at `somaxconn`):
+/// a burst of connections waits there instead of being refused.
+fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    #[cfg(unix)]
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(4096)
+}
+
 /// Serves `GET /metrics`: the decision counters in the Prometheus text
 /// format. Anything else is 404 (or 405 for another method).
 async fn serve_metrics(listener: TcpListener, stats: Stats) {
@@ -299,8 +318,7 @@ fn metrics_response(stats: &Stats, method: &Method, path: &str) -> Response<Full
 /// policy replaces the old one atomically; a bad one is logged and ignored.
 /// Without `--config`, SIGHUP is still handled (its default action would
 /// stop the proxy): it logs that there is nothing to reload.
-async fn reload_loop(shared: Arc<Shared>, path: Option<PathBuf>, interval: f64) {
-    let mut hup = hangup_signal();
+async fn reload_loop(shared: Arc<Shared>, mut hup: Hangup, path: Option<PathBuf>, interval: f64) {
     let Some(path) = path else {
         loop {
             hup.recv().await;

@@ -6,5 +6,6 @@ mod browser;
 mod check;
 mod demo;
 mod doctor;
+mod faults;
 mod proxy;
 mod support;

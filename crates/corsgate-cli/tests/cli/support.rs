@@ -21,7 +21,25 @@ impl Proxy {
     /// Starts the proxy with `args` plus `--listen 127.0.0.1:0` and waits
     /// (at most 20 s) for its "listening" line.
     pub(crate) fn start(args: &[&str]) -> Self {
-        let mut child = Command::new(BIN)
+        Self::start_under(None, args)
+    }
+
+    /// As [`start`](Self::start), with the shell's `ulimit` options first
+    /// (e.g. `-Sn 1024`: a soft limit of 1,024 open files).
+    pub(crate) fn start_under(ulimit: Option<&str>, args: &[&str]) -> Self {
+        let mut command = match ulimit {
+            Some(options) => {
+                let mut c = Command::new("sh");
+                c.args([
+                    "-c",
+                    &format!("ulimit {options} && exec \"$0\" \"$@\""),
+                    BIN,
+                ]);
+                c
+            }
+            None => Command::new(BIN),
+        };
+        let mut child = command
             .arg("proxy")
             .args(args)
             .args(["--listen", "127.0.0.1:0"])
@@ -94,6 +112,20 @@ impl Proxy {
     /// What the proxy printed after its "listening" line.
     pub(crate) fn stdout(&self) -> String {
         self.stdout.lock().unwrap().clone()
+    }
+
+    /// Open descriptors and resident memory (KiB) of the process, from
+    /// `/proc`.
+    pub(crate) fn fds_and_rss(&self) -> (usize, u64) {
+        let pid = self.child.id();
+        let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, Iterator::count);
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let rss = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0);
+        (fds, rss)
     }
 
     /// Sends a signal with the shell's `kill` builtin (no procps needed).

@@ -134,7 +134,10 @@ impl Policy {
     ///
     /// # Errors
     /// As [`from_file`](Self::from_file), except that nothing is read.
-    pub fn from_file_contents(path: impl AsRef<Path>, contents: &str) -> Result<Self, ConfigErrors> {
+    pub fn from_file_contents(
+        path: impl AsRef<Path>,
+        contents: &str,
+    ) -> Result<Self, ConfigErrors> {
         let path = path.as_ref();
         compiled(match Format::of(path) {
             Some(format) => load(contents, Some(path.to_owned()), format),

@@ -1,0 +1,651 @@
+//! `corsgate proxy` under hostile clients and broken upstreams (issue #11):
+//! real processes on loopback, every loop bounded in count and time. Each
+//! test checks that other clients keep being served, that the status says
+//! what happened, and, where sockets pile up, that descriptors are given
+//! back.
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::support::{Proxy, TempDir};
+
+const ORIGIN: &str = "http://127.0.0.1:5000";
+
+/// A raw HTTP/1.1 upstream that misbehaves on purpose, by path. Runs until
+/// dropped (its accept loop is woken by a last connection).
+struct RawUpstream {
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+}
+
+impl RawUpstream {
+    fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        thread::spawn(move || {
+            for stream in listener.incoming() {
+                if flag.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(stream) = stream else { continue };
+                let flag = Arc::clone(&flag);
+                thread::spawn(move || serve_raw(stream, &flag));
+            }
+        });
+        Self { addr, stop }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+impl Drop for RawUpstream {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(self.addr);
+    }
+}
+
+/// Reads one request head; the path and the declared body length.
+fn read_head(stream: &mut TcpStream) -> Option<(String, usize)> {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if stream.read(&mut byte).ok()? == 0 || head.len() > 64 * 1024 {
+            return None;
+        }
+        head.push(byte[0]);
+    }
+    let text = String::from_utf8_lossy(&head).to_string();
+    let path = text.split(' ').nth(1)?.to_owned();
+    let length = text
+        .lines()
+        .find_map(|l| {
+            let (name, value) = l.split_once(':')?;
+            name.eq_ignore_ascii_case("content-length")
+                .then(|| value.trim().parse().ok())?
+        })
+        .unwrap_or(0);
+    Some((path, length))
+}
+
+fn serve_raw(mut stream: TcpStream, stop: &AtomicBool) {
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(20)));
+    while let Some((path, length)) = read_head(&mut stream) {
+        let mut body = vec![0u8; length];
+        if stream.read_exact(&mut body).is_err() {
+            return;
+        }
+        let reply: Vec<u8> = match path.as_str() {
+            "/ok" => b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".to_vec(),
+            "/upload" => {
+                let sum = body.iter().fold(0u64, |s, b| s.wrapping_add(u64::from(*b)));
+                let text = format!("{} {sum}", body.len());
+                format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{text}",
+                    text.len()
+                )
+                .into_bytes()
+            }
+            "/refuse-upgrade" => b"HTTP/1.1 400 Bad Request\r\nAccess-Control-Allow-Origin: *\r\n\
+                Access-Control-Allow-Credentials: true\r\nContent-Length: 2\r\n\r\nno"
+                .to_vec(),
+            "/hang" => {
+                while !stop.load(Ordering::SeqCst) {
+                    thread::sleep(Duration::from_millis(50));
+                }
+                return;
+            }
+            "/reset" => {
+                let mut reply = b"HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n".to_vec();
+                reply.extend(vec![b'x'; 1000]);
+                let _ = stream.write_all(&reply);
+                return;
+            }
+            "/garbage" => b"NOT HTTP AT ALL\r\n\r\n".to_vec(),
+            "/huge-header" => {
+                let mut reply = b"HTTP/1.1 200 OK\r\nX-Big: ".to_vec();
+                reply.extend(vec![b'a'; 1024 * 1024]);
+                reply.extend(b"\r\nContent-Length: 0\r\n\r\n");
+                reply
+            }
+            _ => b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n".to_vec(),
+        };
+        if stream.write_all(&reply).is_err() {
+            return;
+        }
+    }
+}
+
+/// Sends raw bytes, then reads until the server closes or `limit` passes:
+/// (what was read, whether the server closed).
+fn exchange(addr: SocketAddr, request: &[u8], limit: Duration) -> (String, bool) {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream.write_all(request).unwrap();
+    read_until_closed(&mut stream, limit)
+}
+
+fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> (String, bool) {
+    let deadline = Instant::now() + limit;
+    let mut out = Vec::new();
+    let mut buf = [0u8; 8192];
+    while Instant::now() < deadline {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let _ = stream.set_read_timeout(Some(left.max(Duration::from_millis(1))));
+        match stream.read(&mut buf) {
+            Ok(0) => return (String::from_utf8_lossy(&out).into_owned(), true),
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+                return (String::from_utf8_lossy(&out).into_owned(), true);
+            }
+            Err(_) => break,
+        }
+    }
+    (String::from_utf8_lossy(&out).into_owned(), false)
+}
+
+fn get(path: &str) -> Vec<u8> {
+    format!("GET {path} HTTP/1.1\r\nHost: x\r\nOrigin: {ORIGIN}\r\nConnection: close\r\n\r\n")
+        .into_bytes()
+}
+
+/// A well-behaved client's request: its status line, within `limit`.
+fn served_within(proxy: &Proxy, limit: Duration) -> String {
+    let start = Instant::now();
+    let mut stream = TcpStream::connect(proxy.addr).expect("connect");
+    stream.write_all(&get("/ok")).unwrap();
+    let (reply, _) = read_until_closed(&mut stream, limit);
+    let status = reply.lines().next().unwrap_or("").to_owned();
+    assert!(
+        start.elapsed() <= limit,
+        "served after {:?}: {status}",
+        start.elapsed()
+    );
+    status
+}
+
+fn proxy_for(up: &RawUpstream, extra: &[&str]) -> Proxy {
+    let upstream = up.url();
+    let mut args = vec!["--upstream", &upstream, "--allow-origin", ORIGIN];
+    args.extend_from_slice(extra);
+    Proxy::start(&args)
+}
+
+#[test]
+fn issue_11_an_idle_socket_is_closed_after_the_header_timeout() {
+    let up = RawUpstream::start();
+    let proxy = proxy_for(&up, &["--header-timeout", "1"]);
+    let start = Instant::now();
+    let (_, closed) = exchange(proxy.addr, b"", Duration::from_secs(5));
+    assert!(closed, "an idle socket is still open after 5 s");
+    let waited = start.elapsed();
+    assert!(waited >= Duration::from_millis(900), "{waited:?}");
+}
+
+#[test]
+fn issue_11_a_slowloris_client_is_cut_off() {
+    let up = RawUpstream::start();
+    let proxy = proxy_for(&up, &["--header-timeout", "1"]);
+    let mut stream = TcpStream::connect(proxy.addr).unwrap();
+    let start = Instant::now();
+    let request = get("/ok");
+    let mut closed_at = None;
+    // One header byte every 100 ms: the whole head would take 8 s.
+    for byte in &request {
+        if stream.write_all(std::slice::from_ref(byte)).is_err() {
+            closed_at = Some(start.elapsed());
+            break;
+        }
+        thread::sleep(Duration::from_millis(100));
+        if start.elapsed() > Duration::from_secs(4) {
+            break;
+        }
+    }
+    let closed_at = closed_at.unwrap_or_else(|| {
+        let (reply, closed) = read_until_closed(&mut stream, Duration::from_secs(1));
+        assert!(closed, "still open after 4 s of slow headers: {reply}");
+        start.elapsed()
+    });
+    assert!(closed_at < Duration::from_secs(5), "{closed_at:?}");
+}
+
+#[test]
+fn issue_11_a_keep_alive_connection_is_closed_after_the_idle_timeout() {
+    let up = RawUpstream::start();
+    let proxy = proxy_for(&up, &["--idle-timeout", "1"]);
+    let mut stream = TcpStream::connect(proxy.addr).unwrap();
+    stream
+        .write_all(format!("GET /ok HTTP/1.1\r\nHost: x\r\nOrigin: {ORIGIN}\r\n\r\n").as_bytes())
+        .unwrap();
+    let (reply, closed) = read_until_closed(&mut stream, Duration::from_secs(4));
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    assert!(
+        closed,
+        "the idle keep-alive connection is still open after 4 s"
+    );
+}
+
+// Issue #11: under a 256-descriptor limit, 300 idle sockets locked every
+// real client out, with 20 "accept failed" lines a second.
+#[test]
+fn issue_11_idle_sockets_cannot_lock_out_a_real_client() {
+    let up = RawUpstream::start();
+    let upstream = up.url();
+    let proxy = Proxy::start_under(
+        Some("-n 256"),
+        &["--upstream", &upstream, "--allow-origin", ORIGIN],
+    );
+    let idle: Vec<TcpStream> = (0..300)
+        .filter_map(|_| TcpStream::connect_timeout(&proxy.addr, Duration::from_secs(1)).ok())
+        .collect();
+    assert!(idle.len() >= 250, "only {} connected", idle.len());
+    for _ in 0..3 {
+        assert_eq!(
+            served_within(&proxy, Duration::from_secs(1)),
+            "HTTP/1.1 200 OK"
+        );
+    }
+    thread::sleep(Duration::from_millis(500));
+    let floods = proxy.stderr().matches("accept failed").count();
+    assert!(floods <= 2, "{floods} accept-failure lines");
+    drop(idle);
+}
+
+// Issue #11: 10,000 idle sockets with a 1,024 soft limit must not keep a
+// normal client from being served within 1 s; descriptors come back.
+#[test]
+fn issue_11_ten_thousand_idle_sockets_under_a_1024_soft_limit() {
+    // This test's own side needs 10,000 descriptors too.
+    let (soft, hard) = rlimit::getrlimit(rlimit::Resource::NOFILE).unwrap();
+    let ours = rlimit::increase_nofile_limit(hard).unwrap();
+    assert!(
+        ours >= 10_500,
+        "the hard open-file limit ({hard}) is too low for this test; raise it (`ulimit -Hn 20000`)"
+    );
+    let _ = soft;
+    let up = RawUpstream::start();
+    let upstream = up.url();
+    let proxy = Proxy::start_under(
+        Some("-Sn 1024"),
+        &[
+            "--upstream",
+            &upstream,
+            "--allow-origin",
+            ORIGIN,
+            "--header-timeout",
+            "3",
+        ],
+    );
+    assert_eq!(
+        served_within(&proxy, Duration::from_secs(1)),
+        "HTTP/1.1 200 OK"
+    );
+    let (fds_before, rss_before) = proxy.fds_and_rss();
+    let start = Instant::now();
+    let mut idle = Vec::with_capacity(10_000);
+    while idle.len() < 10_000 && start.elapsed() < Duration::from_secs(20) {
+        if let Ok(s) = TcpStream::connect_timeout(&proxy.addr, Duration::from_secs(1)) {
+            idle.push(s);
+        }
+    }
+    assert_eq!(idle.len(), 10_000, "connected in {:?}", start.elapsed());
+    for _ in 0..3 {
+        assert_eq!(
+            served_within(&proxy, Duration::from_secs(1)),
+            "HTTP/1.1 200 OK"
+        );
+    }
+    let (fds_peak, rss_peak) = proxy.fds_and_rss();
+    // The header timeout closes them all; the descriptors come back.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut fds_after = fds_peak;
+    while Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(200));
+        fds_after = proxy.fds_and_rss().0;
+        if fds_after <= fds_before + 2 {
+            break;
+        }
+    }
+    drop(idle);
+    let (_, rss_after) = proxy.fds_and_rss();
+    eprintln!(
+        "10,000 idle sockets: fds {fds_before} → {fds_peak} → {fds_after}; RSS {rss_before} → {rss_peak} → {rss_after} KiB"
+    );
+    assert!(
+        fds_after <= fds_before + 2,
+        "{fds_after} descriptors left open (was {fds_before})"
+    );
+    assert!(
+        rss_peak < rss_before + 200 * 1024,
+        "RSS grew to {rss_peak} KiB"
+    );
+}
+
+// Issue #11: `--timeout 1` answered a 1.5 MiB upload sent over 3 s with
+// `504 upstream_timeout`, blaming a healthy upstream.
+#[test]
+fn issue_11_the_upstream_timeout_starts_after_the_upload() {
+    let up = RawUpstream::start();
+    let proxy = proxy_for(&up, &["--timeout", "1"]);
+    // 30 chunks of 52,429 bytes: 1.5 MiB, sent over 3 s.
+    let total = 30 * 52_429;
+    let mut stream = TcpStream::connect(proxy.addr).unwrap();
+    stream
+        .write_all(
+            format!("POST /upload HTTP/1.1\r\nHost: x\r\nOrigin: {ORIGIN}\r\nContent-Length: {total}\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
+        )
+        .unwrap();
+    let chunk: Vec<u8> = (0..52_429).map(|i| (i % 251) as u8).collect();
+    let mut expected_sum = 0u64;
+    for _ in 0..30 {
+        stream.write_all(&chunk).unwrap();
+        expected_sum = chunk
+            .iter()
+            .fold(expected_sum, |s, b| s.wrapping_add(u64::from(*b)));
+        thread::sleep(Duration::from_millis(100));
+    }
+    let (reply, _) = read_until_closed(&mut stream, Duration::from_secs(10));
+    assert!(
+        reply.starts_with("HTTP/1.1 200"),
+        "{reply}\n{}",
+        proxy.stderr()
+    );
+    assert!(
+        reply.ends_with(&format!("{total} {expected_sum}")),
+        "{reply}"
+    );
+}
+
+#[test]
+fn issue_11_a_stalled_upload_is_408_with_cors_headers() {
+    let up = RawUpstream::start();
+    let proxy = proxy_for(&up, &["--body-timeout", "1"]);
+    let mut stream = TcpStream::connect(proxy.addr).unwrap();
+    stream
+        .write_all(format!("POST /upload HTTP/1.1\r\nHost: x\r\nOrigin: {ORIGIN}\r\nContent-Length: 1000\r\n\r\n0123456789").as_bytes())
+        .unwrap();
+    let (reply, _) = read_until_closed(&mut stream, Duration::from_secs(5));
+    assert!(reply.starts_with("HTTP/1.1 408"), "{reply}");
+    assert!(reply.contains("\"body_timeout\""), "{reply}");
+    assert!(
+        reply
+            .to_ascii_lowercase()
+            .contains(&format!("access-control-allow-origin: {ORIGIN}")),
+        "{reply}"
+    );
+}
+
+// Issue #11: the client's malformed chunked body was answered `502 upstream_error`.
+#[test]
+fn issue_11_a_malformed_chunked_body_is_the_clients_fault() {
+    let up = RawUpstream::start();
+    let proxy = proxy_for(&up, &[]);
+    let request = format!(
+        "POST /upload HTTP/1.1\r\nHost: x\r\nOrigin: {ORIGIN}\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nZZZ\r\n"
+    );
+    let (reply, _) = exchange(proxy.addr, request.as_bytes(), Duration::from_secs(5));
+    assert!(reply.starts_with("HTTP/1.1 400"), "{reply}");
+    assert!(reply.contains("\"bad_request_body\""), "{reply}");
+}
+
+// Issue #11: an upstream's non-101 answer to an Upgrade reached the client
+// with the upstream's `*` and credentials.
+#[test]
+fn issue_11_a_refused_upgrade_gets_the_policys_cors_headers() {
+    let up = RawUpstream::start();
+    let proxy = proxy_for(&up, &[]);
+    for (origin, allowed) in [(ORIGIN, true), ("https://evil.example", false)] {
+        let request = format!(
+            "GET /refuse-upgrade HTTP/1.1\r\nHost: x\r\nOrigin: {origin}\r\nConnection: Upgrade\r\n\
+             Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+        );
+        let (reply, _) = exchange(proxy.addr, request.as_bytes(), Duration::from_secs(3));
+        let lower = reply.to_ascii_lowercase();
+        assert!(reply.starts_with("HTTP/1.1 400"), "{reply}");
+        assert!(!lower.contains("access-control-allow-origin: *"), "{reply}");
+        assert!(
+            !lower.contains("access-control-allow-credentials"),
+            "{reply}"
+        );
+        assert!(lower.contains("vary: origin"), "{reply}");
+        assert_eq!(
+            lower.contains(&format!("access-control-allow-origin: {origin}")),
+            allowed,
+            "{reply}"
+        );
+    }
+}
+
+#[test]
+fn issue_11_broken_upstreams_get_clear_statuses_and_others_keep_being_served() {
+    let up = RawUpstream::start();
+    let closed_port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let good = format!("/ok={}", up.url());
+    let broken = up.url();
+    let refused = format!("/refused=http://{closed_port}");
+    let proxy = Proxy::start(&[
+        "--upstream",
+        &broken,
+        "--upstream",
+        &good,
+        "--upstream",
+        &refused,
+        "--allow-origin",
+        ORIGIN,
+        "--timeout",
+        "1",
+    ]);
+    let cases = [
+        ("/hang", "HTTP/1.1 504", "upstream_timeout"),
+        ("/garbage", "HTTP/1.1 502", "upstream_error"),
+        ("/huge-header", "HTTP/1.1 502", "upstream_error"),
+        ("/refused/x", "HTTP/1.1 502", "upstream_unreachable"),
+    ];
+    let (fds_before, _) = proxy.fds_and_rss();
+    for round in 0..3 {
+        for (path, status, kind) in cases {
+            let (reply, _) = exchange(proxy.addr, &get(path), Duration::from_secs(5));
+            assert!(reply.starts_with(status), "round {round} {path}: {reply}");
+            assert!(reply.contains(kind), "round {round} {path}: {reply}");
+            assert!(
+                reply.contains(&format!("access-control-allow-origin: {ORIGIN}")),
+                "{path}: {reply}"
+            );
+            assert_eq!(
+                served_within(&proxy, Duration::from_secs(1)),
+                "HTTP/1.1 200 OK"
+            );
+        }
+        // Reset mid-body: the status was sent; the body is cut short.
+        let (reply, closed) = exchange(proxy.addr, &get("/reset"), Duration::from_secs(5));
+        assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+        assert!(closed && reply.len() < 1_000_000, "{} bytes", reply.len());
+    }
+    thread::sleep(Duration::from_millis(300));
+    let (fds_after, _) = proxy.fds_and_rss();
+    assert!(
+        fds_after <= fds_before + 4,
+        "descriptors {fds_before} → {fds_after}"
+    );
+}
+
+#[test]
+fn issue_11_clients_that_hang_up_mid_upload_leak_nothing() {
+    let up = RawUpstream::start();
+    let proxy = proxy_for(&up, &[]);
+    assert_eq!(
+        served_within(&proxy, Duration::from_secs(1)),
+        "HTTP/1.1 200 OK"
+    );
+    let (fds_before, rss_before) = proxy.fds_and_rss();
+    for _ in 0..50 {
+        let mut stream = TcpStream::connect(proxy.addr).unwrap();
+        let _ = stream.write_all(
+            format!("POST /upload HTTP/1.1\r\nHost: x\r\nOrigin: {ORIGIN}\r\nContent-Length: 100000\r\n\r\n")
+                .as_bytes(),
+        );
+        let _ = stream.write_all(&[b'x'; 50_000]);
+        let _ = stream.shutdown(Shutdown::Both);
+    }
+    assert_eq!(
+        served_within(&proxy, Duration::from_secs(1)),
+        "HTTP/1.1 200 OK"
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut now = proxy.fds_and_rss();
+    while now.0 > fds_before + 2 && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(100));
+        now = proxy.fds_and_rss();
+    }
+    assert!(
+        now.0 <= fds_before + 2,
+        "descriptors {fds_before} → {}",
+        now.0
+    );
+    assert!(
+        now.1 < rss_before + 20 * 1024,
+        "RSS {rss_before} → {} KiB",
+        now.1
+    );
+}
+
+fn allowed(proxy: &Proxy, origin: &str) -> Option<bool> {
+    let request =
+        format!("GET /ok HTTP/1.1\r\nHost: x\r\nOrigin: {origin}\r\nConnection: close\r\n\r\n");
+    let (reply, _) = exchange(proxy.addr, request.as_bytes(), Duration::from_secs(3));
+    if !reply.starts_with("HTTP/1.1 200") {
+        return None;
+    }
+    Some(
+        reply
+            .to_ascii_lowercase()
+            .contains(&format!("access-control-allow-origin: {origin}")),
+    )
+}
+
+// Issue #11: `cat > file` truncates before it writes; the reload in between
+// loaded the empty file as the allow-nothing policy.
+#[test]
+fn issue_11_a_file_being_rewritten_in_place_is_not_loaded_half_written() {
+    let up = RawUpstream::start();
+    let dir = TempDir::new("rewrite");
+    let a = "allowed_origins = [\"http://a.example\"]\n";
+    let file = dir.write("cors.toml", a);
+    let upstream = up.url();
+    let proxy = Proxy::start(&[
+        "--upstream",
+        &upstream,
+        "--config",
+        file.to_str().unwrap(),
+        "--reload-interval",
+        "0.05",
+    ]);
+    assert_eq!(allowed(&proxy, "http://a.example"), Some(true));
+    // Truncated, and left empty for a second (a slow writer).
+    std::fs::write(&file, "").unwrap();
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(1) {
+        assert_eq!(
+            allowed(&proxy, "http://a.example"),
+            Some(true),
+            "during the rewrite"
+        );
+        thread::sleep(Duration::from_millis(20));
+    }
+    std::fs::write(&file, "allowed_origins = [\"http://b.example\"]\n").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while allowed(&proxy, "http://b.example") != Some(true) {
+        assert!(
+            Instant::now() < deadline,
+            "not reloaded: {}",
+            proxy.stderr()
+        );
+        thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        proxy.stderr().contains("the file is empty"),
+        "{}",
+        proxy.stderr()
+    );
+}
+
+// Issue #11: SIGHUP killed a proxy started without `--config`.
+#[test]
+fn issue_11_sighup_without_a_config_is_logged_not_fatal() {
+    let up = RawUpstream::start();
+    let mut proxy = proxy_for(&up, &[]);
+    proxy.signal("HUP");
+    assert_eq!(
+        proxy.wait_exit(Duration::from_millis(500)),
+        None,
+        "the proxy exited"
+    );
+    assert_eq!(
+        served_within(&proxy, Duration::from_secs(1)),
+        "HTTP/1.1 200 OK"
+    );
+    assert!(
+        proxy.stderr().contains("nothing to reload"),
+        "{}",
+        proxy.stderr()
+    );
+}
+
+#[test]
+fn issue_11_a_reload_storm_under_load_serves_one_policy_or_the_other() {
+    let up = RawUpstream::start();
+    let dir = TempDir::new("storm");
+    let policies = [
+        "allowed_origins = [\"http://a.example\"]\n",
+        "allowed_origins = [\"http://b.example\"]\n",
+    ];
+    let file = dir.write("cors.toml", policies[0]);
+    let upstream = up.url();
+    let proxy = Proxy::start(&[
+        "--upstream",
+        &upstream,
+        "--config",
+        file.to_str().unwrap(),
+        "--reload-interval",
+        "0.02",
+    ]);
+    let stop = Arc::new(AtomicBool::new(false));
+    let addr = proxy.addr;
+    let clients: Vec<_> = (0..2)
+        .map(|_| {
+            let stop = Arc::clone(&stop);
+            thread::spawn(move || {
+                let mut served = 0;
+                while !stop.load(Ordering::SeqCst) && served < 5_000 {
+                    let request = b"GET /ok HTTP/1.1\r\nHost: x\r\nOrigin: http://a.example\r\nConnection: close\r\n\r\n";
+                    let (reply, _) = exchange(addr, request, Duration::from_secs(3));
+                    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+                    served += 1;
+                }
+                served
+            })
+        })
+        .collect();
+    // 40 atomic rewrites (write a temporary file, rename it over).
+    for i in 0..40 {
+        let tmp = dir.write("cors.toml.tmp", policies[i % 2]);
+        std::fs::rename(tmp, &file).unwrap();
+        thread::sleep(Duration::from_millis(50));
+    }
+    stop.store(true, Ordering::SeqCst);
+    let served: usize = clients.into_iter().map(|c| c.join().unwrap()).sum();
+    assert!(served > 20, "{served} requests served");
+    assert!(proxy.stderr().contains("reloaded"), "{}", proxy.stderr());
+    assert!(!proxy.stderr().contains("panicked"), "{}", proxy.stderr());
+}
