@@ -134,11 +134,11 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 
-#[cfg(any(feature = "tower", feature = "actix"))]
 mod anchored;
 #[cfg(feature = "audit")]
 pub mod audit;
 pub mod browser;
+#[cfg(any(feature = "tower", feature = "actix"))]
 mod check;
 mod config;
 mod decision;
