@@ -106,6 +106,7 @@ pub(crate) fn shown(value: &str) -> std::borrow::Cow<'_, str> {
 
 /// A message as corsgate prints it: quoted user values shortened and
 /// control characters escaped (also for the audit's findings).
+#[cfg(feature = "audit")]
 pub(crate) fn printable_message(text: &str) -> String {
     printable(&shorten_quoted(text))
 }
