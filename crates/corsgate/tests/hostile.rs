@@ -274,3 +274,30 @@ fn issue_11_a_byte_order_mark_is_accepted() {
     let policy = Policy::from_toml_str(toml).unwrap_or_else(|e| panic!("{e}"));
     assert!(decide_get(&policy, "/", "https://a.example").origin_allowed());
 }
+
+// Found by the `request_origin` fuzz target (issue #11): after a bracketed
+// IPv6 host, anything not starting with `:` was ignored, so allow-all with
+// credentials reflected `h://[::1]]0tt…/…\t…` whole.
+#[test]
+fn issue_11_bytes_after_an_ipv6_host_make_the_origin_malformed() {
+    let policy = Policy::from_toml_str("allow_all_origins = true\nallow_credentials = true")
+        .unwrap_or_else(|e| panic!("{e}"));
+    for garbage in [
+        "http://[::1]]",
+        "http://[::1]x",
+        "http://[::1]/",
+        "http://[::1]]0tt\u{4d0}/127.nu4.:.105000\t8sX60",
+        "https://[::1]@evil.example",
+    ] {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "origin",
+            HeaderValue::from_bytes(garbage.as_bytes()).unwrap(),
+        );
+        let decision = policy.decide(&RequestView::new(&Method::GET, "/", &headers));
+        assert!(!decision.origin_allowed(), "{garbage:?} was reflected");
+    }
+    for good in ["http://[::1]", "http://[::1]:8080"] {
+        assert!(decide_get(&policy, "/", good).origin_allowed(), "{good}");
+    }
+}

@@ -331,7 +331,17 @@ pub(crate) fn split_host_port(authority: &str) -> (&str, Option<&str>) {
         match authority.find(']') {
             Some(end) => {
                 let (host, rest) = authority.split_at(end + 1);
-                (host, rest.strip_prefix(':'))
+                if rest.is_empty() {
+                    (host, None)
+                } else {
+                    // Anything after `]` but a port keeps the brackets
+                    // unclosed at the end, so the host is refused whole
+                    // (it used to be dropped: `http://[::1]junk` passed).
+                    match rest.strip_prefix(':') {
+                        Some(port) => (host, Some(port)),
+                        None => (authority, None),
+                    }
+                }
             }
             None => (authority, None),
         }

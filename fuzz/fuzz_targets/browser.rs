@@ -1,0 +1,88 @@
+//! The doctor's browser-side checks over arbitrary responses: never a
+//! panic, and never "allowed" where Fetch forbids it.
+//! Input: status (2 bytes) then (name 0xFF value)* for the response;
+//! the first value is used as the page's origin.
+#![no_main]
+
+use corsgate::browser::{Credentials, cors_check, preflight_check, readable_headers};
+use corsgate_fuzz::fields;
+use http::{HeaderMap, HeaderName, HeaderValue};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    if data.len() < 2 {
+        return;
+    }
+    let status = u16::from_be_bytes([data[0], data[1]]) % 600;
+    let parts = fields(&data[2..]);
+    let origin = std::str::from_utf8(parts[0]).unwrap_or("https://app.example");
+    let mut headers = HeaderMap::new();
+    for pair in parts[1..].chunks(2) {
+        let [name, value] = pair else { break };
+        let name = match *name {
+            b"o" => HeaderName::from_static("access-control-allow-origin"),
+            b"c" => HeaderName::from_static("access-control-allow-credentials"),
+            b"m" => HeaderName::from_static("access-control-allow-methods"),
+            b"h" => HeaderName::from_static("access-control-allow-headers"),
+            b"e" => HeaderName::from_static("access-control-expose-headers"),
+            b"a" => HeaderName::from_static("access-control-max-age"),
+            other => match HeaderName::from_bytes(other) {
+                Ok(n) => n,
+                Err(_) => continue,
+            },
+        };
+        if let Ok(value) = HeaderValue::from_bytes(value) {
+            headers.append(name, value);
+        }
+    }
+    for credentials in [
+        Credentials::Include,
+        Credentials::SameOrigin,
+        Credentials::Omit,
+    ] {
+        let ok = cors_check(&headers, origin, credentials).is_ok();
+        if ok {
+            let acao: Vec<_> = headers
+                .get_all("access-control-allow-origin")
+                .iter()
+                .collect();
+            assert_eq!(
+                acao.len(),
+                1,
+                "allowed with {} allow-origin lines",
+                acao.len()
+            );
+            assert!(
+                acao[0] == "*" || acao[0].as_bytes() == origin.as_bytes(),
+                "allowed another origin"
+            );
+            if credentials == Credentials::Include {
+                assert!(acao[0] != "*", "`*` allowed with credentials");
+                assert!(
+                    headers
+                        .get_all("access-control-allow-credentials")
+                        .iter()
+                        .any(|v| v == "true"),
+                    "credentials allowed without `true`"
+                );
+            }
+        }
+        let _ = readable_headers(&headers, credentials);
+        let unsafe_headers = vec!["x-custom".to_owned(), "authorization".to_owned()];
+        if let Ok(grant) = preflight_check(
+            status,
+            &headers,
+            origin,
+            credentials,
+            "PUT",
+            &unsafe_headers,
+        ) {
+            assert!(
+                (200..300).contains(&status),
+                "preflight allowed with status {status}"
+            );
+            assert!(ok, "a preflight passed a failing CORS check");
+            assert!(grant.max_age <= 7200);
+        }
+    }
+});

@@ -1,0 +1,51 @@
+//! Any text as a TOML and a JSON configuration, and through the reload
+//! path (`Policy::from_file_contents`): never a panic or an abort; an error
+//! is printable (no control characters but line breaks) and short; a
+//! policy that compiles answers within the invariants.
+#![no_main]
+
+use corsgate::{Config, Policy};
+use libfuzzer_sys::fuzz_target;
+
+fn printable(errors: &corsgate::ConfigErrors) {
+    for error in errors {
+        let text = error.to_string();
+        assert!(
+            !text.chars().any(|c| c.is_control() && c != '\n'),
+            "control characters in {text:?}"
+        );
+        assert!(text.len() < 4_096, "a {}-byte message", text.len());
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    for result in [
+        Config::from_toml_str(text).map(|_| ()),
+        Config::from_json_str(text).map(|_| ()),
+    ] {
+        if let Err(errors) = result {
+            printable(&errors);
+        }
+    }
+    for name in ["cors.toml", "cors.json"] {
+        match Policy::from_file_contents(name, text) {
+            Ok(policy) => {
+                let case = corsgate_fuzz::Case {
+                    name: "fuzzed",
+                    policy,
+                    null_allowed: true,
+                };
+                let mut headers = http::HeaderMap::new();
+                headers.insert(
+                    "origin",
+                    http::HeaderValue::from_static("https://evil.example"),
+                );
+                corsgate_fuzz::check(&case, &http::Method::GET, "/api/x", &headers);
+            }
+            Err(errors) => printable(&errors),
+        }
+    }
+});
