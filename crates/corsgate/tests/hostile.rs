@@ -301,3 +301,34 @@ fn issue_11_bytes_after_an_ipv6_host_make_the_origin_malformed() {
         assert!(decide_get(&policy, "/", good).origin_allowed(), "{good}");
     }
 }
+
+// Found by the `request_origin` fuzz target (issue #11): a configured
+// `https://ei%2avle-eg` normalised to `https://ei*vle-eg`, an origin no
+// browser sends and that corsgate's own parser then refused. A configured
+// origin (or pattern) must normalise to one a browser can send.
+#[test]
+fn issue_11_a_configured_origin_must_normalise_to_one_a_browser_sends() {
+    for entry in [
+        "https://ei%2avle-eg",
+        "https://a%2cb.example",
+        "https://*.ei%2avle.example",
+        "https://a%21.example",
+    ] {
+        let errors = Config::builder()
+            .allowed_origins([entry])
+            .compile()
+            .unwrap_err();
+        assert_eq!(
+            kinds(&errors),
+            [("allowed_origins[0]".to_owned(), ErrorKind::InvalidOrigin)],
+            "{entry}"
+        );
+        assert!(errors.to_string().contains("no browser sends"), "{errors}");
+    }
+    // Percent-encoded letters are fine: they decode to a plain name.
+    let policy = Config::builder()
+        .allowed_origins(["https://%61pp.example"])
+        .compile()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(decide_get(&policy, "/", "https://app.example").origin_allowed());
+}

@@ -322,6 +322,20 @@ pub(crate) fn normalise(input: &str, raw: &RawOrigin<'_>) -> Result<String, Orig
         out.push(':');
         out.push_str(&port.to_string());
     }
+    // The URL standard lets a host hold `*`, `!`, `,` (or their %-escapes);
+    // browsers send such hosts, but corsgate never allows them (its
+    // request-origin validator refuses them), so an entry that normalises
+    // to one is dead at best and surprising at worst: refuse it here. The
+    // `*` of a pattern was split off before this point.
+    if parse_request_origin(out.as_bytes()).is_none() {
+        return Err(OriginError::new(
+            input,
+            OriginProblem::InvalidHost(format!(
+                "it normalises to `{out}`, which no browser sends as an origin corsgate allows"
+            )),
+            "write the host with letters, digits, `-`, `.` and `_` only (or its punycode form)",
+        ));
+    }
     Ok(out)
 }
 
