@@ -128,7 +128,8 @@
 //! |---|---|---|
 //! | `tower` | yes | [`tower::CorsLayer`] for axum 0.8, hyper 1, tonic (and `OriginCheck`, whose timeout uses Tokio's timer) |
 //! | `actix` | no | [`actix::Cors`], an actix-web 4 middleware (and `OriginCheck`) |
-//! | `serde` | yes | loading [`Config`] from TOML and JSON files |
+//! | `config-files` | yes | loading [`Config`] from TOML and JSON files (serde, toml, serde_json) |
+//! | `browser` | no | [`browser`]: Fetch's CORS checks from the browser's side (`corsgate doctor`) |
 //! | `audit` | no | [`audit::audit`]: a security audit of a configuration (`corsgate check`) |
 //! | `tracing` | yes | adapters log each decision's reason at debug level, target `corsgate` |
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -137,6 +138,7 @@
 mod anchored;
 #[cfg(feature = "audit")]
 pub mod audit;
+#[cfg(feature = "browser")]
 pub mod browser;
 #[cfg(any(feature = "tower", feature = "actix"))]
 mod check;
@@ -160,7 +162,7 @@ pub use config::{
     Config, ConfigBuilder, ConfigError, ConfigErrors, DEFAULT_HEADERS, DEFAULT_MAX_AGE,
     DEFAULT_METHODS, ErrorKind, Location, MAX_MAX_AGE, PathRule,
 };
-#[cfg(feature = "serde")]
+#[cfg(feature = "config-files")]
 pub use config::{MAX_CONFIG_DEPTH, MAX_CONFIG_FILE_BYTES};
 pub use decision::{
     ACCESS_CONTROL_ALLOW_PRIVATE_NETWORK, ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK, Decision,

@@ -3,7 +3,7 @@
 
 // Without `serde` only code-built configs exist: the names serve the file
 // loader alone.
-#![cfg_attr(not(feature = "serde"), allow(dead_code))]
+#![cfg_attr(not(feature = "config-files"), allow(dead_code))]
 
 /// A setting of a rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

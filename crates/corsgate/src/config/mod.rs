@@ -3,13 +3,13 @@
 
 mod django;
 mod error;
-#[cfg(feature = "serde")]
+#[cfg(feature = "config-files")]
 mod file;
 
 #[cfg(feature = "audit")]
 pub(crate) use error::printable_message;
 pub use error::{ConfigError, ConfigErrors, ErrorKind, Location};
-#[cfg(feature = "serde")]
+#[cfg(feature = "config-files")]
 pub use file::{MAX_CONFIG_DEPTH, MAX_CONFIG_FILE_BYTES};
 
 pub(crate) use django::Field;
