@@ -140,12 +140,14 @@ mod anchored;
 pub mod audit;
 #[cfg(feature = "browser")]
 pub mod browser;
-#[cfg(any(feature = "tower", feature = "actix"))]
-mod check;
 mod config;
 mod decision;
+#[cfg(any(feature = "tower", feature = "actix"))]
+mod engine;
 mod handle;
 mod origin;
+#[cfg(any(feature = "tower", feature = "actix"))]
+mod origin_check;
 mod policy;
 mod request;
 mod stats;
@@ -156,8 +158,6 @@ pub mod actix;
 pub mod tower;
 
 pub use anchored::MAX_REGEX_BYTES;
-#[cfg(any(feature = "tower", feature = "actix"))]
-pub use check::{BoxError, DEFAULT_CHECK_TIMEOUT, OriginCheck};
 pub use config::{
     Config, ConfigBuilder, ConfigError, ConfigErrors, DEFAULT_HEADERS, DEFAULT_MAX_AGE,
     DEFAULT_METHODS, ErrorKind, Location, MAX_MAX_AGE, PathRule,
@@ -170,6 +170,8 @@ pub use decision::{
 };
 pub use handle::PolicyHandle;
 pub use origin::{Origin, OriginError, OriginPattern, OriginProblem};
+#[cfg(any(feature = "tower", feature = "actix"))]
+pub use origin_check::{BoxError, DEFAULT_CHECK_TIMEOUT, OriginCheck};
 pub use policy::Policy;
 pub use request::RequestView;
 pub use stats::{Stats, StatsSnapshot};

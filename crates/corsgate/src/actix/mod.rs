@@ -45,7 +45,7 @@ use actix_web::http::header::{
 };
 use actix_web::{Error, HttpResponse};
 
-use crate::check::Engine;
+use crate::engine::Engine;
 use crate::{
     Decision, OriginCheck, Policy, PolicyHandle, REQUEST_HEADERS, RESPONSE_HEADERS, RequestView,
     Stats,
@@ -57,12 +57,54 @@ pub struct Cors {
     engine: Arc<Engine>,
 }
 
-crate::check::adapter_api!(
-    Cors,
-    "middleware",
-    " (awaited, for an async check, before the application is called)",
-    "shared by every worker's copy"
-);
+impl Cors {
+    /// A middleware applying `policy`.
+    pub fn new(policy: Policy) -> Self {
+        Self::with_handle(PolicyHandle::new(policy))
+    }
+
+    /// A middleware applying whatever policy `handle` holds when each request
+    /// arrives: [`PolicyHandle::store`] replaces it while serving.
+    pub fn with_handle(handle: PolicyHandle) -> Self {
+        Self {
+            engine: Arc::new(Engine::new(handle)),
+        }
+    }
+
+    /// Adds a dynamic origin check, consulted when no setting allows a
+    /// request's origin (awaited, for an async check, before the application is called).
+    pub fn with_origin_check(mut self, check: OriginCheck) -> Self {
+        Arc::make_mut(&mut self.engine).check = Some(check);
+        self
+    }
+
+    /// The policy in force now.
+    pub fn policy(&self) -> Policy {
+        self.engine.policy.load()
+    }
+
+    /// The handle to replace the policy while serving.
+    pub fn handle(&self) -> PolicyHandle {
+        self.engine.policy.clone()
+    }
+
+    /// The middleware's counters (shared by every worker's copy).
+    pub fn stats(&self) -> Stats {
+        self.engine.stats.clone()
+    }
+}
+
+impl From<Policy> for Cors {
+    fn from(policy: Policy) -> Self {
+        Self::new(policy)
+    }
+}
+
+impl From<PolicyHandle> for Cors {
+    fn from(handle: PolicyHandle) -> Self {
+        Self::with_handle(handle)
+    }
+}
 
 impl<S, B> Transform<S, ServiceRequest> for Cors
 where

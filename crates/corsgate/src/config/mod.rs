@@ -181,29 +181,6 @@ where
     items.into_iter().map(Into::into).collect()
 }
 
-macro_rules! rule_setters {
-    ($($(#[$doc:meta])* $name:ident: list;)* $(@ $(#[$bdoc:meta])* $bname:ident: $ty:ty;)*) => {
-        $(
-            $(#[$doc])*
-            pub fn $name<I, S>(mut self, items: I) -> Self
-            where
-                I: IntoIterator<Item = S>,
-                S: Into<String>,
-            {
-                self.$name = Some(to_strings(items));
-                self
-            }
-        )*
-        $(
-            $(#[$bdoc])*
-            pub fn $bname(mut self, value: $ty) -> Self {
-                self.$bname = Some(value);
-                self
-            }
-        )*
-    };
-}
-
 impl PathRule {
     /// A rule for the paths `urls_regex` matches, inheriting every setting.
     pub fn new(urls_regex: impl Into<String>) -> Self {
@@ -213,29 +190,78 @@ impl PathRule {
         }
     }
 
-    rule_setters! {
-        /// Sets [`Config::allowed_origins`] for this rule.
-        allowed_origins: list;
-        /// Sets [`Config::allowed_origin_regexes`] for this rule.
-        allowed_origin_regexes: list;
-        /// Sets [`Config::allow_methods`] for this rule.
-        allow_methods: list;
-        /// Sets [`Config::allow_headers`] for this rule.
-        allow_headers: list;
-        /// Sets [`Config::expose_headers`] for this rule.
-        expose_headers: list;
-        @
-        /// Sets [`Config::allow_all_origins`] for this rule.
-        allow_all_origins: bool;
-        @
-        /// Sets [`Config::preflight_max_age`] for this rule.
-        preflight_max_age: u64;
-        @
-        /// Sets [`Config::allow_credentials`] for this rule.
-        allow_credentials: bool;
-        @
-        /// Sets [`Config::allow_private_network`] for this rule.
-        allow_private_network: bool;
+    /// Sets [`Config::allowed_origins`] for this rule.
+    pub fn allowed_origins<I, S>(mut self, items: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.allowed_origins = Some(to_strings(items));
+        self
+    }
+
+    /// Sets [`Config::allowed_origin_regexes`] for this rule.
+    pub fn allowed_origin_regexes<I, S>(mut self, items: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.allowed_origin_regexes = Some(to_strings(items));
+        self
+    }
+
+    /// Sets [`Config::allow_methods`] for this rule.
+    pub fn allow_methods<I, S>(mut self, items: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.allow_methods = Some(to_strings(items));
+        self
+    }
+
+    /// Sets [`Config::allow_headers`] for this rule.
+    pub fn allow_headers<I, S>(mut self, items: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.allow_headers = Some(to_strings(items));
+        self
+    }
+
+    /// Sets [`Config::expose_headers`] for this rule.
+    pub fn expose_headers<I, S>(mut self, items: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.expose_headers = Some(to_strings(items));
+        self
+    }
+
+    /// Sets [`Config::allow_all_origins`] for this rule.
+    pub fn allow_all_origins(mut self, value: bool) -> Self {
+        self.allow_all_origins = Some(value);
+        self
+    }
+
+    /// Sets [`Config::preflight_max_age`] for this rule.
+    pub fn preflight_max_age(mut self, value: u64) -> Self {
+        self.preflight_max_age = Some(value);
+        self
+    }
+
+    /// Sets [`Config::allow_credentials`] for this rule.
+    pub fn allow_credentials(mut self, value: bool) -> Self {
+        self.allow_credentials = Some(value);
+        self
+    }
+
+    /// Sets [`Config::allow_private_network`] for this rule.
+    pub fn allow_private_network(mut self, value: bool) -> Self {
+        self.allow_private_network = Some(value);
+        self
     }
 }
 
@@ -257,53 +283,79 @@ pub struct ConfigBuilder {
     config: Config,
 }
 
-macro_rules! builder_setters {
-    ($($(#[$doc:meta])* $name:ident: list;)* $(@ $(#[$bdoc:meta])* $bname:ident: $ty:ty;)*) => {
-        $(
-            $(#[$doc])*
-            pub fn $name<I, S>(mut self, items: I) -> Self
-            where
-                I: IntoIterator<Item = S>,
-                S: Into<String>,
-            {
-                self.config.$name = to_strings(items);
-                self
-            }
-        )*
-        $(
-            $(#[$bdoc])*
-            pub fn $bname(mut self, value: $ty) -> Self {
-                self.config.$bname = value;
-                self
-            }
-        )*
-    };
-}
-
 impl ConfigBuilder {
-    builder_setters! {
-        /// Sets [`Config::allowed_origins`] (replacing what was there).
-        allowed_origins: list;
-        /// Sets [`Config::allowed_origin_regexes`].
-        allowed_origin_regexes: list;
-        /// Sets [`Config::allow_methods`].
-        allow_methods: list;
-        /// Sets [`Config::allow_headers`].
-        allow_headers: list;
-        /// Sets [`Config::expose_headers`].
-        expose_headers: list;
-        @
-        /// Sets [`Config::allow_all_origins`].
-        allow_all_origins: bool;
-        @
-        /// Sets [`Config::preflight_max_age`].
-        preflight_max_age: u64;
-        @
-        /// Sets [`Config::allow_credentials`].
-        allow_credentials: bool;
-        @
-        /// Sets [`Config::allow_private_network`].
-        allow_private_network: bool;
+    /// Sets [`Config::allowed_origins`] (replacing what was there).
+    pub fn allowed_origins<I, S>(mut self, items: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.config.allowed_origins = to_strings(items);
+        self
+    }
+
+    /// Sets [`Config::allowed_origin_regexes`].
+    pub fn allowed_origin_regexes<I, S>(mut self, items: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.config.allowed_origin_regexes = to_strings(items);
+        self
+    }
+
+    /// Sets [`Config::allow_methods`].
+    pub fn allow_methods<I, S>(mut self, items: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.config.allow_methods = to_strings(items);
+        self
+    }
+
+    /// Sets [`Config::allow_headers`].
+    pub fn allow_headers<I, S>(mut self, items: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.config.allow_headers = to_strings(items);
+        self
+    }
+
+    /// Sets [`Config::expose_headers`].
+    pub fn expose_headers<I, S>(mut self, items: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.config.expose_headers = to_strings(items);
+        self
+    }
+
+    /// Sets [`Config::allow_all_origins`].
+    pub fn allow_all_origins(mut self, value: bool) -> Self {
+        self.config.allow_all_origins = value;
+        self
+    }
+
+    /// Sets [`Config::preflight_max_age`].
+    pub fn preflight_max_age(mut self, value: u64) -> Self {
+        self.config.preflight_max_age = value;
+        self
+    }
+
+    /// Sets [`Config::allow_credentials`].
+    pub fn allow_credentials(mut self, value: bool) -> Self {
+        self.config.allow_credentials = value;
+        self
+    }
+
+    /// Sets [`Config::allow_private_network`].
+    pub fn allow_private_network(mut self, value: bool) -> Self {
+        self.config.allow_private_network = value;
+        self
     }
 
     /// Sets [`Config::report_only`]: decide, log and count, change nothing.

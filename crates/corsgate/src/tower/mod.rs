@@ -22,7 +22,7 @@ use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::check::{Deciding, Engine};
+use crate::engine::{Deciding, Engine};
 use crate::{Decision, OriginCheck, Policy, PolicyHandle, RequestView, Stats};
 
 /// A tower [`Layer`] that applies a CORS [`Policy`] to a service.
@@ -45,12 +45,54 @@ pub struct CorsLayer {
     engine: Arc<Engine>,
 }
 
-crate::check::adapter_api!(
-    CorsLayer,
-    "layer",
-    " (for a request other than a preflight, awaited while the application answers)",
-    "shared by every service it made"
-);
+impl CorsLayer {
+    /// A layer applying `policy`.
+    pub fn new(policy: Policy) -> Self {
+        Self::with_handle(PolicyHandle::new(policy))
+    }
+
+    /// A layer applying whatever policy `handle` holds when each request
+    /// arrives: [`PolicyHandle::store`] replaces it while serving.
+    pub fn with_handle(handle: PolicyHandle) -> Self {
+        Self {
+            engine: Arc::new(Engine::new(handle)),
+        }
+    }
+
+    /// Adds a dynamic origin check, consulted when no setting allows a
+    /// request's origin (for a request other than a preflight, awaited while the application answers).
+    pub fn with_origin_check(mut self, check: OriginCheck) -> Self {
+        Arc::make_mut(&mut self.engine).check = Some(check);
+        self
+    }
+
+    /// The policy in force now.
+    pub fn policy(&self) -> Policy {
+        self.engine.policy.load()
+    }
+
+    /// The handle to replace the policy while serving.
+    pub fn handle(&self) -> PolicyHandle {
+        self.engine.policy.clone()
+    }
+
+    /// The layer's counters (shared by every service it made).
+    pub fn stats(&self) -> Stats {
+        self.engine.stats.clone()
+    }
+}
+
+impl From<Policy> for CorsLayer {
+    fn from(policy: Policy) -> Self {
+        Self::new(policy)
+    }
+}
+
+impl From<PolicyHandle> for CorsLayer {
+    fn from(handle: PolicyHandle) -> Self {
+        Self::with_handle(handle)
+    }
+}
 
 impl<S> Layer<S> for CorsLayer {
     type Service = Cors<S>;
