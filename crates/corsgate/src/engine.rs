@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use crate::origin_check::{CheckFuture, Kind};
 use crate::stats::CheckResult;
-use crate::{Decision, OriginCheck, PolicyHandle, Reason, RequestView, Stats};
+use crate::{Decision, OriginCheck, PolicyHandle, RequestView, Stats};
 
 /// What a middleware holds: the policy, the optional check, the counters.
 #[derive(Debug, Clone)]
@@ -17,6 +17,12 @@ pub(crate) struct Engine {
     pub(crate) policy: PolicyHandle,
     pub(crate) check: Option<OriginCheck>,
     pub(crate) stats: Stats,
+    /// Replace the application's own CORS headers (a proxy's upstream),
+    /// instead of leaving them where the origin is refused (as django).
+    pub(crate) replace: bool,
+    /// Hand the final [`Decision`] to the caller in the response's
+    /// extensions (opt-in: it costs an allocation per response).
+    pub(crate) expose: bool,
 }
 
 /// A request's decision, known or awaiting an async check.
@@ -34,6 +40,8 @@ pub(crate) struct Checking {
     allowed: Option<Decision>,
     stats: Stats,
     origin: String,
+    /// "METHOD /path", for the report-only log line.
+    target: String,
 }
 
 /// What [`Engine::start`] found.
@@ -49,6 +57,8 @@ impl Engine {
             policy,
             check: None,
             stats: Stats::new(),
+            replace: false,
+            expose: false,
         }
     }
 
@@ -57,16 +67,19 @@ impl Engine {
     /// is awaited through [`Deciding::poll_decision`].
     pub(crate) fn start(&self, request: &RequestView<'_>) -> Started {
         let policy = self.policy.guard();
-        let decision = policy.decide(request);
+        // One pass: the decision, and (only when a check is configured) the
+        // one a "yes" from the check would give.
+        let (decision, if_allowed) = match self.check {
+            Some(_) => policy.decide_with_check(request),
+            None => (policy.decide(request), None),
+        };
         let report_only = policy.report_only();
         let preflight = decision.is_preflight();
-        let deciding = match (&self.check, decision.reason()) {
-            (Some(check), Reason::OriginNotAllowed) => match policy.decide_if_check_allows(request)
-            {
-                Some(allowed) => self.consult(check, request, decision, allowed, report_only),
-                None => Deciding::Ready(Some(self.finish(decision, report_only))),
-            },
-            _ => Deciding::Ready(Some(self.finish(decision, report_only))),
+        let deciding = match (&self.check, if_allowed) {
+            (Some(check), Some(allowed)) => {
+                self.consult(check, request, decision, allowed, report_only)
+            }
+            _ => Deciding::Ready(Some(self.finish(decision, report_only, request))),
         };
         Started {
             report_only,
@@ -99,7 +112,7 @@ impl Engine {
                 } else {
                     denied
                 };
-                Deciding::Ready(Some(self.finish(decision, report_only)))
+                Deciding::Ready(Some(self.finish(decision, report_only, request)))
             }
             Kind::Async(f) => match catch_unwind(AssertUnwindSafe(|| f(request))) {
                 Ok(future) => Deciding::Checking(Box::new(Checking {
@@ -111,30 +124,42 @@ impl Engine {
                     allowed: Some(allowed),
                     stats: self.stats.clone(),
                     origin: request.origin().unwrap_or("").to_owned(),
+                    target: format!("{} {}", request.method(), request.path()),
                 })),
                 Err(_) => {
                     log_failure(request.origin().unwrap_or(""), "the check panicked");
                     self.stats.record_check(CheckResult::Failed);
-                    Deciding::Ready(Some(self.finish(denied, report_only)))
+                    Deciding::Ready(Some(self.finish(denied, report_only, request)))
                 }
             },
         }
     }
 
     /// Counts and logs a final decision.
-    fn finish(&self, decision: Decision, report_only: bool) -> Decision {
-        finish(&self.stats, decision, report_only)
+    fn finish(&self, decision: Decision, report_only: bool, request: &RequestView<'_>) -> Decision {
+        finish(&self.stats, decision, report_only, || {
+            format!("{} {}", request.method(), request.path())
+        })
     }
 }
 
-fn finish(stats: &Stats, decision: Decision, report_only: bool) -> Decision {
+/// Counts a final decision; in report-only mode logs what a browser would
+/// block (`target`, "METHOD /path", is built only then).
+#[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
+fn finish(
+    stats: &Stats,
+    decision: Decision,
+    report_only: bool,
+    target: impl FnOnce() -> String,
+) -> Decision {
     stats.record(&decision);
     if report_only && !decision.is_allowed() {
         #[cfg(feature = "tracing")]
         tracing::info!(
             target: "corsgate",
             reason = decision.reason().name(),
-            "report-only: a browser would block this request: {}",
+            "report-only: a browser would block {}: {}",
+            target(),
             decision.reason()
         );
     }
@@ -203,10 +228,12 @@ impl Checking {
         } else {
             self.denied.take()
         };
+        let target = std::mem::take(&mut self.target);
         Poll::Ready(finish(
             &self.stats,
             decision.expect("a decision is taken once"),
             report_only,
+            || target,
         ))
     }
 }

@@ -401,3 +401,44 @@ async fn a_swap_under_load_never_mixes_two_policies() {
     assert_eq!(last.headers()["access-control-expose-headers"], "x-old");
     assert_eq!(last.headers().get("access-control-allow-credentials"), None);
 }
+
+/// A proxy's mode: the application's own CORS headers are replaced even
+/// where the origin is refused; and the decision is handed over.
+#[tokio::test]
+async fn replacing_app_headers_and_exposing_the_decision() {
+    let policy = Config::builder().allowed_origins([APP]).compile().unwrap();
+    let plain = CorsLayer::new(policy.clone()).layer(tower::service_fn(app));
+    let proxy = CorsLayer::new(policy)
+        .replacing_app_headers()
+        .exposing_decision()
+        .layer(tower::service_fn(app));
+    let refused = || request("GET", Some("https://evil.example"), &[]);
+    // By default (as django) the app's own `*` stays for a refused origin.
+    let response = plain.clone().oneshot(refused()).await.unwrap();
+    assert_eq!(response.headers()["access-control-allow-origin"], "*");
+    assert!(response.extensions().get::<corsgate::Decision>().is_none());
+    // Replacing: gone, and the decision says why.
+    let response = proxy.clone().oneshot(refused()).await.unwrap();
+    assert!(
+        !response
+            .headers()
+            .contains_key("access-control-allow-origin")
+    );
+    let decision = response.extensions().get::<corsgate::Decision>().unwrap();
+    assert_eq!(decision.reason().name(), "origin-not-allowed");
+    // An allowed origin and a preflight answered by the layer carry theirs.
+    let response = proxy
+        .clone()
+        .oneshot(request("GET", Some(APP), &[]))
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["access-control-allow-origin"], APP);
+    let preflight = request(
+        "OPTIONS",
+        Some(APP),
+        &[("access-control-request-method", "PUT")],
+    );
+    let response = proxy.oneshot(preflight).await.unwrap();
+    let decision = response.extensions().get::<corsgate::Decision>().unwrap();
+    assert_eq!(decision.kind(), DecisionKind::Preflight);
+}

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use corsgate::tower::CorsLayer;
-use corsgate::{DecisionKind, Policy};
+use corsgate::{Decision, DecisionKind, Policy};
 use serde_json::{Value, json};
 
 use super::{DecisionLog, Logged, query_number};
@@ -63,21 +63,17 @@ pub(super) fn router(policy: Policy, log: Arc<DecisionLog>) -> Router {
     // axum's method routing.
     Router::new()
         .fallback_service(api)
-        .layer(CorsLayer::new(policy.clone()))
-        .layer(middleware::from_fn_with_state(
-            (policy, log),
-            record_decision,
-        ))
+        .layer(CorsLayer::new(policy).exposing_decision())
+        .layer(middleware::from_fn_with_state(log, record_decision))
 }
 
-/// Decides again with the same policy (the layer inside does the work) and
-/// prints and records the outcome once the response is known.
+/// Prints and records the decision the layer made (it hands it over in the
+/// response's extensions), once the response is known.
 async fn record_decision(
-    State((policy, log)): State<(Policy, Arc<DecisionLog>)>,
+    State(log): State<Arc<DecisionLog>>,
     request: Request,
     next: Next,
 ) -> Response {
-    let decision = policy.decide_request(&request);
     let method = request.method().to_string();
     let path = request.uri().path().to_owned();
     let query = request.uri().query().unwrap_or("");
@@ -87,6 +83,9 @@ async fn record_decision(
         .get(header::ORIGIN)
         .map(|o| String::from_utf8_lossy(o.as_bytes()).into_owned());
     let response = next.run(request).await;
+    let Some(decision) = response.extensions().get::<Decision>().cloned() else {
+        return response;
+    };
 
     let allowed = decision.is_allowed();
     let kind = match decision.kind() {

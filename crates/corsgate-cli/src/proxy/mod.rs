@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use corsgate::tower::CorsLayer;
 use corsgate::{Config, Decision, Policy, PolicyHandle, Stats};
 use http::header::{self, HeaderValue};
 use http::{Method, Request, Response, StatusCode, Uri};
@@ -26,6 +27,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpListener;
+use tower::{Layer, ServiceExt};
 use tracing::{debug, error, info, warn};
 
 use self::body::{ClientBodyProblem, UploadBody, client_body_problem};
@@ -39,8 +41,6 @@ type Body = BoxBody<Bytes, BoxError>;
 
 /// What every request handler shares.
 struct Shared {
-    policy: PolicyHandle,
-    stats: Stats,
     upstreams: Upstreams,
     client: Client<HttpConnector, Body>,
     connect_timeout: Duration,
@@ -149,9 +149,13 @@ async fn serve(args: ProxyArgs, policy: Policy, upstreams: Upstreams) -> ExitCod
     let client = Client::builder(TokioExecutor::new())
         .pool_idle_timeout(Duration::from_secs(30))
         .build(connector);
+    // The library's tower layer decides every request: the proxy has no
+    // CORS logic of its own. It replaces the upstream's CORS headers and
+    // hands its decision over for the log line.
+    let cors = CorsLayer::with_handle(PolicyHandle::new(policy))
+        .replacing_app_headers()
+        .exposing_decision();
     let shared = Arc::new(Shared {
-        policy: PolicyHandle::new(policy),
-        stats: Stats::new(),
         upstreams,
         client,
         connect_timeout: Duration::from_secs_f64(args.connect_timeout),
@@ -170,7 +174,7 @@ async fn serve(args: ProxyArgs, policy: Policy, upstreams: Upstreams) -> ExitCod
             Ok(metrics) => {
                 let at = metrics.local_addr().unwrap_or(addr);
                 println!("corsgate proxy: metrics on http://{at}/metrics");
-                tokio::spawn(serve_metrics(metrics, shared.stats.clone()));
+                tokio::spawn(serve_metrics(metrics, cors.stats()));
             }
             Err(e) => {
                 eprintln!("error: cannot listen on {addr} (--metrics-listen): {e}");
@@ -190,7 +194,7 @@ async fn serve(args: ProxyArgs, policy: Policy, upstreams: Upstreams) -> ExitCod
         args.timeout
     );
     tokio::spawn(reload_loop(
-        Arc::clone(&shared),
+        cors.handle(),
         hup,
         args.config.clone(),
         args.reload_interval,
@@ -220,10 +224,17 @@ async fn serve(args: ProxyArgs, policy: Policy, upstreams: Upstreams) -> ExitCod
                 backoff.succeeded();
                 let _ = stream.set_nodelay(true);
                 let conn_state = tracker.open();
-                let shared = Arc::clone(&shared);
                 let state = Arc::clone(&conn_state);
+                let upstream = {
+                    let shared = Arc::clone(&shared);
+                    tower::service_fn(move |req: Request<Incoming>| {
+                        let shared = Arc::clone(&shared);
+                        async move { Ok::<_, Infallible>(forward(&shared, req, peer).await) }
+                    })
+                };
+                let service = cors.layer(upstream);
                 let service = hyper::service::service_fn(move |req| {
-                    handle(Arc::clone(&shared), Arc::clone(&state), req, peer)
+                    handle(service.clone(), Arc::clone(&state), req)
                 });
                 let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
                 let conn = graceful.watch(conn);
@@ -318,7 +329,7 @@ fn metrics_response(stats: &Stats, method: &Method, path: &str) -> Response<Full
 /// policy replaces the old one atomically; a bad one is logged and ignored.
 /// Without `--config`, SIGHUP is still handled (its default action would
 /// stop the proxy): it logs that there is nothing to reload.
-async fn reload_loop(shared: Arc<Shared>, mut hup: Hangup, path: Option<PathBuf>, interval: f64) {
+async fn reload_loop(policy: PolicyHandle, mut hup: Hangup, path: Option<PathBuf>, interval: f64) {
     let Some(path) = path else {
         loop {
             hup.recv().await;
@@ -341,7 +352,7 @@ async fn reload_loop(shared: Arc<Shared>, mut hup: Hangup, path: Option<PathBuf>
         match stable_contents(&path).await {
             Ok(text) => {
                 last = Some(text.clone());
-                reload(&shared, &path, &text, cause);
+                reload(&policy, &path, &text, cause);
             }
             Err(why) => error!(
                 "not reloading {} ({cause}): {why}; the old policy keeps serving",
@@ -418,10 +429,10 @@ impl Hangup {
     }
 }
 
-fn reload(shared: &Shared, path: &Path, text: &str, cause: &str) {
+fn reload(handle: &PolicyHandle, path: &Path, text: &str, cause: &str) {
     match Policy::from_file_contents(path, text) {
         Ok(policy) => {
-            shared.policy.store(policy);
+            handle.store(policy);
             info!("reloaded {} ({cause})", path.display());
         }
         Err(errors) => {
@@ -433,48 +444,31 @@ fn reload(shared: &Shared, path: &Path, text: &str, cause: &str) {
     }
 }
 
-/// One request: CORS decided by the policy, then answered here or forwarded.
-async fn handle(
-    shared: Arc<Shared>,
+/// One request through the CORS layer (which answers preflights, and
+/// replaces the upstream's CORS headers on everything else), then one
+/// log line with the decision the layer made.
+async fn handle<S>(
+    cors: S,
     conn: Arc<Conn>,
     req: Request<Incoming>,
-    peer: SocketAddr,
-) -> Result<Response<Body>, Infallible> {
+) -> Result<Response<Body>, Infallible>
+where
+    S: tower::Service<Request<Incoming>, Response = Response<Body>, Error = Infallible>,
+{
     // The connection is busy until the response body is done or dropped.
     let guard = conn.request();
     let start = Instant::now();
-    let policy = shared.policy.load();
-    let decision = policy.decide_request(&req);
-    shared.stats.record(&decision);
-    let decided = decision.reason().name();
-    // Report-only: count and log what the policy would do, change nothing.
-    let decision = if policy.report_only() {
-        if !decision.is_allowed() {
-            info!(
-                reason = decided,
-                "report-only: a browser would block {} {}: {}",
-                req.method(),
-                req.uri().path(),
-                decision.reason()
-            );
-        }
-        Decision::untouched()
-    } else {
-        decision
-    };
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
     let origin = req
         .headers()
         .get(header::ORIGIN)
         .map(|o| String::from_utf8_lossy(o.as_bytes()).into_owned());
-    debug!(%method, %path, reason = decided, "cors decision");
-
-    let response = if decision.is_preflight() {
-        decision.preflight_response::<Body>()
-    } else {
-        forward(&shared, req, peer, &decision).await
-    };
+    let response = cors.oneshot(req).await?;
+    let decided = response
+        .extensions()
+        .get::<Decision>()
+        .map_or("-", |d| d.reason().name());
     info!(
         %method,
         %path,
@@ -493,15 +487,9 @@ async fn handle(
     }))
 }
 
-async fn forward(
-    shared: &Shared,
-    mut req: Request<Incoming>,
-    peer: SocketAddr,
-    decision: &Decision,
-) -> Response<Body> {
+async fn forward(shared: &Shared, mut req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
     if req.method() == Method::CONNECT {
         return failure(
-            decision,
             StatusCode::METHOD_NOT_ALLOWED,
             "method_not_allowed",
             "corsgate proxy does not tunnel CONNECT",
@@ -509,7 +497,6 @@ async fn forward(
     }
     let Some(upstream) = shared.upstreams.route(req.uri().path()) else {
         return failure(
-            decision,
             StatusCode::NOT_FOUND,
             "no_upstream",
             "no --upstream covers this path",
@@ -522,7 +509,6 @@ async fn forward(
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > shared.max_body) {
         return failure(
-            decision,
             StatusCode::PAYLOAD_TOO_LARGE,
             "body_too_large",
             "the request body is larger than --max-body",
@@ -545,7 +531,6 @@ async fn forward(
         Ok(uri) => uri,
         Err(_) => {
             return failure(
-                decision,
                 StatusCode::BAD_REQUEST,
                 "bad_request",
                 "the request target is not a valid path",
@@ -568,7 +553,7 @@ async fn forward(
         headers.insert(header::HOST, host);
     }
     if upgrade {
-        return forward_upgrade(shared, req, uri, decision).await;
+        return forward_upgrade(shared, req, uri).await;
     }
 
     let (mut parts, body) = req.into_parts();
@@ -603,11 +588,10 @@ async fn forward(
         let message = sources(e)
             .find(|s| s.is::<body::ClientBodyError>())
             .map_or_else(String::new, ToString::to_string);
-        return failure(decision, status, kind, &message);
+        return failure(status, kind, &message);
     }
     match result {
         Err(_) => failure(
-            decision,
             StatusCode::GATEWAY_TIMEOUT,
             "upstream_timeout",
             &format!(
@@ -626,13 +610,12 @@ async fn forward(
             let message = format!("{}: {}", upstream.display, error_chain(&e));
             if status == StatusCode::GATEWAY_TIMEOUT {
                 failure(
-                    decision,
                     status,
                     kind,
                     &format!("{message} (connect timeout {:?})", shared.connect_timeout),
                 )
             } else {
-                failure(decision, status, kind, &message)
+                failure(status, kind, &message)
             }
         }
         Ok(Ok(response)) => {
@@ -640,7 +623,6 @@ async fn forward(
             // Answer in the client's protocol, not the upstream's.
             parts.version = client_version;
             strip_hop_by_hop(&mut parts.headers, false);
-            decision.apply_replacing(&mut parts.headers);
             Response::from_parts(parts, body.map_err(BoxError::from).boxed())
         }
     }
@@ -676,12 +658,7 @@ fn add_forwarding_headers(
 /// A WebSocket (or other) upgrade: forwarded on a connection of its own,
 /// then the two upgraded streams are joined. Browsers do not apply CORS to
 /// WebSockets, so the upstream's answer is passed through.
-async fn forward_upgrade(
-    shared: &Shared,
-    mut req: Request<Incoming>,
-    uri: Uri,
-    decision: &Decision,
-) -> Response<Body> {
+async fn forward_upgrade(shared: &Shared, mut req: Request<Incoming>, uri: Uri) -> Response<Body> {
     let client_upgrade = hyper::upgrade::on(&mut req);
     let authority = uri.authority().map_or_else(String::new, |a| a.to_string());
     let connect = tokio::time::timeout(
@@ -692,7 +669,6 @@ async fn forward_upgrade(
         Ok(Ok(stream)) => stream,
         Ok(Err(e)) => {
             return failure(
-                decision,
                 StatusCode::BAD_GATEWAY,
                 "upstream_unreachable",
                 &format!("http://{authority}: {e}"),
@@ -700,7 +676,6 @@ async fn forward_upgrade(
         }
         Err(_) => {
             return failure(
-                decision,
                 StatusCode::GATEWAY_TIMEOUT,
                 "upstream_timeout",
                 &format!("http://{authority}: connect timed out"),
@@ -711,12 +686,7 @@ async fn forward_upgrade(
     {
         Ok(pair) => pair,
         Err(e) => {
-            return failure(
-                decision,
-                StatusCode::BAD_GATEWAY,
-                "upstream_error",
-                &e.to_string(),
-            );
+            return failure(StatusCode::BAD_GATEWAY, "upstream_error", &e.to_string());
         }
     };
     tokio::spawn(async move {
@@ -734,16 +704,10 @@ async fn forward_upgrade(
         match tokio::time::timeout(shared.timeout, sender.send_request(outgoing)).await {
             Ok(Ok(response)) => response,
             Ok(Err(e)) => {
-                return failure(
-                    decision,
-                    StatusCode::BAD_GATEWAY,
-                    "upstream_error",
-                    &e.to_string(),
-                );
+                return failure(StatusCode::BAD_GATEWAY, "upstream_error", &e.to_string());
             }
             Err(_) => {
                 return failure(
-                    decision,
                     StatusCode::GATEWAY_TIMEOUT,
                     "upstream_timeout",
                     "no answer to the upgrade",
@@ -752,10 +716,9 @@ async fn forward_upgrade(
         };
     if response.status() != StatusCode::SWITCHING_PROTOCOLS {
         // Refused (or answered without switching): an ordinary response,
-        // whose CORS headers are the policy's like any other.
+        // whose CORS headers the layer replaces like any other's.
         let (mut parts, body) = response.into_parts();
         strip_hop_by_hop(&mut parts.headers, false);
-        decision.apply_replacing(&mut parts.headers);
         return Response::from_parts(parts, body.map_err(BoxError::from).boxed());
     }
     let upstream_upgrade = hyper::upgrade::on(&mut response);
@@ -776,7 +739,7 @@ async fn forward_upgrade(
 
 /// A short JSON error, with the CORS headers so a browser page can read it
 /// instead of seeing a misleading CORS error.
-fn failure(decision: &Decision, status: StatusCode, kind: &str, message: &str) -> Response<Body> {
+fn failure(status: StatusCode, kind: &str, message: &str) -> Response<Body> {
     let body = serde_json::json!({ "error": kind, "message": message, "status": status.as_u16() })
         .to_string();
     let mut response = Response::new(Full::new(Bytes::from(body)).map_err(BoxError::from).boxed());
@@ -788,7 +751,6 @@ fn failure(decision: &Decision, status: StatusCode, kind: &str, message: &str) -
     response
         .headers_mut()
         .insert("x-corsgate-error", HeaderValue::from_static("1"));
-    decision.apply(response.headers_mut());
     response
 }
 

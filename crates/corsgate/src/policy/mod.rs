@@ -89,7 +89,7 @@ impl Policy {
     /// Decides a request. Allocates nothing when the origin is allowed or
     /// absent and the path needs no percent-decoding.
     pub fn decide(&self, request: &RequestView<'_>) -> Decision {
-        self.decide_with(request, false).0
+        self.decide_once(request, false).0
     }
 
     /// The decision for a request whose origin no setting allows
@@ -100,22 +100,23 @@ impl Policy {
     /// origin is allowed already, absent, malformed, `null` (list `null`
     /// explicitly if you must), or the path is out of scope.
     pub fn decide_if_check_allows(&self, request: &RequestView<'_>) -> Option<Decision> {
-        if request
-            .headers()
-            .get(ORIGIN)
-            .is_some_and(|o| o.as_bytes() == b"null")
-        {
-            return None;
-        }
-        match self.decide_with(request, true) {
-            (decision, true) => Some(decision),
-            (_, false) => None,
-        }
+        self.decide_once(request, true).1
     }
 
-    /// Decides; with `by_check`, an origin no setting allows is treated as
-    /// allowed by a dynamic check. The flag says whether that happened.
-    fn decide_with(&self, request: &RequestView<'_>, by_check: bool) -> (Decision, bool) {
+    /// Decides once, and when a dynamic check applies (see
+    /// [`decide_if_check_allows`](Self::decide_if_check_allows)) also
+    /// returns the decision as it would be if the check allowed the origin
+    /// — from the same pass over the rules and the origin.
+    pub(crate) fn decide_with_check(
+        &self,
+        request: &RequestView<'_>,
+    ) -> (Decision, Option<Decision>) {
+        self.decide_once(request, true)
+    }
+
+    /// The one pass: the decision, and with `check` the decision a dynamic
+    /// check's "yes" would give.
+    fn decide_once(&self, request: &RequestView<'_>, check: bool) -> (Decision, Option<Decision>) {
         let Some(rule) = self.rule_for(request.path()) else {
             let decision = Decision {
                 kind: DecisionKind::OutOfScope,
@@ -123,7 +124,7 @@ impl Policy {
                 options: false,
                 grant: None,
             };
-            return (decision, false);
+            return (decision, None);
         };
         let kind = if request.is_preflight() {
             DecisionKind::Preflight
@@ -139,12 +140,12 @@ impl Policy {
         let headers = request.headers();
         let mut origins = headers.get_all(ORIGIN).iter();
         let origin = match (origins.next(), origins.next()) {
-            (None, _) => return (decision, false),
+            (None, _) => return (decision, None),
             (Some(_), Some(_)) => {
                 decision.reason = Reason::MultipleOrigins;
-                return (decision, false);
+                return (decision, None);
             }
-            (Some(origin), None) if origin.is_empty() => return (decision, false),
+            (Some(origin), None) if origin.is_empty() => return (decision, None),
             (Some(origin), None) => origin,
         };
         let (reason, echo) = match rule.origins.check(origin.as_bytes()) {
@@ -159,36 +160,23 @@ impl Policy {
                 (Reason::AllOriginsAllowed, Some(origin.clone()))
             }
             OriginMatch::Malformed => (Reason::MalformedOrigin, None),
-            OriginMatch::NotAllowed if by_check => (Reason::AllowedByCheck, Some(origin.clone())),
-            OriginMatch::NotAllowed => (Reason::OriginNotAllowed, None),
+            OriginMatch::NotAllowed => {
+                decision.reason = Reason::OriginNotAllowed;
+                // A check is never consulted for `null` (list it if you must).
+                let by_check = (check && origin.as_bytes() != b"null").then(|| {
+                    let mut allowed = decision.clone();
+                    allowed.reason = Reason::AllowedByCheck;
+                    grant(&mut allowed, rule, request, origin.clone());
+                    allowed
+                });
+                return (decision, by_check);
+            }
         };
-        let checked = reason == Reason::AllowedByCheck;
         decision.reason = reason;
-        let Some(echo) = echo else {
-            return (decision, false);
-        };
-        let wildcard = decision.reason == Reason::AllOriginsAllowed && !rule.allow_credentials;
-        // Exactly `true` (Private Network Access draft; django compares the same way).
-        let wants_private_network = headers
-            .get(ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK)
-            .is_some_and(|v| v.as_bytes() == b"true");
-        let private_network = rule.allow_private_network && wants_private_network;
-        if kind == DecisionKind::Preflight
-            && let Some(problem) = preflight_problem(rule, request, wants_private_network)
-        {
-            decision.reason = problem;
+        if let Some(echo) = echo {
+            grant(&mut decision, rule, request, echo);
         }
-        decision.grant = Some(Grant {
-            rule: Arc::clone(rule),
-            origin: if wildcard {
-                HeaderValue::from_static("*")
-            } else {
-                echo
-            },
-            wildcard,
-            private_network,
-        });
-        (decision, checked)
+        (decision, None)
     }
 
     /// Decides an [`http::Request`]: shorthand for
@@ -210,6 +198,34 @@ impl Policy {
                 .is_none_or(|scope| scope.is_match(&decoded))
         })
     }
+}
+
+/// Grants the origin `echo` under `rule`: `*` instead for allow-all
+/// without credentials, private network access when asked and allowed, and
+/// for a preflight the first method or header the rule refuses as reason.
+fn grant(decision: &mut Decision, rule: &Arc<Rule>, request: &RequestView<'_>, echo: HeaderValue) {
+    let wildcard = decision.reason == Reason::AllOriginsAllowed && !rule.allow_credentials;
+    // Exactly `true` (Private Network Access draft; django compares the same way).
+    let wants_private_network = request
+        .headers()
+        .get(ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK)
+        .is_some_and(|v| v.as_bytes() == b"true");
+    let private_network = rule.allow_private_network && wants_private_network;
+    if decision.kind == DecisionKind::Preflight
+        && let Some(problem) = preflight_problem(rule, request, wants_private_network)
+    {
+        decision.reason = problem;
+    }
+    decision.grant = Some(Grant {
+        rule: Arc::clone(rule),
+        origin: if wildcard {
+            HeaderValue::from_static("*")
+        } else {
+            echo
+        },
+        wildcard,
+        private_network,
+    });
 }
 
 /// The CORS-preflight check a browser will run on our answer (Fetch

@@ -66,6 +66,42 @@ impl CorsLayer {
         self
     }
 
+    /// Replaces the CORS headers the application set itself, on every
+    /// response in scope — what a proxy in front of an unmodified back-end
+    /// wants. By default the application's own `Access-Control-*` headers
+    /// are left alone when the origin is refused (as django-cors-headers).
+    pub fn replacing_app_headers(mut self) -> Self {
+        Arc::make_mut(&mut self.engine).replace = true;
+        self
+    }
+
+    /// Hands the decision the layer made to whoever asks: every response
+    /// carries it as an extension (`response.extensions().get::<Decision>()`),
+    /// preflights answered by the layer included — for logging or showing
+    /// why, without deciding again. Off by default (it costs an allocation
+    /// per response).
+    ///
+    /// ```
+    /// # use corsgate::{Config, Decision, tower::CorsLayer};
+    /// # use tower::{Service, ServiceExt, service_fn};
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// let policy = Config::builder().allowed_origins(["https://app.example"]).compile()?;
+    /// let app = service_fn(|_req: http::Request<()>| async {
+    ///     Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
+    /// });
+    /// let mut service = tower::Layer::layer(&CorsLayer::new(policy).exposing_decision(), app);
+    /// let request = http::Request::get("/").header("origin", "https://evil.example").body(())?;
+    /// let response = service.ready().await?.call(request).await?;
+    /// let decision = response.extensions().get::<Decision>().expect("exposed");
+    /// assert_eq!(decision.reason().name(), "origin-not-allowed");
+    /// # Ok(()) }
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(run()).unwrap();
+    /// ```
+    pub fn exposing_decision(mut self) -> Self {
+        Arc::make_mut(&mut self.engine).expose = true;
+        self
+    }
+
     /// The policy in force now.
     pub fn policy(&self) -> Policy {
         self.engine.policy.load()
@@ -168,6 +204,8 @@ where
         ResponseFuture {
             state,
             report_only: started.report_only,
+            replace: self.engine.replace,
+            expose: self.engine.expose,
         }
     }
 }
@@ -178,6 +216,8 @@ pin_project! {
         #[pin]
         state: State<F>,
         report_only: bool,
+        replace: bool,
+        expose: bool,
     }
 }
 
@@ -206,10 +246,17 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let report_only = *this.report_only;
+        let expose = *this.expose;
         match this.state.project() {
-            StateProj::Preflight { deciding } => deciding
-                .poll_decision(cx, report_only)
-                .map(|decision| Ok(decision.preflight_response())),
+            StateProj::Preflight { deciding } => {
+                deciding.poll_decision(cx, report_only).map(|decision| {
+                    let mut response = decision.preflight_response();
+                    if expose {
+                        response.extensions_mut().insert(decision);
+                    }
+                    Ok(response)
+                })
+            }
             StateProj::Inner {
                 future,
                 deciding,
@@ -231,8 +278,15 @@ where
                     return Poll::Pending;
                 };
                 let mut result = response.take().expect("checked above");
-                if *apply && let Ok(response) = &mut result {
-                    d.apply(response.headers_mut());
+                if let Ok(response) = &mut result {
+                    match (*apply, *this.replace) {
+                        (true, true) => d.apply_replacing(response.headers_mut()),
+                        (true, false) => d.apply(response.headers_mut()),
+                        (false, _) => {}
+                    }
+                    if expose {
+                        response.extensions_mut().insert(d.clone());
+                    }
                 }
                 Poll::Ready(result)
             }
