@@ -10,7 +10,7 @@ seconds="${1:-60}"
 shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(request_origin header_list config decision browser)
+    targets=(request_origin configured_origin header_list config decision browser)
 fi
 cargo fuzz build -s none "${targets[@]/#/--bin=}" >/dev/null 2>&1 || cargo fuzz build -s none
 status=0
