@@ -11,7 +11,7 @@ use http::header::{
 };
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 
-use crate::policy::Rule;
+use crate::rule::Rule;
 
 /// `Access-Control-Allow-Private-Network` (Private Network Access draft).
 pub const ACCESS_CONTROL_ALLOW_PRIVATE_NETWORK: HeaderName =

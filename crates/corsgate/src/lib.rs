@@ -140,6 +140,7 @@ mod anchored;
 pub mod audit;
 #[cfg(feature = "browser")]
 pub mod browser;
+mod compile;
 mod config;
 mod decision;
 #[cfg(any(feature = "tower", feature = "actix"))]
@@ -150,6 +151,7 @@ mod origin;
 mod origin_check;
 mod policy;
 mod request;
+mod rule;
 mod stats;
 
 #[cfg(feature = "actix")]

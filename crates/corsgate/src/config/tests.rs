@@ -1,6 +1,7 @@
 //! Every key, every alias, every error message.
 
 use super::*;
+use crate::Policy;
 
 fn errors_of(result: Result<Config, ConfigErrors>) -> Vec<String> {
     result

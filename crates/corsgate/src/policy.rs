@@ -9,25 +9,9 @@ use http::header::{ACCESS_CONTROL_REQUEST_HEADERS, ACCESS_CONTROL_REQUEST_METHOD
 use crate::decision::{
     ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK, Decision, DecisionKind, Grant, Reason,
 };
-use crate::origin::{OriginMatch, OriginMatcher};
+use crate::origin::OriginMatch;
 use crate::request::RequestView;
-
-/// One compiled rule: its scope and every header value, built once.
-#[derive(Debug)]
-pub(crate) struct Rule {
-    pub(crate) scope: Option<crate::anchored::AnchoredRegex>,
-    pub(crate) origins: OriginMatcher,
-    pub(crate) allow_credentials: bool,
-    pub(crate) allow_methods: HeaderValue,
-    /// As configured: methods compare case-sensitively.
-    pub(crate) methods: Box<[Box<str>]>,
-    pub(crate) allow_headers: HeaderValue,
-    /// Lower-cased: header names compare case-insensitively.
-    pub(crate) headers: Box<[Box<str>]>,
-    pub(crate) expose: Option<HeaderValue>,
-    pub(crate) max_age: Option<HeaderValue>,
-    pub(crate) allow_private_network: bool,
-}
+use crate::rule::Rule;
 
 /// A compiled CORS policy: immutable, valid by construction, and cheap to
 /// clone and share across threads (a reference count).
@@ -60,13 +44,6 @@ pub struct Policy {
     /// Whether any rule has a scope regex (else the path is never decoded).
     scoped: bool,
     report_only: bool,
-}
-
-impl Default for Policy {
-    /// django-cors-headers' defaults: every path in scope, no origin allowed.
-    fn default() -> Self {
-        crate::Config::default().compile_collecting(&mut Vec::new())
-    }
 }
 
 impl Policy {
@@ -107,6 +84,7 @@ impl Policy {
     /// [`decide_if_check_allows`](Self::decide_if_check_allows)) also
     /// returns the decision as it would be if the check allowed the origin
     /// — from the same pass over the rules and the origin.
+    #[cfg(any(feature = "tower", feature = "actix"))]
     pub(crate) fn decide_with_check(
         &self,
         request: &RequestView<'_>,

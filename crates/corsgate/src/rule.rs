@@ -1,0 +1,258 @@
+//! [`Rule`]: one compiled rule (a path rule, or the top level) — its scope,
+//! its origin matcher and every header value, built once — and its
+//! compilation from the rule's settings, with every error.
+
+use http::{HeaderName, HeaderValue, Method};
+
+use crate::anchored::{self, Anchor, AnchoredRegex, MAX_REGEX_BYTES, RegexProblem};
+use crate::config::{
+    ConfigError, DEFAULT_MAX_AGE, ErrorKind, Field, KeyPath, MAX_MAX_AGE, RuleSettings,
+};
+use crate::origin::{Origin, OriginMatcher, OriginPattern};
+
+/// One compiled rule: its scope and every header value, built once.
+#[derive(Debug)]
+pub(crate) struct Rule {
+    pub(crate) scope: Option<AnchoredRegex>,
+    pub(crate) origins: OriginMatcher,
+    pub(crate) allow_credentials: bool,
+    pub(crate) allow_methods: HeaderValue,
+    /// As configured: methods compare case-sensitively.
+    pub(crate) methods: Box<[Box<str>]>,
+    pub(crate) allow_headers: HeaderValue,
+    /// Lower-cased: header names compare case-insensitively.
+    pub(crate) headers: Box<[Box<str>]>,
+    pub(crate) expose: Option<HeaderValue>,
+    pub(crate) max_age: Option<HeaderValue>,
+    pub(crate) allow_private_network: bool,
+}
+
+pub(crate) type Raw = Vec<(KeyPath, ConfigError)>;
+
+fn path(rule: Option<usize>, field: Field) -> KeyPath {
+    KeyPath {
+        rule,
+        field,
+        index: None,
+    }
+}
+
+impl Rule {
+    /// Compiles one rule's settings, pushing every error with its place.
+    pub(crate) fn compile(s: &RuleSettings<'_>, errors: &mut Raw) -> Self {
+        compile_rule(s, errors)
+    }
+}
+
+fn compile_rule(s: &RuleSettings<'_>, errors: &mut Raw) -> Rule {
+    let scope = s.urls_regex.and_then(|(regex, rule)| {
+        let key = path(rule, Field::UrlsRegex);
+        if regex.is_empty() && rule.is_some() {
+            errors.push((
+                key,
+                ConfigError::new(ErrorKind::MissingKey, "", "a path rule's `urls_regex` is empty, so it would match every path")
+                    .help("write the paths the rule covers, e.g. `^/api/`; settings for every path go at the top level"),
+            ));
+        }
+        // `re.match` semantics: anchored at the start only.
+        anchored::parse(regex, Anchor::Start)
+            .and_then(|hir| anchored::compile(vec![hir], Anchor::Start))
+            .map_err(|problem| errors.push((key, regex_error(regex, problem))))
+            .ok()
+    });
+    let origins = compile_origins(s, errors);
+    let (allow_methods, methods) =
+        compile_tokens(s.allow_methods, Field::AllowMethods, errors, |m| {
+            m == "*" || Method::from_bytes(m.as_bytes()).is_ok()
+        });
+    let (allow_headers, headers) =
+        compile_tokens(s.allow_headers, Field::AllowHeaders, errors, valid_header);
+    let (expose, _) = compile_tokens(s.expose_headers, Field::ExposeHeaders, errors, valid_header);
+    let (max_age, age_rule) = s.preflight_max_age;
+    if max_age > MAX_MAX_AGE {
+        errors.push((
+            path(age_rule, Field::PreflightMaxAge),
+            ConfigError::new(
+                ErrorKind::InvalidMaxAge,
+                "",
+                format!("`{max_age}` seconds is more than a year"),
+            )
+            .value(max_age.to_string())
+            .help(format!(
+                "browsers cap the preflight cache at 2 hours (Chromium) to 24 hours (Firefox): write at most `{DEFAULT_MAX_AGE}`"
+            )),
+        ));
+    }
+    Rule {
+        scope,
+        origins,
+        allow_credentials: s.allow_credentials.0,
+        allow_methods,
+        methods: methods.into_boxed_slice(),
+        allow_headers,
+        headers: headers
+            .iter()
+            .map(|h| h.to_ascii_lowercase().into_boxed_str())
+            .collect(),
+        expose: (!s.expose_headers.0.is_empty()).then_some(expose),
+        // `0` is sent, not omitted (django omits it): without the header
+        // browsers cache the preflight for 5 s; `0` means no caching.
+        max_age: Some(HeaderValue::from(max_age)),
+        allow_private_network: s.allow_private_network.0,
+    }
+}
+
+fn valid_header(name: &str) -> bool {
+    name == "*" || HeaderName::from_bytes(name.as_bytes()).is_ok()
+}
+
+/// Validates a list of tokens and joins it with `, ` (django's format).
+fn compile_tokens(
+    (items, rule): (&[String], Option<usize>),
+    field: Field,
+    errors: &mut Raw,
+    valid: impl Fn(&str) -> bool,
+) -> (HeaderValue, Vec<Box<str>>) {
+    let key = path(rule, field);
+    let mut good: Vec<Box<str>> = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        if valid(item) {
+            good.push(item.as_str().into());
+            continue;
+        }
+        let (kind, what, example) = if field == Field::AllowMethods {
+            (ErrorKind::InvalidMethod, "HTTP method", "`PATCH`")
+        } else {
+            (
+                ErrorKind::InvalidHeaderName,
+                "HTTP header name",
+                "`x-api-key`",
+            )
+        };
+        let problem = if item.is_empty() {
+            format!("an empty string is not an {what}")
+        } else if item.contains(',') {
+            format!("`{item}` is several names in one string")
+        } else {
+            format!("`{item}` is not a valid {what}")
+        };
+        let help = if item.contains(',') {
+            "write one name per list element".to_owned()
+        } else {
+            format!(
+                "letters, digits and ``!#$%&'*+-.^_`|~`` only, no spaces or colons, e.g. {example}"
+            )
+        };
+        errors.push((
+            key.at(i),
+            ConfigError::new(kind, "", problem)
+                .value(item.clone())
+                .help(help),
+        ));
+    }
+    let joined = good
+        .iter()
+        .map(AsRef::as_ref)
+        .collect::<Vec<&str>>()
+        .join(", ");
+    // Every element is a valid token, so the joined value is a valid header value.
+    let value = HeaderValue::from_str(&joined).unwrap_or_else(|_| HeaderValue::from_static(""));
+    (value, good)
+}
+
+fn regex_error(source: &str, problem: RegexProblem) -> ConfigError {
+    let (kind, problem, help) = match problem {
+        RegexProblem::TooLong(len) => (
+            ErrorKind::TooLarge,
+            format!("regex `{source}` is longer than {MAX_REGEX_BYTES} bytes ({len})"),
+            "list the origins in `allowed_origins`, or use origin patterns like `https://*.example.com`",
+        ),
+        RegexProblem::TooLarge => (
+            ErrorKind::InvalidRegex,
+            format!("regex `{source}` compiles too large (its repetitions multiply)"),
+            "use fewer or smaller counted repetitions like `{100}`, or origin patterns like `https://*.example.com`",
+        ),
+        RegexProblem::Syntax(detail) => {
+            let look_around = ["(?=", "(?!", "(?<=", "(?<!"]
+                .iter()
+                .any(|l| source.contains(l));
+            (
+                ErrorKind::InvalidRegex,
+                format!("regex `{source}` does not compile: {detail}"),
+                if look_around {
+                    "look-around is Python-only syntax: list the origins, or use an origin pattern like `https://*.example.com`"
+                } else {
+                    "fix the regex syntax (Rust `regex` crate, https://docs.rs/regex/#syntax)"
+                },
+            )
+        }
+    };
+    ConfigError::new(kind, "", problem).value(source).help(help)
+}
+
+fn compile_origins(s: &RuleSettings<'_>, errors: &mut Raw) -> OriginMatcher {
+    let mut matcher = OriginMatcher {
+        all: s.allow_all_origins.0,
+        ..OriginMatcher::default()
+    };
+    let (origins, rule) = s.allowed_origins;
+    let key = path(rule, Field::AllowedOrigins);
+    for (i, entry) in origins.iter().enumerate() {
+        let parsed = if OriginPattern::is_pattern(entry) {
+            OriginPattern::parse(entry).map(|p| matcher.patterns.push(p))
+        } else {
+            Origin::parse(entry).map(|origin| {
+                if origin.is_null() {
+                    matcher.null = true;
+                } else if let Ok(value) = HeaderValue::from_str(origin.as_str()) {
+                    matcher
+                        .exact
+                        .insert(origin.as_str().as_bytes().into(), value);
+                }
+            })
+        };
+        if let Err(err) = parsed {
+            errors.push((
+                key.at(i),
+                ConfigError::new(ErrorKind::InvalidOrigin, "", err.to_string())
+                    .value(entry.clone())
+                    .help(err.help()),
+            ));
+        }
+    }
+    let (regexes, rule) = s.allowed_origin_regexes;
+    let key = path(rule, Field::AllowedOriginRegexes);
+    let mut parsed = Vec::with_capacity(regexes.len());
+    for (i, source) in regexes.iter().enumerate() {
+        match anchored::parse(source, Anchor::Whole) {
+            Ok(hir) => parsed.push(hir),
+            Err(problem) => errors.push((key.at(i), regex_error(source, problem))),
+        }
+    }
+    if parsed.len() == regexes.len() && !parsed.is_empty() {
+        match anchored::compile(parsed, Anchor::Whole) {
+            Ok(set) => matcher.regexes = Some(set),
+            Err(problem) => {
+                // Each alone compiled: name the one that does not, if any.
+                let culprit = regexes.iter().position(|r| {
+                    anchored::parse(r, Anchor::Whole)
+                        .and_then(|hir| anchored::compile(vec![hir], Anchor::Whole))
+                        .is_err()
+                });
+                match culprit {
+                    Some(i) => errors.push((key.at(i), regex_error(&regexes[i], problem))),
+                    None => errors.push((
+                        key,
+                        ConfigError::new(
+                            ErrorKind::InvalidRegex,
+                            "",
+                            "the regexes together compile too large",
+                        )
+                        .help("use fewer or simpler regexes, or origin patterns like `https://*.example.com`"),
+                    )),
+                }
+            }
+        }
+    }
+    matcher
+}
