@@ -114,58 +114,145 @@ pub enum Reason {
 impl Reason {
     /// A stable kebab-case name, for logs and JSON.
     pub fn name(&self) -> &'static str {
-        Self::NAMES[self.ordinal()]
+        self.kind().name()
     }
 
     /// Whether a browser would let the page read the response (for
     /// [`Reason::NoOrigin`] and [`Reason::PathNotInScope`]: CORS does not apply).
     pub fn is_allowed(&self) -> bool {
-        self.ordinal() < Self::FIRST_REFUSAL
+        self.kind().is_allowed()
     }
 
-    /// In [`Reason::NAMES`], the reasons from this index on are refusals
-    /// (the browser blocks); those before it let the page read.
-    pub(crate) const FIRST_REFUSAL: usize = 8;
+    /// Which reason this is, without its details: a `Copy` key for
+    /// counters and matching.
+    pub fn kind(&self) -> ReasonKind {
+        match self {
+            Reason::PathNotInScope => ReasonKind::PathNotInScope,
+            Reason::NoOrigin => ReasonKind::NoOrigin,
+            Reason::OriginListed => ReasonKind::OriginListed,
+            Reason::NullListed => ReasonKind::NullListed,
+            Reason::OriginMatchesPattern => ReasonKind::OriginMatchesPattern,
+            Reason::OriginMatchesRegex => ReasonKind::OriginMatchesRegex,
+            Reason::AllOriginsAllowed => ReasonKind::AllOriginsAllowed,
+            Reason::AllowedByCheck => ReasonKind::AllowedByCheck,
+            Reason::OriginNotAllowed => ReasonKind::OriginNotAllowed,
+            Reason::MalformedOrigin => ReasonKind::MalformedOrigin,
+            Reason::MultipleOrigins => ReasonKind::MultipleOrigins,
+            Reason::MethodNotAllowed { .. } => ReasonKind::MethodNotAllowed,
+            Reason::HeaderNotAllowed { .. } => ReasonKind::HeaderNotAllowed,
+            Reason::AuthorizationNotCoveredByWildcard => {
+                ReasonKind::AuthorizationNotCoveredByWildcard
+            }
+            Reason::PrivateNetworkNotAllowed => ReasonKind::PrivateNetworkNotAllowed,
+        }
+    }
+}
 
-    /// Every reason's [`name`](Self::name), in a fixed order (for metrics):
-    /// first those that let the page read, then the refusals.
-    pub const NAMES: [&'static str; 15] = [
-        "path-not-in-scope",
-        "no-origin",
-        "origin-listed",
-        "null-listed",
-        "origin-matches-pattern",
-        "origin-matches-regex",
-        "all-origins-allowed",
-        "allowed-by-check",
-        "origin-not-allowed",
-        "malformed-origin",
-        "multiple-origins",
-        "method-not-allowed",
-        "header-not-allowed",
-        "authorization-not-covered-by-wildcard",
-        "private-network-not-allowed",
+/// A [`Reason`] without its details (the method or header refused): a
+/// small `Copy` key for counters, maps and matching.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum ReasonKind {
+    /// [`Reason::PathNotInScope`].
+    PathNotInScope,
+    /// [`Reason::NoOrigin`].
+    NoOrigin,
+    /// [`Reason::OriginListed`].
+    OriginListed,
+    /// [`Reason::NullListed`].
+    NullListed,
+    /// [`Reason::OriginMatchesPattern`].
+    OriginMatchesPattern,
+    /// [`Reason::OriginMatchesRegex`].
+    OriginMatchesRegex,
+    /// [`Reason::AllOriginsAllowed`].
+    AllOriginsAllowed,
+    /// [`Reason::AllowedByCheck`].
+    AllowedByCheck,
+    /// [`Reason::OriginNotAllowed`].
+    OriginNotAllowed,
+    /// [`Reason::MalformedOrigin`].
+    MalformedOrigin,
+    /// [`Reason::MultipleOrigins`].
+    MultipleOrigins,
+    /// [`Reason::MethodNotAllowed`].
+    MethodNotAllowed,
+    /// [`Reason::HeaderNotAllowed`].
+    HeaderNotAllowed,
+    /// [`Reason::AuthorizationNotCoveredByWildcard`].
+    AuthorizationNotCoveredByWildcard,
+    /// [`Reason::PrivateNetworkNotAllowed`].
+    PrivateNetworkNotAllowed,
+}
+
+impl ReasonKind {
+    /// Every kind, in a fixed order: first those that let the page read,
+    /// then the refusals. (A slice, so adding a kind changes no type.)
+    pub const ALL: &'static [ReasonKind] = &[
+        ReasonKind::PathNotInScope,
+        ReasonKind::NoOrigin,
+        ReasonKind::OriginListed,
+        ReasonKind::NullListed,
+        ReasonKind::OriginMatchesPattern,
+        ReasonKind::OriginMatchesRegex,
+        ReasonKind::AllOriginsAllowed,
+        ReasonKind::AllowedByCheck,
+        ReasonKind::OriginNotAllowed,
+        ReasonKind::MalformedOrigin,
+        ReasonKind::MultipleOrigins,
+        ReasonKind::MethodNotAllowed,
+        ReasonKind::HeaderNotAllowed,
+        ReasonKind::AuthorizationNotCoveredByWildcard,
+        ReasonKind::PrivateNetworkNotAllowed,
     ];
 
-    /// This reason's position in [`Reason::NAMES`].
-    pub(crate) fn ordinal(&self) -> usize {
+    /// The stable kebab-case name, as [`Reason::name`].
+    pub fn name(self) -> &'static str {
         match self {
-            Reason::PathNotInScope => 0,
-            Reason::NoOrigin => 1,
-            Reason::OriginListed => 2,
-            Reason::NullListed => 3,
-            Reason::OriginMatchesPattern => 4,
-            Reason::OriginMatchesRegex => 5,
-            Reason::AllOriginsAllowed => 6,
-            Reason::AllowedByCheck => 7,
-            Reason::OriginNotAllowed => 8,
-            Reason::MalformedOrigin => 9,
-            Reason::MultipleOrigins => 10,
-            Reason::MethodNotAllowed { .. } => 11,
-            Reason::HeaderNotAllowed { .. } => 12,
-            Reason::AuthorizationNotCoveredByWildcard => 13,
-            Reason::PrivateNetworkNotAllowed => 14,
+            ReasonKind::PathNotInScope => "path-not-in-scope",
+            ReasonKind::NoOrigin => "no-origin",
+            ReasonKind::OriginListed => "origin-listed",
+            ReasonKind::NullListed => "null-listed",
+            ReasonKind::OriginMatchesPattern => "origin-matches-pattern",
+            ReasonKind::OriginMatchesRegex => "origin-matches-regex",
+            ReasonKind::AllOriginsAllowed => "all-origins-allowed",
+            ReasonKind::AllowedByCheck => "allowed-by-check",
+            ReasonKind::OriginNotAllowed => "origin-not-allowed",
+            ReasonKind::MalformedOrigin => "malformed-origin",
+            ReasonKind::MultipleOrigins => "multiple-origins",
+            ReasonKind::MethodNotAllowed => "method-not-allowed",
+            ReasonKind::HeaderNotAllowed => "header-not-allowed",
+            ReasonKind::AuthorizationNotCoveredByWildcard => {
+                "authorization-not-covered-by-wildcard"
+            }
+            ReasonKind::PrivateNetworkNotAllowed => "private-network-not-allowed",
         }
+    }
+
+    /// Whether a browser would let the page read the response.
+    pub fn is_allowed(self) -> bool {
+        matches!(
+            self,
+            ReasonKind::PathNotInScope
+                | ReasonKind::NoOrigin
+                | ReasonKind::OriginListed
+                | ReasonKind::NullListed
+                | ReasonKind::OriginMatchesPattern
+                | ReasonKind::OriginMatchesRegex
+                | ReasonKind::AllOriginsAllowed
+                | ReasonKind::AllowedByCheck
+        )
+    }
+
+    /// The kind named `name` ([`name`](Self::name)'s inverse).
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|k| k.name() == name)
+    }
+}
+
+impl fmt::Display for ReasonKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
     }
 }
 
@@ -391,5 +478,28 @@ fn add_vary_origin(headers: &mut HeaderMap) {
     });
     if !present {
         headers.append(VARY, HeaderValue::from_static("Origin"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ReasonKind;
+
+    #[test]
+    fn reason_kinds_are_listed_in_declaration_order_allowed_first() {
+        for (i, kind) in ReasonKind::ALL.iter().enumerate() {
+            assert_eq!(*kind as usize, i, "{kind}");
+            assert_eq!(ReasonKind::from_name(kind.name()), Some(*kind));
+        }
+        let first_refusal = ReasonKind::ALL
+            .iter()
+            .position(|k| !k.is_allowed())
+            .unwrap();
+        assert!(
+            ReasonKind::ALL[first_refusal..]
+                .iter()
+                .all(|k| !k.is_allowed())
+        );
+        assert_eq!(ReasonKind::ALL[first_refusal], ReasonKind::OriginNotAllowed);
     }
 }

@@ -168,7 +168,7 @@ pub use config::{
 pub use config::{MAX_CONFIG_DEPTH, MAX_CONFIG_FILE_BYTES};
 pub use decision::{
     ACCESS_CONTROL_ALLOW_PRIVATE_NETWORK, ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK, Decision,
-    DecisionKind, REQUEST_HEADERS, RESPONSE_HEADERS, Reason,
+    DecisionKind, REQUEST_HEADERS, RESPONSE_HEADERS, Reason, ReasonKind,
 };
 pub use handle::PolicyHandle;
 pub use origin::{Origin, OriginError, OriginPattern, OriginProblem};

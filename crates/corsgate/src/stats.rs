@@ -4,14 +4,14 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::{Decision, DecisionKind, Reason};
+use crate::{Decision, DecisionKind, ReasonKind};
 
 const KINDS: [(DecisionKind, &str); 3] = [
     (DecisionKind::Preflight, "preflight"),
     (DecisionKind::Actual, "actual"),
     (DecisionKind::OutOfScope, "out_of_scope"),
 ];
-const REASONS: usize = Reason::NAMES.len();
+const REASONS: usize = ReasonKind::ALL.len();
 
 fn kind_index(kind: DecisionKind) -> usize {
     match kind {
@@ -36,7 +36,7 @@ struct Counters {
 /// the counters say what the policy *would* have done.
 ///
 /// ```
-/// use corsgate::{Config, RequestView, Stats};
+/// use corsgate::{Config, ReasonKind, RequestView, Stats};
 /// use http::{HeaderMap, Method};
 ///
 /// let policy = Config::builder().allowed_origins(["https://a.example"]).compile()?;
@@ -46,7 +46,7 @@ struct Counters {
 /// stats.record(&policy.decide(&RequestView::new(&Method::GET, "/", &headers)));
 ///
 /// let now = stats.snapshot();
-/// assert_eq!(now.rejected("origin-not-allowed"), 1);
+/// assert_eq!(now.rejected(ReasonKind::OriginNotAllowed), 1);
 /// assert!(now.to_prometheus().contains(r#"corsgate_rejected_total{reason="origin-not-allowed"} 1"#));
 /// # Ok::<(), corsgate::ConfigErrors>(())
 /// ```
@@ -79,7 +79,7 @@ impl Stats {
 
     /// Counts one decision.
     pub fn record(&self, decision: &Decision) {
-        self.0.decisions[kind_index(decision.kind())][decision.reason().ordinal()]
+        self.0.decisions[kind_index(decision.kind())][reason_index(decision.reason().kind())]
             .fetch_add(1, Ordering::Relaxed);
     }
 
@@ -97,10 +97,10 @@ impl Stats {
     pub fn snapshot(&self) -> StatsSnapshot {
         let mut decisions = Vec::new();
         for (k, (kind, _)) in KINDS.iter().enumerate() {
-            for (r, name) in Reason::NAMES.iter().enumerate() {
+            for (r, reason) in ReasonKind::ALL.iter().enumerate() {
                 let n = self.0.decisions[k][r].load(Ordering::Relaxed);
                 if n > 0 {
-                    decisions.push((*kind, *name, n));
+                    decisions.push((*kind, *reason, n));
                 }
             }
         }
@@ -118,8 +118,8 @@ impl Stats {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct StatsSnapshot {
-    /// Every non-zero count: (kind, [`Reason::name`], count).
-    pub decisions: Vec<(DecisionKind, &'static str, u64)>,
+    /// Every non-zero count: (request kind, reason kind, count).
+    pub decisions: Vec<(DecisionKind, ReasonKind, u64)>,
     /// Dynamic origin checks that allowed the origin.
     pub checks_allowed: u64,
     /// Dynamic origin checks that did not.
@@ -129,18 +129,17 @@ pub struct StatsSnapshot {
     pub checks_failed: u64,
 }
 
-fn is_rejection(reason: &str) -> bool {
-    Reason::NAMES
-        .iter()
-        .position(|n| *n == reason)
-        .is_some_and(|i| i >= Reason::FIRST_REFUSAL)
+/// A reason kind's counter: its place in [`ReasonKind::ALL`], which lists
+/// the kinds in declaration order (a unit test in `decision.rs` checks).
+fn reason_index(kind: ReasonKind) -> usize {
+    kind as usize
 }
 
 impl StatsSnapshot {
-    fn sum(&self, keep: impl Fn(DecisionKind, &str) -> bool) -> u64 {
+    fn sum(&self, keep: impl Fn(DecisionKind, ReasonKind) -> bool) -> u64 {
         self.decisions
             .iter()
-            .filter(|(k, r, _)| keep(*k, r))
+            .filter(|(k, r, _)| keep(*k, *r))
             .map(|(_, _, n)| n)
             .sum()
     }
@@ -158,18 +157,20 @@ impl StatsSnapshot {
     /// CORS requests (preflights and others) whose origin was allowed and,
     /// for preflights, whose method and headers were too.
     pub fn allowed(&self) -> u64 {
-        self.sum(|k, r| k != DecisionKind::OutOfScope && r != "no-origin" && !is_rejection(r))
+        self.sum(|k, r| {
+            k != DecisionKind::OutOfScope && r != ReasonKind::NoOrigin && r.is_allowed()
+        })
     }
 
-    /// Requests refused for `reason` (a [`Reason::name`], e.g.
-    /// `origin-not-allowed`): the browser blocks them.
-    pub fn rejected(&self, reason: &str) -> u64 {
-        self.sum(|_, r| r == reason && is_rejection(r))
+    /// Requests refused for `reason` (e.g. [`ReasonKind::OriginNotAllowed`]):
+    /// the browser blocks them.
+    pub fn rejected(&self, reason: ReasonKind) -> u64 {
+        self.sum(|_, r| r == reason && !r.is_allowed())
     }
 
     /// Requests refused for any reason.
     pub fn rejected_total(&self) -> u64 {
-        self.sum(|_, r| is_rejection(r))
+        self.sum(|_, r| !r.is_allowed())
     }
 
     /// The counters in the Prometheus text exposition format (version 0.0.4).
@@ -193,11 +194,11 @@ impl StatsSnapshot {
             "# HELP corsgate_rejected_total CORS requests a browser will block, by reason.\n",
         );
         out.push_str("# TYPE corsgate_rejected_total counter\n");
-        for reason in Reason::NAMES.iter().filter(|r| is_rejection(r)) {
+        for reason in ReasonKind::ALL.iter().filter(|r| !r.is_allowed()) {
             let _ = writeln!(
                 out,
                 "corsgate_rejected_total{{reason=\"{reason}\"}} {}",
-                self.rejected(reason)
+                self.rejected(*reason)
             );
         }
         out.push_str("# HELP corsgate_preflights_total CORS preflights answered.\n");

@@ -135,7 +135,7 @@ mod runtime {
     use actix_web::test::{TestRequest, call_service, init_service};
     use actix_web::{App, HttpResponse, web};
     use corsgate::actix::Cors;
-    use corsgate::{Config, OriginCheck, PolicyHandle};
+    use corsgate::{Config, OriginCheck, PolicyHandle, ReasonKind};
 
     const TENANT: &str = "https://tenant.example.com";
 
@@ -270,7 +270,7 @@ mod runtime {
         assert_eq!(
             (
                 now.allowed(),
-                now.rejected("origin-not-allowed"),
+                now.rejected(ReasonKind::OriginNotAllowed),
                 now.preflights()
             ),
             (1, 2, 1)

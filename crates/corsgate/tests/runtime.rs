@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use corsgate::tower::CorsLayer;
-use corsgate::{Config, DecisionKind, OriginCheck, PolicyHandle};
+use corsgate::{Config, DecisionKind, OriginCheck, PolicyHandle, ReasonKind};
 use http::{HeaderMap, Request, Response, StatusCode};
 use tower::{Layer, Service, ServiceExt};
 
@@ -140,16 +140,16 @@ async fn an_async_check_allows_an_origin_added_at_run_time() {
         ),
         (2, 1, 0)
     );
-    assert_eq!(stats.rejected("origin-not-allowed"), 2, "{stats:?}");
+    assert_eq!(stats.rejected(ReasonKind::OriginNotAllowed), 2, "{stats:?}");
     assert!(
         stats
             .decisions
-            .contains(&(DecisionKind::Actual, "allowed-by-check", 1))
+            .contains(&(DecisionKind::Actual, ReasonKind::AllowedByCheck, 1))
     );
     assert!(
         stats
             .decisions
-            .contains(&(DecisionKind::Preflight, "allowed-by-check", 1))
+            .contains(&(DecisionKind::Preflight, ReasonKind::AllowedByCheck, 1))
     );
 }
 
@@ -258,13 +258,13 @@ async fn report_only_changes_no_response_and_counts() {
     }
     let stats = layer.stats().snapshot();
     assert_eq!(stats.preflights(), 2);
-    assert_eq!(stats.rejected("origin-not-allowed"), 2);
+    assert_eq!(stats.rejected(ReasonKind::OriginNotAllowed), 2);
     assert_eq!(
-        stats.rejected("method-not-allowed"),
+        stats.rejected(ReasonKind::MethodNotAllowed),
         1,
         "PUT is not allowed: {stats:?}"
     );
-    assert_eq!(stats.rejected("malformed-origin"), 1);
+    assert_eq!(stats.rejected(ReasonKind::MalformedOrigin), 1);
     assert_eq!(stats.allowed(), 2, "the GET and the plain OPTIONS from APP");
     assert_eq!(stats.requests(DecisionKind::Actual), 5);
     let text = stats.to_prometheus();
