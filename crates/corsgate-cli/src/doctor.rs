@@ -493,12 +493,20 @@ impl Report {
     fn console_message(&self) -> Option<String> {
         self.blocked.as_ref().map(|b| {
             browser::console_message(
-                self.xhr,
+                if self.xhr {
+                    browser::Api::XmlHttpRequest
+                } else {
+                    browser::Api::Fetch
+                },
                 &b.url,
                 b.redirected_from.as_deref(),
                 &b.origin,
                 &b.failure,
-                b.preflight,
+                if b.preflight {
+                    browser::Stage::Preflight
+                } else {
+                    browser::Stage::Actual
+                },
             )
         })
     }

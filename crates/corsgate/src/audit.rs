@@ -14,7 +14,7 @@
 use std::collections::HashSet;
 use std::fmt;
 
-use crate::config::{Config, Field, KeyPath, Location, RuleSettings, printable_message};
+use crate::config::{Config, ConfigLocation, Field, KeyPath, RuleSettings, printable_message};
 use crate::origin::{Origin, OriginPattern};
 
 /// How bad a finding is.
@@ -55,7 +55,7 @@ pub struct Finding {
     severity: Severity,
     code: &'static str,
     key: String,
-    location: Option<Location>,
+    location: Option<ConfigLocation>,
     message: String,
     why: String,
     fix: String,
@@ -78,7 +78,7 @@ impl Finding {
     }
 
     /// Where the key is in the file.
-    pub fn location(&self) -> Option<&Location> {
+    pub fn location(&self) -> Option<&ConfigLocation> {
         self.location.as_ref()
     }
 

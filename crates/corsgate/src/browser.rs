@@ -125,9 +125,12 @@ impl Failure {
     }
 
     /// The text Chromium prints after `has been blocked by CORS policy: `.
-    /// `xhr` selects XMLHttpRequest's wording; `preflight` adds the
-    /// preflight prefix to origin and credentials failures.
-    pub fn reason_text(&self, xhr: bool, preflight: bool) -> String {
+    /// [`Api::XmlHttpRequest`] selects XMLHttpRequest's wording; a failure
+    /// at [`Stage::Preflight`] gets the preflight prefix on origin and
+    /// credentials failures.
+    pub fn reason_text(&self, api: Api, stage: Stage) -> String {
+        let xhr = api == Api::XmlHttpRequest;
+        let preflight = stage == Stage::Preflight;
         const HAVE: &str = " Have the server send the header with a valid value.";
         const XHR_CREDENTIALS: &str = " The credentials mode of requests initiated by the XMLHttpRequest is controlled by the withCredentials attribute.";
         const PREFIX: &str = "Response to preflight request doesn't pass access control check: ";
@@ -195,35 +198,57 @@ impl Failure {
 
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.reason_text(false, false))
+        f.write_str(&self.reason_text(Api::Fetch, Stage::Actual))
     }
+}
+
+/// Which script API sent the request: Chromium words some failures
+/// differently for each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Api {
+    /// `fetch()`.
+    Fetch,
+    /// `XMLHttpRequest`.
+    XmlHttpRequest,
+}
+
+/// Which request of a CORS exchange failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// The `OPTIONS` preflight the browser sent first.
+    Preflight,
+    /// The request itself (a simple one, or the one after the preflight).
+    Actual,
 }
 
 /// The full console line Chromium prints for a blocked request.
 ///
 /// ```
-/// use corsgate::browser::{Failure, console_message};
+/// use corsgate::browser::{Api, Failure, Stage, console_message};
 ///
-/// let line = console_message(false, "http://127.0.0.1:8000/users", None, "http://127.0.0.1:5000",
-///                            &Failure::MissingAllowOriginHeader, false);
+/// let line = console_message(Api::Fetch, "http://127.0.0.1:8000/users", None, "http://127.0.0.1:5000",
+///                            &Failure::MissingAllowOriginHeader, Stage::Actual);
 /// assert_eq!(line, "Access to fetch at 'http://127.0.0.1:8000/users' from origin 'http://127.0.0.1:5000' \
 ///                   has been blocked by CORS policy: No 'Access-Control-Allow-Origin' header is present \
 ///                   on the requested resource.");
 /// ```
 pub fn console_message(
-    xhr: bool,
+    api: Api,
     url: &str,
     redirected_from: Option<&str>,
     origin: &str,
     failure: &Failure,
-    preflight: bool,
+    stage: Stage,
 ) -> String {
-    let api = if xhr { "XMLHttpRequest" } else { "fetch" };
+    let name = match api {
+        Api::Fetch => "fetch",
+        Api::XmlHttpRequest => "XMLHttpRequest",
+    };
     let from =
         redirected_from.map_or_else(String::new, |first| format!(" (redirected from '{first}')"));
     format!(
-        "Access to {api} at '{url}'{from} from origin '{origin}' has been blocked by CORS policy: {}",
-        failure.reason_text(xhr, preflight)
+        "Access to {name} at '{url}'{from} from origin '{origin}' has been blocked by CORS policy: {}",
+        failure.reason_text(api, stage)
     )
 }
 
@@ -912,12 +937,12 @@ mod tests {
     #[test]
     fn messages_match_chromium_wording() {
         let line = console_message(
-            true,
+            Api::XmlHttpRequest,
             "http://127.0.0.1:8000/b",
             Some("http://127.0.0.1:8000/a"),
             "null",
             &Failure::AllowOriginMismatch { value: O.into() },
-            false,
+            Stage::Actual,
         );
         assert_eq!(
             line,
@@ -926,7 +951,7 @@ mod tests {
              value 'http://127.0.0.1:5000' that is not equal to the supplied origin."
         );
         assert_eq!(
-            Failure::MissingAllowOriginHeader.reason_text(false, true),
+            Failure::MissingAllowOriginHeader.reason_text(Api::Fetch, Stage::Preflight),
             "Response to preflight request doesn't pass access control check: No 'Access-Control-Allow-Origin' \
              header is present on the requested resource."
         );
@@ -934,7 +959,7 @@ mod tests {
             Failure::InvalidAllowCredentials {
                 value: String::new()
             }
-            .reason_text(true, false),
+            .reason_text(Api::XmlHttpRequest, Stage::Actual),
             "The value of the 'Access-Control-Allow-Credentials' header in the response is '' which must be 'true' \
              when the request's credentials mode is 'include'. The credentials mode of requests initiated by the \
              XMLHttpRequest is controlled by the withCredentials attribute."

@@ -161,8 +161,8 @@ pub mod tower;
 
 pub use anchored::MAX_REGEX_BYTES;
 pub use config::{
-    Config, ConfigBuilder, ConfigError, ConfigErrors, DEFAULT_HEADERS, DEFAULT_MAX_AGE,
-    DEFAULT_METHODS, ErrorKind, Location, MAX_MAX_AGE, PathRule,
+    Config, ConfigBuilder, ConfigError, ConfigErrorKind, ConfigErrors, ConfigLocation,
+    DEFAULT_HEADERS, DEFAULT_MAX_AGE, DEFAULT_METHODS, MAX_MAX_AGE, PathRule,
 };
 #[cfg(feature = "config-files")]
 pub use config::{MAX_CONFIG_DEPTH, MAX_CONFIG_FILE_BYTES};
@@ -173,7 +173,7 @@ pub use decision::{
 pub use handle::PolicyHandle;
 pub use origin::{Origin, OriginError, OriginPattern, OriginProblem};
 #[cfg(any(feature = "tower", feature = "actix"))]
-pub use origin_check::{BoxError, DEFAULT_CHECK_TIMEOUT, OriginCheck};
+pub use origin_check::{CheckError, DEFAULT_CHECK_TIMEOUT, OriginCheck};
 pub use policy::Policy;
 pub use request::RequestView;
 pub use stats::{Stats, StatsSnapshot};

@@ -11,10 +11,10 @@ use std::time::Duration;
 use crate::RequestView;
 
 /// The error type an async origin check may return.
-pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+pub type CheckError = Box<dyn std::error::Error + Send + Sync>;
 
 type SyncFn = dyn Fn(&RequestView<'_>) -> bool + Send + Sync;
-pub(crate) type CheckFuture = Pin<Box<dyn Future<Output = Result<bool, BoxError>> + Send>>;
+pub(crate) type CheckFuture = Pin<Box<dyn Future<Output = Result<bool, CheckError>> + Send>>;
 type AsyncFn = dyn Fn(&RequestView<'_>) -> CheckFuture + Send + Sync;
 
 /// The default limit on an async check: past it the origin is not allowed.
@@ -24,13 +24,13 @@ pub const DEFAULT_CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 /// do not — like django-cors-headers' `check_request_enabled` signal.
 ///
 /// The adapters consult it only for a well-formed origin that no setting
-/// allows, on a path in scope ([`Reason::OriginNotAllowed`]); never for
+/// allows, on a path in scope ([`Reason::OriginNotAllowed`](crate::Reason::OriginNotAllowed)); never for
 /// `null` (list it if you must). When it says yes, the request is answered
 /// with the matching rule's settings and the decision's reason is
-/// [`Reason::AllowedByCheck`]. A check that returns an error, panics or
+/// [`Reason::AllowedByCheck`](crate::Reason::AllowedByCheck). A check that returns an error, panics or
 /// (async) takes longer than its [`timeout`](Self::timeout) **fails
 /// closed**: the origin is not allowed, the failure is logged (feature
-/// `tracing`, target `corsgate`) and counted in [`Stats`].
+/// `tracing`, target `corsgate`) and counted in [`Stats`](crate::Stats).
 ///
 /// ```
 /// use std::collections::HashSet;
@@ -101,7 +101,7 @@ impl OriginCheck {
     where
         F: Fn(&RequestView<'_>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<bool, E>> + Send + 'static,
-        E: Into<BoxError> + 'static,
+        E: Into<CheckError> + 'static,
     {
         let boxed = move |request: &RequestView<'_>| -> CheckFuture {
             let future = check(request);

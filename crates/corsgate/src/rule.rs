@@ -6,7 +6,7 @@ use http::{HeaderName, HeaderValue, Method};
 
 use crate::anchored::{self, Anchor, AnchoredRegex, MAX_REGEX_BYTES, RegexProblem};
 use crate::config::{
-    ConfigError, DEFAULT_MAX_AGE, ErrorKind, Field, KeyPath, MAX_MAX_AGE, RuleSettings,
+    ConfigError, ConfigErrorKind, DEFAULT_MAX_AGE, Field, KeyPath, MAX_MAX_AGE, RuleSettings,
 };
 use crate::origin::{Origin, OriginMatcher, OriginPattern};
 
@@ -50,7 +50,7 @@ fn compile_rule(s: &RuleSettings<'_>, errors: &mut Raw) -> Rule {
         if regex.is_empty() && rule.is_some() {
             errors.push((
                 key,
-                ConfigError::new(ErrorKind::MissingKey, "", "a path rule's `urls_regex` is empty, so it would match every path")
+                ConfigError::new(ConfigErrorKind::MissingKey, "", "a path rule's `urls_regex` is empty, so it would match every path")
                     .help("write the paths the rule covers, e.g. `^/api/`; settings for every path go at the top level"),
             ));
         }
@@ -73,7 +73,7 @@ fn compile_rule(s: &RuleSettings<'_>, errors: &mut Raw) -> Rule {
         errors.push((
             path(age_rule, Field::PreflightMaxAge),
             ConfigError::new(
-                ErrorKind::InvalidMaxAge,
+                ConfigErrorKind::InvalidMaxAge,
                 "",
                 format!("`{max_age}` seconds is more than a year"),
             )
@@ -121,10 +121,10 @@ fn compile_tokens(
             continue;
         }
         let (kind, what, example) = if field == Field::AllowMethods {
-            (ErrorKind::InvalidMethod, "HTTP method", "`PATCH`")
+            (ConfigErrorKind::InvalidMethod, "HTTP method", "`PATCH`")
         } else {
             (
-                ErrorKind::InvalidHeaderName,
+                ConfigErrorKind::InvalidHeaderName,
                 "HTTP header name",
                 "`x-api-key`",
             )
@@ -163,12 +163,12 @@ fn compile_tokens(
 fn regex_error(source: &str, problem: RegexProblem) -> ConfigError {
     let (kind, problem, help) = match problem {
         RegexProblem::TooLong(len) => (
-            ErrorKind::TooLarge,
+            ConfigErrorKind::TooLarge,
             format!("regex `{source}` is longer than {MAX_REGEX_BYTES} bytes ({len})"),
             "list the origins in `allowed_origins`, or use origin patterns like `https://*.example.com`",
         ),
         RegexProblem::TooLarge => (
-            ErrorKind::InvalidRegex,
+            ConfigErrorKind::InvalidRegex,
             format!("regex `{source}` compiles too large (its repetitions multiply)"),
             "use fewer or smaller counted repetitions like `{100}`, or origin patterns like `https://*.example.com`",
         ),
@@ -177,7 +177,7 @@ fn regex_error(source: &str, problem: RegexProblem) -> ConfigError {
                 .iter()
                 .any(|l| source.contains(l));
             (
-                ErrorKind::InvalidRegex,
+                ConfigErrorKind::InvalidRegex,
                 format!("regex `{source}` does not compile: {detail}"),
                 if look_around {
                     "look-around is Python-only syntax: list the origins, or use an origin pattern like `https://*.example.com`"
@@ -214,7 +214,7 @@ fn compile_origins(s: &RuleSettings<'_>, errors: &mut Raw) -> OriginMatcher {
         if let Err(err) = parsed {
             errors.push((
                 key.at(i),
-                ConfigError::new(ErrorKind::InvalidOrigin, "", err.to_string())
+                ConfigError::new(ConfigErrorKind::InvalidOrigin, "", err.to_string())
                     .value(entry.clone())
                     .help(err.help()),
             ));
@@ -244,7 +244,7 @@ fn compile_origins(s: &RuleSettings<'_>, errors: &mut Raw) -> OriginMatcher {
                     None => errors.push((
                         key,
                         ConfigError::new(
-                            ErrorKind::InvalidRegex,
+                            ConfigErrorKind::InvalidRegex,
                             "",
                             "the regexes together compile too large",
                         )

@@ -30,7 +30,7 @@ struct Counters {
 }
 
 /// Counters of what a middleware decided, shared by every clone: requests
-/// by kind and [`Reason`] (so allowed, rejected by reason, preflights), and
+/// by kind and [`Reason`](crate::Reason) (so allowed, rejected by reason, preflights), and
 /// dynamic origin checks by result. Counting is a relaxed atomic add: no
 /// lock, no allocation. In [report-only mode](crate::Config::report_only)
 /// the counters say what the policy *would* have done.

@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use corsgate::{Config, ErrorKind, Policy, RequestView};
+use corsgate::{Config, ConfigErrorKind, Policy, RequestView};
 use http::{HeaderMap, HeaderValue, Method};
 
 fn decide_get(policy: &Policy, path: &str, origin: &str) -> corsgate::Decision {
@@ -14,7 +14,7 @@ fn decide_get(policy: &Policy, path: &str, origin: &str) -> corsgate::Decision {
     policy.decide(&RequestView::new(&Method::GET, path, &headers))
 }
 
-fn kinds(errors: &corsgate::ConfigErrors) -> Vec<(String, ErrorKind)> {
+fn kinds(errors: &corsgate::ConfigErrors) -> Vec<(String, ConfigErrorKind)> {
     errors
         .iter()
         .map(|e| (e.key().to_owned(), e.kind()))
@@ -35,7 +35,7 @@ fn issue_11_an_origin_regex_cannot_close_its_anchoring_group() {
         kinds(&errors),
         [(
             "allowed_origin_regexes[0]".to_owned(),
-            ErrorKind::InvalidRegex
+            ConfigErrorKind::InvalidRegex
         )]
     );
     let text = errors.to_string();
@@ -53,7 +53,7 @@ fn issue_11_a_urls_regex_cannot_close_its_anchoring_group() {
     .unwrap_err();
     assert_eq!(
         kinds(&errors),
-        [("urls_regex".to_owned(), ErrorKind::InvalidRegex)]
+        [("urls_regex".to_owned(), ConfigErrorKind::InvalidRegex)]
     );
 }
 
@@ -159,7 +159,7 @@ fn issue_11_deep_nesting_is_a_config_error_not_a_crash() {
             .expect("the loader did not crash");
         assert_eq!(
             outcome,
-            Err(vec![(String::new(), ErrorKind::TooDeep)]),
+            Err(vec![(String::new(), ConfigErrorKind::TooDeep)]),
             "{format}"
         );
     }
@@ -170,7 +170,7 @@ fn issue_11_nesting_within_the_limit_still_gets_its_type_errors() {
     let errors = Policy::from_json_str(r#"{"allowed_origins": [[["a"]]]}"#).unwrap_err();
     assert_eq!(
         kinds(&errors),
-        [("allowed_origins[0]".to_owned(), ErrorKind::WrongType)]
+        [("allowed_origins[0]".to_owned(), ConfigErrorKind::WrongType)]
     );
 }
 
@@ -191,7 +191,10 @@ fn issue_11_a_huge_regex_is_refused_at_once_and_not_echoed() {
     assert!(text.contains("longer than"), "{text}");
     assert_eq!(
         kinds(&errors),
-        [("allowed_origin_regexes[0]".to_owned(), ErrorKind::TooLarge)]
+        [(
+            "allowed_origin_regexes[0]".to_owned(),
+            ConfigErrorKind::TooLarge
+        )]
     );
 }
 
@@ -205,7 +208,7 @@ fn issue_11_a_short_regex_that_compiles_huge_is_refused() {
         kinds(&errors),
         [(
             "allowed_origin_regexes[0]".to_owned(),
-            ErrorKind::InvalidRegex
+            ConfigErrorKind::InvalidRegex
         )]
     );
     let errors = Config::builder()
@@ -214,7 +217,7 @@ fn issue_11_a_short_regex_that_compiles_huge_is_refused() {
         .unwrap_err();
     assert_eq!(
         kinds(&errors),
-        [("urls_regex".to_owned(), ErrorKind::InvalidRegex)]
+        [("urls_regex".to_owned(), ConfigErrorKind::InvalidRegex)]
     );
 }
 
@@ -245,7 +248,7 @@ fn issue_11_a_file_over_the_size_limit_is_refused() {
     std::fs::write(&path, big).unwrap();
     let errors = Policy::from_file(&path).unwrap_err();
     let _ = std::fs::remove_dir_all(&dir);
-    assert_eq!(kinds(&errors), [(String::new(), ErrorKind::TooLarge)]);
+    assert_eq!(kinds(&errors), [(String::new(), ConfigErrorKind::TooLarge)]);
     assert!(errors.to_string().contains("larger than"), "{errors}");
 }
 
@@ -320,7 +323,10 @@ fn issue_11_a_configured_origin_must_normalise_to_one_a_browser_sends() {
             .unwrap_err();
         assert_eq!(
             kinds(&errors),
-            [("allowed_origins[0]".to_owned(), ErrorKind::InvalidOrigin)],
+            [(
+                "allowed_origins[0]".to_owned(),
+                ConfigErrorKind::InvalidOrigin
+            )],
             "{entry}"
         );
         assert!(errors.to_string().contains("no browser sends"), "{errors}");

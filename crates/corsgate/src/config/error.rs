@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 /// Where in a configuration file an error is.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Location {
+pub struct ConfigLocation {
     /// The file, when the configuration came from one.
     pub file: Option<PathBuf>,
     /// 1-based line.
@@ -15,7 +15,7 @@ pub struct Location {
     pub column: usize,
 }
 
-impl fmt::Display for Location {
+impl fmt::Display for ConfigLocation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.file {
             Some(file) => write!(f, "{}:{}:{}", file.display(), self.line, self.column),
@@ -29,7 +29,7 @@ impl fmt::Display for Location {
 /// django-cors-headers system check that rejects the same thing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
-pub enum ErrorKind {
+pub enum ConfigErrorKind {
     /// The file could not be read.
     Io,
     /// The file is not valid TOML or JSON.
@@ -65,25 +65,25 @@ pub enum ErrorKind {
     TooDeep,
 }
 
-impl ErrorKind {
+impl ConfigErrorKind {
     /// A stable kebab-case name, for JSON output.
     pub fn as_str(self) -> &'static str {
         match self {
-            ErrorKind::Io => "io",
-            ErrorKind::Syntax => "syntax",
-            ErrorKind::UnknownFormat => "unknown-format",
-            ErrorKind::WrongType => "wrong-type",
-            ErrorKind::UnknownKey => "unknown-key",
-            ErrorKind::RemovedSetting => "removed-setting",
-            ErrorKind::DuplicateKey => "duplicate-key",
-            ErrorKind::MissingKey => "missing-key",
-            ErrorKind::InvalidOrigin => "invalid-origin",
-            ErrorKind::InvalidRegex => "invalid-regex",
-            ErrorKind::InvalidHeaderName => "invalid-header-name",
-            ErrorKind::InvalidMethod => "invalid-method",
-            ErrorKind::InvalidMaxAge => "invalid-max-age",
-            ErrorKind::TooLarge => "too-large",
-            ErrorKind::TooDeep => "too-deep",
+            ConfigErrorKind::Io => "io",
+            ConfigErrorKind::Syntax => "syntax",
+            ConfigErrorKind::UnknownFormat => "unknown-format",
+            ConfigErrorKind::WrongType => "wrong-type",
+            ConfigErrorKind::UnknownKey => "unknown-key",
+            ConfigErrorKind::RemovedSetting => "removed-setting",
+            ConfigErrorKind::DuplicateKey => "duplicate-key",
+            ConfigErrorKind::MissingKey => "missing-key",
+            ConfigErrorKind::InvalidOrigin => "invalid-origin",
+            ConfigErrorKind::InvalidRegex => "invalid-regex",
+            ConfigErrorKind::InvalidHeaderName => "invalid-header-name",
+            ConfigErrorKind::InvalidMethod => "invalid-method",
+            ConfigErrorKind::InvalidMaxAge => "invalid-max-age",
+            ConfigErrorKind::TooLarge => "too-large",
+            ConfigErrorKind::TooDeep => "too-deep",
         }
     }
 }
@@ -157,19 +157,23 @@ fn printable(text: &str) -> String {
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub struct ConfigError {
-    pub(crate) kind: ErrorKind,
+    pub(crate) kind: ConfigErrorKind,
     pub(crate) key: String,
     pub(crate) value: Option<String>,
     pub(crate) problem: String,
     pub(crate) help: Option<String>,
-    pub(crate) location: Option<Location>,
+    pub(crate) location: Option<ConfigLocation>,
 }
 
 impl ConfigError {
     /// Every text is made safe to print as it is stored: shortened (see
     /// [`shown`]) and with control characters escaped, so a hostile file
     /// can neither flood a terminal nor drive it with escape sequences.
-    pub(crate) fn new(kind: ErrorKind, key: impl Into<String>, problem: impl Into<String>) -> Self {
+    pub(crate) fn new(
+        kind: ConfigErrorKind,
+        key: impl Into<String>,
+        problem: impl Into<String>,
+    ) -> Self {
         Self {
             kind,
             key: printable(&shown(&key.into())),
@@ -191,7 +195,7 @@ impl ConfigError {
     }
 
     /// What kind of mistake this is.
-    pub fn kind(&self) -> ErrorKind {
+    pub fn kind(&self) -> ConfigErrorKind {
         self.kind
     }
 
@@ -218,7 +222,7 @@ impl ConfigError {
     }
 
     /// Where in the file, when the configuration came from a file.
-    pub fn location(&self) -> Option<&Location> {
+    pub fn location(&self) -> Option<&ConfigLocation> {
         self.location.as_ref()
     }
 }

@@ -13,7 +13,9 @@ use std::sync::Arc;
 use serde_json::value::RawValue;
 
 use super::django::{self, Field, Rank};
-use super::{Config, ConfigError, ConfigErrors, ErrorKind, KeySource, PathRule, Source, SourceRef};
+use super::{
+    Config, ConfigError, ConfigErrorKind, ConfigErrors, KeySource, PathRule, Source, SourceRef,
+};
 use crate::Policy;
 
 /// The largest configuration file read, in bytes. A policy with 10,000
@@ -191,7 +193,7 @@ fn load_file(path: &Path) -> (Config, Vec<ConfigError>) {
     match read_limited(path) {
         Ok(text) => load(&text, Some(path.to_owned()), format),
         Err(ReadError::TooLarge) => file_error(
-            ErrorKind::TooLarge,
+            ConfigErrorKind::TooLarge,
             format!(
                 "`{}` is larger than {MAX_CONFIG_FILE_BYTES} bytes",
                 path.display()
@@ -199,7 +201,7 @@ fn load_file(path: &Path) -> (Config, Vec<ConfigError>) {
             "check that the path names the policy file; a policy this large belongs in code (`Config::builder`) or a dynamic origin check",
         ),
         Err(ReadError::Io(err)) => file_error(
-            ErrorKind::Io,
+            ConfigErrorKind::Io,
             format!("cannot read `{}`: {err}", path.display()),
             "check the path and the file's permissions; the file must be UTF-8 text",
         ),
@@ -208,7 +210,7 @@ fn load_file(path: &Path) -> (Config, Vec<ConfigError>) {
 
 fn unknown_format(path: &Path) -> (Config, Vec<ConfigError>) {
     let error = ConfigError::new(
-        ErrorKind::UnknownFormat,
+        ConfigErrorKind::UnknownFormat,
         "",
         format!(
             "`{}` is neither a `.toml` nor a `.json` file",
@@ -357,14 +359,14 @@ pub(crate) fn load(
     let root = match too_deep(text, format) {
         Some(offset) => Err((
             offset,
-            ErrorKind::TooDeep,
+            ConfigErrorKind::TooDeep,
             format!("lists and tables are nested more than {MAX_CONFIG_DEPTH} levels deep"),
         )),
         None => match format {
             Format::Toml => parse_toml(text),
             Format::Json => parse_json(text),
         }
-        .map_err(|(offset, message)| (offset, ErrorKind::Syntax, message)),
+        .map_err(|(offset, message)| (offset, ConfigErrorKind::Syntax, message)),
     };
     let mut walker = Walker {
         source: &mut source,
@@ -380,12 +382,12 @@ pub(crate) fn load(
             let found = node.value.describe();
             walker.error(
                 node.span.start,
-                ConfigError::new(ErrorKind::WrongType, "", format!("expected a table of settings, found {found}"))
+                ConfigError::new(ConfigErrorKind::WrongType, "", format!("expected a table of settings, found {found}"))
                     .help("write the settings as an object: `{\"CORS_ALLOWED_ORIGINS\": [\"https://example.com\"]}`"),
             );
         }
-        Err((offset, ErrorKind::TooDeep, message)) => {
-            walker.error(offset, ConfigError::new(ErrorKind::TooDeep, "", message).help(
+        Err((offset, ConfigErrorKind::TooDeep, message)) => {
+            walker.error(offset, ConfigError::new(ConfigErrorKind::TooDeep, "", message).help(
                 "settings nest at most four levels: the file, `path_rules`, a rule, a list of strings",
             ));
         }
@@ -571,7 +573,7 @@ impl Walker<'_> {
             if field == Field::PathRules && scope.0.is_some() {
                 self.error(
                     node.span.start,
-                    ConfigError::new(ErrorKind::UnknownKey, scope.key(key), "path rules cannot be nested")
+                    ConfigError::new(ConfigErrorKind::UnknownKey, scope.key(key), "path rules cannot be nested")
                         .help("list every rule in the top-level `path_rules`; the first that matches wins"),
                 );
                 continue;
@@ -580,7 +582,7 @@ impl Walker<'_> {
                 self.error(
                     node.span.start,
                     ConfigError::new(
-                        ErrorKind::UnknownKey,
+                        ConfigErrorKind::UnknownKey,
                         scope.key(key),
                         "`report_only` applies to the whole policy, not to one path rule",
                     )
@@ -597,7 +599,7 @@ impl Walker<'_> {
                     self.error(
                         node.span.start,
                         ConfigError::new(
-                            ErrorKind::DuplicateKey,
+                            ConfigErrorKind::DuplicateKey,
                             scope.key(key),
                             format!("sets the same setting as `{old_key}`"),
                         )
@@ -632,7 +634,8 @@ impl Walker<'_> {
         if let Some((_, problem, help)) = django::REMOVED.iter().find(|(name, _, _)| *name == key) {
             self.error(
                 node.span.start,
-                ConfigError::new(ErrorKind::RemovedSetting, scope.key(key), *problem).help(*help),
+                ConfigError::new(ConfigErrorKind::RemovedSetting, scope.key(key), *problem)
+                    .help(*help),
             );
             return;
         }
@@ -644,7 +647,7 @@ impl Walker<'_> {
         self.error(
             node.span.start,
             ConfigError::new(
-                ErrorKind::UnknownKey,
+                ConfigErrorKind::UnknownKey,
                 scope.key(key),
                 "is not a corsgate setting",
             )
@@ -759,7 +762,7 @@ impl Walker<'_> {
             self.error(
                 table.span.start,
                 ConfigError::new(
-                    ErrorKind::MissingKey,
+                    ConfigErrorKind::MissingKey,
                     scope.key(""),
                     "this path rule has no `urls_regex`",
                 )
@@ -775,7 +778,7 @@ impl Walker<'_> {
         self.error(
             node.span.start,
             ConfigError::new(
-                ErrorKind::WrongType,
+                ConfigErrorKind::WrongType,
                 key,
                 format!("expected {expected}, found {found}"),
             )
@@ -868,7 +871,7 @@ impl Walker<'_> {
             Value::Int(Some(n)) => {
                 self.error(
                     node.span.start,
-                    ConfigError::new(ErrorKind::InvalidMaxAge, key, format!("`{n}` is negative"))
+                    ConfigError::new(ConfigErrorKind::InvalidMaxAge, key, format!("`{n}` is negative"))
                         .value(n.to_string())
                         .help("write a number of seconds, `0` or more (`0` sends no `Access-Control-Max-Age`)"),
                 );
@@ -877,7 +880,7 @@ impl Walker<'_> {
             Value::Int(None) => {
                 self.error(
                     node.span.start,
-                    ConfigError::new(ErrorKind::InvalidMaxAge, key, "is far too large").help(
+                    ConfigError::new(ConfigErrorKind::InvalidMaxAge, key, "is far too large").help(
                         format!("write at most `{}` seconds", super::DEFAULT_MAX_AGE),
                     ),
                 );

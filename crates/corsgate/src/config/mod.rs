@@ -9,7 +9,7 @@ mod file;
 
 #[cfg(feature = "audit")]
 pub(crate) use error::printable_message;
-pub use error::{ConfigError, ConfigErrors, ErrorKind, Location};
+pub use error::{ConfigError, ConfigErrorKind, ConfigErrors, ConfigLocation};
 #[cfg(feature = "config-files")]
 pub use file::{MAX_CONFIG_DEPTH, MAX_CONFIG_FILE_BYTES};
 
@@ -201,7 +201,7 @@ impl Config {
             .into_iter()
             .map(|(key, offset, message)| {
                 let mut warning =
-                    ConfigError::new(ErrorKind::DuplicateKey, key.clone(), message.clone())
+                    ConfigError::new(ConfigErrorKind::DuplicateKey, key.clone(), message.clone())
                         .help("delete the old name");
                 warning.location = Some(source.location(*offset));
                 warning

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::{Config, ConfigError, Field, Location};
+use super::{Config, ConfigError, ConfigLocation, Field};
 
 /// Where a loaded configuration's keys and values are in their file. Plain
 /// data: two configs compare equal whatever their source.
@@ -38,7 +38,7 @@ pub(crate) struct KeySource {
 }
 
 impl Source {
-    pub(crate) fn location(&self, offset: usize) -> Location {
+    pub(crate) fn location(&self, offset: usize) -> ConfigLocation {
         let mut offset = offset.min(self.text.len());
         while !self.text.is_char_boundary(offset) {
             offset -= 1;
@@ -46,7 +46,7 @@ impl Source {
         let before = &self.text[..offset];
         let line = before.matches('\n').count() + 1;
         let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-        Location {
+        ConfigLocation {
             file: self.file.clone(),
             line,
             column: before[line_start..].chars().count() + 1,
@@ -83,7 +83,7 @@ impl Config {
     /// The key of a place in the configuration as the file spelled it
     /// (`CORS_ALLOWED_ORIGINS[2]`, `path_rules[0].allow_methods`), and where
     /// it is in the file.
-    pub(crate) fn locate(&self, path: KeyPath) -> (String, Option<Location>) {
+    pub(crate) fn locate(&self, path: KeyPath) -> (String, Option<ConfigLocation>) {
         let source = self.source.0.as_deref();
         let known = source.and_then(|s| s.keys.get(&(path.rule, path.field)));
         let name = known.map_or(path.field.snake(), |k| k.written.as_str());

@@ -541,7 +541,7 @@ fn file_errors_name_the_file() {
     );
     let missing = dir.join("missing.toml");
     let errors = Config::from_file(&missing).unwrap_err();
-    assert_eq!(errors.iter().next().unwrap().kind(), ErrorKind::Io);
+    assert_eq!(errors.iter().next().unwrap().kind(), ConfigErrorKind::Io);
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -558,7 +558,7 @@ fn errors_of_code_built_configs_use_snake_case_names() {
         ["allowed_origins[1]", "path_rules[0].allow_headers[0]"]
     );
     let first = errors.iter().next().unwrap();
-    assert_eq!(first.kind(), ErrorKind::InvalidOrigin);
+    assert_eq!(first.kind(), ConfigErrorKind::InvalidOrigin);
     assert_eq!(first.offending_value(), Some("ftp//x"));
     assert_eq!(first.location(), None);
     assert!(first.fix().is_some());
