@@ -2,7 +2,6 @@
 //! on ephemeral ports. Every process a test starts is killed when its
 //! handle drops.
 
-mod browser;
 mod check;
 mod demo;
 mod doctor;

@@ -62,7 +62,7 @@ async fn start_upstream() -> Upstream {
         .route(
             "/slow",
             get(|| async {
-                tokio::time::sleep(Duration::from_millis(1500)).await;
+                tokio::time::sleep(Duration::from_millis(800)).await;
                 "slow"
             }),
         )
@@ -662,7 +662,7 @@ async fn sigterm_finishes_requests_in_flight_then_exits_0() {
     let mut proxy = start(&["--upstream", &up.url(), "--allow-origin", ORIGIN]);
     let url = proxy.url("/slow");
     let in_flight = tokio::spawn(async move { send("GET", &url, &[("origin", ORIGIN)]).await });
-    // Let the request reach the upstream, which takes 1.5 s to answer.
+    // Let the request reach the upstream, which takes 0.8 s to answer.
     for _ in 0..100 {
         if up.hits.load(Ordering::SeqCst) > 0 {
             break;
