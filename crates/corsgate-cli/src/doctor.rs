@@ -94,13 +94,11 @@ fn usage(message: &str) -> ExitCode {
     exit::code(exit::USAGE_OR_NETWORK)
 }
 
-/// `scheme://host[:port]` of a URL, as a browser serialises it.
+/// `scheme://host[:port]` of a URL, as a browser serialises it (the URL
+/// standard's origin serialisation, by the `url` crate).
 fn origin_of(uri: &Uri) -> String {
-    let host = uri.host().unwrap_or_default().to_ascii_lowercase();
-    match uri.port_u16() {
-        Some(80) | None => format!("http://{host}"),
-        Some(port) => format!("http://{host}:{port}"),
-    }
+    url::Url::parse(&uri.to_string())
+        .map_or_else(|_| "null".to_owned(), |u| u.origin().ascii_serialization())
 }
 
 fn parse_url(url: &str) -> Result<Uri, String> {
@@ -365,18 +363,15 @@ async fn diagnose(args: &DoctorArgs) -> Result<Report, String> {
     Err("more than 20 redirects: the browser gives up with a network error".into())
 }
 
+/// A redirect's `Location` resolved against the URL that answered, as the
+/// URL standard says (`..`, `?query`, `//host/path` and absolute URLs),
+/// by the `url` crate.
 fn resolve(base: &Uri, location: &str) -> Result<Uri, String> {
-    if location.starts_with("http://") || location.starts_with("https://") {
-        return parse_url(location).map_err(|e| format!("redirect: {e}"));
-    }
-    let authority = base.authority().map_or("", |a| a.as_str());
-    let path = if location.starts_with('/') {
-        location.to_owned()
-    } else {
-        let dir = base.path().rsplit_once('/').map_or("", |(d, _)| d);
-        format!("{dir}/{location}")
-    };
-    parse_url(&format!("http://{authority}{path}"))
+    let base = url::Url::parse(&base.to_string()).map_err(|e| format!("redirect: {e}"))?;
+    let next = base
+        .join(location)
+        .map_err(|e| format!("redirect: `{location}` is not a URL: {e}"))?;
+    parse_url(next.as_str()).map_err(|e| format!("redirect: {e}"))
 }
 
 /// The fix for a failure: the header the server must send, and the
@@ -758,4 +753,35 @@ async fn scan(args: &DoctorArgs) -> ExitCode {
         );
     }
     exit::code(if count > 0 { exit::BLOCKED } else { exit::OK })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redirects_resolve_as_the_url_standard_says() {
+        let base: Uri = "http://127.0.0.1:8000/api/v1/users?page=2".parse().unwrap();
+        for (location, expected) in [
+            ("/login", "http://127.0.0.1:8000/login"),
+            ("next", "http://127.0.0.1:8000/api/v1/next"),
+            ("../v2/users", "http://127.0.0.1:8000/api/v2/users"),
+            ("?page=3", "http://127.0.0.1:8000/api/v1/users?page=3"),
+            ("//127.0.0.1:9000/x", "http://127.0.0.1:9000/x"),
+            ("http://localhost:5000/a", "http://localhost:5000/a"),
+        ] {
+            assert_eq!(
+                resolve(&base, location).unwrap().to_string(),
+                expected,
+                "{location}"
+            );
+        }
+    }
+
+    #[test]
+    fn origins_serialise_as_browsers_do() {
+        let origin = |u: &str| origin_of(&u.parse().unwrap());
+        assert_eq!(origin("http://LOCALHOST:80/x"), "http://localhost");
+        assert_eq!(origin("http://127.0.0.1:8000/x"), "http://127.0.0.1:8000");
+    }
 }

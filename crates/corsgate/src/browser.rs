@@ -30,6 +30,8 @@ use http::header::{
     ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_EXPOSE_HEADERS, ACCESS_CONTROL_MAX_AGE,
 };
 
+use crate::request::list_items;
+
 /// A request's credentials mode (`fetch(url, {credentials})`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Credentials {
@@ -330,10 +332,10 @@ pub fn is_forbidden_request_header(name: &str, value: &str) -> bool {
         "x-method-override",
     ];
     overrides.contains(&name.as_str())
-        && value.split(',').any(|m| {
+        && list_items(value.as_bytes()).any(|m| {
             ["CONNECT", "TRACE", "TRACK"]
                 .iter()
-                .any(|f| f.eq_ignore_ascii_case(m.trim()))
+                .any(|f| f.as_bytes().eq_ignore_ascii_case(m))
         })
 }
 
@@ -504,11 +506,13 @@ fn token_list(headers: &HeaderMap, name: &http::HeaderName) -> Option<Vec<String
     let Some(value) = combined(headers, name) else {
         return Some(Vec::new());
     };
-    value
-        .split(',')
-        .map(|item| item.trim_matches([' ', '\t']))
-        .filter(|item| !item.is_empty())
-        .map(|item| item.bytes().all(is_tchar).then(|| item.to_owned()))
+    list_items(value.as_bytes())
+        .map(|item| {
+            item.iter()
+                .copied()
+                .all(is_tchar)
+                .then(|| String::from_utf8_lossy(item).into_owned())
+        })
         .collect()
 }
 

@@ -11,6 +11,7 @@ use http::header::{
 };
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 
+use crate::request::list_items;
 use crate::rule::Rule;
 
 /// `Access-Control-Allow-Private-Network` (Private Network Access draft).
@@ -470,10 +471,7 @@ impl Decision {
 /// and allocates nothing.
 fn add_vary_origin(headers: &mut HeaderMap) {
     let present = headers.get_all(VARY).iter().any(|value| {
-        value
-            .as_bytes()
-            .split(|&b| b == b',')
-            .map(<[u8]>::trim_ascii)
+        list_items(value.as_bytes())
             .any(|token| token == b"*" || token.eq_ignore_ascii_case(b"origin"))
     });
     if !present {

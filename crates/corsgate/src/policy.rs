@@ -10,7 +10,7 @@ use crate::decision::{
     ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK, Decision, DecisionKind, Grant, Reason,
 };
 use crate::origin::OriginMatch;
-use crate::request::RequestView;
+use crate::request::{RequestView, list_items};
 use crate::rule::Rule;
 
 /// A compiled CORS policy: immutable, valid by construction, and cheap to
@@ -230,16 +230,11 @@ fn preflight_problem(
     }
     let star = wildcards && rule.headers.iter().any(|h| &**h == "*");
     for value in headers.get_all(ACCESS_CONTROL_REQUEST_HEADERS) {
-        for name in value
-            .as_bytes()
-            .split(|&b| b == b',')
-            .map(<[u8]>::trim_ascii)
-        {
-            if name.is_empty()
-                || rule
-                    .headers
-                    .iter()
-                    .any(|h| h.as_bytes().eq_ignore_ascii_case(name))
+        for name in list_items(value.as_bytes()) {
+            if rule
+                .headers
+                .iter()
+                .any(|h| h.as_bytes().eq_ignore_ascii_case(name))
             {
                 continue;
             }
