@@ -1,15 +1,14 @@
 //! [`Stats`]: counters of the decisions an adapter made.
 
-use std::fmt::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::{Decision, DecisionKind, ReasonKind};
 
-const KINDS: [(DecisionKind, &str); 3] = [
-    (DecisionKind::Preflight, "preflight"),
-    (DecisionKind::Actual, "actual"),
-    (DecisionKind::OutOfScope, "out_of_scope"),
+const KINDS: [DecisionKind; 3] = [
+    DecisionKind::Preflight,
+    DecisionKind::Actual,
+    DecisionKind::OutOfScope,
 ];
 const REASONS: usize = ReasonKind::ALL.len();
 
@@ -47,7 +46,6 @@ struct Counters {
 ///
 /// let now = stats.snapshot();
 /// assert_eq!(now.rejected(ReasonKind::OriginNotAllowed), 1);
-/// assert!(now.to_prometheus().contains(r#"corsgate_rejected_total{reason="origin-not-allowed"} 1"#));
 /// # Ok::<(), corsgate::ConfigErrors>(())
 /// ```
 #[derive(Debug, Clone)]
@@ -96,7 +94,7 @@ impl Stats {
     /// The counters now (each read atomically; together, nearly at once).
     pub fn snapshot(&self) -> StatsSnapshot {
         let mut decisions = Vec::new();
-        for (k, (kind, _)) in KINDS.iter().enumerate() {
+        for (k, kind) in KINDS.iter().enumerate() {
             for (r, reason) in ReasonKind::ALL.iter().enumerate() {
                 let n = self.0.decisions[k][r].load(Ordering::Relaxed);
                 if n > 0 {
@@ -171,51 +169,5 @@ impl StatsSnapshot {
     /// Requests refused for any reason.
     pub fn rejected_total(&self) -> u64 {
         self.sum(|_, r| !r.is_allowed())
-    }
-
-    /// The counters in the Prometheus text exposition format (version 0.0.4).
-    pub fn to_prometheus(&self) -> String {
-        let mut out = String::new();
-        out.push_str(
-            "# HELP corsgate_decisions_total CORS decisions by request kind and reason.\n",
-        );
-        out.push_str("# TYPE corsgate_decisions_total counter\n");
-        for (kind, reason, n) in &self.decisions {
-            let kind = KINDS[kind_index(*kind)].1;
-            let _ = writeln!(
-                out,
-                "corsgate_decisions_total{{kind=\"{kind}\",reason=\"{reason}\"}} {n}"
-            );
-        }
-        out.push_str("# HELP corsgate_allowed_total CORS requests allowed, preflights included.\n");
-        out.push_str("# TYPE corsgate_allowed_total counter\n");
-        let _ = writeln!(out, "corsgate_allowed_total {}", self.allowed());
-        out.push_str(
-            "# HELP corsgate_rejected_total CORS requests a browser will block, by reason.\n",
-        );
-        out.push_str("# TYPE corsgate_rejected_total counter\n");
-        for reason in ReasonKind::ALL.iter().filter(|r| !r.is_allowed()) {
-            let _ = writeln!(
-                out,
-                "corsgate_rejected_total{{reason=\"{reason}\"}} {}",
-                self.rejected(*reason)
-            );
-        }
-        out.push_str("# HELP corsgate_preflights_total CORS preflights answered.\n");
-        out.push_str("# TYPE corsgate_preflights_total counter\n");
-        let _ = writeln!(out, "corsgate_preflights_total {}", self.preflights());
-        out.push_str("# HELP corsgate_origin_checks_total Dynamic origin checks by result.\n");
-        out.push_str("# TYPE corsgate_origin_checks_total counter\n");
-        for (result, n) in [
-            ("allowed", self.checks_allowed),
-            ("denied", self.checks_denied),
-            ("failed", self.checks_failed),
-        ] {
-            let _ = writeln!(
-                out,
-                "corsgate_origin_checks_total{{result=\"{result}\"}} {n}"
-            );
-        }
-        out
     }
 }

@@ -267,13 +267,6 @@ async fn report_only_changes_no_response_and_counts() {
     assert_eq!(stats.rejected(ReasonKind::MalformedOrigin), 1);
     assert_eq!(stats.allowed(), 2, "the GET and the plain OPTIONS from APP");
     assert_eq!(stats.requests(DecisionKind::Actual), 5);
-    let text = stats.to_prometheus();
-    assert!(
-        text.contains("corsgate_rejected_total{reason=\"origin-not-allowed\"} 2\n"),
-        "{text}"
-    );
-    assert!(text.contains("corsgate_preflights_total 2\n"), "{text}");
-    assert!(text.contains("corsgate_allowed_total 2\n"), "{text}");
 }
 
 #[tokio::test]

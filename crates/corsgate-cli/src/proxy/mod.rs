@@ -6,6 +6,7 @@
 
 mod body;
 mod conns;
+mod metrics;
 mod upstream;
 
 use std::convert::Infallible;
@@ -17,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use corsgate::tower::CorsLayer;
-use corsgate::{Config, Decision, Policy, PolicyHandle, Stats};
+use corsgate::{Config, Decision, Policy, PolicyHandle};
 use http::header::{self, HeaderValue};
 use http::{Method, Request, Response, StatusCode, Uri};
 use http_body_util::combinators::BoxBody;
@@ -174,7 +175,7 @@ async fn serve(args: ProxyArgs, policy: Policy, upstreams: Upstreams) -> ExitCod
             Ok(metrics) => {
                 let at = metrics.local_addr().unwrap_or(addr);
                 println!("corsgate proxy: metrics on http://{at}/metrics");
-                tokio::spawn(serve_metrics(metrics, cors.stats()));
+                tokio::spawn(metrics::serve(metrics, cors.stats()));
             }
             Err(e) => {
                 eprintln!("error: cannot listen on {addr} (--metrics-listen): {e}");
@@ -276,53 +277,6 @@ fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
     socket.set_reuseaddr(true)?;
     socket.bind(addr)?;
     socket.listen(4096)
-}
-
-/// Serves `GET /metrics`: the decision counters in the Prometheus text
-/// format. Anything else is 404 (or 405 for another method).
-async fn serve_metrics(listener: TcpListener, stats: Stats) {
-    loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            continue;
-        };
-        let stats = stats.clone();
-        let service = hyper::service::service_fn(move |req: Request<Incoming>| {
-            let response = metrics_response(&stats, req.method(), req.uri().path());
-            async move { Ok::<_, Infallible>(response) }
-        });
-        tokio::spawn(async move {
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-        });
-    }
-}
-
-fn metrics_response(stats: &Stats, method: &Method, path: &str) -> Response<Full<Bytes>> {
-    let (status, content_type, body) = match (method, path) {
-        (&Method::GET | &Method::HEAD, "/metrics") => (
-            StatusCode::OK,
-            "text/plain; version=0.0.4; charset=utf-8",
-            stats.snapshot().to_prometheus(),
-        ),
-        (_, "/metrics") => (
-            StatusCode::METHOD_NOT_ALLOWED,
-            "text/plain; charset=utf-8",
-            "use GET\n".to_owned(),
-        ),
-        _ => (
-            StatusCode::NOT_FOUND,
-            "text/plain; charset=utf-8",
-            "the metrics are at /metrics\n".to_owned(),
-        ),
-    };
-    let mut response = Response::new(Full::new(Bytes::from(body)));
-    *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    response
 }
 
 /// Reloads the policy on SIGHUP and when the file's contents change. A new

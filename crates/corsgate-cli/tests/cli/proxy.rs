@@ -790,11 +790,10 @@ async fn metrics_count_decisions_in_the_prometheus_format() {
     );
     let body = String::from_utf8(body.to_vec()).unwrap();
     for line in [
-        "corsgate_allowed_total 2",
-        "corsgate_preflights_total 1",
-        "corsgate_rejected_total{reason=\"origin-not-allowed\"} 1",
-        "corsgate_decisions_total{kind=\"actual\",reason=\"origin-listed\"} 1",
-        "corsgate_decisions_total{kind=\"preflight\",reason=\"origin-listed\"} 1",
+        "corsgate_decisions_total{kind=\"actual\",reason=\"origin-not-allowed\",allowed=\"false\"} 1",
+        "corsgate_decisions_total{kind=\"actual\",reason=\"origin-listed\",allowed=\"true\"} 1",
+        "corsgate_decisions_total{kind=\"preflight\",reason=\"origin-listed\",allowed=\"true\"} 1",
+        "corsgate_origin_checks_total{result=\"failed\"} 0",
     ] {
         assert!(body.lines().any(|l| l == line), "no `{line}` in\n{body}");
     }
