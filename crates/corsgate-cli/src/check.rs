@@ -3,9 +3,9 @@
 
 use std::process::ExitCode;
 
-use corsgate::Config;
 use corsgate::audit::{Finding, Severity, audit};
-use serde_json::json;
+use corsgate::{Config, ConfigError};
+use serde::Serialize;
 
 use crate::cli::CheckArgs;
 use crate::exit;
@@ -16,10 +16,14 @@ pub(crate) fn run(args: &CheckArgs) -> ExitCode {
         Ok(config) => (Vec::new(), audit(&config)),
         Err(errors) => (errors.into_vec(), Vec::new()),
     };
+    let report = Report::new(&name, &errors, &findings);
     if args.json {
-        println!("{}", render_json(&name, &errors, &findings));
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).unwrap_or_default()
+        );
     } else {
-        print!("{}", render_text(&name, &errors, &findings));
+        print!("{report}");
     }
     exit::code(if !errors.is_empty() {
         exit::ERRORS
@@ -30,29 +34,135 @@ pub(crate) fn run(args: &CheckArgs) -> ExitCode {
     })
 }
 
+/// What `corsgate check` reports: the JSON of `--json` (a contract for
+/// other tools, versioned by `schema`) and, rendered from the same value,
+/// the text.
+#[derive(Debug, Serialize)]
+struct Report<'a> {
+    /// The version of this JSON's shape; it changes only when a field is
+    /// removed or changes meaning.
+    schema: u32,
+    file: &'a str,
+    valid: bool,
+    errors: Vec<ErrorEntry<'a>>,
+    findings: Vec<FindingEntry<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+struct ErrorEntry<'a> {
+    kind: &'static str,
+    key: &'a str,
+    value: Option<&'a str>,
+    problem: &'a str,
+    help: Option<&'a str>,
+    line: Option<usize>,
+    column: Option<usize>,
+}
+
+#[derive(Debug, Serialize)]
+struct FindingEntry<'a> {
+    #[serde(serialize_with = "severity_name")]
+    severity: Severity,
+    code: &'a str,
+    key: &'a str,
+    message: &'a str,
+    why: &'a str,
+    fix: &'a str,
+    line: Option<usize>,
+    column: Option<usize>,
+}
+
+impl<'a> Report<'a> {
+    const SCHEMA: u32 = 1;
+
+    fn new(file: &'a str, errors: &'a [ConfigError], findings: &'a [Finding]) -> Self {
+        Self {
+            schema: Self::SCHEMA,
+            file,
+            valid: errors.is_empty(),
+            errors: errors
+                .iter()
+                .map(|e| ErrorEntry {
+                    kind: e.kind().as_str(),
+                    key: e.key(),
+                    value: e.offending_value(),
+                    problem: e.problem(),
+                    help: e.fix(),
+                    line: e.location().map(|l| l.line),
+                    column: e.location().map(|l| l.column),
+                })
+                .collect(),
+            findings: findings
+                .iter()
+                .map(|f| FindingEntry {
+                    severity: f.severity(),
+                    code: f.code(),
+                    key: f.key(),
+                    message: f.message(),
+                    why: f.why(),
+                    fix: f.fix(),
+                    line: f.location().map(|l| l.line),
+                    column: f.location().map(|l| l.column),
+                })
+                .collect(),
+        }
+    }
+
+    /// `file:line:column: ` when the entry has a place.
+    fn place(&self, line: Option<usize>, column: Option<usize>) -> String {
+        match (line, column) {
+            (Some(line), Some(column)) => format!("{}:{line}:{column}: ", self.file),
+            _ => String::new(),
+        }
+    }
+}
+
+fn severity_name<S: serde::Serializer>(severity: &Severity, to: S) -> Result<S::Ok, S::Error> {
+    to.serialize_str(severity.as_str())
+}
+
 fn plural(n: usize, word: &str) -> String {
     format!("{n} {word}{}", if n == 1 { "" } else { "s" })
 }
 
-fn render_text(name: &str, errors: &[corsgate::ConfigError], findings: &[Finding]) -> String {
-    let mut out = String::new();
-    for error in errors {
-        out.push_str(&format!("{error}\n\n"));
-    }
-    if !errors.is_empty() {
-        out.push_str(&format!(
-            "{name}: invalid, {}\n",
-            plural(errors.len(), "error")
-        ));
-        return out;
-    }
-    for finding in findings {
-        out.push_str(&format!("{finding}\n\n"));
-    }
-    if findings.is_empty() {
-        out.push_str(&format!("{name}: valid, no findings\n"));
-    } else {
-        let count = |s| findings.iter().filter(|f| f.severity() == s).count();
+impl std::fmt::Display for Report<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for e in &self.errors {
+            write!(f, "{}error: ", self.place(e.line, e.column))?;
+            if !e.key.is_empty() {
+                write!(f, "`{}`: ", e.key)?;
+            }
+            write!(f, "{}", e.problem)?;
+            if let Some(help) = e.help {
+                write!(f, "\n  help: {help}")?;
+            }
+            writeln!(f, "\n")?;
+        }
+        if !self.errors.is_empty() {
+            return writeln!(
+                f,
+                "{}: invalid, {}",
+                self.file,
+                plural(self.errors.len(), "error")
+            );
+        }
+        for x in &self.findings {
+            writeln!(
+                f,
+                "{}{}: `{}`: {} [{}]\n  why: {}\n  fix: {}\n",
+                self.place(x.line, x.column),
+                x.severity,
+                x.key,
+                x.message,
+                x.code,
+                x.why,
+                x.fix
+            )?;
+        }
+        if self.findings.is_empty() {
+            return writeln!(f, "{}: valid, no findings", self.file);
+        }
+        let count = |s| self.findings.iter().filter(|x| x.severity == s).count();
         let summary: Vec<String> = [
             Severity::High,
             Severity::Medium,
@@ -63,50 +173,12 @@ fn render_text(name: &str, errors: &[corsgate::ConfigError], findings: &[Finding
         .filter(|s| count(*s) > 0)
         .map(|s| format!("{} {s}", count(s)))
         .collect();
-        out.push_str(&format!(
-            "{name}: valid, {} ({})\n",
-            plural(findings.len(), "finding"),
+        writeln!(
+            f,
+            "{}: valid, {} ({})",
+            self.file,
+            plural(self.findings.len(), "finding"),
             summary.join(", ")
-        ));
+        )
     }
-    out
-}
-
-fn render_json(name: &str, errors: &[corsgate::ConfigError], findings: &[Finding]) -> String {
-    let errors: Vec<_> = errors
-        .iter()
-        .map(|e| {
-            json!({
-                "kind": e.kind().as_str(),
-                "key": e.key(),
-                "value": e.offending_value(),
-                "problem": e.problem(),
-                "help": e.fix(),
-                "line": e.location().map(|l| l.line),
-                "column": e.location().map(|l| l.column),
-            })
-        })
-        .collect();
-    let findings: Vec<_> = findings
-        .iter()
-        .map(|f| {
-            json!({
-                "severity": f.severity().as_str(),
-                "code": f.code(),
-                "key": f.key(),
-                "message": f.message(),
-                "why": f.why(),
-                "fix": f.fix(),
-                "line": f.location().map(|l| l.line),
-                "column": f.location().map(|l| l.column),
-            })
-        })
-        .collect();
-    let report = json!({
-        "file": name,
-        "valid": errors.is_empty(),
-        "errors": errors,
-        "findings": findings,
-    });
-    serde_json::to_string_pretty(&report).unwrap_or_default()
 }
