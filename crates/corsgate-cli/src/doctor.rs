@@ -6,18 +6,53 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use bytes::Bytes;
+use corsgate::audit::Severity;
 use corsgate::browser::{self, Credentials, Failure};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use serde_json::{Value, json};
+use serde::Serialize;
 
 use crate::cli::DoctorArgs;
 use crate::exit;
 
+/// What `--json` prints when no verdict could be reached.
+#[derive(Serialize)]
+struct ErrorJson<'a> {
+    schema: u32,
+    verdict: &'static str,
+    error: &'a str,
+}
+
+/// One `--scan` finding: a probe origin the server trusted.
+#[derive(Debug, Serialize)]
+struct ScanFinding {
+    class: &'static str,
+    probe: String,
+    request: &'static str,
+    #[serde(serialize_with = "severity_name")]
+    severity: Severity,
+    credentials: bool,
+    why: String,
+}
+
+/// What `--scan --json` prints.
+#[derive(Debug, Serialize)]
+struct ScanJson<'a> {
+    schema: u32,
+    url: String,
+    probes: usize,
+    findings: &'a [ScanFinding],
+}
+
+fn severity_name<S: serde::Serializer>(severity: &Severity, to: S) -> Result<S::Ok, S::Error> {
+    to.serialize_str(severity.as_str())
+}
+
 /// One request sent and the answer got.
+#[derive(Debug)]
 struct Exchange {
     step: &'static str,
     method: String,
@@ -81,7 +116,15 @@ pub(crate) fn run(args: &DoctorArgs) -> ExitCode {
             }
             Err(message) => {
                 if args.json {
-                    println!("{}", json!({ "verdict": "error", "error": message }));
+                    println!(
+                        "{}",
+                        serde_json::to_string(&ErrorJson {
+                            schema: 1,
+                            verdict: "error",
+                            error: &message
+                        })
+                        .unwrap_or_default()
+                    );
                 }
                 usage(&message)
             }
@@ -376,9 +419,37 @@ fn resolve(base: &Uri, location: &str) -> Result<Uri, String> {
 
 /// The fix for a failure: the header the server must send, and the
 /// corsgate and django-cors-headers settings that produce it.
-fn fixes(blocked: &Blocked, report: &Report) -> Vec<Value> {
+/// One way to fix a failure: the header the server must send, the corsgate
+/// and django-cors-headers settings that send it, or a note.
+#[derive(Debug, Default, Serialize)]
+struct Fix {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    header: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    corsgate: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    django: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    note: Option<String>,
+}
+
+impl Fix {
+    fn note(text: impl Into<String>) -> Self {
+        Self {
+            note: Some(text.into()),
+            ..Self::default()
+        }
+    }
+}
+
+fn fixes(blocked: &Blocked, report: &Report) -> Vec<Fix> {
     let origin = &report.origin;
-    let fix = |header: &str, corsgate: &str, django: &str| json!({ "header": header, "corsgate": corsgate, "django": django });
+    let fix = |header: &str, corsgate: &str, django: &str| Fix {
+        header: Some(header.to_owned()),
+        corsgate: Some(corsgate.to_owned()),
+        django: Some(django.to_owned()),
+        note: None,
+    };
     match &blocked.failure {
         Failure::MissingAllowOriginHeader
         | Failure::AllowOriginMismatch { .. }
@@ -391,17 +462,18 @@ fn fixes(blocked: &Blocked, report: &Report) -> Vec<Value> {
                 &format!("add `\"{origin}\"` to `CORS_ALLOWED_ORIGINS`"),
             )];
             if blocked.origin == "null" {
-                out.push(json!({ "note": "the origin became `null` after a cross-origin redirect: request the final URL directly instead of allowing `null`" }));
+                out.push(Fix::note("the origin became `null` after a cross-origin redirect: request the final URL directly instead of allowing `null`"));
             }
             if blocked.preflight && matches!(blocked.failure, Failure::MissingAllowOriginHeader) {
-                out.push(json!({ "note": "the preflight (OPTIONS) got no CORS headers: the CORS middleware must answer OPTIONS before any auth or routing (corsgate answers preflights itself)" }));
+                out.push(Fix::note("the preflight (OPTIONS) got no CORS headers: the CORS middleware must answer OPTIONS before any auth or routing (corsgate answers preflights itself)"));
             }
             out
         }
-        Failure::MultipleAllowOriginValues { .. } => vec![json!({
-            "header": format!("Access-Control-Allow-Origin: {origin} (exactly one)"),
-            "note": "two layers add the header (the app and a proxy or middleware): keep one; `corsgate proxy` replaces the back-end's copy",
-        })],
+        Failure::MultipleAllowOriginValues { .. } => vec![Fix {
+            header: Some(format!("Access-Control-Allow-Origin: {origin} (exactly one)")),
+            note: Some("two layers add the header (the app and a proxy or middleware): keep one; `corsgate proxy` replaces the back-end's copy".into()),
+            ..Fix::default()
+        }],
         Failure::WildcardOriginNotAllowed => vec![fix(
             &format!(
                 "Access-Control-Allow-Origin: {origin} and Access-Control-Allow-Credentials: true"
@@ -417,15 +489,16 @@ fn fixes(blocked: &Blocked, report: &Report) -> Vec<Value> {
                 "set `allow_credentials = true` (corsgate proxy: `--allow-credentials`)",
                 "set `CORS_ALLOW_CREDENTIALS = True`",
             ),
-            json!({ "note": "or, if the page needs no cookies, drop `credentials: \"include\"` from the fetch() call" }),
+            Fix::note("or, if the page needs no cookies, drop `credentials: \"include\"` from the fetch() call"),
         ],
-        Failure::PreflightInvalidStatus => vec![json!({
-            "header": "a 2xx status for OPTIONS",
-            "note": "the server answers the preflight (OPTIONS) with an error: put the CORS middleware first, before auth and routing; corsgate answers preflights itself with 200",
-        })],
-        Failure::PreflightDisallowedRedirect => vec![json!({
-            "note": "the preflight was redirected (often http→https or a missing trailing slash): request the final URL directly",
-        })],
+        Failure::PreflightInvalidStatus => vec![Fix {
+            header: Some("a 2xx status for OPTIONS".into()),
+            note: Some("the server answers the preflight (OPTIONS) with an error: put the CORS middleware first, before auth and routing; corsgate answers preflights itself with 200".into()),
+            ..Fix::default()
+        }],
+        Failure::PreflightDisallowedRedirect => vec![Fix::note(
+            "the preflight was redirected (often http→https or a missing trailing slash): request the final URL directly",
+        )],
         Failure::MethodDisallowedByPreflightResponse { method } => {
             let mut out = vec![fix(
                 &format!("Access-Control-Allow-Methods: …, {method}"),
@@ -433,7 +506,7 @@ fn fixes(blocked: &Blocked, report: &Report) -> Vec<Value> {
                 &format!("add `\"{method}\"` to `CORS_ALLOW_METHODS`"),
             )];
             if method.chars().any(|c| c.is_ascii_lowercase()) {
-                out.push(json!({ "note": format!("methods are case-sensitive and fetch() does not upper-case `{method}`: write `{}` in the page", method.to_ascii_uppercase()) }));
+                out.push(Fix::note(format!("methods are case-sensitive and fetch() does not upper-case `{method}`: write `{}` in the page", method.to_ascii_uppercase())));
             }
             out
         }
@@ -445,9 +518,9 @@ fn fixes(blocked: &Blocked, report: &Report) -> Vec<Value> {
             ),
         )],
         Failure::InvalidAllowMethodsPreflightResponse
-        | Failure::InvalidAllowHeadersPreflightResponse => vec![json!({
-            "note": "send a comma-separated list of tokens, e.g. `GET, POST, PUT` / `content-type, x-api-key`",
-        })],
+        | Failure::InvalidAllowHeadersPreflightResponse => vec![Fix::note(
+            "send a comma-separated list of tokens, e.g. `GET, POST, PUT` / `content-type, x-api-key`",
+        )],
         _ => Vec::new(),
     }
 }
@@ -469,18 +542,75 @@ fn cors_headers(headers: &HeaderMap) -> Vec<(String, String)> {
         .collect()
 }
 
+/// A request as the JSON shows it: method, URL, headers as `[name, value]`.
+#[derive(Debug, Serialize)]
+struct RequestJson<'a> {
+    method: &'a str,
+    url: &'a str,
+    headers: &'a [(String, String)],
+}
+
+/// A response as the JSON shows it: status and its CORS headers.
+#[derive(Debug, Serialize)]
+struct ResponseJson {
+    status: u16,
+    headers: Vec<(String, String)>,
+}
+
+#[derive(Debug, Serialize)]
+struct ExchangeJson<'a> {
+    step: &'static str,
+    request: RequestJson<'a>,
+    response: ResponseJson,
+}
+
+#[derive(Debug, Serialize)]
+struct PreflightJson<'a> {
+    needed: bool,
+    reasons: &'a [String],
+    request: Option<RequestJson<'a>>,
+    response: Option<ResponseJson>,
+}
+
+/// What `corsgate doctor --json` prints (a contract for other tools,
+/// versioned by `schema`); the text output renders the same value.
+#[derive(Debug, Serialize)]
+struct DoctorJson<'a> {
+    /// Changes only when a field is removed or changes meaning.
+    schema: u32,
+    verdict: &'static str,
+    url: &'a str,
+    origin: &'a str,
+    method: &'a str,
+    credentials: &'static str,
+    same_origin: bool,
+    preflight: PreflightJson<'a>,
+    failing_step: Option<&'static str>,
+    error_kind: Option<&'static str>,
+    console_message: Option<String>,
+    readable_headers: &'a [String],
+    fixes: Vec<Fix>,
+    warnings: &'a [String],
+    exchanges: Vec<ExchangeJson<'a>>,
+    /// The exchanges' requests and responses in full, for the text output.
+    #[serde(skip)]
+    shown: Vec<(&'a Exchange, Vec<(String, String)>)>,
+}
+
 impl Exchange {
-    fn request_json(&self) -> Value {
-        let headers: Vec<Value> = self.sent.iter().map(|(n, v)| json!([n, v])).collect();
-        json!({ "method": self.method, "url": self.url, "headers": headers })
+    fn request_json(&self) -> RequestJson<'_> {
+        RequestJson {
+            method: &self.method,
+            url: &self.url,
+            headers: &self.sent,
+        }
     }
 
-    fn response_json(&self) -> Value {
-        let headers: Vec<Value> = cors_headers(&self.received)
-            .iter()
-            .map(|(n, v)| json!([n, v]))
-            .collect();
-        json!({ "status": self.status, "headers": headers })
+    fn response_json(&self) -> ResponseJson {
+        ResponseJson {
+            status: self.status,
+            headers: cors_headers(&self.received),
+        }
     }
 }
 
@@ -506,115 +636,132 @@ impl Report {
         })
     }
 
-    fn to_json(&self) -> Value {
-        let exchanges: Vec<Value> = self
-            .exchanges
-            .iter()
-            .map(|e| {
-                json!({ "step": e.step, "request": e.request_json(), "response": e.response_json() })
-            })
-            .collect();
+    fn to_json(&self) -> DoctorJson<'_> {
         let preflight = self.exchanges.iter().find(|e| e.step == "preflight");
-        json!({
-            "verdict": if self.blocked.is_some() { "blocked" } else { "allowed" },
-            "url": self.url,
-            "origin": self.origin,
-            "method": self.method,
-            "credentials": self.credentials.as_str(),
-            "same_origin": self.same_origin,
-            "preflight": {
-                "needed": !self.same_origin && !self.preflight_reasons.is_empty(),
-                "reasons": self.preflight_reasons,
-                "request": preflight.map(Exchange::request_json),
-                "response": preflight.map(Exchange::response_json),
+        DoctorJson {
+            schema: 1,
+            verdict: if self.blocked.is_some() {
+                "blocked"
+            } else {
+                "allowed"
             },
-            "failing_step": self.blocked.as_ref().map(|b| b.step),
-            "error_kind": self.blocked.as_ref().map(|b| b.failure.name()),
-            "console_message": self.console_message(),
-            "readable_headers": self.readable,
-            "fixes": self.blocked.as_ref().map(|b| fixes(b, self)).unwrap_or_default(),
-            "warnings": self.warnings,
-            "exchanges": exchanges,
-        })
+            url: &self.url,
+            origin: &self.origin,
+            method: &self.method,
+            credentials: self.credentials.as_str(),
+            same_origin: self.same_origin,
+            preflight: PreflightJson {
+                needed: !self.same_origin && !self.preflight_reasons.is_empty(),
+                reasons: &self.preflight_reasons,
+                request: preflight.map(Exchange::request_json),
+                response: preflight.map(Exchange::response_json),
+            },
+            failing_step: self.blocked.as_ref().map(|b| b.step),
+            error_kind: self.blocked.as_ref().map(|b| b.failure.name()),
+            console_message: self.console_message(),
+            readable_headers: &self.readable,
+            fixes: self
+                .blocked
+                .as_ref()
+                .map(|b| fixes(b, self))
+                .unwrap_or_default(),
+            warnings: &self.warnings,
+            exchanges: self
+                .exchanges
+                .iter()
+                .map(|e| ExchangeJson {
+                    step: e.step,
+                    request: e.request_json(),
+                    response: e.response_json(),
+                })
+                .collect(),
+            shown: self
+                .exchanges
+                .iter()
+                .map(|e| (e, cors_headers(&e.received)))
+                .collect(),
+        }
     }
 
     fn to_text(&self) -> String {
-        let mut out = String::new();
-        let verdict = if self.blocked.is_some() {
+        self.to_json().to_string()
+    }
+}
+
+impl std::fmt::Display for DoctorJson<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let verdict = if self.verdict == "blocked" {
             "BLOCKED"
         } else {
             "ALLOWED"
         };
-        out.push_str(&format!(
-            "{verdict}: {} {} from origin {} (credentials: {})\n",
-            self.method,
-            self.url,
-            self.origin,
-            self.credentials.as_str()
-        ));
+        writeln!(
+            f,
+            "{verdict}: {} {} from origin {} (credentials: {})",
+            self.method, self.url, self.origin, self.credentials
+        )?;
         if self.same_origin {
-            out.push_str("\nsame-origin request: CORS does not apply\n");
-            return out;
+            return writeln!(f, "\nsame-origin request: CORS does not apply");
         }
-        if self.preflight_reasons.is_empty() {
-            out.push_str("\npreflight: not sent (a safelisted method with safelisted headers)\n");
+        if self.preflight.reasons.is_empty() {
+            writeln!(
+                f,
+                "\npreflight: not sent (a safelisted method with safelisted headers)"
+            )?;
         } else {
-            out.push_str("\npreflight: sent, because\n");
-            for reason in &self.preflight_reasons {
-                out.push_str(&format!("  - {reason}\n"));
+            writeln!(f, "\npreflight: sent, because")?;
+            for reason in self.preflight.reasons {
+                writeln!(f, "  - {reason}")?;
             }
         }
-        for e in &self.exchanges {
-            out.push_str(&format!("\n{}:\n  > {} {}\n", e.step, e.method, e.url));
+        for (e, shown) in &self.shown {
+            write!(f, "\n{}:\n  > {} {}\n", e.step, e.method, e.url)?;
             for (n, v) in &e.sent {
-                out.push_str(&format!("  > {n}: {v}\n"));
+                writeln!(f, "  > {n}: {v}")?;
             }
-            out.push_str(&format!("  < {}\n", e.status));
-            let shown = cors_headers(&e.received);
+            writeln!(f, "  < {}", e.status)?;
             if shown.is_empty() {
-                out.push_str("  < (no CORS headers)\n");
+                writeln!(f, "  < (no CORS headers)")?;
             }
             for (n, v) in shown {
-                out.push_str(&format!("  < {n}: {v}\n"));
+                writeln!(f, "  < {n}: {v}")?;
             }
         }
-        if let Some(blocked) = &self.blocked {
-            out.push_str(&format!(
-                "\nfailing step: {} ({})\n",
-                blocked.step,
-                blocked.failure.name()
-            ));
-            out.push_str(&format!(
-                "Chromium says:\n  {}\n",
-                self.console_message().unwrap_or_default()
-            ));
-            out.push_str("fix:\n");
-            for fix in fixes(blocked, self) {
-                for (label, key) in [
-                    ("the server must send", "header"),
-                    ("corsgate", "corsgate"),
-                    ("django-cors-headers", "django"),
-                    ("note", "note"),
+        if let (Some(step), Some(kind)) = (self.failing_step, self.error_kind) {
+            writeln!(f, "\nfailing step: {step} ({kind})")?;
+            writeln!(
+                f,
+                "Chromium says:\n  {}",
+                self.console_message.as_deref().unwrap_or_default()
+            )?;
+            writeln!(f, "fix:")?;
+            for fix in &self.fixes {
+                for (label, text) in [
+                    ("the server must send", &fix.header),
+                    ("corsgate", &fix.corsgate),
+                    ("django-cors-headers", &fix.django),
+                    ("note", &fix.note),
                 ] {
-                    if let Some(text) = fix.get(key).and_then(Value::as_str) {
-                        out.push_str(&format!("  {label}: {text}\n"));
+                    if let Some(text) = text {
+                        writeln!(f, "  {label}: {text}")?;
                     }
                 }
             }
         } else {
-            out.push_str(&format!(
-                "\nthe page can read these response headers: {}\n",
-                if self.readable.is_empty() {
+            writeln!(
+                f,
+                "\nthe page can read these response headers: {}",
+                if self.readable_headers.is_empty() {
                     "(none)".to_owned()
                 } else {
-                    self.readable.join(", ")
+                    self.readable_headers.join(", ")
                 }
-            ));
+            )?;
         }
-        for warning in &self.warnings {
-            out.push_str(&format!("warning: {warning}\n"));
+        for warning in self.warnings {
+            writeln!(f, "warning: {warning}")?;
         }
-        out
+        Ok(())
     }
 }
 
@@ -629,7 +776,7 @@ async fn scan(args: &DoctorArgs) -> ExitCode {
     let dotted = host
         .rfind('.')
         .map(|i| format!("{}x{}", &host[..i], &host[i + 1..]));
-    let mut probes: Vec<(&str, String, &str)> = vec![
+    let mut probes: Vec<(&'static str, String, &str)> = vec![
         (
             "reflect-any-origin",
             "http://evil.example".into(),
@@ -699,29 +846,65 @@ async fn scan(args: &DoctorArgs) -> ExitCode {
                     .is_ok_and(|v| v.to_ascii_lowercase().contains("origin") || v.contains('*'))
             });
             if acao.as_deref() == Some(probe.as_str()) {
-                let severity = if credentials { "high" } else { "medium" };
-                findings.push(json!({ "class": class, "probe": probe, "request": method, "severity": severity,
-                    "credentials": credentials, "why": if credentials { format!("{why}, with credentials: it can read a logged-in user's data") } else { (*why).to_owned() } }));
+                findings.push(ScanFinding {
+                    class,
+                    probe: probe.clone(),
+                    request: method,
+                    severity: if credentials {
+                        Severity::High
+                    } else {
+                        Severity::Medium
+                    },
+                    credentials,
+                    why: if credentials {
+                        format!("{why}, with credentials: it can read a logged-in user's data")
+                    } else {
+                        (*why).to_owned()
+                    },
+                });
                 if !varies {
-                    findings.push(json!({ "class": "missing-vary-origin", "probe": probe, "request": method, "severity": "medium", "credentials": credentials,
-                        "why": "the answer depends on Origin but has no `Vary: Origin`: a shared cache can serve one origin's answer to another" }));
+                    findings.push(ScanFinding {
+                        class: "missing-vary-origin",
+                        probe: probe.clone(),
+                        request: method,
+                        severity: Severity::Medium,
+                        credentials,
+                        why: "the answer depends on Origin but has no `Vary: Origin`: a shared cache can serve one origin's answer to another".into(),
+                    });
                 }
                 break;
             }
             if acao.as_deref() == Some("*") && *class == "reflect-any-origin" && !preflight {
-                findings.push(json!({ "class": "wildcard", "probe": probe, "request": method, "severity": if credentials { "low" } else { "info" }, "credentials": credentials,
-                    "why": if credentials { "`*` with credentials is refused by browsers: the policy is broken, not exploitable" } else { "every site can read responses without credentials: fine for public data only" } }));
+                findings.push(ScanFinding {
+                    class: "wildcard",
+                    probe: probe.clone(),
+                    request: method,
+                    severity: if credentials { Severity::Low } else { Severity::Info },
+                    credentials,
+                    why: if credentials {
+                        "`*` with credentials is refused by browsers: the policy is broken, not exploitable"
+                    } else {
+                        "every site can read responses without credentials: fine for public data only"
+                    }
+                    .into(),
+                });
             }
         }
     }
-    let count = findings.iter().filter(|f| f["severity"] != "info").count();
+    let count = findings
+        .iter()
+        .filter(|f| f.severity != Severity::Info)
+        .count();
     if args.json {
+        let report = ScanJson {
+            schema: 1,
+            url: uri.to_string(),
+            probes: probes.len(),
+            findings: &findings,
+        };
         println!(
             "{}",
-            serde_json::to_string_pretty(
-                &json!({ "url": uri.to_string(), "probes": probes.len(), "findings": findings })
-            )
-            .unwrap_or_default()
+            serde_json::to_string_pretty(&report).unwrap_or_default()
         );
     } else {
         println!(
@@ -731,16 +914,16 @@ async fn scan(args: &DoctorArgs) -> ExitCode {
         for f in &findings {
             println!(
                 "{}: {} [{}] origin `{}` ({})\n  why: {}",
-                f["severity"].as_str().unwrap_or(""),
-                f["class"].as_str().unwrap_or(""),
-                f["request"].as_str().unwrap_or(""),
-                f["probe"].as_str().unwrap_or(""),
-                if f["credentials"] == true {
+                f.severity,
+                f.class,
+                f.request,
+                f.probe,
+                if f.credentials {
                     "with credentials"
                 } else {
                     "without credentials"
                 },
-                f["why"].as_str().unwrap_or("")
+                f.why
             );
         }
         println!(
