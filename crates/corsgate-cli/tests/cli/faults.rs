@@ -649,3 +649,48 @@ fn issue_11_a_reload_storm_under_load_serves_one_policy_or_the_other() {
     assert!(proxy.stderr().contains("reloaded"), "{}", proxy.stderr());
     assert!(!proxy.stderr().contains("panicked"), "{}", proxy.stderr());
 }
+
+// Issue #11: a 4 KB file nested 2,000 levels killed a running proxy
+// (SIGABRT) on reload.
+#[test]
+fn issue_11_a_deeply_nested_file_on_reload_keeps_the_old_policy() {
+    let up = RawUpstream::start();
+    let dir = TempDir::new("deep-reload");
+    let file = dir.write("cors.json", "{\"allowed_origins\": [\"http://a.example\"]}");
+    let upstream = up.url();
+    let mut proxy = Proxy::start(&[
+        "--upstream",
+        &upstream,
+        "--config",
+        file.to_str().unwrap(),
+        "--reload-interval",
+        "0",
+    ]);
+    assert_eq!(allowed(&proxy, "http://a.example"), Some(true));
+    let deep = format!(
+        "{{\"allowed_origins\": {}\"http://b.example\"{}}}",
+        "[".repeat(2_000),
+        "]".repeat(2_000)
+    );
+    std::fs::write(&file, deep).unwrap();
+    proxy.signal("HUP");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !proxy.stderr().contains("nested more than") {
+        assert!(
+            Instant::now() < deadline,
+            "no reload error: {}",
+            proxy.stderr()
+        );
+        thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        proxy.wait_exit(Duration::from_millis(100)),
+        None,
+        "the proxy died"
+    );
+    assert_eq!(
+        allowed(&proxy, "http://a.example"),
+        Some(true),
+        "the old policy serves"
+    );
+}
