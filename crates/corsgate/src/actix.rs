@@ -78,6 +78,25 @@ impl Cors {
         self
     }
 
+    /// Replaces the CORS headers the application set itself, on every
+    /// response in scope (a proxy in front of a back-end that sets its own).
+    /// By default the application's own `Access-Control-*` headers are left
+    /// alone when the origin is refused (as django-cors-headers).
+    pub fn replacing_app_headers(mut self) -> Self {
+        Arc::make_mut(&mut self.engine).replace = true;
+        self
+    }
+
+    /// Hands the decision the middleware made to whoever asks: every
+    /// response carries it in its extensions
+    /// (`response.response().extensions().get::<Decision>()`), preflights
+    /// answered by the middleware included. Off by default (it costs an
+    /// allocation per response).
+    pub fn exposing_decision(mut self) -> Self {
+        Arc::make_mut(&mut self.engine).expose = true;
+        self
+    }
+
     /// The policy in force now.
     pub fn policy(&self) -> Policy {
         self.engine.policy.load()
@@ -152,15 +171,17 @@ where
         let (report_only, preflight) = (started.report_only, started.preflight);
         let mut deciding = started.deciding;
         let service = Rc::clone(&self.service);
+        let (replace, expose) = (self.engine.replace, self.engine.expose);
         if report_only {
             // Decide and count; the application answers, untouched.
             return Box::pin(async move {
                 let decision = poll_fn(|cx| deciding.poll_decision(cx, true)).await;
                 crate::trace_decision(&decision, &method, req.path());
-                service
-                    .call(req)
-                    .await
-                    .map(ServiceResponse::map_into_left_body)
+                let mut response = service.call(req).await?;
+                if expose {
+                    response.response_mut().extensions_mut().insert(decision);
+                }
+                Ok(response.map_into_left_body())
             });
         }
         Box::pin(async move {
@@ -170,16 +191,25 @@ where
                 let answer: http::Response<()> = decision.preflight_response();
                 let mut response = HttpResponse::Ok().finish();
                 copy_out(answer.headers(), response.headers_mut());
+                if expose {
+                    response.extensions_mut().insert(decision);
+                }
                 return Ok(req.into_response(response).map_into_right_body());
             }
             match service.call(req).await {
                 Ok(mut response) => {
-                    apply(&decision, response.headers_mut());
+                    apply(&decision, response.headers_mut(), replace);
+                    if expose {
+                        response.response_mut().extensions_mut().insert(decision);
+                    }
                     Ok(response.map_into_left_body())
                 }
                 Err(error) => {
                     let mut rendered = error.error_response();
-                    apply(&decision, rendered.headers_mut());
+                    apply(&decision, rendered.headers_mut(), replace);
+                    if expose {
+                        rendered.extensions_mut().insert(decision);
+                    }
                     Err(InternalError::from_response(error, rendered).into())
                 }
             }
@@ -203,7 +233,10 @@ fn request_parts(req: &ServiceRequest) -> (http::Method, http::HeaderMap) {
     (method, headers)
 }
 
-fn apply(decision: &Decision, headers: &mut ActixHeaders) {
+/// Applies the decision to actix's headers (through an `http` 1 map);
+/// `replace`: the application's own CORS headers go even for a refused
+/// origin.
+fn apply(decision: &Decision, headers: &mut ActixHeaders, replace: bool) {
     let mut map = http::HeaderMap::new();
     for name in &RESPONSE_HEADERS {
         for value in headers.get_all(name.as_str()) {
@@ -212,7 +245,11 @@ fn apply(decision: &Decision, headers: &mut ActixHeaders) {
             }
         }
     }
-    decision.apply(&mut map);
+    if replace {
+        decision.apply_replacing(&mut map);
+    } else {
+        decision.apply(&mut map);
+    }
     for name in &RESPONSE_HEADERS {
         headers.remove(name.as_str());
     }

@@ -17,15 +17,11 @@ pub(crate) struct Engine {
     pub(crate) policy: PolicyHandle,
     pub(crate) check: Option<OriginCheck>,
     pub(crate) stats: Stats,
-    // The two options below are offered by the tower layer; the actix
-    // middleware does not offer them yet.
     /// Replace the application's own CORS headers (a proxy's upstream),
     /// instead of leaving them where the origin is refused (as django).
-    #[cfg_attr(not(feature = "tower"), allow(dead_code))]
     pub(crate) replace: bool,
     /// Hand the final [`Decision`] to the caller in the response's
     /// extensions (opt-in: it costs an allocation per response).
-    #[cfg_attr(not(feature = "tower"), allow(dead_code))]
     pub(crate) expose: bool,
 }
 

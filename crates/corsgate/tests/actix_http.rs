@@ -162,6 +162,64 @@ mod runtime {
             .body("hi")
     }
 
+    /// A proxy's mode: the app's own `*` is replaced even for a refused
+    /// origin, and the decision is handed over in the extensions.
+    #[actix_web::test]
+    async fn replacing_app_headers_and_exposing_the_decision() {
+        let policy = Config::builder()
+            .allowed_origins([TENANT])
+            .compile()
+            .unwrap();
+        let plain = init_service(
+            App::new()
+                .wrap(Cors::new(policy.clone()))
+                .route("/x", web::get().to(|| async { app_answer() })),
+        )
+        .await;
+        let proxy = init_service(
+            App::new()
+                .wrap(
+                    Cors::new(policy)
+                        .replacing_app_headers()
+                        .exposing_decision(),
+                )
+                .route("/x", web::get().to(|| async { app_answer() })),
+        )
+        .await;
+        let response = call_service(&plain, get("https://evil.example").to_request()).await;
+        assert_eq!(acao(&response).as_deref(), Some("*"));
+        assert!(
+            response
+                .response()
+                .extensions()
+                .get::<corsgate::Decision>()
+                .is_none()
+        );
+        let response = call_service(&proxy, get("https://evil.example").to_request()).await;
+        assert_eq!(acao(&response), None);
+        let reason = response
+            .response()
+            .extensions()
+            .get::<corsgate::Decision>()
+            .map(|d| d.reason().kind());
+        assert_eq!(reason, Some(ReasonKind::OriginNotAllowed));
+        let response = call_service(&proxy, get(TENANT).to_request()).await;
+        assert_eq!(acao(&response).as_deref(), Some(TENANT));
+        let preflight = TestRequest::default()
+            .method(actix_web::http::Method::OPTIONS)
+            .uri("/x")
+            .insert_header(("origin", TENANT))
+            .insert_header(("access-control-request-method", "PUT"))
+            .to_request();
+        let response = call_service(&proxy, preflight).await;
+        let kind = response
+            .response()
+            .extensions()
+            .get::<corsgate::Decision>()
+            .map(corsgate::Decision::kind);
+        assert_eq!(kind, Some(corsgate::DecisionKind::Preflight));
+    }
+
     #[actix_web::test]
     async fn an_async_check_is_awaited_and_fails_closed() {
         let tenants: Arc<Mutex<HashSet<String>>> = Arc::default();
