@@ -18,12 +18,12 @@ pub(crate) fn run(args: &CheckArgs) -> ExitCode {
     };
     let report = Report::new(&name, &errors, &findings);
     if args.json {
-        println!(
-            "{}",
+        exit::print(&format!(
+            "{}\n",
             serde_json::to_string_pretty(&report).unwrap_or_default()
-        );
+        ));
     } else {
-        print!("{report}");
+        exit::print(&report.to_string());
     }
     exit::code(if !errors.is_empty() {
         exit::ERRORS

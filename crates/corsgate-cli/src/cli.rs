@@ -14,7 +14,7 @@ use clap::{Args, Parser, Subcommand};
 /// validates and security-audits a policy file; `corsgate doctor` explains
 /// why a browser blocks a request; `corsgate demo` shows it all working.
 #[derive(Debug, Parser)]
-#[command(name = "corsgate", version, after_help = crate::exit::HELP)]
+#[command(name = "corsgate", version, propagate_version = true, after_help = crate::exit::HELP)]
 pub(crate) struct Cli {
     #[command(subcommand)]
     pub(crate) command: Command,

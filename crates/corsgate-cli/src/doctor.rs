@@ -101,12 +101,12 @@ pub(crate) fn run(args: &DoctorArgs) -> ExitCode {
         match diagnose(args).await {
             Ok(report) => {
                 if args.json {
-                    println!(
-                        "{}",
+                    exit::print(&format!(
+                        "{}\n",
                         serde_json::to_string_pretty(&report.to_json()).unwrap_or_default()
-                    );
+                    ));
                 } else {
-                    print!("{}", report.to_text());
+                    exit::print(&report.to_text());
                 }
                 exit::code(if report.blocked.is_some() {
                     exit::BLOCKED
@@ -116,15 +116,15 @@ pub(crate) fn run(args: &DoctorArgs) -> ExitCode {
             }
             Err(message) => {
                 if args.json {
-                    println!(
-                        "{}",
+                    exit::print(&format!(
+                        "{}\n",
                         serde_json::to_string(&ErrorJson {
                             schema: 1,
                             verdict: "error",
                             error: &message
                         })
                         .unwrap_or_default()
-                    );
+                    ));
                 }
                 usage(&message)
             }
@@ -902,18 +902,18 @@ async fn scan(args: &DoctorArgs) -> ExitCode {
             probes: probes.len(),
             findings: &findings,
         };
-        println!(
-            "{}",
+        exit::print(&format!(
+            "{}\n",
             serde_json::to_string_pretty(&report).unwrap_or_default()
-        );
+        ));
     } else {
-        println!(
-            "scan of {uri}: {} probes, each as GET and as a preflight",
+        exit::print(&format!(
+            "scan of {uri}: {} probes, each as GET and as a preflight\n",
             probes.len()
-        );
+        ));
         for f in &findings {
-            println!(
-                "{}: {} [{}] origin `{}` ({})\n  why: {}",
+            exit::print(&format!(
+                "{}: {} [{}] origin `{}` ({})\n  why: {}\n",
                 f.severity,
                 f.class,
                 f.request,
@@ -924,16 +924,16 @@ async fn scan(args: &DoctorArgs) -> ExitCode {
                     "without credentials"
                 },
                 f.why
-            );
+            ));
         }
-        println!(
-            "{}",
+        exit::print(&format!(
+            "{}\n",
             if findings.is_empty() {
                 "no findings".to_owned()
             } else {
                 format!("{} findings", findings.len())
             }
-        );
+        ));
     }
     exit::code(if count > 0 { exit::BLOCKED } else { exit::OK })
 }

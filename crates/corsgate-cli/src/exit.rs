@@ -11,6 +11,15 @@ pub(crate) const ERRORS: u8 = 1;
 /// exits 2 on a usage error, after printing the usage.)
 pub(crate) const WARNINGS: u8 = 2;
 
+/// Writes to stdout. A reader that went away (`corsgate check … | head`)
+/// is not an error: the rest is dropped quietly, as cargo and ripgrep do,
+/// and the exit code stays the command's own.
+pub(crate) fn print(text: &str) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+}
+
 pub(crate) fn code(value: u8) -> ExitCode {
     ExitCode::from(value)
 }

@@ -169,12 +169,12 @@ async fn serve(args: ProxyArgs, policy: Policy, upstreams: Upstreams) -> ExitCod
     // proxy, even without --config.
     let hup = hangup_signal();
     // Tests and scripts read this line to learn the port.
-    println!("corsgate proxy: listening on http://{local}");
+    crate::exit::print(&format!("corsgate proxy: listening on http://{local}\n"));
     if let Some(addr) = args.metrics_listen {
         match TcpListener::bind(addr).await {
             Ok(metrics) => {
                 let at = metrics.local_addr().unwrap_or(addr);
-                println!("corsgate proxy: metrics on http://{at}/metrics");
+                crate::exit::print(&format!("corsgate proxy: metrics on http://{at}/metrics\n"));
                 tokio::spawn(metrics::serve(metrics, cors.stats()));
             }
             Err(e) => {

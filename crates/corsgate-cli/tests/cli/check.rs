@@ -182,3 +182,37 @@ fn issue_11_control_bytes_in_findings_are_escaped() {
     assert!(!out.chars().any(|c| c.is_control() && c != '\n'), "{out:?}");
     assert!(out.contains("\\u{1b}"), "{out}");
 }
+
+// Issue #14: `corsgate check --json f | head` panicked on the broken pipe.
+#[test]
+fn issue_14_a_closed_stdout_is_not_a_panic() {
+    let dir = TempDir::new("pipe");
+    let path = dir.write(
+        "risky.json",
+        r#"{"CORS_ALLOW_ALL_ORIGINS": true, "CORS_ALLOW_CREDENTIALS": true}"#,
+    );
+    for args in ["check --json", "check"] {
+        // `true` reads nothing and exits: the report meets a closed pipe.
+        let script = format!("\"$0\" {args} \"$1\" | true; echo \"${{PIPESTATUS[0]}}\"");
+        for _ in 0..3 {
+            let output = std::process::Command::new("bash")
+                .args(["-c", &script, crate::support::BIN, path.to_str().unwrap()])
+                .output()
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert!(!stderr.contains("panicked"), "{args}: {stderr}");
+            let code = String::from_utf8_lossy(&output.stdout);
+            assert_eq!(code.trim(), "2", "{args}: the exit code is the report's");
+        }
+    }
+}
+
+// Issue #14: `corsgate proxy --version` was an error.
+#[test]
+fn issue_14_every_subcommand_has_version() {
+    for sub in ["proxy", "check", "doctor", "demo"] {
+        let (code, out, err) = run(&[sub, "--version"]);
+        assert_eq!(code, 0, "{sub}: {err}");
+        assert!(out.contains(env!("CARGO_PKG_VERSION")), "{sub}: {out}");
+    }
+}
