@@ -20,6 +20,27 @@ pub(crate) struct Cli {
     pub(crate) command: Command,
 }
 
+/// `HOST:PORT` with an IP address or a host name (`localhost:8090`); a
+/// name resolving to several addresses takes the first IPv4 one.
+fn socket_addr(text: &str) -> Result<SocketAddr, String> {
+    if let Ok(addr) = text.parse() {
+        return Ok(addr);
+    }
+    let addrs: Vec<SocketAddr> = std::net::ToSocketAddrs::to_socket_addrs(text)
+        .map_err(|e| {
+            format!(
+                "`{text}` is not HOST:PORT ({e}); write e.g. `127.0.0.1:8080` or `localhost:8080`"
+            )
+        })?
+        .collect();
+    addrs
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or(addrs.first())
+        .copied()
+        .ok_or_else(|| format!("`{text}` resolves to no address"))
+}
+
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
     /// Put CORS in front of an unmodified back-end: a reverse proxy that
@@ -57,10 +78,12 @@ GET /internal/stats (outside the default policy's scope).";
 pub(crate) struct DemoArgs {
     /// Where the API listens (loopback only).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8000")]
+    #[arg(value_parser = socket_addr)]
     pub(crate) api: SocketAddr,
 
     /// Where the front-end page listens (loopback only).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:5000")]
+    #[arg(value_parser = socket_addr)]
     pub(crate) page: SocketAddr,
 
     /// The API's policy file (TOML or JSON, corsgate or django-cors-headers
@@ -156,6 +179,7 @@ pub(crate) struct ProxyArgs {
 
     /// The address to listen on (loopback by default).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    #[arg(value_parser = socket_addr)]
     pub(crate) listen: SocketAddr,
 
     /// An origin allowed to read responses, e.g. `http://127.0.0.1:5000`
@@ -222,6 +246,7 @@ pub(crate) struct ProxyArgs {
     /// preflights) in the Prometheus text format at `http://ADDR/metrics`,
     /// on this separate listener (e.g. `127.0.0.1:9464`).
     #[arg(long, value_name = "ADDR")]
+    #[arg(value_parser = socket_addr)]
     pub(crate) metrics_listen: Option<SocketAddr>,
 
     /// Seconds to let requests in flight finish on SIGINT/SIGTERM.

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use corsgate::tower::CorsLayer;
-use corsgate::{Config, Decision, Policy, PolicyHandle};
+use corsgate::{Config, ConfigErrorKind, Decision, Policy, PolicyHandle};
 use http::header::{self, HeaderValue};
 use http::{Method, Request, Response, StatusCode, Uri};
 use http_body_util::combinators::BoxBody;
@@ -64,9 +64,9 @@ pub(crate) fn run(args: ProxyArgs) -> ExitCode {
     };
     let policy = match initial_policy(&args) {
         Ok(policy) => policy,
-        Err(report) => {
+        Err((report, summary)) => {
             eprintln!("{report}");
-            eprintln!("corsgate proxy: not started: the policy has errors");
+            eprintln!("corsgate proxy: not started: {summary}");
             return exit::code(exit::ERRORS);
         }
     };
@@ -113,14 +113,34 @@ fn init_logging() {
         .try_init();
 }
 
-fn initial_policy(args: &ProxyArgs) -> Result<Policy, String> {
+/// The policy from `--config` or the flags; else the report and a one-line
+/// summary that tells an unreadable file from one with errors.
+fn initial_policy(args: &ProxyArgs) -> Result<Policy, (String, &'static str)> {
     match &args.config {
-        Some(path) => Policy::from_file(path).map_err(|e| e.to_string()),
+        Some(path) => Policy::from_file(path).map_err(|e| {
+            let unreadable = e.iter().all(|e| {
+                matches!(
+                    e.kind(),
+                    ConfigErrorKind::Io | ConfigErrorKind::UnknownFormat
+                ) || (e.kind() == ConfigErrorKind::TooLarge && e.key().is_empty())
+            });
+            let summary = if unreadable {
+                "cannot read the policy file"
+            } else {
+                "the policy has errors"
+            };
+            (e.to_string(), summary)
+        }),
         None => Config::builder()
             .allowed_origins(args.allow_origin.iter().cloned())
             .allow_credentials(args.allow_credentials)
             .compile()
-            .map_err(|e| e.to_string().replace("`allowed_origins", "`--allow-origin")),
+            .map_err(|e| {
+                (
+                    e.to_string().replace("`allowed_origins", "`--allow-origin"),
+                    "the policy has errors",
+                )
+            }),
     }
 }
 
@@ -133,6 +153,11 @@ async fn serve(args: ProxyArgs, policy: Policy, upstreams: Upstreams) -> ExitCod
         }
     };
     let local = listener.local_addr().unwrap_or(args.listen);
+    if !local.ip().is_loopback() {
+        warn!(
+            "listening on {local}: reachable from the network, not only from this machine; every page any user opens can reach the upstream through it (use 127.0.0.1 for development)"
+        );
+    }
     let fd_limit = conns::raise_fd_limit();
     let max_connections = args.max_connections.map_or_else(
         || conns::default_max_connections(fd_limit),
@@ -423,14 +448,32 @@ where
         .extensions()
         .get::<Decision>()
         .map_or("-", |d| d.reason().name());
-    info!(
-        %method,
-        %path,
-        origin = origin.as_deref().unwrap_or("-"),
-        decision = decided,
-        status = response.status().as_u16(),
-        latency_ms = format_args!("{:.1}", start.elapsed().as_secs_f64() * 1000.0),
-    );
+    let latency_ms = start.elapsed().as_secs_f64() * 1000.0;
+    let origin = origin.as_deref().unwrap_or("-");
+    let status = response.status().as_u16();
+    // The proxy's own errors (502, 504, 413, …) say why, at warn.
+    if let Some(failed) = response.extensions().get::<Failure>() {
+        warn!(
+            %method,
+            %path,
+            origin,
+            decision = decided,
+            status,
+            error = %failed.kind,
+            latency_ms = format_args!("{latency_ms:.1}"),
+            "{}",
+            failed.message
+        );
+    } else {
+        info!(
+            %method,
+            %path,
+            origin,
+            decision = decided,
+            status,
+            latency_ms = format_args!("{latency_ms:.1}"),
+        );
+    }
     // The closure owns the guard, so it is dropped with the body.
     Ok(response.map(|body| {
         body.map_err(move |e| {
@@ -693,6 +736,14 @@ async fn forward_upgrade(shared: &Shared, mut req: Request<Incoming>, uri: Uri) 
 
 /// A short JSON error, with the CORS headers so a browser page can read it
 /// instead of seeing a misleading CORS error.
+/// Why the proxy answered with an error of its own (a response extension,
+/// read by the log line).
+#[derive(Debug, Clone)]
+struct Failure {
+    kind: String,
+    message: String,
+}
+
 fn failure(status: StatusCode, kind: &str, message: &str) -> Response<Body> {
     let body = serde_json::json!({ "error": kind, "message": message, "status": status.as_u16() })
         .to_string();
@@ -705,6 +756,10 @@ fn failure(status: StatusCode, kind: &str, message: &str) -> Response<Body> {
     response
         .headers_mut()
         .insert("x-corsgate-error", HeaderValue::from_static("1"));
+    response.extensions_mut().insert(Failure {
+        kind: kind.to_owned(),
+        message: message.to_owned(),
+    });
     response
 }
 

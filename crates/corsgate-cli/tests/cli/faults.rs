@@ -694,3 +694,101 @@ fn issue_11_a_deeply_nested_file_on_reload_keeps_the_old_policy() {
         "the old policy serves"
     );
 }
+
+// Issue #14: a missing --config file was reported as "the policy has errors".
+#[test]
+fn issue_14_a_missing_config_file_says_it_cannot_be_read() {
+    let (code, stdout, stderr) = crate::support::run(&[
+        "proxy",
+        "--config",
+        "/nonexistent/cors.toml",
+        "--upstream",
+        "http://127.0.0.1:9",
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(
+        stderr.contains("cannot read `/nonexistent/cors.toml`"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("not started: cannot read the policy file"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("has errors"), "{stderr}");
+}
+
+// Issue #14: `--listen localhost:8090` was "invalid socket address".
+#[test]
+fn issue_14_listen_accepts_a_host_name() {
+    let up = RawUpstream::start();
+    let upstream = up.url();
+    let mut child = std::process::Command::new(crate::support::BIN)
+        .args(["proxy", "--upstream", &upstream, "--listen", "localhost:0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let _ = std::io::BufRead::read_line(&mut out, &mut line);
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        line.starts_with("corsgate proxy: listening on http://"),
+        "{line:?}"
+    );
+    let addr: SocketAddr = line
+        .trim()
+        .rsplit("http://")
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(addr.ip().is_loopback(), "{addr}");
+}
+
+// Issue #14: `--listen 0.0.0.0:…` gave no word that the proxy is now
+// reachable from the network; 502s were logged at INFO without the reason.
+#[test]
+fn issue_14_a_public_listener_is_warned_about_and_502s_say_why() {
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let upstream = format!("http://{closed}");
+    let mut child = std::process::Command::new(crate::support::BIN)
+        .args([
+            "proxy",
+            "--upstream",
+            &upstream,
+            "--listen",
+            "0.0.0.0:0",
+            "--allow-origin",
+            ORIGIN,
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let _ = std::io::BufRead::read_line(&mut out, &mut line);
+    let port: u16 = line.trim().rsplit(':').next().unwrap().parse().unwrap();
+    // Loopback only, even though it listens on every interface.
+    let local = SocketAddr::from(([127, 0, 0, 1], port));
+    let (reply, _) = exchange(local, &get("/x"), Duration::from_secs(5));
+    assert!(reply.starts_with("HTTP/1.1 502"), "{reply}");
+    thread::sleep(Duration::from_millis(200));
+    let _ = child.kill();
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("reachable from the network"), "{stderr}");
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("status=502"))
+        .unwrap_or_else(|| panic!("no 502 line: {stderr}"));
+    assert!(line.contains("WARN"), "{line}");
+    assert!(line.contains("upstream_unreachable"), "{line}");
+}

@@ -873,7 +873,7 @@ impl Walker<'_> {
                     node.span.start,
                     ConfigError::new(ConfigErrorKind::InvalidMaxAge, key, format!("`{n}` is negative"))
                         .value(n.to_string())
-                        .help("write a number of seconds, `0` or more (`0` sends no `Access-Control-Max-Age`)"),
+                        .help("write a number of seconds, `0` or more (`0` sends `Access-Control-Max-Age: 0`: no caching)"),
                 );
                 None
             }

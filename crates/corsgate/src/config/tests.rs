@@ -278,7 +278,7 @@ fn e004_max_age_negative_fractional_or_absurd() {
         errors,
         [
             "line 1, column 26: error: `CORS_PREFLIGHT_MAX_AGE`: `-1` is negative\n  \
-          help: write a number of seconds, `0` or more (`0` sends no `Access-Control-Max-Age`)"
+          help: write a number of seconds, `0` or more (`0` sends `Access-Control-Max-Age: 0`: no caching)"
         ]
     );
     let errors = errors_of(Config::from_toml_str("preflight_max_age = 1.5\n"));
