@@ -117,20 +117,35 @@ fn init_logging() {
 /// summary that tells an unreadable file from one with errors.
 fn initial_policy(args: &ProxyArgs) -> Result<Policy, (String, &'static str)> {
     match &args.config {
-        Some(path) => Policy::from_file(path).map_err(|e| {
-            let unreadable = e.iter().all(|e| {
-                matches!(
-                    e.kind(),
-                    ConfigErrorKind::Io | ConfigErrorKind::UnknownFormat
-                ) || (e.kind() == ConfigErrorKind::TooLarge && e.key().is_empty())
-            });
-            let summary = if unreadable {
-                "cannot read the policy file"
-            } else {
-                "the policy has errors"
-            };
-            (e.to_string(), summary)
-        }),
+        Some(path) => Config::from_file(path)
+            .and_then(|config| {
+                // An old django alias beside its new name is ignored (as
+                // django does): say so.
+                for warning in config.warnings() {
+                    eprintln!("warning: {warning}");
+                }
+                config.compile()
+            })
+            .map_err(|e| {
+                let unreadable = e.iter().all(|e| {
+                    matches!(
+                        e.kind(),
+                        ConfigErrorKind::Io | ConfigErrorKind::UnknownFormat
+                    ) || (e.kind() == ConfigErrorKind::TooLarge && e.key().is_empty())
+                });
+                let summary = if unreadable {
+                    "cannot read the policy file"
+                } else {
+                    "the policy has errors"
+                };
+                (e.to_string(), summary)
+            }),
+        None if args.allow_origin.is_empty() => {
+            eprintln!(
+                "warning: no origin is allowed: every cross-origin request will be refused\n  help: pass `--allow-origin http://127.0.0.1:5000` (the page's origin), or `--config FILE`"
+            );
+            Ok(Policy::default())
+        }
         None => Config::builder()
             .allowed_origins(args.allow_origin.iter().cloned())
             .allow_credentials(args.allow_credentials)

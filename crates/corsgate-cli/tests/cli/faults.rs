@@ -792,3 +792,34 @@ fn issue_14_a_public_listener_is_warned_about_and_502s_say_why() {
     assert!(line.contains("WARN"), "{line}");
     assert!(line.contains("upstream_unreachable"), "{line}");
 }
+
+// Issue #14: with neither --allow-origin nor --config the proxy refused
+// every origin without a hint; an old django alias beside its new name was
+// ignored in silence.
+#[test]
+fn issue_14_a_proxy_that_allows_nothing_or_ignores_an_alias_says_so() {
+    let up = RawUpstream::start();
+    let upstream = up.url();
+    let proxy = Proxy::start(&["--upstream", &upstream]);
+    assert_eq!(
+        served_within(&proxy, Duration::from_secs(2)),
+        "HTTP/1.1 200 OK"
+    );
+    assert!(
+        proxy.stderr().contains("no origin is allowed"),
+        "{}",
+        proxy.stderr()
+    );
+    drop(proxy);
+
+    let dir = TempDir::new("alias");
+    let file = dir.write(
+        "settings.json",
+        r#"{"CORS_ORIGIN_WHITELIST": ["http://old.example"], "CORS_ALLOWED_ORIGINS": ["http://new.example"]}"#,
+    );
+    let proxy = Proxy::start(&["--upstream", &upstream, "--config", file.to_str().unwrap()]);
+    assert_eq!(allowed(&proxy, "http://new.example"), Some(true));
+    let stderr = proxy.stderr();
+    assert!(stderr.contains("CORS_ORIGIN_WHITELIST"), "{stderr}");
+    assert!(!stderr.contains("no origin is allowed"), "{stderr}");
+}
