@@ -338,3 +338,18 @@ fn issue_11_a_configured_origin_must_normalise_to_one_a_browser_sends() {
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(decide_get(&policy, "/", "https://app.example").origin_allowed());
 }
+
+// Found by the `config` fuzz target (issue #11): a value holding backticks
+// of its own split the message's quoting, and 4 KB of it was echoed.
+#[test]
+fn issue_11_a_value_with_its_own_backticks_is_still_shortened() {
+    let regex = format!("\\p{{Nope}}{}", "`x`y".repeat(2_000));
+    let errors = Config::builder()
+        .allowed_origin_regexes([regex])
+        .compile()
+        .unwrap_err();
+    for error in &errors {
+        let text = error.to_string();
+        assert!(text.len() < 2_500, "{} bytes", text.len());
+    }
+}

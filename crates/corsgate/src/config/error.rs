@@ -126,10 +126,31 @@ fn shorten_quoted(text: &str) -> String {
 
 /// Escapes control characters (`\u{1b}`), keeping line breaks that
 /// corsgate itself writes between the parts of a message.
+///
+/// The result is at most [`MESSAGE_BYTES`] long: a value that is quoted
+/// with backticks of its own defeats [`shorten_quoted`]'s pairing, and the
+/// cap still holds (found by the `config` fuzz target).
 fn printable(text: &str) -> String {
-    if !text.chars().any(char::is_control) {
-        return text.to_owned();
+    let escaped = if text.chars().any(char::is_control) {
+        escape_controls(text)
+    } else {
+        text.to_owned()
+    };
+    if escaped.len() <= MESSAGE_BYTES {
+        return escaped;
     }
+    let mut end = MESSAGE_BYTES;
+    while !escaped.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… (message shortened)", &escaped[..end])
+}
+
+/// The longest text one part of a message (problem, help, value, key) may
+/// be once printable.
+const MESSAGE_BYTES: usize = 1_000;
+
+fn escape_controls(text: &str) -> String {
     text.chars()
         .map(|c| {
             if c.is_control() {
