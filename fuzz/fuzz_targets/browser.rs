@@ -15,7 +15,12 @@ fuzz_target!(|data: &[u8]| {
     }
     let status = u16::from_be_bytes([data[0], data[1]]) % 600;
     let parts = fields(&data[2..]);
-    let origin = std::str::from_utf8(parts[0]).unwrap_or("https://app.example");
+    // A page's origin is serialized by the browser: never a space or a
+    // comma (with one, two joined allow-origin lines could equal it).
+    let origin = std::str::from_utf8(parts[0])
+        .ok()
+        .filter(|o| !o.contains([' ', ',']))
+        .unwrap_or("https://app.example");
     let mut headers = HeaderMap::new();
     for pair in parts[1..].chunks(2) {
         let [name, value] = pair else { break };
