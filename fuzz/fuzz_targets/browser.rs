@@ -15,11 +15,13 @@ fuzz_target!(|data: &[u8]| {
     }
     let status = u16::from_be_bytes([data[0], data[1]]) % 600;
     let parts = fields(&data[2..]);
-    // A page's origin is serialized by the browser: never a space or a
-    // comma (with one, two joined allow-origin lines could equal it).
+    // A page's origin is serialized by the browser: ASCII (international
+    // names in punycode), never a space or a comma. (With a comma, two
+    // joined allow-origin lines could equal it; with U+FFFD, the model's
+    // lossy reading of a non-UTF-8 header could.)
     let origin = std::str::from_utf8(parts[0])
         .ok()
-        .filter(|o| !o.contains([' ', ',']))
+        .filter(|o| o.is_ascii() && !o.contains([' ', ',']))
         .unwrap_or("https://app.example");
     let mut headers = HeaderMap::new();
     for pair in parts[1..].chunks(2) {
