@@ -124,7 +124,12 @@ impl Engine {
                     allowed: Some(allowed),
                     stats: self.stats.clone(),
                     origin: request.origin().unwrap_or("").to_owned(),
-                    target: format!("{} {}", request.method(), request.path()),
+                    // Only a report-only log line needs it.
+                    target: if report_only {
+                        format!("{} {}", request.method(), request.path())
+                    } else {
+                        String::new()
+                    },
                 })),
                 Err(_) => {
                     log_failure(request.origin().unwrap_or(""), "the check panicked");
