@@ -5,8 +5,8 @@
 #![no_main]
 
 use corsgate::browser::{Credentials, cors_check, preflight_check, readable_headers};
-use corsgate_fuzz::fields;
-use http::{HeaderMap, HeaderName, HeaderValue};
+use corsgate_fuzz::{fields, headers};
+
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -23,25 +23,17 @@ fuzz_target!(|data: &[u8]| {
         .ok()
         .filter(|o| o.is_ascii() && !o.contains([' ', ',']))
         .unwrap_or("https://app.example");
-    let mut headers = HeaderMap::new();
-    for pair in parts[1..].chunks(2) {
-        let [name, value] = pair else { break };
-        let name = match *name {
-            b"o" => HeaderName::from_static("access-control-allow-origin"),
-            b"c" => HeaderName::from_static("access-control-allow-credentials"),
-            b"m" => HeaderName::from_static("access-control-allow-methods"),
-            b"h" => HeaderName::from_static("access-control-allow-headers"),
-            b"e" => HeaderName::from_static("access-control-expose-headers"),
-            b"a" => HeaderName::from_static("access-control-max-age"),
-            other => match HeaderName::from_bytes(other) {
-                Ok(n) => n,
-                Err(_) => continue,
-            },
-        };
-        if let Ok(value) = HeaderValue::from_bytes(value) {
-            headers.append(name, value);
-        }
-    }
+    let headers = headers(
+        &parts[1..],
+        &[
+            (b"o", "access-control-allow-origin"),
+            (b"c", "access-control-allow-credentials"),
+            (b"m", "access-control-allow-methods"),
+            (b"h", "access-control-allow-headers"),
+            (b"e", "access-control-expose-headers"),
+            (b"a", "access-control-max-age"),
+        ],
+    );
     for credentials in [
         Credentials::Include,
         Credentials::SameOrigin,

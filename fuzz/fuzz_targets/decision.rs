@@ -2,8 +2,8 @@
 //! Input: method 0xFF path 0xFF (name 0xFF value)*.
 #![no_main]
 
-use corsgate_fuzz::{cases, check, fields};
-use http::{HeaderMap, HeaderName, HeaderValue, Method};
+use corsgate_fuzz::{cases, check, fields, headers};
+use http::Method;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -14,24 +14,15 @@ fuzz_target!(|data: &[u8]| {
     let Some(Ok(path)) = parts.get(1).map(|p| std::str::from_utf8(p)) else {
         return;
     };
-    let mut headers = HeaderMap::new();
-    for pair in parts[2.min(parts.len())..].chunks(2) {
-        let [name, value] = pair else { break };
-        // Short names pick the CORS request headers, so the fuzzer reaches them.
-        let name = match *name {
-            b"o" => HeaderName::from_static("origin"),
-            b"m" => HeaderName::from_static("access-control-request-method"),
-            b"h" => HeaderName::from_static("access-control-request-headers"),
-            b"p" => HeaderName::from_static("access-control-request-private-network"),
-            other => match HeaderName::from_bytes(other) {
-                Ok(n) => n,
-                Err(_) => continue,
-            },
-        };
-        if let Ok(value) = HeaderValue::from_bytes(value) {
-            headers.append(name, value);
-        }
-    }
+    let headers = headers(
+        &parts[2.min(parts.len())..],
+        &[
+            (b"o", "origin"),
+            (b"m", "access-control-request-method"),
+            (b"h", "access-control-request-headers"),
+            (b"p", "access-control-request-private-network"),
+        ],
+    );
     for case in cases() {
         check(case, &method, path, &headers);
     }

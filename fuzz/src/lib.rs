@@ -17,7 +17,7 @@ use corsgate::{Decision, DecisionKind, Policy, RequestView};
 use http::header::{
     ACCESS_CONTROL_ALLOW_CREDENTIALS as ACAC, ACCESS_CONTROL_ALLOW_ORIGIN as ACAO, ORIGIN, VARY,
 };
-use http::{HeaderMap, HeaderValue, Method};
+use http::{HeaderMap, HeaderName, HeaderValue, Method};
 
 /// A policy under test and what its text promises.
 pub struct Case {
@@ -179,4 +179,25 @@ fn invariants(case: &Case, request: &HeaderMap, decision: &Decision, answer: &He
 /// UTF-8 text holds).
 pub fn fields(data: &[u8]) -> Vec<&[u8]> {
     data.split(|b| *b == 0xFF).collect()
+}
+
+/// Headers from fields `name, value, name, value, …`. A one-byte name found
+/// in `aliases` stands for a long header name, so the fuzzer reaches the
+/// CORS headers; other names and values that are not valid HTTP are skipped.
+pub fn headers(pairs: &[&[u8]], aliases: &[(&[u8], &'static str)]) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    for pair in pairs.chunks(2) {
+        let [name, value] = pair else { break };
+        let name = match aliases.iter().find(|(short, _)| short == name) {
+            Some((_, long)) => HeaderName::from_static(long),
+            None => match HeaderName::from_bytes(name) {
+                Ok(n) => n,
+                Err(_) => continue,
+            },
+        };
+        if let Ok(value) = HeaderValue::from_bytes(value) {
+            headers.append(name, value);
+        }
+    }
+    headers
 }
