@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use corsgate::{DecisionKind, Policy};
+use corsgate::{Decision, DecisionKind, Policy};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode};
 use serde::Deserialize;
 
@@ -291,12 +291,11 @@ impl Case {
 
 /// Runs a row against the bare policy: a preflight is answered with the
 /// decision's response, anything else gets the app's response with the
-/// decision applied. Returns the observation and the decision's reason.
-pub fn run_policy(case: &Case) -> (Observed, String) {
+/// decision applied. Returns the observation and the decision.
+pub fn run_policy(case: &Case) -> (Observed, Decision) {
     let policy = case.policy();
     let request: Request<()> = case.request();
     let decision = policy.decide_request(&request);
-    let reason = decision.reason().name().to_owned();
     if decision.kind() == DecisionKind::Preflight {
         let response: Response<()> = decision.preflight_response();
         let observed = Observed {
@@ -304,7 +303,7 @@ pub fn run_policy(case: &Case) -> (Observed, String) {
             headers: response.headers().clone(),
             app_called: false,
         };
-        return (observed, reason);
+        return (observed, decision);
     }
     let mut response: Response<()> = case.app_response();
     decision.apply(response.headers_mut());
@@ -313,7 +312,7 @@ pub fn run_policy(case: &Case) -> (Observed, String) {
         headers: response.headers().clone(),
         app_called: true,
     };
-    (observed, reason)
+    (observed, decision)
 }
 
 fn fill(headers: &mut HeaderMap, spec: &BTreeMap<String, OneOrMany>) {

@@ -81,9 +81,10 @@ pub(crate) fn compile(patterns: Vec<Hir>, anchor: Anchor) -> Result<AnchoredRege
             Hir::concat(parts)
         })
         .collect();
-    let config = meta::Config::new()
-        .nfa_size_limit(Some(SIZE_LIMIT))
-        .utf8_empty(anchor == Anchor::Whole);
+    // (`utf8_empty` is left at its default: every match starts at the
+    // anchored start, so an empty match is at offset 0, never inside a
+    // UTF-8 sequence, and the setting cannot change a result.)
+    let config = meta::Config::new().nfa_size_limit(Some(SIZE_LIMIT));
     meta::Builder::new()
         .configure(config)
         .build_many_from_hir(&anchored)
@@ -164,11 +165,18 @@ mod tests {
             parse(&"a".repeat(MAX_REGEX_BYTES + 1), Anchor::Whole),
             Err(RegexProblem::TooLong(MAX_REGEX_BYTES + 1))
         );
-        assert!(parse(&"a".repeat(MAX_REGEX_BYTES), Anchor::Whole).is_ok());
+        // The limits as documented, written out (not the constants), so a
+        // changed limit fails here.
+        assert!(parse(&"a".repeat(16_384), Anchor::Whole).is_ok());
+        assert!(parse(&"a".repeat(16_385), Anchor::Whole).is_err());
         assert_eq!(
             parse("a)|(b", Anchor::Whole),
             Err(RegexProblem::Syntax("unopened group".into()))
         );
+        // `\w{100}` takes a few MiB (Unicode classes are large): inside the
+        // 10 MiB limit, which the short `(\w{100}){100}` is not.
+        let some_mib = parse(r"\w{100}", Anchor::Whole).unwrap();
+        assert!(compile(vec![some_mib], Anchor::Whole).is_ok());
         let big = parse(r"(\w{100}){100}", Anchor::Whole).unwrap();
         assert_eq!(
             compile(vec![big], Anchor::Whole).map(|_| ()),

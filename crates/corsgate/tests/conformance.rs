@@ -26,11 +26,60 @@ fn every_row_passes_against_the_bare_policy() {
     let failures: Vec<String> = cases
         .iter()
         .filter_map(|case| {
-            let (observed, reason) = run_policy(case);
-            case.check(&observed, Some(&reason)).err()
+            let (observed, decision) = run_policy(case);
+            let problems = [
+                case.check(&observed, Some(decision.reason().name())).err(),
+                accessors_disagree(case, &decision),
+            ];
+            let problems: Vec<String> = problems.into_iter().flatten().collect();
+            (!problems.is_empty()).then(|| problems.join("\n"))
         })
         .collect();
     report(failures, "the bare Policy", cases.len());
+}
+
+/// The reasons that let the page read the response, written out here (not
+/// asked of the library) so that `is_allowed` is checked against the table.
+const READABLE: [&str; 8] = [
+    "path-not-in-scope",
+    "no-origin",
+    "origin-listed",
+    "null-listed",
+    "origin-matches-pattern",
+    "origin-matches-regex",
+    "all-origins-allowed",
+    "allowed-by-check",
+];
+
+/// The decision's accessors against what the row expects: a preflight is
+/// answered without the app, an allowed origin is one the decision writes
+/// `Access-Control-Allow-Origin` for (on a response that had none: a row's
+/// app may set its own), and the reason says whether the page may read.
+fn accessors_disagree(case: &Case, decision: &corsgate::Decision) -> Option<String> {
+    let expect = &case.expect;
+    let mut problems = Vec::new();
+    if decision.is_preflight() == expect.app_called {
+        problems.push(format!("is_preflight() is {}", decision.is_preflight()));
+    }
+    let mut bare = http::HeaderMap::new();
+    decision.apply(&mut bare);
+    let granted = bare.contains_key("access-control-allow-origin");
+    if decision.origin_allowed() != granted {
+        problems.push(format!("origin_allowed() is {}", decision.origin_allowed()));
+    }
+    let readable = READABLE.contains(&expect.reason.as_str());
+    if decision.is_allowed() != readable || decision.reason().is_allowed() != readable {
+        problems.push(format!(
+            "is_allowed() is {}, reason().is_allowed() is {}",
+            decision.is_allowed(),
+            decision.reason().is_allowed()
+        ));
+    }
+    let kind = decision.reason().kind();
+    if kind.is_allowed() != readable || corsgate::ReasonKind::from_name(kind.name()) != Some(kind) {
+        problems.push(format!("reason kind {kind:?} disagrees"));
+    }
+    (!problems.is_empty()).then(|| format!("row `{}`: {}", case.name, problems.join("; ")))
 }
 
 /// An axum app whose every route answers as the row's `app` says, and

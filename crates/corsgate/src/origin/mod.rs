@@ -644,4 +644,72 @@ mod tests {
         let long = format!("https://{}.com", "a".repeat(4096));
         assert!(parse_request_origin(long.as_bytes()).is_none());
     }
+
+    #[test]
+    fn the_length_limit_is_2048_bytes_exactly() {
+        let of_length = |n: usize| format!("https://{}.com", "a".repeat(n - 12));
+        assert_eq!(of_length(2048).len(), 2048);
+        assert!(parse_request_origin(of_length(2048).as_bytes()).is_some());
+        assert!(parse_request_origin(of_length(2049).as_bytes()).is_none());
+    }
+
+    #[test]
+    fn a_scheme_with_any_upper_case_letter_is_not_serialized() {
+        // Each position on its own: the first letter is checked apart from
+        // the rest, so `Https` and `httpS` fail for different reasons.
+        for origin in ["Https://a.example", "hTtps://a.example", "httpS://a.example"] {
+            assert!(parse_request_origin(origin.as_bytes()).is_none(), "{origin}");
+        }
+        // Digits, `+`, `-` and `.` after the first letter are scheme bytes.
+        for origin in ["web+app://a.example", "x-y.z1://a.example"] {
+            assert!(parse_request_origin(origin.as_bytes()).is_some(), "{origin}");
+        }
+        for origin in ["1http://a.example", "+x://a.example", "://a.example"] {
+            assert!(parse_request_origin(origin.as_bytes()).is_none(), "{origin}");
+        }
+    }
+
+    #[test]
+    fn every_special_scheme_drops_its_own_default_port_only() {
+        for (scheme, default, other) in [
+            ("http", "80", "443"),
+            ("ws", "80", "443"),
+            ("https", "443", "80"),
+            ("wss", "443", "80"),
+            ("ftp", "21", "80"),
+        ] {
+            let spelled = format!("{scheme}://a.example:{default}");
+            assert!(parse_request_origin(spelled.as_bytes()).is_none(), "{spelled}");
+            assert_eq!(ok(&spelled), format!("{scheme}://a.example"));
+            let kept = format!("{scheme}://a.example:{other}");
+            assert!(parse_request_origin(kept.as_bytes()).is_some(), "{kept}");
+            assert_eq!(ok(&kept), kept);
+        }
+        // Not a special scheme: no default port, so none is dropped.
+        assert!(parse_request_origin(b"foo://a.example:80").is_some());
+        assert!(parse_request_origin(b"foo://a.example:21").is_some());
+    }
+
+    #[test]
+    fn an_origin_displays_as_its_serialization() {
+        let origin: Origin = "HTTPS://A.example:8443".parse().unwrap();
+        assert_eq!(origin.to_string(), "https://a.example:8443");
+        assert_eq!(format!("{origin:?}"), "Origin(https://a.example:8443)");
+        assert_eq!(Origin::null().to_string(), "null");
+        assert!(!origin.is_null());
+        assert_eq!(origin.host(), Some("a.example"));
+        assert_eq!(Origin::null().host(), None);
+        assert_eq!(Origin::null().port(), None);
+    }
+
+    #[test]
+    fn an_error_keeps_the_input_as_written() {
+        let err = Origin::parse("HTTPS://Example.com/app").unwrap_err();
+        assert_eq!(err.input(), "HTTPS://Example.com/app");
+        assert_eq!(err.problem(), &OriginProblem::HasPath);
+        assert_eq!(
+            err.to_string(),
+            "origin `HTTPS://Example.com/app` has a path"
+        );
+    }
 }
