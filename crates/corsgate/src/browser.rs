@@ -355,28 +355,26 @@ pub fn is_safelisted_request_header(name: &str, value: &str) -> bool {
             if bytes.iter().any(|b| is_unsafe_byte(*b)) {
                 return false;
             }
-            mime_essence(value).is_some_and(|essence| {
-                matches!(
-                    essence.as_str(),
-                    "application/x-www-form-urlencoded" | "multipart/form-data" | "text/plain"
-                )
-            })
+            // The MIME type's essence (`type/subtype`, before any `;`
+            // parameters, without surrounding white space) must be one of
+            // three. Each is two tokens, so an essence equal to one parses
+            // as a MIME type: no separate token check is needed.
+            let essence = value
+                .split(';')
+                .next()
+                .unwrap_or_default()
+                .trim_matches([' ', '\t', '\r', '\n']);
+            [
+                "application/x-www-form-urlencoded",
+                "multipart/form-data",
+                "text/plain",
+            ]
+            .iter()
+            .any(|safe| safe.eq_ignore_ascii_case(essence))
         }
         "range" => simple_range(value),
         _ => false,
     }
-}
-
-/// The essence (`type/subtype`, lower-case) of a MIME type, or `None` if it
-/// does not parse.
-fn mime_essence(value: &str) -> Option<String> {
-    let essence = value
-        .split(';')
-        .next()?
-        .trim_matches([' ', '\t', '\r', '\n']);
-    let (kind, sub) = essence.split_once('/')?;
-    let token = |s: &str| !s.is_empty() && s.bytes().all(is_tchar);
-    (token(kind) && token(sub)).then(|| essence.to_ascii_lowercase())
 }
 
 fn simple_range(value: &str) -> bool {
@@ -655,7 +653,24 @@ mod tests {
         assert!(is_safelisted_request_header("range", "bytes=0-499"));
         assert!(!is_safelisted_request_header("range", "bytes=-500"));
         assert!(!is_safelisted_request_header("range", "bytes=5-1"));
+        assert!(is_safelisted_request_header(
+            "content-type",
+            " Text/Plain \t; charset=utf-8"
+        ));
+        assert!(!is_safelisted_request_header("content-type", "text/plain2"));
+        assert!(!is_safelisted_request_header("content-type", "text/ plain"));
+        // 128 bytes is the longest safelisted value.
+        assert!(is_safelisted_request_header("accept", &"a".repeat(128)));
         assert!(!is_safelisted_request_header("accept", &"a".repeat(129)));
+        // Tab is the one control byte a value may hold; DEL is unsafe too.
+        assert!(is_safelisted_request_header(
+            "accept",
+            "text/html,\tapplication/json"
+        ));
+        assert!(!is_safelisted_request_header("accept", "text/html\u{1}"));
+        assert!(!is_safelisted_request_header("accept", "text/html\u{1f}"));
+        assert!(!is_safelisted_request_header("accept", "text/html\u{7f}"));
+        assert!(is_safelisted_request_header("accept", "text/html~"));
         assert!(!is_safelisted_request_header(
             "x-requested-with",
             "XMLHttpRequest"
@@ -936,6 +951,58 @@ mod tests {
             ["access-control-expose-headers", "x-a"]
         );
         assert!(readable_headers(&star, Credentials::Include).is_empty());
+    }
+
+    /// Every failure's name and message, for each API and stage, and the
+    /// other names and texts of the module, in one reviewed snapshot
+    /// (`src/snapshots/`): a changed word anywhere shows in the diff.
+    #[test]
+    fn every_name_and_message() {
+        let failures = [
+            Failure::MissingAllowOriginHeader,
+            Failure::MultipleAllowOriginValues {
+                value: "https://a.example, https://b.example".into(),
+            },
+            Failure::InvalidAllowOriginValue {
+                value: "yes".into(),
+            },
+            Failure::AllowOriginMismatch {
+                value: "https://a.example".into(),
+            },
+            Failure::WildcardOriginNotAllowed,
+            Failure::InvalidAllowCredentials {
+                value: "True".into(),
+            },
+            Failure::PreflightInvalidStatus,
+            Failure::PreflightDisallowedRedirect,
+            Failure::MethodDisallowedByPreflightResponse {
+                method: "PUT".into(),
+            },
+            Failure::HeaderDisallowedByPreflightResponse {
+                header: "x-token".into(),
+            },
+            Failure::InvalidAllowMethodsPreflightResponse,
+            Failure::InvalidAllowHeadersPreflightResponse,
+        ];
+        let mut text = String::new();
+        for failure in &failures {
+            text.push_str(&format!("{}\n  display: {failure}\n", failure.name()));
+            for api in [Api::Fetch, Api::XmlHttpRequest] {
+                for stage in [Stage::Actual, Stage::Preflight] {
+                    let reason = failure.reason_text(api, stage);
+                    text.push_str(&format!("  {api:?}/{stage:?}: {reason}\n"));
+                }
+            }
+        }
+        for credentials in [
+            Credentials::Include,
+            Credentials::SameOrigin,
+            Credentials::Omit,
+        ] {
+            text.push_str(&format!("{credentials:?}: {}\n", credentials.as_str()));
+        }
+        text.push_str(&format!("{}\n", Warning::AuthorizationCoveredByWildcard));
+        insta::assert_snapshot!(text);
     }
 
     #[test]

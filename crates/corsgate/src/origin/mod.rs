@@ -657,15 +657,28 @@ mod tests {
     fn a_scheme_with_any_upper_case_letter_is_not_serialized() {
         // Each position on its own: the first letter is checked apart from
         // the rest, so `Https` and `httpS` fail for different reasons.
-        for origin in ["Https://a.example", "hTtps://a.example", "httpS://a.example"] {
-            assert!(parse_request_origin(origin.as_bytes()).is_none(), "{origin}");
+        for origin in [
+            "Https://a.example",
+            "hTtps://a.example",
+            "httpS://a.example",
+        ] {
+            assert!(
+                parse_request_origin(origin.as_bytes()).is_none(),
+                "{origin}"
+            );
         }
         // Digits, `+`, `-` and `.` after the first letter are scheme bytes.
         for origin in ["web+app://a.example", "x-y.z1://a.example"] {
-            assert!(parse_request_origin(origin.as_bytes()).is_some(), "{origin}");
+            assert!(
+                parse_request_origin(origin.as_bytes()).is_some(),
+                "{origin}"
+            );
         }
         for origin in ["1http://a.example", "+x://a.example", "://a.example"] {
-            assert!(parse_request_origin(origin.as_bytes()).is_none(), "{origin}");
+            assert!(
+                parse_request_origin(origin.as_bytes()).is_none(),
+                "{origin}"
+            );
         }
     }
 
@@ -679,7 +692,10 @@ mod tests {
             ("ftp", "21", "80"),
         ] {
             let spelled = format!("{scheme}://a.example:{default}");
-            assert!(parse_request_origin(spelled.as_bytes()).is_none(), "{spelled}");
+            assert!(
+                parse_request_origin(spelled.as_bytes()).is_none(),
+                "{spelled}"
+            );
             assert_eq!(ok(&spelled), format!("{scheme}://a.example"));
             let kept = format!("{scheme}://a.example:{other}");
             assert!(parse_request_origin(kept.as_bytes()).is_some(), "{kept}");
