@@ -698,6 +698,12 @@ mod tests {
             ["accept"],
             "over 1024 bytes of safelisted values"
         );
+        let value = "a".repeat(128);
+        let at_limit = pairs(&[("accept", value.as_str()); 8]);
+        assert!(
+            unsafe_header_names(&at_limit).is_empty(),
+            "1024 bytes of safelisted values are still safelisted"
+        );
         assert!(is_forbidden_request_header("Sec-Fetch-Mode", "cors"));
         assert!(is_forbidden_request_header(
             "X-HTTP-Method-Override",
@@ -770,6 +776,20 @@ mod tests {
             ),
             Err(Failure::AllowOriginMismatch {
                 value: "http://127.0.0.1:5000/".into()
+            })
+        );
+        // Neither `null` nor containing `://`: not an origin at all.
+        assert_eq!(
+            cors_check(&h(&[("access-control-allow-origin", "yes")]), O, none),
+            Err(Failure::InvalidAllowOriginValue {
+                value: "yes".into()
+            })
+        );
+        // `null` is an origin, just not this page's.
+        assert_eq!(
+            cors_check(&h(&[("access-control-allow-origin", "null")]), O, none),
+            Err(Failure::AllowOriginMismatch {
+                value: "null".into()
             })
         );
         assert_eq!(
@@ -908,9 +928,14 @@ mod tests {
             O,
             cred,
             "DELETE",
-            &["authorization".to_owned(), "x-a".to_owned()],
+            &[
+                "authorization".to_owned(),
+                "x-a".to_owned(),
+                "x-b".to_owned(),
+            ],
         )
         .unwrap();
+        // One warning, for `authorization` alone.
         assert_eq!(star.warnings, [Warning::AuthorizationCoveredByWildcard]);
         assert_eq!(star.max_age, 5);
         let inc = Credentials::Include;
@@ -951,6 +976,18 @@ mod tests {
             ["access-control-expose-headers", "x-a"]
         );
         assert!(readable_headers(&star, Credentials::Include).is_empty());
+        // A header of several lines is one name; `Set-Cookie2` is never
+        // readable either.
+        let repeated = h(&[
+            ("x-a", "1"),
+            ("x-a", "2"),
+            ("set-cookie2", "a=b"),
+            ("access-control-expose-headers", "*"),
+        ]);
+        assert_eq!(
+            readable_headers(&repeated, Credentials::Omit),
+            ["access-control-expose-headers", "x-a"]
+        );
     }
 
     /// Every failure's name and message, for each API and stage, and the

@@ -481,7 +481,47 @@ fn add_vary_origin(headers: &mut HeaderMap) {
 
 #[cfg(test)]
 mod tests {
-    use super::ReasonKind;
+    use super::{Reason, ReasonKind};
+
+    /// Every reason's message and name, in one reviewed snapshot
+    /// (`src/snapshots/`): what logs, `doctor` and `check` print.
+    #[test]
+    fn every_reason_displays_its_message_and_name() {
+        let reasons = [
+            Reason::PathNotInScope,
+            Reason::NoOrigin,
+            Reason::OriginListed,
+            Reason::NullListed,
+            Reason::OriginMatchesPattern,
+            Reason::OriginMatchesRegex,
+            Reason::AllOriginsAllowed,
+            Reason::AllowedByCheck,
+            Reason::OriginNotAllowed,
+            Reason::MalformedOrigin,
+            Reason::MultipleOrigins,
+            Reason::MethodNotAllowed {
+                method: "patch".into(),
+            },
+            Reason::HeaderNotAllowed {
+                header: "x-token".into(),
+            },
+            Reason::AuthorizationNotCoveredByWildcard,
+            Reason::PrivateNetworkNotAllowed,
+        ];
+        let kinds: Vec<ReasonKind> = reasons.iter().map(Reason::kind).collect();
+        assert_eq!(kinds, ReasonKind::ALL, "one reason of each kind, in order");
+        let mut text = String::new();
+        for reason in &reasons {
+            assert_eq!(reason.kind().to_string(), reason.name());
+            let allowed = if reason.is_allowed() {
+                "allowed"
+            } else {
+                "refused"
+            };
+            text.push_str(&format!("{} ({allowed}): {reason}\n", reason.kind()));
+        }
+        insta::assert_snapshot!(text);
+    }
 
     #[test]
     fn reason_kinds_are_listed_in_declaration_order_allowed_first() {
