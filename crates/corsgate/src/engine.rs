@@ -242,3 +242,103 @@ impl Checking {
         ))
     }
 }
+
+/// The log lines are behaviour: report-only mode exists for its log, and a
+/// failed check must be seen. These tests record the events themselves.
+#[cfg(all(test, feature = "tracing"))]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use http::{HeaderMap, HeaderValue, Method};
+    use tracing::field::{Field, Visit};
+    use tracing::span::{Attributes, Id, Record};
+    use tracing::{Event, Metadata, Subscriber};
+
+    use super::*;
+    use crate::Config;
+
+    /// Each event as `LEVEL field=value … message`.
+    #[derive(Clone, Default)]
+    struct Recorder(Arc<Mutex<Vec<String>>>);
+
+    struct Line(String, String);
+
+    impl Visit for Line {
+        fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+            if field.name() == "message" {
+                self.1 = format!("{value:?}");
+            } else {
+                self.0.push_str(&format!("{}={value:?} ", field.name()));
+            }
+        }
+        fn record_str(&mut self, field: &Field, value: &str) {
+            self.0.push_str(&format!("{}={value} ", field.name()));
+        }
+    }
+
+    impl Subscriber for Recorder {
+        fn enabled(&self, _: &Metadata<'_>) -> bool {
+            true
+        }
+        fn new_span(&self, _: &Attributes<'_>) -> Id {
+            Id::from_u64(1)
+        }
+        fn record(&self, _: &Id, _: &Record<'_>) {}
+        fn record_follows_from(&self, _: &Id, _: &Id) {}
+        fn event(&self, event: &Event<'_>) {
+            let mut line = Line(String::new(), String::new());
+            event.record(&mut line);
+            let level = *event.metadata().level();
+            assert_eq!(event.metadata().target(), "corsgate");
+            self.0
+                .lock()
+                .unwrap()
+                .push(format!("{level} {}{}", line.0, line.1));
+        }
+        fn enter(&self, _: &Id) {}
+        fn exit(&self, _: &Id) {}
+    }
+
+    /// Runs one GET from `origin` through an engine, returning the events.
+    fn events(report_only: bool, check: Option<OriginCheck>, origin: &str) -> Vec<String> {
+        let policy = Config::builder()
+            .allowed_origins(["https://app.example"])
+            .report_only(report_only)
+            .compile()
+            .unwrap();
+        let mut engine = Engine::new(PolicyHandle::new(policy));
+        engine.check = check;
+        let mut headers = HeaderMap::new();
+        headers.insert("origin", HeaderValue::from_str(origin).unwrap());
+        let recorder = Recorder::default();
+        tracing::subscriber::with_default(recorder.clone(), || {
+            let request = RequestView::new(&Method::GET, "/users", &headers);
+            let started = engine.start(&request);
+            assert!(matches!(started.deciding, Deciding::Ready(Some(_))));
+        });
+        recorder.0.lock().unwrap().clone()
+    }
+
+    #[test]
+    fn report_only_logs_what_a_browser_would_block_and_nothing_else() {
+        assert_eq!(
+            events(true, None, "https://evil.example"),
+            [
+                "INFO reason=origin-not-allowed report-only: a browser would block GET /users: the origin is not allowed"
+            ]
+        );
+        assert!(events(true, None, "https://app.example").is_empty());
+        assert!(events(false, None, "https://evil.example").is_empty());
+    }
+
+    #[test]
+    fn a_panicking_check_is_logged_and_denies() {
+        let check = OriginCheck::new(|_: &RequestView<'_>| -> bool { panic!("boom") });
+        assert_eq!(
+            events(false, Some(check), "https://evil.example"),
+            [
+                "WARN origin=https://evil.example dynamic origin check failed, origin not allowed: the check panicked"
+            ]
+        );
+    }
+}
