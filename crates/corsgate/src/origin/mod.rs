@@ -216,14 +216,25 @@ impl<'a> RawOrigin<'a> {
             ));
         }
         let Some((scheme, rest)) = input.split_once("://") else {
-            let bare = input
-                .trim_start_matches(|c| c != ':' && c != '/')
-                .is_empty()
-                || !input.contains(':');
-            let help = if bare {
-                format!("write `https://{input}` (or `http://{input}`)")
-            } else {
-                "write the origin as `scheme://host[:port]`, e.g. `https://example.com`".into()
+            let help = match input.rsplit_once(':') {
+                // No `:` at all: a bare host (perhaps with a path), so
+                // suggest the origin of that host.
+                None => {
+                    let host = input.split(['/', '?', '#']).next().unwrap_or_default();
+                    format!("write `https://{host}` (or `http://{host}`)")
+                }
+                // `localhost:8000`: a host and port, most often a dev server.
+                Some((host, port))
+                    if !host.is_empty()
+                        && !host.contains('/')
+                        && !port.is_empty()
+                        && port.bytes().all(|b| b.is_ascii_digit()) =>
+                {
+                    format!("write `http://{input}` (or `https://{input}`)")
+                }
+                Some(_) => {
+                    "write the origin as `scheme://host[:port]`, e.g. `https://example.com`".into()
+                }
             };
             return Err(OriginError::new(input, OriginProblem::MissingScheme, help));
         };
@@ -273,7 +284,10 @@ impl<'a> RawOrigin<'a> {
             ));
         }
         if let Some(p) = port {
-            let numeric = !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit());
+            // At most five digits (`:000080` is refused, though the URL
+            // standard reads it as 80: no browser writes it); `""`, `+80`
+            // and `8a` are not numbers.
+            let numeric = p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit());
             if p != "*" && !(numeric && p.parse::<u32>().is_ok_and(|n| n <= 65535)) {
                 return Err(OriginError::new(
                     input,
@@ -530,6 +544,21 @@ mod tests {
             err.help(),
             "write `https://example.com` (or `http://example.com`)"
         );
+        assert_eq!(
+            Origin::parse("example.com/app/").unwrap_err().help(),
+            "write `https://example.com` (or `http://example.com`)"
+        );
+        assert_eq!(
+            Origin::parse("localhost:8000").unwrap_err().help(),
+            "write `http://localhost:8000` (or `https://localhost:8000`)"
+        );
+        for not_host_port in [":8000", "localhost:", "localhost:80a", "a/b:8000"] {
+            assert_eq!(
+                Origin::parse(not_host_port).unwrap_err().help(),
+                "write the origin as `scheme://host[:port]`, e.g. `https://example.com`",
+                "{not_host_port}"
+            );
+        }
         // The seed tutorial's typo.
         assert_eq!(
             problem("http//:localhost:8000"),
@@ -562,6 +591,20 @@ mod tests {
             OriginProblem::InvalidPort
         );
         assert_eq!(problem("https://example.com:"), OriginProblem::InvalidPort);
+        assert_eq!(
+            problem("https://example.com:000080"),
+            OriginProblem::InvalidPort
+        );
+        assert_eq!(
+            problem("https://example.com:+80"),
+            OriginProblem::InvalidPort
+        );
+        assert_eq!(
+            problem("https://example.com:65536"),
+            OriginProblem::InvalidPort
+        );
+        assert_eq!(ok("https://example.com:00080"), "https://example.com:80");
+        assert_eq!(ok("https://example.com:65535"), "https://example.com:65535");
         assert_eq!(problem("1http://example.com"), OriginProblem::InvalidScheme);
         assert_eq!(problem("https://*.example.com"), OriginProblem::Wildcard);
         assert!(matches!(
