@@ -257,3 +257,41 @@ fn preflight_problem(
     (wants_private_network && !rule.allow_private_network)
         .then_some(Reason::PrivateNetworkNotAllowed)
 }
+
+#[cfg(test)]
+mod tests {
+    use http::{HeaderMap, HeaderValue, Method};
+
+    use crate::{Config, Reason, RequestView};
+
+    #[test]
+    fn a_check_is_asked_only_about_origins_no_setting_decides() {
+        let policy = Config::builder()
+            .allowed_origins(["https://app.example"])
+            .compile()
+            .unwrap();
+        let ask = |origin: Option<&'static str>| {
+            let mut headers = HeaderMap::new();
+            if let Some(origin) = origin {
+                headers.insert("origin", HeaderValue::from_static(origin));
+            }
+            policy.decide_if_check_allows(&RequestView::new(&Method::GET, "/", &headers))
+        };
+        let allowed = ask(Some("https://other.example")).expect("a check applies");
+        assert_eq!(allowed.reason(), &Reason::AllowedByCheck);
+        let mut response = HeaderMap::new();
+        allowed.apply(&mut response);
+        assert_eq!(
+            response["access-control-allow-origin"],
+            "https://other.example"
+        );
+        for settled in [
+            Some("https://app.example"),
+            None,
+            Some("null"),
+            Some("HTTPS://other.example"),
+        ] {
+            assert!(ask(settled).is_none(), "{settled:?}");
+        }
+    }
+}
