@@ -95,3 +95,66 @@ pub(crate) fn list_items(value: &[u8]) -> impl Iterator<Item = &[u8]> {
         .map(<[u8]>::trim_ascii)
         .filter(|item| !item.is_empty())
 }
+
+#[cfg(test)]
+mod tests {
+    use http::{HeaderMap, HeaderValue, Method};
+
+    use super::{RequestView, list_items};
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(*name, HeaderValue::from_static(value));
+        }
+        map
+    }
+
+    #[test]
+    fn the_view_borrows_method_path_and_headers() {
+        let map = headers(&[("origin", "https://a.example")]);
+        let view = RequestView::new(&Method::PUT, "/a%20b?x=/y", &map);
+        assert_eq!(view.method(), Method::PUT);
+        assert_eq!(view.path(), "/a%20b");
+        assert_eq!(view.origin(), Some("https://a.example"));
+        let request = http::Request::delete("/r?q").body(()).unwrap();
+        let from_request = RequestView::from_request(&request);
+        assert_eq!(
+            (from_request.method(), from_request.path()),
+            (&Method::DELETE, "/r")
+        );
+    }
+
+    #[test]
+    fn origin_is_the_one_visible_ascii_origin_header() {
+        let two = headers(&[
+            ("origin", "https://a.example"),
+            ("origin", "https://b.example"),
+        ]);
+        assert_eq!(RequestView::new(&Method::GET, "/", &two).origin(), None);
+        let mut odd = HeaderMap::new();
+        odd.insert("origin", HeaderValue::from_bytes(b"https://\xff").unwrap());
+        assert_eq!(RequestView::new(&Method::GET, "/", &odd).origin(), None);
+        let none = HeaderMap::new();
+        assert_eq!(RequestView::new(&Method::GET, "/", &none).origin(), None);
+    }
+
+    #[test]
+    fn a_preflight_is_options_in_any_case_with_a_request_method() {
+        let asks = headers(&[("access-control-request-method", "")]);
+        let lower = Method::from_bytes(b"options").unwrap();
+        assert!(RequestView::new(&Method::OPTIONS, "/", &asks).is_preflight());
+        assert!(RequestView::new(&lower, "/", &asks).is_preflight());
+        assert!(!RequestView::new(&Method::GET, "/", &asks).is_preflight());
+        let plain = HeaderMap::new();
+        assert!(!RequestView::new(&Method::OPTIONS, "/", &plain).is_preflight());
+        assert!(RequestView::new(&Method::OPTIONS, "/", &plain).is_options());
+    }
+
+    #[test]
+    fn list_items_are_trimmed_and_empty_ones_skipped() {
+        let items: Vec<&[u8]> = list_items(b" a ,\tb,, ,c\t").collect();
+        assert_eq!(items, [&b"a"[..], b"b", b"c"]);
+        assert_eq!(list_items(b"").count(), 0);
+    }
+}

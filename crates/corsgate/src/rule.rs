@@ -223,19 +223,25 @@ fn compile_origins(s: &RuleSettings<'_>, errors: &mut Raw) -> OriginMatcher {
     let (regexes, rule) = s.allowed_origin_regexes;
     let key = path(rule, Field::AllowedOriginRegexes);
     let mut parsed = Vec::with_capacity(regexes.len());
+    let mut parsed_at = Vec::with_capacity(regexes.len());
     for (i, source) in regexes.iter().enumerate() {
         match anchored::parse(source, Anchor::Whole) {
-            Ok(hir) => parsed.push(hir),
+            Ok(hir) => {
+                parsed.push(hir);
+                parsed_at.push(i);
+            }
             Err(problem) => errors.push((key.at(i), regex_error(source, problem))),
         }
     }
-    if parsed.len() == regexes.len() && !parsed.is_empty() {
+    // The ones that parsed are compiled even when another did not, so a
+    // too-large regex is reported in the same run as a syntax error.
+    if !parsed.is_empty() {
         match anchored::compile(parsed, Anchor::Whole) {
             Ok(set) => matcher.regexes = Some(set),
             Err(problem) => {
-                // Each alone compiled: name the one that does not, if any.
-                let culprit = regexes.iter().position(|r| {
-                    anchored::parse(r, Anchor::Whole)
+                // Compile each alone: name the one that is too large, if any.
+                let culprit = parsed_at.into_iter().find(|&i| {
+                    anchored::parse(&regexes[i], Anchor::Whole)
                         .and_then(|hir| anchored::compile(vec![hir], Anchor::Whole))
                         .is_err()
                 });

@@ -226,6 +226,36 @@ fn the_builder_sets_every_field() {
     assert_eq!(built, from_file);
 }
 
+#[test]
+fn the_path_rule_builder_sets_every_field() {
+    let built = PathRule::new("^/x/")
+        .allowed_origins(["https://a.example"])
+        .allowed_origin_regexes([r"https://\w+\.example"])
+        .allow_all_origins(true)
+        .allow_methods(["GET"])
+        .allow_headers(["x-one"])
+        .expose_headers(["x-two"])
+        .preflight_max_age(60)
+        .allow_credentials(true)
+        .allow_private_network(true);
+    let from_file = toml(
+        r#"
+        [[path_rules]]
+        urls_regex = "^/x/"
+        allowed_origins = ["https://a.example"]
+        allowed_origin_regexes = ['https://\w+\.example']
+        allow_all_origins = true
+        allow_methods = ["GET"]
+        allow_headers = ["x-one"]
+        expose_headers = ["x-two"]
+        preflight_max_age = 60
+        allow_credentials = true
+        allow_private_network = true
+        "#,
+    );
+    assert_eq!(from_file.path_rules, [built]);
+}
+
 // django-cors-headers' system checks, E001–E015, each with our message.
 
 #[test]
@@ -288,6 +318,14 @@ fn e004_max_age_negative_fractional_or_absurd() {
             "line 1, column 21: error: `preflight_max_age`: expected a whole number of seconds, found a decimal number\n  \
           help: write e.g. `86400` (one day)"
         ]
+    );
+    // A year is the most accepted (`MAX_MAX_AGE`), written out here.
+    assert!(Config::from_toml_str("preflight_max_age = 31536000\n").is_ok());
+    let errors = errors_of(Config::from_toml_str("preflight_max_age = 31536001\n"));
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].contains("`31536001` seconds is more than a year"),
+        "{errors:?}"
     );
     let errors = errors_of(Config::from_toml_str("preflight_max_age = 86400000\n"));
     assert_eq!(
@@ -427,6 +465,20 @@ CORS_URLS_REGEX = "^/api/["
 }
 
 #[test]
+fn a_syntax_error_does_not_hide_a_too_large_regex() {
+    let errors = errors_of(Config::from_toml_str(
+        r#"CORS_ALLOWED_ORIGIN_REGEXES = ['(', '(\w{100}){100}', 'https://ok\.example']"#,
+    ));
+    assert_eq!(errors.len(), 2, "{errors:#?}");
+    assert!(errors[0].contains("`CORS_ALLOWED_ORIGIN_REGEXES[0]`: regex `(` does not compile"));
+    assert!(
+        errors[1].contains(
+            r"`CORS_ALLOWED_ORIGIN_REGEXES[1]`: regex `(\w{100}){100}` compiles too large"
+        )
+    );
+}
+
+#[test]
 fn path_rule_errors_name_the_rule() {
     let errors = errors_of(Config::from_toml_str(
         r#"allowed_origins = ["https://a.example"]
@@ -523,7 +575,7 @@ fn file_errors_name_the_file() {
         errors,
         [format!(
             "{}:2:28: error: `CORS_ALLOWED_ORIGINS[0]`: origin `127.0.0.1:5000` has no scheme\n  \
-             help: write the origin as `scheme://host[:port]`, e.g. `https://example.com`",
+             help: write `http://127.0.0.1:5000` (or `https://127.0.0.1:5000`)",
             file.display()
         )]
     );
