@@ -120,3 +120,25 @@ impl OriginCheck {
         self
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::OriginCheck;
+
+    #[test]
+    fn debug_shows_the_kind_and_timeout_not_the_closure() {
+        let sync = OriginCheck::new(|_| true);
+        assert_eq!(
+            format!("{sync:?}"),
+            "OriginCheck { kind: \"sync\", timeout: 2s }"
+        );
+        let checked = OriginCheck::new_async(|_| async { Ok::<_, std::io::Error>(true) })
+            .timeout(Duration::from_millis(250));
+        assert_eq!(
+            format!("{checked:?}"),
+            "OriginCheck { kind: \"async\", timeout: 250ms }"
+        );
+    }
+}

@@ -244,6 +244,12 @@ mod tests {
         assert_eq!(pat.parent_domain(), Some("xn--bcher-kva.example"));
         assert_eq!(pat.scheme(), "https");
         assert_eq!(pat.as_str(), "HTTPS://*.Bücher.Example:443");
+        // Shown as written, which is what a user recognises.
+        assert_eq!(pat.to_string(), "HTTPS://*.Bücher.Example:443");
+        assert_eq!(
+            format!("{pat:?}"),
+            "OriginPattern(HTTPS://*.Bücher.Example:443)"
+        );
     }
 
     #[test]
