@@ -53,19 +53,10 @@ fn an_invalid_django_file_lists_every_error() {
 
 #[test]
 fn a_risky_file_gets_findings_with_severity() {
+    // The README's example file, as a user runs it.
     let (code, out) = check(
         "risky.toml",
-        r#"CORS_ORIGIN_WHITELIST = ["https://old.example.com"]
-CORS_ALLOWED_ORIGINS = ["https://app.example.com", "http://app.example.com", "null", "https://*.github.io", "https://codepen.io"]
-CORS_ALLOWED_ORIGIN_REGEXES = ['^https://.*example\.com', '^https://www.example\.com$']
-CORS_ALLOW_CREDENTIALS = true
-CORS_ALLOW_HEADERS = ["*"]
-
-[[path_rules]]
-urls_regex = "^/public/"
-allow_all_origins = true
-allow_private_network = true
-"#,
+        include_str!("../../../../examples/risky.toml"),
         false,
     );
     assert_eq!(code, 2);

@@ -176,7 +176,7 @@ fn escape_controls(text: &str) -> String {
 ///      help: write `https://example.com` (or `http://example.com`)"
 /// );
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, PartialEq, Eq, thiserror::Error)]
 pub struct ConfigError {
     pub(crate) kind: ConfigErrorKind,
     pub(crate) key: String,
@@ -265,8 +265,42 @@ impl fmt::Display for ConfigError {
     }
 }
 
+/// `{:?}` reads as the message (what `main` prints for an error returned
+/// with `?`); `{:#?}` shows the fields.
+impl fmt::Debug for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !f.alternate() {
+            return fmt::Display::fmt(self, f);
+        }
+        f.debug_struct("ConfigError")
+            .field("kind", &self.kind)
+            .field("key", &self.key)
+            .field("value", &self.value)
+            .field("problem", &self.problem)
+            .field("help", &self.help)
+            .field("location", &self.location)
+            .finish()
+    }
+}
+
 /// Every error of a configuration, in file order. Never empty.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+///
+/// Returned with `?` from a `main` that returns `Result<(), Box<dyn Error>>`,
+/// it prints as the messages themselves (its `Debug` is its `Display`;
+/// `{:#?}` shows the fields):
+///
+/// ```
+/// use corsgate::Config;
+///
+/// let errors = Config::builder().allowed_origins(["localhost:5000"]).compile().unwrap_err();
+/// let boxed: Box<dyn std::error::Error> = errors.into();
+/// assert_eq!(
+///     format!("Error: {boxed:?}"),
+///     "Error: error: `allowed_origins[0]`: origin `localhost:5000` has no scheme\n  \
+///      help: write `http://localhost:5000` (or `https://localhost:5000`)"
+/// );
+/// ```
+#[derive(Clone, PartialEq, Eq, thiserror::Error)]
 pub struct ConfigErrors {
     errors: Vec<ConfigError>,
 }
@@ -308,6 +342,18 @@ impl fmt::Display for ConfigErrors {
             write!(f, "{error}")?;
         }
         Ok(())
+    }
+}
+
+impl fmt::Debug for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if f.alternate() {
+            f.debug_struct("ConfigErrors")
+                .field("errors", &self.errors)
+                .finish()
+        } else {
+            fmt::Display::fmt(self, f)
+        }
     }
 }
 

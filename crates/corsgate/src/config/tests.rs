@@ -628,3 +628,18 @@ fn an_empty_path_rule_regex_is_refused() {
          help: write the paths the rule covers, e.g. `^/api/`; settings for every path go at the top level"
     );
 }
+
+#[test]
+fn errors_debug_as_their_messages_and_alternate_debug_shows_the_fields() {
+    let errors = Config::builder()
+        .allowed_origins(["localhost:5000", "https://a.example/"])
+        .compile()
+        .unwrap_err();
+    assert_eq!(format!("{errors:?}"), errors.to_string());
+    let first = errors.iter().next().unwrap();
+    assert_eq!(format!("{first:?}"), first.to_string());
+    let fields = format!("{errors:#?}");
+    assert!(fields.starts_with("ConfigErrors {"), "{fields}");
+    assert!(fields.contains("kind: InvalidOrigin"), "{fields}");
+    assert!(fields.contains("key: \"allowed_origins[1]\""), "{fields}");
+}

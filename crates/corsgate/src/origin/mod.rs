@@ -121,13 +121,29 @@ impl std::str::FromStr for Origin {
     }
 }
 
-/// Why a configured origin or origin pattern was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// Why a configured origin or origin pattern was refused. `{:?}` reads as
+/// the message and its help (what `main` prints for an error returned with
+/// `?`); `{:#?}` shows the fields.
+#[derive(Clone, PartialEq, Eq, thiserror::Error)]
 #[error("origin `{input}` {problem}")]
 pub struct OriginError {
     input: String,
     problem: OriginProblem,
     help: String,
+}
+
+impl fmt::Debug for OriginError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if f.alternate() {
+            f.debug_struct("OriginError")
+                .field("input", &self.input)
+                .field("problem", &self.problem)
+                .field("help", &self.help)
+                .finish()
+        } else {
+            write!(f, "{self}\n  help: {}", self.help)
+        }
+    }
 }
 
 impl OriginError {
@@ -759,6 +775,18 @@ mod tests {
         assert_eq!(origin.host(), Some("a.example"));
         assert_eq!(Origin::null().host(), None);
         assert_eq!(Origin::null().port(), None);
+    }
+
+    #[test]
+    fn an_error_debugs_as_its_message_and_help() {
+        let err = Origin::parse("localhost:5000").unwrap_err();
+        assert_eq!(
+            format!("{err:?}"),
+            "origin `localhost:5000` has no scheme\n  help: write `http://localhost:5000` (or `https://localhost:5000`)"
+        );
+        let fields = format!("{err:#?}");
+        assert!(fields.starts_with("OriginError {"), "{fields}");
+        assert!(fields.contains("problem: MissingScheme"), "{fields}");
     }
 
     #[test]
