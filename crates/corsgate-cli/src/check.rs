@@ -28,7 +28,7 @@ pub(crate) fn run(args: &CheckArgs) -> ExitCode {
     exit::code(if !errors.is_empty() {
         exit::ERRORS
     } else if findings.iter().any(|f| f.severity() >= Severity::Low) {
-        exit::WARNINGS
+        exit::FINDINGS
     } else {
         exit::OK
     })

@@ -114,27 +114,61 @@ pub(crate) fn run(args: &DoctorArgs) -> ExitCode {
                     exit::OK
                 })
             }
-            Err(message) => {
+            Err(failed) => {
                 if args.json {
                     exit::print(&format!(
                         "{}\n",
                         serde_json::to_string(&ErrorJson {
                             schema: 1,
                             verdict: "error",
-                            error: &message
+                            error: &failed.message
                         })
                         .unwrap_or_default()
                     ));
                 }
-                usage(&message)
+                failed.exit()
             }
         }
     })
 }
 
+/// Why doctor has no verdict: the arguments (exit 2) or the network (exit 4).
+#[derive(Debug)]
+struct Failed {
+    network: bool,
+    message: String,
+}
+
+impl Failed {
+    fn network(message: String) -> Self {
+        Self {
+            network: true,
+            message,
+        }
+    }
+
+    fn exit(&self) -> ExitCode {
+        eprintln!("error: {}", self.message);
+        exit::code(if self.network {
+            exit::NETWORK
+        } else {
+            exit::USAGE
+        })
+    }
+}
+
+/// A plain message is about the arguments.
+impl From<String> for Failed {
+    fn from(message: String) -> Self {
+        Self {
+            network: false,
+            message,
+        }
+    }
+}
+
 fn usage(message: &str) -> ExitCode {
-    eprintln!("error: {message}");
-    exit::code(exit::USAGE_OR_NETWORK)
+    Failed::from(message.to_owned()).exit()
 }
 
 /// `scheme://host[:port]` of a URL, as a browser serialises it (the URL
@@ -178,7 +212,7 @@ impl Http {
         uri: &Uri,
         headers: &[(String, String)],
         body: Option<&str>,
-    ) -> Result<(u16, HeaderMap), String> {
+    ) -> Result<(u16, HeaderMap), Failed> {
         let method = Method::from_bytes(method.as_bytes())
             .map_err(|_| format!("`{method}` is not a valid method"))?;
         let mut request = http::Request::builder().method(method).uri(uri.clone());
@@ -193,13 +227,13 @@ impl Http {
         let request = request.body(body).map_err(|e| e.to_string())?;
         let response = tokio::time::timeout(self.timeout, self.client.request(request))
             .await
-            .map_err(|_| format!("{uri}: no answer within {:?}", self.timeout))?
+            .map_err(|_| Failed::network(format!("{uri}: no answer within {:?}", self.timeout)))?
             .map_err(|e| {
                 let chain: Vec<String> =
                     std::iter::successors(Some(&e as &dyn std::error::Error), |e| e.source())
                         .map(ToString::to_string)
                         .collect();
-                format!("cannot reach {uri}: {}", chain.join(": "))
+                Failed::network(format!("cannot reach {uri}: {}", chain.join(": ")))
             })?;
         let (parts, body) = response.into_parts();
         // Drain the body so the connection can be reused; its content is not needed.
@@ -208,7 +242,7 @@ impl Http {
     }
 }
 
-async fn diagnose(args: &DoctorArgs) -> Result<Report, String> {
+async fn diagnose(args: &DoctorArgs) -> Result<Report, Failed> {
     let first = parse_url(&args.url)?;
     let raw_origin = args.origin.clone().unwrap_or_default();
     let origin = corsgate::Origin::parse(&raw_origin)
@@ -229,7 +263,7 @@ async fn diagnose(args: &DoctorArgs) -> Result<Report, String> {
     let mut headers = Vec::new();
     for header in &args.headers {
         let Some((name, value)) = header.split_once(':') else {
-            return Err(format!("-H `{header}`: write `Name: value`"));
+            return Err(format!("-H `{header}`: write `Name: value`").into());
         };
         let (name, value) = (name.trim().to_owned(), value.trim().to_owned());
         if browser::is_forbidden_request_header(&name, &value) {
@@ -403,7 +437,9 @@ async fn diagnose(args: &DoctorArgs) -> Result<Report, String> {
         ));
         uri = next;
     }
-    Err("more than 20 redirects: the browser gives up with a network error".into())
+    Err(Failed::network(
+        "more than 20 redirects: the browser gives up with a network error".into(),
+    ))
 }
 
 /// A redirect's `Location` resolved against the URL that answered, as the
@@ -833,7 +869,7 @@ async fn scan(args: &DoctorArgs) -> ExitCode {
             };
             let (_, headers) = match client.send(method, &uri, &sent, None).await {
                 Ok(answer) => answer,
-                Err(e) => return usage(&e),
+                Err(failed) => return failed.exit(),
             };
             let acao = headers
                 .get(http::header::ACCESS_CONTROL_ALLOW_ORIGIN)

@@ -2,14 +2,20 @@
 
 use std::process::ExitCode;
 
-/// Success: `check` found nothing; `proxy` shut down cleanly.
+/// Success: `check` found nothing; `doctor`: the browser allows it;
+/// `proxy` and `demo` shut down cleanly.
 pub(crate) const OK: u8 = 0;
-/// Errors: `check` found configuration errors; `proxy` could not start
-/// (invalid configuration, address in use).
+/// Errors: `check` found configuration errors; `proxy` or `demo` could not
+/// start (invalid configuration, address in use).
 pub(crate) const ERRORS: u8 = 1;
-/// `check`: the policy is valid but the audit has findings. (clap also
-/// exits 2 on a usage error, after printing the usage.)
-pub(crate) const WARNINGS: u8 = 2;
+/// Invalid arguments: clap's own code for a usage error, used for the
+/// arguments corsgate checks itself too (`doctor --origin example.com`).
+pub(crate) const USAGE: u8 = 2;
+/// `check`: the policy is valid but the audit has findings.
+pub(crate) const FINDINGS: u8 = 3;
+/// `doctor`: no answer from the server (cannot connect, timeout, too
+/// many redirects), so no verdict.
+pub(crate) const NETWORK: u8 = 4;
 
 /// Writes to stdout. A reader that went away (`corsgate check … | head`)
 /// is not an error: the rest is dropped quietly, as cargo and ripgrep do,
@@ -26,16 +32,14 @@ pub(crate) fn code(value: u8) -> ExitCode {
 
 /// `doctor`: the browser would block the request (`--scan`: findings).
 pub(crate) const BLOCKED: u8 = 1;
-/// `doctor`: invalid arguments or the server could not be reached.
-pub(crate) const USAGE_OR_NETWORK: u8 = 2;
 
-/// The table, for `--help`.
+/// The table, for `--help` (and the README, which a test keeps equal).
 pub(crate) const HELP: &str = "\
 Exit codes:
-  0  success: `check` found nothing to report; `proxy` shut down cleanly
-  1  errors: `check` found configuration errors; `proxy` could not start
-  2  `check`: valid, but the security audit has findings (low or worse);
-     any command: invalid arguments (after printing the usage)
-`doctor`: 0 allowed, 1 blocked, 2 usage or network error
-`doctor --scan`: 0 no finding, 1 findings, 2 usage or network error
-`demo`: 0 stopped by Ctrl-C or SIGTERM, 1 could not start";
+  0  success: `check` found nothing to report; `doctor`: the browser allows the
+     request (`--scan`: no finding); `proxy`, `demo`: stopped cleanly
+  1  `check`: configuration errors; `doctor`: the browser blocks the request
+     (`--scan`: findings); `proxy`, `demo`: could not start
+  2  invalid arguments (after printing what is wrong)
+  3  `check`: the policy is valid, but the security audit has findings
+  4  `doctor`: no answer from the server (cannot connect, timeout, redirects)";

@@ -59,7 +59,7 @@ fn a_risky_file_gets_findings_with_severity() {
         include_str!("../../../../examples/risky.toml"),
         false,
     );
-    assert_eq!(code, 2);
+    assert_eq!(code, 3);
     insta::assert_snapshot!(out);
 }
 
@@ -70,7 +70,7 @@ fn json_output_for_machines() {
         r#"{"CORS_ALLOW_ALL_ORIGINS": true, "CORS_ALLOW_CREDENTIALS": true}"#,
         true,
     );
-    assert_eq!(code, 2);
+    assert_eq!(code, 3);
     insta::assert_snapshot!(out);
     let (code, out) = check(
         "bad.json",
@@ -117,6 +117,23 @@ fn help_mentions_the_exit_codes() {
     let (code, stdout, _) = run(&["--help"]);
     assert_eq!(code, 0);
     insta::assert_snapshot!(stdout);
+    // The README shows the same table, word for word.
+    let table = &stdout[stdout.find("Exit codes:").expect("a table")..];
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+    assert!(
+        readme.contains(table.trim_end()),
+        "README.md must show:\n{table}"
+    );
+}
+
+#[test]
+fn each_exit_code_has_one_meaning() {
+    // 2: invalid arguments, whichever command.
+    assert_eq!(run(&["check"]).0, 2);
+    assert_eq!(run(&["check", "--no-such-flag", "x"]).0, 2);
+    // 1: errors; 3: valid with findings (tested above); 0: clean.
+    assert_eq!(check("bad.toml", "allowed_origins = \"x\"\n", false).0, 1);
 }
 
 #[test]
@@ -169,7 +186,7 @@ fn issue_11_control_bytes_in_findings_are_escaped() {
         r#"{"allowed_origin_regexes": ["https?://\u001b\u0007app\\.example\\.com$"]}"#,
         false,
     );
-    assert_eq!(code, 2, "{out}");
+    assert_eq!(code, 3, "{out}");
     assert!(!out.chars().any(|c| c.is_control() && c != '\n'), "{out:?}");
     assert!(out.contains("\\u{1b}"), "{out}");
 }
@@ -193,7 +210,7 @@ fn issue_14_a_closed_stdout_is_not_a_panic() {
             let stderr = String::from_utf8_lossy(&output.stderr);
             assert!(!stderr.contains("panicked"), "{args}: {stderr}");
             let code = String::from_utf8_lossy(&output.stdout);
-            assert_eq!(code.trim(), "2", "{args}: the exit code is the report's");
+            assert_eq!(code.trim(), "3", "{args}: the exit code is the report's");
         }
     }
 }
