@@ -102,7 +102,7 @@ Examples:
   corsgate doctor --scan http://127.0.0.1:8000/api/me
 
 Exit codes: 0 allowed (with --scan: no finding), 1 blocked (with --scan: findings),
-2 usage or network error. Only http:// URLs for now.";
+2 invalid arguments, 4 no answer from the server. Only http:// URLs for now.";
 
 #[derive(Debug, Args)]
 pub(crate) struct DoctorArgs {
@@ -167,7 +167,8 @@ Examples:
   corsgate check settings.json
   corsgate check --json cors.toml
 
-Exit codes: 0 valid with no findings, 1 errors, 2 valid with findings (low or worse).";
+Exit codes: 0 valid with no findings, 1 errors, 2 invalid arguments,
+3 valid with findings (low or worse).";
 
 #[derive(Debug, Args)]
 pub(crate) struct ProxyArgs {
