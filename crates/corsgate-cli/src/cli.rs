@@ -200,6 +200,13 @@ pub(crate) struct ProxyArgs {
     #[arg(long, value_name = "FILE")]
     pub(crate) config: Option<PathBuf>,
 
+    /// Serve a policy despite a high-risk audit finding, named by its code
+    /// (`null-allowed`, `credentials-with-all-origins`, …; `corsgate check`
+    /// shows them). Repeatable. Without it the proxy refuses to start with
+    /// such a policy, and refuses to reload one.
+    #[arg(long, value_name = "CODE")]
+    pub(crate) accept_risk: Vec<String>,
+
     /// Seconds to wait for the upstream to accept a connection.
     #[arg(long, value_name = "SECONDS", default_value_t = 5.0)]
     pub(crate) connect_timeout: f64,

@@ -116,15 +116,91 @@ fn init_logging() {
 /// The policy from `--config` or the flags; else the report and a one-line
 /// summary that tells an unreadable file from one with errors.
 fn initial_policy(args: &ProxyArgs) -> Result<Policy, (String, &'static str)> {
+    let config = initial_config(args)?;
+    let audit = Audit::of(&config, &args.accept_risk);
+    if !audit.refused.is_empty() {
+        return Err((audit.refusal(), "the policy has high-risk findings"));
+    }
+    for line in audit.logged {
+        eprintln!("warning: {line}");
+    }
+    for code in audit.accepted_nothing {
+        eprintln!(
+            "warning: `--accept-risk {code}`: the policy has no high-risk finding `{code}`, so it accepts nothing"
+        );
+    }
+    config
+        .compile()
+        .map_err(|e| (e.to_string(), "the policy has errors"))
+}
+
+/// The audit of a policy about to be served: the high-risk findings not
+/// accepted with `--accept-risk` refuse it; the others are logged.
+struct Audit {
+    refused: Vec<corsgate::audit::Finding>,
+    logged: Vec<String>,
+    accepted_nothing: Vec<String>,
+}
+
+impl Audit {
+    fn of(config: &Config, accepted: &[String]) -> Self {
+        let mut audit = Self {
+            refused: Vec::new(),
+            logged: Vec::new(),
+            accepted_nothing: Vec::new(),
+        };
+        let mut used = Vec::new();
+        for finding in corsgate::audit::audit(config) {
+            let high = finding.severity() == corsgate::audit::Severity::High;
+            if high && !accepted.iter().any(|code| code == finding.code()) {
+                audit.refused.push(finding);
+            } else if finding.severity() > corsgate::audit::Severity::Info {
+                if high {
+                    used.push(finding.code());
+                    audit.logged.push(format!(
+                        "{finding}\n  (accepted with `--accept-risk {}`)",
+                        finding.code()
+                    ));
+                } else {
+                    audit.logged.push(finding.to_string());
+                }
+            }
+        }
+        audit.accepted_nothing = accepted
+            .iter()
+            .filter(|code| !used.contains(&code.as_str()))
+            .cloned()
+            .collect();
+        audit
+    }
+
+    /// The refused findings, and how to serve the policy anyway.
+    fn refusal(&self) -> String {
+        let mut text = String::new();
+        for finding in &self.refused {
+            text.push_str(&format!("{finding}\n\n"));
+        }
+        let mut codes: Vec<&str> = self.refused.iter().map(|f| f.code()).collect();
+        codes.dedup();
+        let flags: Vec<String> = codes.iter().map(|c| format!("--accept-risk {c}")).collect();
+        text.push_str(&format!(
+            "help: fix the policy (`corsgate check` explains each finding), or serve it anyway with `{}`",
+            flags.join(" ")
+        ));
+        text
+    }
+}
+
+/// The configuration from `--config` or the flags, checked.
+fn initial_config(args: &ProxyArgs) -> Result<Config, (String, &'static str)> {
     match &args.config {
         Some(path) => Config::from_file(path)
-            .and_then(|config| {
+            .inspect(|config| {
                 // An old django alias beside its new name is ignored (as
                 // django does): say so.
                 for warning in config.warnings() {
                     eprintln!("warning: {warning}");
                 }
-                config.compile()
             })
             .map_err(|e| {
                 let unreadable = e.iter().all(|e| {
@@ -144,18 +220,20 @@ fn initial_policy(args: &ProxyArgs) -> Result<Policy, (String, &'static str)> {
             eprintln!(
                 "warning: no origin is allowed: every cross-origin request will be refused\n  help: pass `--allow-origin http://127.0.0.1:5000` (the page's origin), or `--config FILE`"
             );
-            Ok(Policy::default())
+            Ok(Config::default())
         }
-        None => Config::builder()
-            .allowed_origins(args.allow_origin.iter().cloned())
-            .allow_credentials(args.allow_credentials)
-            .compile()
-            .map_err(|e| {
+        None => {
+            let config = Config::builder()
+                .allowed_origins(args.allow_origin.iter().cloned())
+                .allow_credentials(args.allow_credentials)
+                .build();
+            config.compile().map(|_| config).map_err(|e| {
                 (
                     e.to_string().replace("`allowed_origins", "`--allow-origin"),
                     "the policy has errors",
                 )
-            }),
+            })
+        }
     }
 }
 
@@ -239,6 +317,7 @@ async fn serve(args: ProxyArgs, policy: Policy, upstreams: Upstreams) -> ExitCod
         hup,
         args.config.clone(),
         args.reload_interval,
+        args.accept_risk.clone(),
     ));
 
     let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
@@ -323,7 +402,13 @@ fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
 /// policy replaces the old one atomically; a bad one is logged and ignored.
 /// Without `--config`, SIGHUP is still handled (its default action would
 /// stop the proxy): it logs that there is nothing to reload.
-async fn reload_loop(policy: PolicyHandle, mut hup: Hangup, path: Option<PathBuf>, interval: f64) {
+async fn reload_loop(
+    policy: PolicyHandle,
+    mut hup: Hangup,
+    path: Option<PathBuf>,
+    interval: f64,
+    accepted: Vec<String>,
+) {
     let Some(path) = path else {
         loop {
             hup.recv().await;
@@ -346,7 +431,7 @@ async fn reload_loop(policy: PolicyHandle, mut hup: Hangup, path: Option<PathBuf
         match stable_contents(&path).await {
             Ok(text) => {
                 last = Some(text.clone());
-                reload(&policy, &path, &text, cause);
+                reload(&policy, &path, &text, cause, &accepted);
             }
             Err(why) => error!(
                 "not reloading {} ({cause}): {why}; the old policy keeps serving",
@@ -423,18 +508,32 @@ impl Hangup {
     }
 }
 
-fn reload(handle: &PolicyHandle, path: &Path, text: &str, cause: &str) {
-    match Policy::from_file_contents(path, text) {
-        Ok(policy) => {
-            handle.store(policy);
-            info!("reloaded {} ({cause})", path.display());
-        }
+fn reload(handle: &PolicyHandle, path: &Path, text: &str, cause: &str, accepted: &[String]) {
+    let compiled = Config::from_file_contents(path, text)
+        .and_then(|config| config.compile().map(|policy| (config, policy)));
+    let (config, policy) = match compiled {
+        Ok(both) => both,
         Err(errors) => {
             error!(
                 "not reloading {} ({cause}): the new policy has errors; the old policy keeps serving\n{errors}",
                 path.display()
             );
+            return;
         }
+    };
+    let audit = Audit::of(&config, accepted);
+    if !audit.refused.is_empty() {
+        error!(
+            "not reloading {} ({cause}): the new policy has high-risk findings; the old policy keeps serving\n{}",
+            path.display(),
+            audit.refusal()
+        );
+        return;
+    }
+    handle.store(policy);
+    info!("reloaded {} ({cause})", path.display());
+    for line in audit.logged {
+        warn!("{line}");
     }
 }
 

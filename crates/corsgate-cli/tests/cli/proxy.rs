@@ -630,6 +630,129 @@ async fn sighup_reloads_a_good_file_and_keeps_serving_on_a_bad_one() {
     );
 }
 
+// Issue #14: the proxy served a policy `check` calls dangerous, in silence.
+#[test]
+fn a_high_risk_policy_is_refused_unless_its_risk_is_accepted_by_name() {
+    let dir = TempDir::new("risk");
+    let file = dir.write(
+        "risky.json",
+        r#"{"CORS_ALLOW_ALL_ORIGINS": true, "CORS_ALLOW_CREDENTIALS": true}"#,
+    );
+    let file = file.to_str().unwrap();
+    let (code, stdout, stderr) = crate::support::run(&[
+        "proxy",
+        "--upstream",
+        "http://127.0.0.1:9",
+        "--config",
+        file,
+    ]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(!stdout.contains("listening"), "{stdout}");
+    assert!(
+        stderr.contains(
+            "high: `CORS_ALLOW_ALL_ORIGINS`: every origin is allowed together with credentials"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("serve it anyway with `--accept-risk credentials-with-all-origins`"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("not started: the policy has high-risk findings"),
+        "{stderr}"
+    );
+    // The same risk from the flags.
+    let (code, _, stderr) = crate::support::run(&[
+        "proxy",
+        "--upstream",
+        "http://127.0.0.1:9",
+        "--allow-origin",
+        "null",
+        "--allow-credentials",
+    ]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("--accept-risk null-allowed"), "{stderr}");
+
+    // Accepted by name: it starts, and says what it accepted.
+    let proxy = start(&[
+        "--upstream",
+        "http://127.0.0.1:9",
+        "--config",
+        file,
+        "--accept-risk",
+        "credentials-with-all-origins",
+        "--accept-risk",
+        "null-alowed",
+    ]);
+    // The warnings precede the "listening" line, on stderr: wait for them.
+    let mut log = proxy.stderr();
+    for _ in 0..100 {
+        if log.contains("null-alowed") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        log = proxy.stderr();
+    }
+    assert!(
+        log.contains("(accepted with `--accept-risk credentials-with-all-origins`)"),
+        "{log}"
+    );
+    assert!(
+        log.contains(
+            "`--accept-risk null-alowed`: the policy has no high-risk finding `null-alowed`"
+        ),
+        "{log}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_to_a_high_risk_policy_keeps_the_old_one() {
+    let up = start_upstream().await;
+    let dir = TempDir::new("risk-reload");
+    let file = dir.write(
+        "cors.toml",
+        "allowed_origins = [\"http://a.example\"]\nallow_credentials = true\n",
+    );
+    let proxy = start(&[
+        "--config",
+        file.to_str().unwrap(),
+        "--upstream",
+        &up.url(),
+        "--reload-interval",
+        "0",
+    ]);
+    assert!(wait_for(&proxy, "http://a.example", true).await);
+    std::fs::write(
+        &file,
+        "allowed_origins = [\"http://a.example\", \"null\"]\nallow_credentials = true\n",
+    )
+    .unwrap();
+    proxy.signal("HUP");
+    let mut logged = false;
+    for _ in 0..200 {
+        if proxy
+            .stderr()
+            .contains("high-risk findings; the old policy keeps serving")
+        {
+            logged = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(logged, "{}", proxy.stderr());
+    assert!(
+        proxy.stderr().contains("[null-allowed]"),
+        "{}",
+        proxy.stderr()
+    );
+    assert!(
+        wait_for(&proxy, "null", false).await,
+        "`null` is still refused"
+    );
+    assert!(wait_for(&proxy, "http://a.example", true).await);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_changed_file_is_reloaded_without_a_signal() {
     let up = start_upstream().await;

@@ -105,6 +105,26 @@ impl Config {
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self, ConfigErrors> {
         checked(load_file(path.as_ref()))
     }
+
+    /// Loads and checks the contents of a configuration file the caller
+    /// has already read: see [`Policy::from_file_contents`], which compiles
+    /// them. For a caller that audits the configuration before serving it.
+    ///
+    /// # Errors
+    /// As [`from_file`](Self::from_file), except that nothing is read.
+    pub fn from_file_contents(
+        path: impl AsRef<Path>,
+        contents: &str,
+    ) -> Result<Self, ConfigErrors> {
+        checked(contents_of(path.as_ref(), contents))
+    }
+}
+
+fn contents_of(path: &Path, contents: &str) -> (Config, Vec<ConfigError>) {
+    match Format::of(path) {
+        Some(format) => load(contents, Some(path.to_owned()), format),
+        None => unknown_format(path),
+    }
 }
 
 impl Policy {
@@ -140,11 +160,7 @@ impl Policy {
         path: impl AsRef<Path>,
         contents: &str,
     ) -> Result<Self, ConfigErrors> {
-        let path = path.as_ref();
-        compiled(match Format::of(path) {
-            Some(format) => load(contents, Some(path.to_owned()), format),
-            None => unknown_format(path),
-        })
+        compiled(contents_of(path.as_ref(), contents))
     }
 
     /// Loads TOML text and compiles it: see [`Config::from_toml_str`].
