@@ -184,15 +184,38 @@ pub(crate) struct ProxyArgs {
     pub(crate) listen: SocketAddr,
 
     /// An origin allowed to read responses, e.g. `http://127.0.0.1:5000`
-    /// (patterns such as `https://*.example.com` work). Repeatable. For more
-    /// settings use --config.
-    #[arg(long, value_name = "ORIGIN", conflicts_with = "config")]
+    /// (patterns such as `https://*.example.com` work). Repeatable; added
+    /// to --config's `allowed_origins`.
+    #[arg(long, value_name = "ORIGIN")]
     pub(crate) allow_origin: Vec<String>,
 
-    /// With --allow-origin: let requests carry cookies and HTTP auth
-    /// (`Access-Control-Allow-Credentials: true`).
-    #[arg(long, conflicts_with = "config")]
+    /// Let requests carry cookies and HTTP auth
+    /// (`Access-Control-Allow-Credentials: true`); overrides --config.
+    #[arg(long)]
     pub(crate) allow_credentials: bool,
+
+    /// A request header a page may send (`Access-Control-Allow-Headers`),
+    /// e.g. `x-api-key`. Repeatable; added to --config's `allow_headers`, or
+    /// to django-cors-headers' defaults (`content-type`, `authorization`, …),
+    /// which are kept.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) allow_header: Vec<String>,
+
+    /// A method a page may use (`Access-Control-Allow-Methods`), e.g.
+    /// `PURGE`. Repeatable; added to --config's `allow_methods`, or to the
+    /// defaults (`DELETE GET OPTIONS PATCH POST PUT`), which are kept.
+    #[arg(long, value_name = "METHOD")]
+    pub(crate) allow_method: Vec<String>,
+
+    /// A response header a page may read (`Access-Control-Expose-Headers`),
+    /// e.g. `x-total-count`. Repeatable; added to --config's `expose_headers`.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) expose_header: Vec<String>,
+
+    /// Seconds a browser may cache a preflight (`Access-Control-Max-Age`);
+    /// overrides --config's `preflight_max_age` (default 86400).
+    #[arg(long, value_name = "SECONDS")]
+    pub(crate) max_age: Option<u64>,
 
     /// The policy file: TOML or JSON by extension, corsgate or
     /// django-cors-headers setting names. Reloaded on SIGHUP and when the

@@ -6,6 +6,7 @@
 
 mod body;
 mod conns;
+mod flags;
 mod metrics;
 mod upstream;
 
@@ -33,6 +34,7 @@ use tracing::{debug, error, info, warn};
 
 use self::body::{ClientBodyProblem, UploadBody, client_body_problem};
 use self::conns::{AcceptBackoff, Conn, Tracker};
+use self::flags::PolicyFlags;
 use self::upstream::{Upstreams, is_upgrade, strip_hop_by_hop};
 use crate::cli::ProxyArgs;
 use crate::exit;
@@ -191,9 +193,14 @@ impl Audit {
     }
 }
 
-/// The configuration from `--config` or the flags, checked.
+/// The configuration from `--config` (or django-cors-headers' defaults)
+/// with the flags on top, checked.
 fn initial_config(args: &ProxyArgs) -> Result<Config, (String, &'static str)> {
-    match &args.config {
+    let flags = PolicyFlags::from_args(args);
+    flags
+        .check()
+        .map_err(|text| (text, "the policy has errors"))?;
+    let mut config = match &args.config {
         Some(path) => Config::from_file(path)
             .inspect(|config| {
                 // An old django alias beside its new name is ignored (as
@@ -215,26 +222,23 @@ fn initial_config(args: &ProxyArgs) -> Result<Config, (String, &'static str)> {
                     "the policy has errors"
                 };
                 (e.to_string(), summary)
-            }),
-        None if args.allow_origin.is_empty() => {
-            eprintln!(
-                "warning: no origin is allowed: every cross-origin request will be refused\n  help: pass `--allow-origin http://127.0.0.1:5000` (the page's origin), or `--config FILE`"
-            );
-            Ok(Config::default())
-        }
+            })?,
         None => {
-            let config = Config::builder()
-                .allowed_origins(args.allow_origin.iter().cloned())
-                .allow_credentials(args.allow_credentials)
-                .build();
-            config.compile().map(|_| config).map_err(|e| {
-                (
-                    e.to_string().replace("`allowed_origins", "`--allow-origin"),
-                    "the policy has errors",
-                )
-            })
+            if !flags.has_origins() {
+                eprintln!(
+                    "warning: no origin is allowed: every cross-origin request will be refused\n  help: pass `--allow-origin http://127.0.0.1:5000` (the page's origin), or `--config FILE`"
+                );
+            }
+            Config::default()
         }
-    }
+    };
+    flags.apply(&mut config);
+    // The flags were valid alone and the file was valid: the sum compiles
+    // unless they conflict, which `compile` reports.
+    config
+        .compile()
+        .map(|_| config)
+        .map_err(|e| (e.to_string(), "the policy has errors"))
 }
 
 async fn serve(args: ProxyArgs, policy: Policy, upstreams: Upstreams) -> ExitCode {
@@ -317,7 +321,10 @@ async fn serve(args: ProxyArgs, policy: Policy, upstreams: Upstreams) -> ExitCod
         hup,
         args.config.clone(),
         args.reload_interval,
-        args.accept_risk.clone(),
+        Reloading {
+            flags: PolicyFlags::from_args(&args),
+            accepted: args.accept_risk.clone(),
+        },
     ));
 
     let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
@@ -407,7 +414,7 @@ async fn reload_loop(
     mut hup: Hangup,
     path: Option<PathBuf>,
     interval: f64,
-    accepted: Vec<String>,
+    with: Reloading,
 ) {
     let Some(path) = path else {
         loop {
@@ -431,7 +438,7 @@ async fn reload_loop(
         match stable_contents(&path).await {
             Ok(text) => {
                 last = Some(text.clone());
-                reload(&policy, &path, &text, cause, &accepted);
+                reload(&policy, &path, &text, cause, &with);
             }
             Err(why) => error!(
                 "not reloading {} ({cause}): {why}; the old policy keeps serving",
@@ -508,9 +515,19 @@ impl Hangup {
     }
 }
 
-fn reload(handle: &PolicyHandle, path: &Path, text: &str, cause: &str, accepted: &[String]) {
-    let compiled = Config::from_file_contents(path, text)
-        .and_then(|config| config.compile().map(|policy| (config, policy)));
+/// What a reload applies besides the file: the policy flags and the
+/// accepted risks.
+#[derive(Clone)]
+struct Reloading {
+    flags: PolicyFlags,
+    accepted: Vec<String>,
+}
+
+fn reload(handle: &PolicyHandle, path: &Path, text: &str, cause: &str, with: &Reloading) {
+    let compiled = Config::from_file_contents(path, text).and_then(|mut config| {
+        with.flags.apply(&mut config);
+        config.compile().map(|policy| (config, policy))
+    });
     let (config, policy) = match compiled {
         Ok(both) => both,
         Err(errors) => {
@@ -521,7 +538,7 @@ fn reload(handle: &PolicyHandle, path: &Path, text: &str, cause: &str, accepted:
             return;
         }
     };
-    let audit = Audit::of(&config, accepted);
+    let audit = Audit::of(&config, &with.accepted);
     if !audit.refused.is_empty() {
         error!(
             "not reloading {} ({cause}): the new policy has high-risk findings; the old policy keeps serving\n{}",

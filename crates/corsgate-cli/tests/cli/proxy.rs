@@ -630,6 +630,102 @@ async fn sighup_reloads_a_good_file_and_keeps_serving_on_a_bad_one() {
     );
 }
 
+// Issue #14: `--config` and `--allow-origin` could not be combined, and
+// there were no flags but for origins.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn policy_flags_add_to_the_file_and_survive_a_reload() {
+    let up = start_upstream().await;
+    let dir = TempDir::new("flags");
+    let file = dir.write("cors.toml", "allowed_origins = [\"http://a.example\"]\n");
+    let proxy = start(&[
+        "--config",
+        file.to_str().unwrap(),
+        "--upstream",
+        &up.url(),
+        "--reload-interval",
+        "0",
+        "--allow-origin",
+        "http://b.example",
+        "--allow-header",
+        "X-Debug",
+        "--allow-method",
+        "PURGE",
+        "--expose-header",
+        "x-total-count",
+        "--max-age",
+        "600",
+        "--allow-credentials",
+    ]);
+    let preflight = |origin: &'static str| {
+        let url = proxy.url("/users");
+        async move {
+            send(
+                "OPTIONS",
+                &url,
+                &[
+                    ("origin", origin),
+                    ("access-control-request-method", "PURGE"),
+                    ("access-control-request-headers", "content-type,x-debug"),
+                ],
+            )
+            .await
+        }
+    };
+    for origin in ["http://a.example", "http://b.example"] {
+        let (status, headers, _) = preflight(origin).await;
+        assert_eq!(status.as_u16(), 200);
+        assert_eq!(all(&headers, "access-control-allow-origin"), [origin]);
+        assert_eq!(all(&headers, "access-control-allow-credentials"), ["true"]);
+        assert_eq!(all(&headers, "access-control-max-age"), ["600"]);
+        let allowed = all(&headers, "access-control-allow-headers").join(",");
+        assert!(
+            allowed.contains("content-type") && allowed.contains("X-Debug"),
+            "{allowed}"
+        );
+        let methods = all(&headers, "access-control-allow-methods").join(",");
+        assert!(
+            methods.contains("PURGE") && methods.contains("GET"),
+            "{methods}"
+        );
+        assert_eq!(
+            all(&headers, "access-control-expose-headers"),
+            ["x-total-count"]
+        );
+    }
+    // The file changes; the flags still apply on top of it.
+    std::fs::write(&file, "allowed_origins = [\"http://c.example\"]\n").unwrap();
+    proxy.signal("HUP");
+    assert!(
+        wait_for(&proxy, "http://c.example", true).await,
+        "{}",
+        proxy.stderr()
+    );
+    assert!(wait_for(&proxy, "http://b.example", true).await);
+    assert!(wait_for(&proxy, "http://a.example", false).await);
+}
+
+#[test]
+fn a_bad_flag_value_names_the_flag() {
+    let (code, _, stderr) = crate::support::run(&[
+        "proxy",
+        "--upstream",
+        "http://127.0.0.1:9",
+        "--allow-header",
+        "x debug",
+        "--max-age",
+        "40000000",
+    ]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("`--allow-header[0]`: `x debug` is not a valid HTTP header name"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("`--max-age`: `40000000` seconds is more than a year"),
+        "{stderr}"
+    );
+}
+
 // Issue #14: the proxy served a policy `check` calls dangerous, in silence.
 #[test]
 fn a_high_risk_policy_is_refused_unless_its_risk_is_accepted_by_name() {
