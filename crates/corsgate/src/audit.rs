@@ -259,6 +259,7 @@ impl Auditor<'_> {
         self.origins(r, credentials);
         self.regexes(r, credentials);
         self.wildcard_lists(r, credentials);
+        self.content_type_dropped(r, credentials);
         let (max_age, age_rule) = r.preflight_max_age;
         if max_age > 86_400 {
             self.push(
@@ -419,6 +420,44 @@ impl Auditor<'_> {
                 );
             }
         }
+    }
+
+    /// `allow_headers` set without `content-type` (often by listing one
+    /// custom header, which replaces the defaults): every JSON request is
+    /// preflighted with `content-type` and then blocked.
+    fn content_type_dropped(&mut self, r: &RuleSettings<'_>, credentials: bool) {
+        let (items, rule) = r.allow_headers;
+        let covered = items
+            .iter()
+            .any(|h| h.eq_ignore_ascii_case("content-type") || (h == "*" && !credentials));
+        if covered {
+            return;
+        }
+        let mut kept: Vec<String> = crate::config::DEFAULT_HEADERS
+            .iter()
+            .map(|h| (*h).to_owned())
+            .collect();
+        for item in items {
+            if item != "*" && !kept.iter().any(|k| k.eq_ignore_ascii_case(item)) {
+                kept.push(item.clone());
+            }
+        }
+        let quoted: Vec<String> = kept.iter().map(|h| format!("\"{h}\"")).collect();
+        self.push(
+            KeyPath {
+                rule,
+                field: Field::AllowHeaders,
+                index: None,
+            },
+            Severity::Low,
+            "content-type-not-allowed",
+            "the allowed headers do not include `content-type`".into(),
+            "a request that sends JSON (`Content-Type: application/json`) is preflighted with `content-type`, and the browser blocks it; listing your own headers replaces the defaults, which had it",
+            format!(
+                "keep the defaults and add yours: `allow_headers = [{}]`",
+                quoted.join(", ")
+            ),
+        );
     }
 
     fn wildcard_lists(&mut self, r: &RuleSettings<'_>, credentials: bool) {
@@ -629,6 +668,40 @@ mod tests {
     }
 
     #[test]
+    fn a_header_list_without_content_type_is_flagged_with_the_complete_fix() {
+        let config = Config::builder().allow_headers(["x-debug"]).build();
+        let findings = audit(&config);
+        assert_eq!(codes(&config), ["content-type-not-allowed"]);
+        assert_eq!(findings[0].severity(), Severity::Low);
+        assert_eq!(
+            findings[0].fix(),
+            "keep the defaults and add yours: `allow_headers = [\"accept\", \"authorization\", \"content-type\", \"user-agent\", \"x-csrftoken\", \"x-requested-with\", \"x-debug\"]`"
+        );
+        // Listed, or covered by `*` without credentials: nothing to say.
+        for covered in [
+            Config::builder()
+                .allow_headers(["Content-Type", "x-debug"])
+                .build(),
+            Config::builder()
+                .allow_headers(["*", "authorization"])
+                .build(),
+            Config::default(),
+        ] {
+            assert!(
+                !codes(&covered).contains(&"content-type-not-allowed"),
+                "{covered:?}"
+            );
+        }
+        // With credentials `*` is a literal name: it covers nothing.
+        let literal = Config::builder()
+            .allow_headers(["*"])
+            .allowed_origins(["https://a.example"])
+            .allow_credentials(true)
+            .build();
+        assert!(codes(&literal).contains(&"content-type-not-allowed"));
+    }
+
+    #[test]
     fn wildcards_in_lists_are_explained() {
         let config = Config::builder()
             .allow_headers(["*"])
@@ -637,7 +710,11 @@ mod tests {
             .build();
         assert_eq!(
             codes(&config),
-            ["wildcard-with-credentials", "wildcard-with-credentials"]
+            [
+                "wildcard-with-credentials",
+                "wildcard-with-credentials",
+                "content-type-not-allowed"
+            ]
         );
         let config = Config::builder().allow_headers(["*"]).build();
         assert_eq!(codes(&config), ["wildcard-without-authorization"]);
