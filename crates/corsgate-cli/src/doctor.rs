@@ -536,29 +536,86 @@ fn fixes(blocked: &Blocked, report: &Report) -> Vec<Fix> {
             "the preflight was redirected (often http→https or a missing trailing slash): request the final URL directly",
         )],
         Failure::MethodDisallowedByPreflightResponse { method } => {
+            // Methods compare case-sensitively.
+            let all = completed(report, &http::header::ACCESS_CONTROL_ALLOW_METHODS, corsgate::DEFAULT_METHODS, method, str::eq);
             let mut out = vec![fix(
-                &format!("Access-Control-Allow-Methods: …, {method}"),
-                &format!("add `\"{method}\"` to `allow_methods`"),
-                &format!("add `\"{method}\"` to `CORS_ALLOW_METHODS`"),
+                &format!("Access-Control-Allow-Methods: {}", all.join(", ")),
+                &format!(
+                    "set `allow_methods = {}` (TOML; in JSON `\"allow_methods\": {0}`): what the server allows now, plus `{method}` — a list with `{method}` alone would drop the others (corsgate proxy: `--allow-method {method}`, which adds)",
+                    quoted_list(&all)
+                ),
+                &format!(
+                    "add `\"{method}\"` to `CORS_ALLOW_METHODS`, keeping the others: `CORS_ALLOW_METHODS = (*default_methods, \"{method}\")`"
+                ),
             )];
             if method.chars().any(|c| c.is_ascii_lowercase()) {
                 out.push(Fix::note(format!("methods are case-sensitive and fetch() does not upper-case `{method}`: write `{}` in the page", method.to_ascii_uppercase())));
             }
             out
         }
-        Failure::HeaderDisallowedByPreflightResponse { header } => vec![fix(
-            &format!("Access-Control-Allow-Headers: …, {header}"),
-            &format!("add `\"{header}\"` to `allow_headers`"),
-            &format!(
-                "add `\"{header}\"` to `CORS_ALLOW_HEADERS`, e.g. `CORS_ALLOW_HEADERS = (*default_headers, \"{header}\")`"
-            ),
-        )],
+        Failure::HeaderDisallowedByPreflightResponse { header } => {
+            let all = completed(report, &http::header::ACCESS_CONTROL_ALLOW_HEADERS, corsgate::DEFAULT_HEADERS, header, str::eq_ignore_ascii_case);
+            vec![fix(
+                &format!("Access-Control-Allow-Headers: {}", all.join(", ")),
+                &format!(
+                    "set `allow_headers = {}` (TOML; in JSON `\"allow_headers\": {0}`): what the server allows now, plus `{header}` — a list with `{header}` alone would drop the others, `content-type` among them (corsgate proxy: `--allow-header {header}`, which adds)",
+                    quoted_list(&all)
+                ),
+                &format!(
+                    "add `\"{header}\"` to `CORS_ALLOW_HEADERS`, keeping the others: `CORS_ALLOW_HEADERS = (*default_headers, \"{header}\")`"
+                ),
+            )]
+        }
         Failure::InvalidAllowMethodsPreflightResponse
         | Failure::InvalidAllowHeadersPreflightResponse => vec![Fix::note(
             "send a comma-separated list of tokens, e.g. `GET, POST, PUT` / `content-type, x-api-key`",
         )],
         _ => Vec::new(),
     }
+}
+
+/// The complete list a fix must set: what the preflight's answer allows
+/// now (or, without that header, django-cors-headers' defaults) plus the
+/// missing item — never the missing item alone, which would replace the
+/// rest.
+fn completed(
+    report: &Report,
+    name: &http::HeaderName,
+    defaults: &[&str],
+    missing: &str,
+    same: fn(&str, &str) -> bool,
+) -> Vec<String> {
+    let answered = report
+        .exchanges
+        .iter()
+        .rev()
+        .find(|e| e.method == "OPTIONS")
+        .and_then(|e| {
+            let values: Vec<String> = e
+                .received
+                .get_all(name)
+                .iter()
+                .flat_map(|v| {
+                    String::from_utf8_lossy(v.as_bytes())
+                        .split(',')
+                        .map(|i| i.trim().to_owned())
+                        .collect::<Vec<_>>()
+                })
+                .filter(|i| !i.is_empty())
+                .collect();
+            (!values.is_empty()).then_some(values)
+        });
+    let mut all = answered.unwrap_or_else(|| defaults.iter().map(|d| (*d).to_owned()).collect());
+    if !all.iter().any(|have| same(have, missing)) {
+        all.push(missing.to_owned());
+    }
+    all
+}
+
+/// `["a", "b"]`: a list as TOML and JSON both write it.
+fn quoted_list(items: &[String]) -> String {
+    let quoted: Vec<String> = items.iter().map(|i| format!("\"{i}\"")).collect();
+    format!("[{}]", quoted.join(", "))
 }
 
 fn cors_headers(headers: &HeaderMap) -> Vec<(String, String)> {

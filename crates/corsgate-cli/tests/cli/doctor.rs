@@ -475,6 +475,21 @@ async fn doctor_agrees_with_the_tower_adapter_and_the_proxy() {
             .contains("add `\\\"x-api-key\\\"` to `CORS_ALLOW_HEADERS`"),
         "{report:#}"
     );
+    // The complete list: what the server allows now plus the missing one,
+    // never the missing one alone (which would drop `content-type`).
+    let corsgate_fix = report["fixes"][0]["corsgate"].as_str().unwrap_or_default();
+    assert!(
+        corsgate_fix.contains(r#"set `allow_headers = ["content-type", "x-api-key"]`"#),
+        "{corsgate_fix}"
+    );
+    assert!(
+        corsgate_fix.contains("`--allow-header x-api-key`"),
+        "{corsgate_fix}"
+    );
+    assert_eq!(
+        report["fixes"][0]["header"],
+        "Access-Control-Allow-Headers: content-type, x-api-key"
+    );
 
     // The proxy in front of a back-end without CORS.
     let backend = serve(Router::new().fallback(|| async { "plain" })).await;
