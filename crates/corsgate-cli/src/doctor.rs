@@ -84,6 +84,43 @@ struct Report {
     readable: Vec<String>,
     warnings: Vec<String>,
     xhr: bool,
+    /// The last answer was a server error (5xx): what it means for the page.
+    server_error: Option<ServerError>,
+}
+
+/// A 5xx answer: CORS may let the page read it, but the request failed.
+#[derive(Debug, Clone, Serialize)]
+struct ServerError {
+    status: u16,
+    message: String,
+}
+
+impl ServerError {
+    /// `None` below 500.
+    fn of(status: u16, blocked: bool) -> Option<Self> {
+        if status < 500 {
+            return None;
+        }
+        let what = match status {
+            502 => {
+                "502 Bad Gateway: a proxy or gateway could not get an answer from the back-end behind it (is it running?)"
+            }
+            503 => "503 Service Unavailable: the server is overloaded, starting or down",
+            504 => {
+                "504 Gateway Timeout: the back-end behind a proxy or gateway did not answer in time"
+            }
+            _ => "a server error: the application failed on this request (see its log)",
+        };
+        let effect = if blocked {
+            "the browser shows a CORS error, but the real problem is the server error, which was sent without CORS headers: fix the error first (and have error responses carry CORS headers too, as corsgate's do)"
+        } else {
+            "CORS lets the page read it, so fetch() resolves with this status: the page must handle it, and the server side needs fixing"
+        };
+        Some(Self {
+            status,
+            message: format!("the server answered {what}; {effect}"),
+        })
+    }
 }
 
 pub(crate) fn run(args: &DoctorArgs) -> ExitCode {
@@ -228,18 +265,51 @@ impl Http {
         let response = tokio::time::timeout(self.timeout, self.client.request(request))
             .await
             .map_err(|_| Failed::network(format!("{uri}: no answer within {:?}", self.timeout)))?
-            .map_err(|e| {
-                let chain: Vec<String> =
-                    std::iter::successors(Some(&e as &dyn std::error::Error), |e| e.source())
-                        .map(ToString::to_string)
-                        .collect();
-                Failed::network(format!("cannot reach {uri}: {}", chain.join(": ")))
-            })?;
+            .map_err(|e| Failed::network(unreachable(uri, &e)))?;
         let (parts, body) = response.into_parts();
         // Drain the body so the connection can be reused; its content is not needed.
         let _ = tokio::time::timeout(self.timeout, body.collect()).await;
         Ok((parts.status.as_u16(), parts.headers))
     }
+}
+
+/// Why a request got no answer, in plain words first (what failed, where,
+/// what to check), then the error chain as detail.
+fn unreachable(uri: &Uri, error: &(dyn std::error::Error + 'static)) -> String {
+    use std::io::ErrorKind;
+    let chain: Vec<&(dyn std::error::Error + 'static)> =
+        std::iter::successors(Some(error), |e| e.source()).collect();
+    let detail: Vec<String> = chain.iter().map(ToString::to_string).collect();
+    let at = uri
+        .authority()
+        .map_or_else(|| uri.to_string(), ToString::to_string);
+    let io = chain
+        .iter()
+        .find_map(|e| e.downcast_ref::<std::io::Error>())
+        .map(std::io::Error::kind);
+    let plain = match io {
+        Some(ErrorKind::ConnectionRefused) => format!(
+            "nothing is listening on {at} (connection refused): start the server, or check the host and port"
+        ),
+        Some(ErrorKind::TimedOut) => format!(
+            "connecting to {at} timed out: is the host up, or is a firewall dropping the connection?"
+        ),
+        Some(
+            ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted | ErrorKind::UnexpectedEof,
+        ) => {
+            format!(
+                "{at} closed the connection without an HTTP answer: is it an HTTP server on that port?"
+            )
+        }
+        _ if detail.iter().any(|d| d.contains("dns error")) => {
+            format!("the host of {at} does not resolve: check its spelling")
+        }
+        _ => format!("no HTTP answer from {at}"),
+    };
+    format!(
+        "cannot reach {uri}: {plain}\n  detail: {}",
+        detail.join(": ")
+    )
 }
 
 async fn diagnose(args: &DoctorArgs) -> Result<Report, Failed> {
@@ -293,6 +363,7 @@ async fn diagnose(args: &DoctorArgs) -> Result<Report, Failed> {
         readable: Vec::new(),
         warnings,
         xhr: args.xhr,
+        server_error: None,
     };
     let client = Http::new(args.timeout);
     if report.same_origin {
@@ -384,6 +455,7 @@ async fn diagnose(args: &DoctorArgs) -> Result<Report, Failed> {
             status,
             received: received.clone(),
         });
+        report.server_error = ServerError::of(status, check.is_err());
         if let Err(failure) = check {
             report.blocked = Some(Blocked {
                 step,
@@ -684,6 +756,9 @@ struct DoctorJson<'a> {
     readable_headers: &'a [String],
     fixes: Vec<Fix>,
     warnings: &'a [String],
+    /// The final answer was a 5xx: its status and what it means.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    server_error: Option<&'a ServerError>,
     exchanges: Vec<ExchangeJson<'a>>,
     /// The exchanges' requests and responses in full, for the text output.
     #[serde(skip)]
@@ -759,6 +834,7 @@ impl Report {
                 .map(|b| fixes(b, self))
                 .unwrap_or_default(),
             warnings: &self.warnings,
+            server_error: self.server_error.as_ref(),
             exchanges: self
                 .exchanges
                 .iter()
@@ -793,6 +869,9 @@ impl std::fmt::Display for DoctorJson<'_> {
             "{verdict}: {} {} from origin {} (credentials: {})",
             self.method, self.url, self.origin, self.credentials
         )?;
+        if let Some(error) = self.server_error {
+            writeln!(f, "\nbut: {}", error.message)?;
+        }
         if self.same_origin {
             return writeln!(f, "\nsame-origin request: CORS does not apply");
         }

@@ -526,7 +526,13 @@ async fn usage_errors_exit_2_and_network_errors_exit_4() {
         run(&["doctor", &format!("http://{free}/"), "--origin", ORIGIN])
     });
     assert_eq!(code, 4, "no answer: no verdict");
-    assert!(stderr.contains("cannot reach"), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "cannot reach http://{free}/: nothing is listening on {free} (connection refused): start the server, or check the host and port"
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains("\n  detail: "), "{stderr}");
     let (code, _, stderr) = tokio::task::block_in_place(|| {
         run(&[
             "doctor",
@@ -632,4 +638,65 @@ async fn wildcards_without_authorization_and_expose_with_credentials() {
             .unwrap()
             .contains(&serde_json::json!("x-secret"))
     );
+}
+
+// Issue #14: through a proxy whose back-end is down, doctor said ALLOWED
+// and nothing else; the 502 was only in the raw dump.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_error_is_part_of_the_verdict() {
+    let down = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let proxy = tokio::task::block_in_place(|| {
+        Proxy::start(&[
+            "--upstream",
+            &format!("http://{down}"),
+            "--allow-origin",
+            ORIGIN,
+        ])
+    });
+    let (code, report) = doctor(&[&proxy.url("/users"), "--origin", ORIGIN]);
+    assert_eq!((code, report["verdict"].as_str()), (0, Some("allowed")));
+    assert_eq!(report["server_error"]["status"], 502, "{report:#}");
+    let message = report["server_error"]["message"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(message.contains("502 Bad Gateway"), "{message}");
+    assert!(message.contains("CORS lets the page read it"), "{message}");
+    let (_, text, _) =
+        tokio::task::block_in_place(|| run(&["doctor", &proxy.url("/users"), "--origin", ORIGIN]));
+    assert!(
+        text.contains("\nbut: the server answered 502 Bad Gateway"),
+        "{text}"
+    );
+
+    // A back-end's own 500 without CORS headers: blocked, and the 500 named.
+    let api =
+        serve(Router::new().fallback(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "boom") }))
+            .await;
+    let (code, report) = doctor(&[&format!("http://{api}/users"), "--origin", ORIGIN]);
+    assert_eq!((code, report["verdict"].as_str()), (1, Some("blocked")));
+    let message = report["server_error"]["message"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        message.contains("the real problem is the server error"),
+        "{message}"
+    );
+    // A healthy answer has no such field.
+    let ok = serve(
+        Router::new()
+            .fallback(|| async { "[]" })
+            .layer(CorsLayer::new(
+                corsgate::Config::builder()
+                    .allowed_origins([ORIGIN])
+                    .compile()
+                    .unwrap(),
+            )),
+    )
+    .await;
+    let (code, report) = doctor(&[&format!("http://{ok}/users"), "--origin", ORIGIN]);
+    assert_eq!(code, 0);
+    assert!(report.get("server_error").is_none(), "{report:#}");
 }
