@@ -3,7 +3,7 @@
 # modules and the equivalent mutants are listed in .cargo/mutants.toml), and
 # the score per file. docs/testing.md explains it.
 #
-#   scripts/mutants.sh                   every mutant (about an hour on 2 cores)
+#   scripts/mutants.sh                   every mutant (about 40 minutes on 2 cores)
 #   scripts/mutants.sh --in-diff BASE    only the mutants on lines changed since
 #                                        the commit BASE (what CI runs)
 #
