@@ -182,8 +182,12 @@ impl Audit {
         for finding in &self.refused {
             text.push_str(&format!("{finding}\n\n"));
         }
-        let mut codes: Vec<&str> = self.refused.iter().map(|f| f.code()).collect();
-        codes.dedup();
+        let mut codes: Vec<&str> = Vec::new();
+        for finding in &self.refused {
+            if !codes.contains(&finding.code()) {
+                codes.push(finding.code());
+            }
+        }
         let flags: Vec<String> = codes.iter().map(|c| format!("--accept-risk {c}")).collect();
         text.push_str(&format!(
             "help: fix the policy (`corsgate check` explains each finding), or serve it anyway with `{}`",
@@ -201,28 +205,22 @@ fn initial_config(args: &ProxyArgs) -> Result<Config, (String, &'static str)> {
         .check()
         .map_err(|text| (text, "the policy has errors"))?;
     let mut config = match &args.config {
-        Some(path) => Config::from_file(path)
-            .inspect(|config| {
-                // An old django alias beside its new name is ignored (as
-                // django does): say so.
-                for warning in config.warnings() {
-                    eprintln!("warning: {warning}");
-                }
-            })
-            .map_err(|e| {
-                let unreadable = e.iter().all(|e| {
-                    matches!(
-                        e.kind(),
-                        ConfigErrorKind::Io | ConfigErrorKind::UnknownFormat
-                    ) || (e.kind() == ConfigErrorKind::TooLarge && e.key().is_empty())
-                });
-                let summary = if unreadable {
-                    "cannot read the policy file"
-                } else {
-                    "the policy has errors"
-                };
-                (e.to_string(), summary)
-            })?,
+        // (An old django alias ignored beside its new name is one of the
+        // audit's findings, logged with the others.)
+        Some(path) => Config::from_file(path).map_err(|e| {
+            let unreadable = e.iter().all(|e| {
+                matches!(
+                    e.kind(),
+                    ConfigErrorKind::Io | ConfigErrorKind::UnknownFormat
+                ) || (e.kind() == ConfigErrorKind::TooLarge && e.key().is_empty())
+            });
+            let summary = if unreadable {
+                "cannot read the policy file"
+            } else {
+                "the policy has errors"
+            };
+            (e.to_string(), summary)
+        })?,
         None => {
             if !flags.has_origins() {
                 eprintln!(
@@ -911,4 +909,54 @@ fn error_chain(e: &hyper_util::client::legacy::Error) -> String {
     let mut parts: Vec<String> = sources(e).map(ToString::to_string).collect();
     parts.dedup();
     parts.join(": ")
+}
+
+#[cfg(test)]
+mod audit_tests {
+    use corsgate::{Config, PathRule};
+
+    use super::Audit;
+
+    #[test]
+    fn the_refusal_names_each_risk_once_and_accepting_it_logs_it() {
+        let config = Config::builder()
+            .allowed_origins(["null"])
+            .allow_credentials(true)
+            .path_rule(PathRule::new("^/a/").allow_all_origins(true))
+            .path_rule(PathRule::new("^/b/").allowed_origins(["https://b.example"]))
+            .path_rule(PathRule::new("^/c/").allow_all_origins(true))
+            .build();
+        let audit = Audit::of(&config, &[]);
+        let codes: Vec<&str> = audit.refused.iter().map(|f| f.code()).collect();
+        assert_eq!(
+            codes
+                .iter()
+                .filter(|c| **c == "credentials-with-all-origins")
+                .count(),
+            2,
+            "{codes:?}"
+        );
+        let help = audit.refusal();
+        let help = help.lines().last().unwrap();
+        assert!(
+            help.ends_with(
+                "serve it anyway with `--accept-risk credentials-with-all-origins --accept-risk null-allowed`"
+            ),
+            "{help}"
+        );
+        let accepted = [
+            "credentials-with-all-origins".to_owned(),
+            "null-allowed".to_owned(),
+            "no-such-risk".to_owned(),
+        ];
+        let audit = Audit::of(&config, &accepted);
+        assert!(audit.refused.is_empty());
+        assert_eq!(audit.accepted_nothing, ["no-such-risk"]);
+        assert!(
+            audit
+                .logged
+                .iter()
+                .any(|l| l.ends_with("(accepted with `--accept-risk null-allowed`)"))
+        );
+    }
 }
