@@ -328,6 +328,28 @@ mod tests {
                 "--listen",
                 "[::1]:0",
             ],
+            // The policy flags combine with --config (issue #14).
+            &[
+                "corsgate",
+                "proxy",
+                "--upstream",
+                "u",
+                "--config",
+                "c.toml",
+                "--allow-origin",
+                "o",
+                "--allow-header",
+                "x-debug",
+                "--allow-method",
+                "PURGE",
+                "--expose-header",
+                "x-total",
+                "--max-age",
+                "60",
+                "--allow-credentials",
+                "--accept-risk",
+                "null-allowed",
+            ],
             &["corsgate", "check", "s.toml"],
             &["corsgate", "check", "--json", "s.toml"],
             &["corsgate", "demo"],
@@ -347,17 +369,8 @@ mod tests {
         let bad: &[(&[&str], ErrorKind)] = &[
             (&["corsgate", "proxy"], ErrorKind::MissingRequiredArgument),
             (
-                &[
-                    "corsgate",
-                    "proxy",
-                    "--upstream",
-                    "u",
-                    "--config",
-                    "c.toml",
-                    "--allow-origin",
-                    "o",
-                ],
-                ErrorKind::ArgumentConflict,
+                &["corsgate", "proxy", "--upstream", "u", "--max-age", "soon"],
+                ErrorKind::ValueValidation,
             ),
             (
                 &[
