@@ -45,6 +45,71 @@ struct ScanJson<'a> {
     url: String,
     probes: usize,
     findings: &'a [ScanFinding],
+    /// The findings grouped by what causes them (what the text prints).
+    root_causes: Vec<RootCause>,
+}
+
+/// One cause behind one or more findings: a server that reflects any
+/// origin also "trusts" every look-alike probe, and a missing
+/// `Vary: Origin` shows on every reflected probe.
+#[derive(Debug, Serialize)]
+struct RootCause {
+    class: &'static str,
+    #[serde(serialize_with = "severity_name")]
+    severity: Severity,
+    credentials: bool,
+    /// A probe origin that shows it.
+    probe: String,
+    /// The requests that showed it (`GET`, `OPTIONS`).
+    requests: Vec<&'static str>,
+    why: String,
+    /// The other probes' classes this cause accounts for.
+    explains: Vec<&'static str>,
+}
+
+/// Groups scan findings by cause: one per class, and under
+/// `reflect-any-origin` every other origin probe (each is reflected
+/// because every origin is).
+fn root_causes(findings: &[ScanFinding]) -> Vec<RootCause> {
+    let mut causes: Vec<RootCause> = Vec::new();
+    for f in findings {
+        if let Some(cause) = causes.iter_mut().find(|c| c.class == f.class) {
+            cause.severity = cause.severity.max(f.severity);
+            cause.credentials |= f.credentials;
+            if !cause.requests.contains(&f.request) {
+                cause.requests.push(f.request);
+            }
+            continue;
+        }
+        causes.push(RootCause {
+            class: f.class,
+            severity: f.severity,
+            credentials: f.credentials,
+            probe: f.probe.clone(),
+            requests: vec![f.request],
+            why: f.why.clone(),
+            explains: Vec::new(),
+        });
+    }
+    let derived = |class: &str| {
+        !matches!(
+            class,
+            "reflect-any-origin" | "missing-vary-origin" | "wildcard"
+        )
+    };
+    if causes.iter().any(|c| c.class == "reflect-any-origin") {
+        let explained: Vec<&'static str> = causes
+            .iter()
+            .filter(|c| derived(c.class))
+            .map(|c| c.class)
+            .collect();
+        causes.retain(|c| !derived(c.class));
+        if let Some(any) = causes.iter_mut().find(|c| c.class == "reflect-any-origin") {
+            any.explains = explained;
+        }
+    }
+    causes.sort_by_key(|c| std::cmp::Reverse(c.severity));
+    causes
 }
 
 fn severity_name<S: serde::Serializer>(severity: &Severity, to: S) -> Result<S::Ok, S::Error> {
@@ -1073,6 +1138,7 @@ async fn scan(args: &DoctorArgs) -> ExitCode {
             url: uri.to_string(),
             probes: probes.len(),
             findings: &findings,
+            root_causes: root_causes(&findings),
         };
         exit::print(&format!(
             "{}\n",
@@ -1083,27 +1149,37 @@ async fn scan(args: &DoctorArgs) -> ExitCode {
             "scan of {uri}: {} probes, each as GET and as a preflight\n",
             probes.len()
         ));
-        for f in &findings {
+        // One entry per cause, not per probe: a server that reflects any
+        // origin would otherwise list every look-alike probe, and the
+        // missing `Vary` once for each.
+        let causes = root_causes(&findings);
+        for c in &causes {
             exit::print(&format!(
                 "{}: {} [{}] origin `{}` ({})\n  why: {}\n",
-                f.severity,
-                f.class,
-                f.request,
-                f.probe,
-                if f.credentials {
+                c.severity,
+                c.class,
+                c.requests.join(", "),
+                c.probe,
+                if c.credentials {
                     "with credentials"
                 } else {
                     "without credentials"
                 },
-                f.why
+                c.why
             ));
+            if !c.explains.is_empty() {
+                exit::print(&format!(
+                    "  this also explains the probes: {}\n",
+                    c.explains.join(", ")
+                ));
+            }
         }
         exit::print(&format!(
             "{}\n",
-            if findings.is_empty() {
-                "no findings".to_owned()
-            } else {
-                format!("{} findings", findings.len())
+            match (causes.len(), findings.len()) {
+                (0, _) => "no findings".to_owned(),
+                (c, f) if c == f => format!("{f} findings"),
+                (c, f) => format!("{f} findings from {c} causes"),
             }
         ));
     }
@@ -1113,6 +1189,58 @@ async fn scan(args: &DoctorArgs) -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn finding(class: &'static str, request: &'static str, severity: Severity) -> ScanFinding {
+        ScanFinding {
+            class,
+            probe: format!("http://{class}.example"),
+            request,
+            severity,
+            credentials: severity == Severity::High,
+            why: class.to_owned(),
+        }
+    }
+
+    #[test]
+    fn scan_findings_group_by_cause() {
+        let findings = [
+            finding("reflect-any-origin", "GET", Severity::Medium),
+            finding("missing-vary-origin", "GET", Severity::Medium),
+            finding("reflect-any-origin", "OPTIONS", Severity::High),
+            finding("missing-vary-origin", "OPTIONS", Severity::Medium),
+            finding("prefix-match", "GET", Severity::High),
+            finding("null-trusted", "OPTIONS", Severity::High),
+        ];
+        let causes = root_causes(&findings);
+        let summary: Vec<(&str, Severity, Vec<&str>, Vec<&str>)> = causes
+            .iter()
+            .map(|c| (c.class, c.severity, c.requests.clone(), c.explains.clone()))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                (
+                    "reflect-any-origin",
+                    Severity::High,
+                    vec!["GET", "OPTIONS"],
+                    vec!["prefix-match", "null-trusted"]
+                ),
+                (
+                    "missing-vary-origin",
+                    Severity::Medium,
+                    vec!["GET", "OPTIONS"],
+                    vec![]
+                ),
+            ]
+        );
+        // Without reflection of any origin, each class is its own cause.
+        let narrow = [
+            finding("prefix-match", "GET", Severity::High),
+            finding("null-trusted", "GET", Severity::Medium),
+        ];
+        let classes: Vec<&str> = root_causes(&narrow).iter().map(|c| c.class).collect();
+        assert_eq!(classes, ["prefix-match", "null-trusted"]);
+    }
 
     #[test]
     fn redirects_resolve_as_the_url_standard_says() {

@@ -569,6 +569,38 @@ async fn scan_finds_reflection_with_credentials_and_passes_a_strict_policy() {
         assert!(classes.contains(&class), "{class} missing: {report:#}");
     }
     assert_eq!(report["findings"][0]["severity"], "high");
+    // Issue #14: grouped by cause — reflecting any origin explains every
+    // look-alike probe, and each cause is one entry.
+    let causes = report["root_causes"].as_array().unwrap();
+    assert_eq!(causes[0]["class"], "reflect-any-origin", "{report:#}");
+    let explains = causes[0]["explains"].to_string();
+    for class in [
+        "null-trusted",
+        "prefix-match",
+        "suffix-match",
+        "any-subdomain",
+        "third-party",
+    ] {
+        assert!(explains.contains(class), "{class}: {explains}");
+    }
+    assert!(causes.len() <= 3, "{causes:#?}");
+    let (_, text, _) = tokio::task::block_in_place(|| {
+        run(&["doctor", "--scan", &format!("http://{addr}/reflect")])
+    });
+    assert_eq!(text.matches("reflect-any-origin").count(), 1, "{text}");
+    assert!(text.matches("missing-vary-origin").count() <= 1, "{text}");
+    assert!(
+        text.contains("  this also explains the probes: null-trusted, prefix-match"),
+        "{text}"
+    );
+    assert!(
+        text.trim_end().ends_with(&format!(
+            "{} findings from {} causes",
+            classes.len(),
+            causes.len()
+        )),
+        "{text}"
+    );
 
     let policy = corsgate::Config::builder()
         .allowed_origins([ORIGIN])
