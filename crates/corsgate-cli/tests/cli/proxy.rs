@@ -606,16 +606,10 @@ async fn sighup_reloads_a_good_file_and_keeps_serving_on_a_bad_one() {
     )
     .unwrap();
     proxy.signal("HUP");
-    let mut logged = false;
-    for _ in 0..200 {
-        if proxy.stderr().contains("the old policy keeps serving") {
-            logged = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(logged, "{}", proxy.stderr());
-    let log = proxy.stderr();
+    let log = tokio::task::block_in_place(|| {
+        proxy.stderr_once("the old policy keeps serving", Duration::from_secs(10))
+    });
+    let log = log.unwrap_or_else(|| panic!("{}", proxy.stderr()));
     assert!(
         log.contains("`allowed_origins[0]`: origin `b.example` has no scheme"),
         "{log}"
@@ -782,14 +776,9 @@ fn a_high_risk_policy_is_refused_unless_its_risk_is_accepted_by_name() {
         "null-alowed",
     ]);
     // The warnings precede the "listening" line, on stderr: wait for them.
-    let mut log = proxy.stderr();
-    for _ in 0..100 {
-        if log.contains("null-alowed") {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-        log = proxy.stderr();
-    }
+    let log = proxy
+        .stderr_once("null-alowed", Duration::from_secs(5))
+        .unwrap_or_else(|| panic!("{}", proxy.stderr()));
     assert!(
         log.contains("(accepted with `--accept-risk credentials-with-all-origins`)"),
         "{log}"
@@ -825,23 +814,14 @@ async fn a_reload_to_a_high_risk_policy_keeps_the_old_one() {
     )
     .unwrap();
     proxy.signal("HUP");
-    let mut logged = false;
-    for _ in 0..200 {
-        if proxy
-            .stderr()
-            .contains("high-risk findings; the old policy keeps serving")
-        {
-            logged = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(logged, "{}", proxy.stderr());
-    assert!(
-        proxy.stderr().contains("[null-allowed]"),
-        "{}",
-        proxy.stderr()
-    );
+    let log = tokio::task::block_in_place(|| {
+        proxy.stderr_once(
+            "high-risk findings; the old policy keeps serving",
+            Duration::from_secs(10),
+        )
+    });
+    let log = log.unwrap_or_else(|| panic!("{}", proxy.stderr()));
+    assert!(log.contains("[null-allowed]"), "{log}");
     assert!(
         wait_for(&proxy, "null", false).await,
         "`null` is still refused"

@@ -109,6 +109,23 @@ impl Proxy {
         self.stderr.lock().unwrap().clone()
     }
 
+    /// The stderr once it contains `text`, waiting at most `limit`
+    /// (`None` if it never did). Blocks the thread: from an async test,
+    /// call it inside `tokio::task::block_in_place`.
+    pub(crate) fn stderr_once(&self, text: &str, limit: Duration) -> Option<String> {
+        let deadline = Instant::now() + limit;
+        loop {
+            let stderr = self.stderr();
+            if stderr.contains(text) {
+                return Some(stderr);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// What the proxy printed after its "listening" line.
     pub(crate) fn stdout(&self) -> String {
         self.stdout.lock().unwrap().clone()
