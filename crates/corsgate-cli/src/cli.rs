@@ -146,6 +146,16 @@ pub(crate) struct DoctorArgs {
     /// Seconds to wait for each response.
     #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
     pub(crate) timeout: f64,
+
+    /// Trust the CA certificates in this PEM file too, besides the system's
+    /// (which `SSL_CERT_FILE` replaces), e.g. a development CA.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) cacert: Option<PathBuf>,
+
+    /// Diagnose CORS even when a certificate is refused; each certificate
+    /// problem is still reported, as a warning (a browser would refuse it).
+    #[arg(long)]
+    pub(crate) insecure: bool,
 }
 
 const PROXY_EXAMPLES: &str = "\

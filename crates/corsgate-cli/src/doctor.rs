@@ -17,13 +17,23 @@ use serde::Serialize;
 
 use crate::cli::DoctorArgs;
 use crate::exit;
+use crate::tls;
 
-/// What `--json` prints when no verdict could be reached.
+/// What `--json` prints when no verdict could be reached: `verdict` is
+/// `error`, or `tls_error` with the browser's error and its fix.
 #[derive(Serialize)]
 struct ErrorJson<'a> {
     schema: u32,
     verdict: &'static str,
     error: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    url: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error_kind: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    console_message: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    fixes: Vec<Fix>,
 }
 
 /// One `--scan` finding: a probe origin the server trusted.
@@ -151,6 +161,70 @@ struct Report {
     xhr: bool,
     /// The last answer was a server error (5xx): what it means for the page.
     server_error: Option<ServerError>,
+    /// The browser blocked the request as mixed content: no request is sent.
+    mixed_content: Option<MixedContent>,
+}
+
+/// An https page requesting an `http://` URL (Mixed Content § 4.3): the
+/// browser blocks it before CORS is consulted, and sends nothing.
+#[derive(Debug)]
+struct MixedContent {
+    page: String,
+    url: String,
+    redirected_from: Option<String>,
+}
+
+impl MixedContent {
+    /// The block, if a page of `origin` may not fetch `url`: the page is
+    /// https and the URL is not potentially trustworthy (http:// to a host
+    /// other than loopback or `localhost`).
+    fn check(origin: &str, url: &Uri, redirected_from: Option<&Uri>) -> Option<Self> {
+        if !origin.starts_with("https://") || url.scheme_str() != Some("http") {
+            return None;
+        }
+        let host = url.host().unwrap_or_default().to_ascii_lowercase();
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let trustworthy = host == "localhost"
+            || host.ends_with(".localhost")
+            || host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback());
+        (!trustworthy).then(|| Self {
+            page: format!("{origin}/"),
+            url: url.to_string(),
+            redirected_from: redirected_from.map(ToString::to_string),
+        })
+    }
+
+    /// Chromium's console message.
+    fn console_message(&self, xhr: bool) -> String {
+        format!(
+            "Mixed Content: The page at '{}' was loaded over HTTPS, but requested an insecure {} '{}'. This request has been blocked; the content must be served over HTTPS.",
+            self.page,
+            if xhr {
+                "XMLHttpRequest endpoint"
+            } else {
+                "resource"
+            },
+            self.url
+        )
+    }
+
+    fn fixes(&self) -> Vec<Fix> {
+        let https = self.url.replacen("http://", "https://", 1);
+        let mut fixes = vec![Fix::note(format!(
+            "serve the API over https and request `{https}` (`corsgate proxy --tls-cert FILE --tls-key FILE` can put https in front of it)"
+        ))];
+        if let Some(first) = &self.redirected_from {
+            fixes.push(Fix::note(format!(
+                "`{first}` redirects to plain http: make the server redirect to https"
+            )));
+        }
+        fixes.push(Fix::note(
+            "during development, load the page over http, or call the API on `localhost` / 127.0.0.1 (loopback is exempt)",
+        ));
+        fixes
+    }
 }
 
 /// A 5xx answer: CORS may let the page read it, but the request failed.
@@ -210,35 +284,40 @@ pub(crate) fn run(args: &DoctorArgs) -> ExitCode {
                 } else {
                     exit::print(&report.to_text());
                 }
-                exit::code(if report.blocked.is_some() {
+                exit::code(if report.blocked.is_some() || report.mixed_content.is_some() {
                     exit::BLOCKED
                 } else {
                     exit::OK
                 })
             }
-            Err(failed) => {
-                if args.json {
-                    exit::print(&format!(
-                        "{}\n",
-                        serde_json::to_string(&ErrorJson {
-                            schema: 1,
-                            verdict: "error",
-                            error: &failed.message
-                        })
-                        .unwrap_or_default()
-                    ));
-                }
-                failed.exit()
-            }
+            Err(failed) => failed.report(args.json),
         }
     })
 }
 
-/// Why doctor has no verdict: the arguments (exit 2) or the network (exit 4).
+/// Why doctor has no CORS verdict: the arguments (exit 2), or the network
+/// (exit 4): no answer, or a TLS failure the browser stops at.
 #[derive(Debug)]
 struct Failed {
     network: bool,
     message: String,
+    tls: Option<TlsFailure>,
+}
+
+/// A connection the browser refuses (certificate, handshake): its own
+/// outcome, met before CORS is consulted.
+#[derive(Debug)]
+struct TlsFailure {
+    method: String,
+    url: String,
+    problem: tls::Problem,
+}
+
+impl TlsFailure {
+    /// What Chromium's console prints for it.
+    fn console_message(&self) -> String {
+        format!("{} {} {}", self.method, self.url, self.problem.net_error)
+    }
 }
 
 impl Failed {
@@ -246,11 +325,43 @@ impl Failed {
         Self {
             network: true,
             message,
+            tls: None,
         }
     }
 
-    fn exit(&self) -> ExitCode {
-        eprintln!("error: {}", self.message);
+    /// Prints why (a TLS failure as a report on stdout, else one line on
+    /// stderr, and with `json` one object on stdout) and returns the code.
+    fn report(&self, json: bool) -> ExitCode {
+        let tls = self.tls.as_ref();
+        if json {
+            exit::print(&format!(
+                "{}\n",
+                serde_json::to_string_pretty(&ErrorJson {
+                    schema: 1,
+                    verdict: if tls.is_some() { "tls_error" } else { "error" },
+                    error: &self.message,
+                    url: tls.map(|t| t.url.as_str()),
+                    error_kind: tls.map(|t| t.problem.net_error),
+                    console_message: tls.map(TlsFailure::console_message),
+                    fixes: tls
+                        .map(|t| vec![Fix::note(t.problem.fix)])
+                        .unwrap_or_default(),
+                })
+                .unwrap_or_default()
+            ));
+        } else if let Some(t) = tls {
+            exit::print(&format!(
+                "TLS ERROR: {} {}\n\nthe browser refuses the connection before CORS is consulted: {}\nChromium says:\n  {}\nfix: {}\n",
+                t.method,
+                t.url,
+                t.problem.what,
+                t.console_message(),
+                t.problem.fix
+            ));
+        }
+        if tls.is_none() {
+            eprintln!("error: {}", self.message);
+        }
         exit::code(if self.network {
             exit::NETWORK
         } else {
@@ -265,12 +376,13 @@ impl From<String> for Failed {
         Self {
             network: false,
             message,
+            tls: None,
         }
     }
 }
 
 fn usage(message: &str) -> ExitCode {
-    Failed::from(message.to_owned()).exit()
+    Failed::from(message.to_owned()).report(false)
 }
 
 /// `scheme://host[:port]` of a URL, as a browser serialises it (the URL
@@ -285,27 +397,58 @@ fn parse_url(url: &str) -> Result<Uri, String> {
         .parse()
         .map_err(|e| format!("`{url}` is not a URL: {e}"))?;
     match uri.scheme_str() {
-        Some("http") if uri.host().is_some() => Ok(uri),
-        Some("https") => Err(format!(
-            "`{url}`: https URLs are not supported yet; diagnose the plain-http address"
-        )),
+        Some("http" | "https") if uri.host().is_some() => Ok(uri),
         _ => Err(format!(
-            "`{url}`: write an absolute http URL, e.g. `http://127.0.0.1:8000/users`"
+            "`{url}`: write an absolute http or https URL, e.g. `http://127.0.0.1:8000/users`"
         )),
     }
 }
 
+/// The HTTP client: http and https (HTTP/2 or HTTP/1.1 by ALPN, as a
+/// browser), trusting the system's roots and `--cacert`.
 struct Http {
-    client: Client<HttpConnector, Full<Bytes>>,
+    client: Client<tls::Connector, Full<Bytes>>,
     timeout: Duration,
+    /// With `--insecure`: the certificate problems let through.
+    bypassed: Option<std::sync::Arc<tls::Bypassed>>,
+    /// Trouble reading the system's trusted certificates.
+    warnings: Vec<String>,
 }
 
 impl Http {
-    fn new(timeout: f64) -> Self {
-        Self {
-            client: Client::builder(TokioExecutor::new()).build_http(),
-            timeout: Duration::from_secs_f64(timeout.clamp(0.1, 600.0)),
+    fn new(args: &DoctorArgs) -> Result<Self, Failed> {
+        let options = tls::ClientOptions {
+            cacert: args.cacert.clone(),
+            insecure: args.insecure,
+        };
+        let tls = options.build()?;
+        Ok(Self {
+            client: Client::builder(TokioExecutor::new())
+                .build(tls::connector(HttpConnector::new(), tls.config, true)),
+            timeout: Duration::from_secs_f64(args.timeout.clamp(0.1, 600.0)),
+            bypassed: tls.bypassed,
+            warnings: tls.warnings,
+        })
+    }
+
+    /// What `--insecure` let through, as warnings (or that it changed
+    /// nothing): every output it touches says so.
+    fn insecure_warnings(&self) -> Vec<String> {
+        let Some(bypassed) = &self.bypassed else {
+            return Vec::new();
+        };
+        let seen = bypassed.take();
+        if seen.is_empty() {
+            return vec!["--insecure: every certificate met was valid, so it changed nothing".into()];
         }
+        seen.into_iter()
+            .map(|(host, problem)| {
+                format!(
+                    "--insecure: the certificate of {host} was NOT verified: a browser refuses it with {} ({}); the verdict above holds only once that is fixed: {}",
+                    problem.net_error, problem.what, problem.fix
+                )
+            })
+            .collect()
     }
 
     async fn send(
@@ -315,6 +458,7 @@ impl Http {
         headers: &[(String, String)],
         body: Option<&str>,
     ) -> Result<(u16, HeaderMap), Failed> {
+        let method_name = method.to_owned();
         let method = Method::from_bytes(method.as_bytes())
             .map_err(|_| format!("`{method}` is not a valid method"))?;
         let mut request = http::Request::builder().method(method).uri(uri.clone());
@@ -330,7 +474,18 @@ impl Http {
         let response = tokio::time::timeout(self.timeout, self.client.request(request))
             .await
             .map_err(|_| Failed::network(format!("{uri}: no answer within {:?}", self.timeout)))?
-            .map_err(|e| Failed::network(unreachable(uri, &e)))?;
+            .map_err(|e| match tls::Problem::find(&e) {
+                Some(problem) => Failed {
+                    network: true,
+                    message: format!("{uri}: {}", problem.what),
+                    tls: Some(TlsFailure {
+                        method: method_name.clone(),
+                        url: uri.to_string(),
+                        problem,
+                    }),
+                },
+                None => Failed::network(unreachable(uri, &e)),
+            })?;
         let (parts, body) = response.into_parts();
         // Drain the body so the connection can be reused; its content is not needed.
         let _ = tokio::time::timeout(self.timeout, body.collect()).await;
@@ -429,8 +584,33 @@ async fn diagnose(args: &DoctorArgs) -> Result<Report, Failed> {
         warnings,
         xhr: args.xhr,
         server_error: None,
+        mixed_content: None,
     };
-    let client = Http::new(args.timeout);
+    let client = Http::new(args)?;
+    if first.scheme_str() == Some("https") {
+        report.warnings.extend(client.warnings.iter().cloned());
+    }
+    let mut report = follow(args, report, &client, first, headers, method, origin).await?;
+    report.warnings.extend(client.insecure_warnings());
+    Ok(report)
+}
+
+/// The request as the browser makes it: mixed-content check, preflight,
+/// request, and each redirect, until an answer or a block.
+async fn follow(
+    args: &DoctorArgs,
+    mut report: Report,
+    client: &Http,
+    first: Uri,
+    mut headers: Vec<(String, String)>,
+    method: String,
+    origin: String,
+) -> Result<Report, Failed> {
+    let credentials = report.credentials;
+    if let Some(blocked) = MixedContent::check(&origin, &first, None) {
+        report.mixed_content = Some(blocked);
+        return Ok(report);
+    }
     if report.same_origin {
         let (status, received) = client
             .send(&method, &first, &headers, args.body.as_deref())
@@ -563,6 +743,10 @@ async fn diagnose(args: &DoctorArgs) -> Result<Report, Failed> {
                 .iter()
                 .any(|h| n.eq_ignore_ascii_case(h))
             });
+        }
+        if let Some(blocked) = MixedContent::check(&origin, &next, Some(&first)) {
+            report.mixed_content = Some(blocked);
+            return Ok(report);
         }
         report.warnings.push(format!(
             "redirected to {next}{}",
@@ -849,6 +1033,9 @@ impl Exchange {
 
 impl Report {
     fn console_message(&self) -> Option<String> {
+        if let Some(mixed) = &self.mixed_content {
+            return Some(mixed.console_message(self.xhr));
+        }
         self.blocked.as_ref().map(|b| {
             browser::console_message(
                 if self.xhr {
@@ -873,7 +1060,7 @@ impl Report {
         let preflight = self.exchanges.iter().find(|e| e.step == "preflight");
         DoctorJson {
             schema: 1,
-            verdict: if self.blocked.is_some() {
+            verdict: if self.blocked.is_some() || self.mixed_content.is_some() {
                 "blocked"
             } else {
                 "allowed"
@@ -889,15 +1076,21 @@ impl Report {
                 request: preflight.map(Exchange::request_json),
                 response: preflight.map(Exchange::response_json),
             },
-            failing_step: self.blocked.as_ref().map(|b| b.step),
-            error_kind: self.blocked.as_ref().map(|b| b.failure.name()),
+            failing_step: match &self.mixed_content {
+                Some(_) => Some("mixed content"),
+                None => self.blocked.as_ref().map(|b| b.step),
+            },
+            error_kind: match &self.mixed_content {
+                Some(_) => Some("MixedContent"),
+                None => self.blocked.as_ref().map(|b| b.failure.name()),
+            },
             console_message: self.console_message(),
             readable_headers: &self.readable,
-            fixes: self
-                .blocked
-                .as_ref()
-                .map(|b| fixes(b, self))
-                .unwrap_or_default(),
+            fixes: match (&self.mixed_content, &self.blocked) {
+                (Some(mixed), _) => mixed.fixes(),
+                (None, Some(b)) => fixes(b, self),
+                (None, None) => Vec::new(),
+            },
             warnings: &self.warnings,
             server_error: self.server_error.as_ref(),
             exchanges: self
@@ -940,7 +1133,13 @@ impl std::fmt::Display for DoctorJson<'_> {
         if self.same_origin {
             return writeln!(f, "\nsame-origin request: CORS does not apply");
         }
-        if self.preflight.reasons.is_empty() {
+        let mixed = self.failing_step == Some("mixed content");
+        if mixed {
+            writeln!(
+                f,
+                "\nmixed content: an https page may not fetch a plain-http URL; the browser blocks it before CORS is consulted, and sends nothing"
+            )?;
+        } else if self.preflight.reasons.is_empty() {
             writeln!(
                 f,
                 "\npreflight: not sent (a safelisted method with safelisted headers)"
@@ -1050,6 +1249,13 @@ async fn scan(args: &DoctorArgs) -> ExitCode {
             "a site where anyone can publish pages is trusted",
         ),
     ];
+    if uri.scheme_str() == Some("https") {
+        probes.push((
+            "http-origin-trusted",
+            format!("http://{host}"),
+            "the site's http:// origin is trusted by its https API: anyone on the network path (public Wi-Fi) can inject a script into the plain-http page, and it reads the API's responses",
+        ));
+    }
     if let Some(dotted) = dotted {
         probes.push((
             "unescaped-dot",
@@ -1057,7 +1263,10 @@ async fn scan(args: &DoctorArgs) -> ExitCode {
             "a regex with an unescaped `.` matches a look-alike domain",
         ));
     }
-    let client = Http::new(args.timeout);
+    let client = match Http::new(args) {
+        Ok(client) => client,
+        Err(failed) => return failed.report(args.json),
+    };
     let mut findings = Vec::new();
     for (class, probe, why) in &probes {
         for preflight in [false, true] {
@@ -1070,7 +1279,7 @@ async fn scan(args: &DoctorArgs) -> ExitCode {
             };
             let (_, headers) = match client.send(method, &uri, &sent, None).await {
                 Ok(answer) => answer,
-                Err(failed) => return failed.exit(),
+                Err(failed) => return failed.report(args.json),
             };
             let acao = headers
                 .get(http::header::ACCESS_CONTROL_ALLOW_ORIGIN)

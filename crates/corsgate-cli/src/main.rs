@@ -7,6 +7,7 @@ mod doctor;
 mod exit;
 mod proxy;
 mod rt;
+mod tls;
 
 fn main() -> std::process::ExitCode {
     let cli = <cli::Cli as clap::Parser>::parse();
