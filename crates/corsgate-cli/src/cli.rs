@@ -182,9 +182,10 @@ Exit codes: 0 valid with no findings, 1 errors, 2 invalid arguments,
 
 #[derive(Debug, Args)]
 pub(crate) struct ProxyArgs {
-    /// Where requests go: `http://HOST:PORT`, or `/PREFIX=http://HOST:PORT`
-    /// for requests under a path prefix. Repeatable; the longest matching
-    /// prefix wins, and a plain URL is the prefix `/`.
+    /// Where requests go: `http://HOST:PORT` or `https://HOST[:PORT]`, or
+    /// `/PREFIX=URL` for requests under a path prefix. Repeatable; the
+    /// longest matching prefix wins, and a plain URL is the prefix `/`.
+    /// https upstreams get HTTP/2 when they offer it.
     #[arg(long, value_name = "URL", required = true)]
     pub(crate) upstream: Vec<String>,
 
@@ -293,6 +294,21 @@ pub(crate) struct ProxyArgs {
     /// Seconds to let requests in flight finish on SIGINT/SIGTERM.
     #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
     pub(crate) shutdown_grace: f64,
+
+    /// Serve https: the certificate chain, PEM (HTTP/2 and HTTP/1.1 by
+    /// ALPN). Reloaded with --tls-key on SIGHUP and when either file
+    /// changes; a bad new pair is logged and the old one keeps serving.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub(crate) tls_cert: Option<PathBuf>,
+
+    /// The private key of --tls-cert, PEM.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub(crate) tls_key: Option<PathBuf>,
+
+    /// Trust the CA certificates in this PEM file for https upstreams,
+    /// besides the system's (which `SSL_CERT_FILE` replaces).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) cacert: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -38,14 +38,24 @@ use self::flags::PolicyFlags;
 use self::upstream::{Upstreams, is_upgrade, strip_hop_by_hop};
 use crate::cli::ProxyArgs;
 use crate::exit;
+use crate::tls;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 type Body = BoxBody<Bytes, BoxError>;
 
+/// A connection's byte stream: plain TCP, or TLS over it.
+trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Io for T {}
+
 /// What every request handler shares.
 struct Shared {
     upstreams: Upstreams,
-    client: Client<HttpConnector, Body>,
+    /// http and https upstreams (HTTP/2 by ALPN where offered), pooled.
+    client: Client<tls::Connector, Body>,
+    /// TLS for a forwarded upgrade (WebSocket): HTTP/1.1 only.
+    upgrade_tls: tokio_rustls::TlsConnector,
+    /// The proxy itself serves https (`X-Forwarded-Proto`).
+    listen_tls: bool,
     connect_timeout: Duration,
     timeout: Duration,
     body_timeout: Duration,
@@ -99,8 +109,36 @@ pub(crate) fn run(args: ProxyArgs) -> ExitCode {
             return exit::code(exit::ERRORS);
         }
     }
+    let cert = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => match tls::ServerCert::load(cert, key) {
+            Ok(cert) => Some(cert),
+            Err(e) => {
+                eprintln!("error: {e}");
+                eprintln!("corsgate proxy: not started: the TLS certificate cannot be used");
+                return exit::code(exit::ERRORS);
+            }
+        },
+        _ => None,
+    };
+    let upstream_tls = match (tls::ClientOptions {
+        cacert: args.cacert.clone(),
+        insecure: false,
+    })
+    .build()
+    {
+        Ok(client) => client,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::code(exit::ERRORS);
+        }
+    };
+    if upstreams.iter().any(|u| u.tls) {
+        for warning in &upstream_tls.warnings {
+            eprintln!("warning: {warning}");
+        }
+    }
     match crate::rt::runtime() {
-        Ok(runtime) => runtime.block_on(serve(args, policy, upstreams)),
+        Ok(runtime) => runtime.block_on(serve(args, policy, upstreams, cert, upstream_tls.config)),
         Err(code) => code,
     }
 }
@@ -236,7 +274,20 @@ fn initial_config(args: &ProxyArgs) -> Result<Config, (String, &'static str)> {
     Ok(config)
 }
 
-async fn serve(args: ProxyArgs, policy: Policy, upstreams: Upstreams) -> ExitCode {
+async fn serve(
+    args: ProxyArgs,
+    policy: Policy,
+    upstreams: Upstreams,
+    cert: Option<Arc<tls::ServerCert>>,
+    upstream_tls: rustls::ClientConfig,
+) -> ExitCode {
+    let acceptor = match cert.as_ref().map(tls::ServerCert::server_config).transpose() {
+        Ok(config) => config.map(|c| tokio_rustls::TlsAcceptor::from(Arc::new(c))),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::code(exit::ERRORS);
+        }
+    };
     let listener = match listen(args.listen) {
         Ok(l) => l,
         Err(e) => {
@@ -264,9 +315,11 @@ async fn serve(args: ProxyArgs, policy: Policy, upstreams: Upstreams) -> ExitCod
     let mut connector = HttpConnector::new();
     connector.set_connect_timeout(Some(Duration::from_secs_f64(args.connect_timeout)));
     connector.set_nodelay(true);
+    let mut upgrade_tls = upstream_tls.clone();
+    upgrade_tls.alpn_protocols = vec![b"http/1.1".to_vec()];
     let client = Client::builder(TokioExecutor::new())
         .pool_idle_timeout(Duration::from_secs(30))
-        .build(connector);
+        .build(tls::connector(connector, upstream_tls, true));
     // The library's tower layer decides every request: the proxy has no
     // CORS logic of its own. It replaces the upstream's CORS headers and
     // hands its decision over for the log line.
@@ -276,6 +329,8 @@ async fn serve(args: ProxyArgs, policy: Policy, upstreams: Upstreams) -> ExitCod
     let shared = Arc::new(Shared {
         upstreams,
         client,
+        upgrade_tls: tokio_rustls::TlsConnector::from(Arc::new(upgrade_tls)),
+        listen_tls: acceptor.is_some(),
         connect_timeout: Duration::from_secs_f64(args.connect_timeout),
         timeout: Duration::from_secs_f64(args.timeout),
         body_timeout: Duration::from_secs_f64(args.body_timeout),
@@ -286,7 +341,8 @@ async fn serve(args: ProxyArgs, policy: Policy, upstreams: Upstreams) -> ExitCod
     // proxy, even without --config.
     let hup = hangup_signal();
     // Tests and scripts read this line to learn the port.
-    crate::exit::print(&format!("corsgate proxy: listening on http://{local}\n"));
+    let scheme = if acceptor.is_some() { "https" } else { "http" };
+    crate::exit::print(&format!("corsgate proxy: listening on {scheme}://{local}\n"));
     if let Some(addr) = args.metrics_listen {
         match TcpListener::bind(addr).await {
             Ok(metrics) => {
@@ -311,6 +367,18 @@ async fn serve(args: ProxyArgs, policy: Policy, upstreams: Upstreams) -> ExitCod
         args.body_timeout,
         args.timeout
     );
+    if let Some(cert) = &cert {
+        info!(
+            "serving https with {} and {} (HTTP/2 and HTTP/1.1)",
+            cert.cert.display(),
+            cert.key.display()
+        );
+        tokio::spawn(cert_reload_loop(
+            Arc::clone(cert),
+            hangup_signal(),
+            args.reload_interval,
+        ));
+    }
     tokio::spawn(reload_loop(
         cors.handle(),
         hup,
@@ -327,6 +395,8 @@ async fn serve(args: ProxyArgs, policy: Policy, upstreams: Upstreams) -> ExitCod
         .http1()
         .timer(hyper_util::rt::TokioTimer::new())
         .header_read_timeout(Duration::from_secs_f64(args.header_timeout));
+    let builder = Arc::new(builder);
+    let handshake_timeout = Duration::from_secs_f64(args.header_timeout);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(crate::rt::shutdown_signal());
     let mut backoff = AcceptBackoff::new();
@@ -358,9 +428,24 @@ async fn serve(args: ProxyArgs, policy: Policy, upstreams: Upstreams) -> ExitCod
                 let service = hyper::service::service_fn(move |req| {
                     handle(service.clone(), Arc::clone(&state), req)
                 });
-                let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
-                let conn = graceful.watch(conn);
+                let (builder, watcher, acceptor) =
+                    (Arc::clone(&builder), graceful.watcher(), acceptor.clone());
                 tokio::spawn(async move {
+                    let io: Box<dyn Io> = match acceptor {
+                        None => Box::new(stream),
+                        // The handshake gets the time a client has to send
+                        // its first request's headers.
+                        Some(acceptor) => tokio::select! {
+                            tls = tokio::time::timeout(handshake_timeout, acceptor.accept(stream)) => match tls {
+                                Ok(Ok(tls)) => Box::new(tls),
+                                Ok(Err(e)) => return debug!("TLS handshake with {peer} failed: {e}"),
+                                Err(_) => return debug!("TLS handshake with {peer} timed out"),
+                            },
+                            () = conn_state.closed() => return,
+                        },
+                    };
+                    let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
+                    let conn = watcher.watch(conn.into_owned());
                     tokio::select! {
                         result = conn => {
                             if let Err(e) = result {
@@ -438,6 +523,43 @@ async fn reload_loop(
             Err(why) => error!(
                 "not reloading {} ({cause}): {why}; the old policy keeps serving",
                 path.display()
+            ),
+        }
+    }
+}
+
+/// Reloads the TLS certificate and key on SIGHUP and when either file
+/// changes, once both have stopped changing; a pair that does not load is
+/// logged and the old one keeps serving.
+async fn cert_reload_loop(cert: Arc<tls::ServerCert>, mut hup: Hangup, interval: f64) {
+    const SETTLE: Duration = Duration::from_millis(100);
+    let read = |cert: &tls::ServerCert| (std::fs::read(&cert.cert).ok(), std::fs::read(&cert.key).ok());
+    let mut last = read(&cert);
+    let period = Duration::from_secs_f64(if interval > 0.0 { interval } else { 86_400.0 });
+    let mut tick = tokio::time::interval(period);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    loop {
+        let cause = tokio::select! {
+            () = hup.recv() => "SIGHUP",
+            _ = tick.tick(), if interval > 0.0 => {
+                if read(&cert) == last { continue }
+                "the files changed"
+            }
+        };
+        // A renewal writes two files: wait until both are still.
+        for _ in 0..20 {
+            let before = read(&cert);
+            tokio::time::sleep(SETTLE).await;
+            if read(&cert) == before {
+                break;
+            }
+        }
+        last = read(&cert);
+        match cert.reload() {
+            Ok(()) => info!("reloaded the TLS certificate {} ({cause})", cert.cert.display()),
+            Err(e) => error!(
+                "not reloading the TLS certificate ({cause}): {e}; the old certificate keeps serving"
             ),
         }
     }
@@ -646,7 +768,7 @@ async fn forward(shared: &Shared, mut req: Request<Incoming>, peer: SocketAddr) 
         .map_or("/", |p| p.as_str())
         .to_owned();
     let uri = match Uri::builder()
-        .scheme("http")
+        .scheme(if upstream.tls { "https" } else { "http" })
         .authority(upstream.authority.clone())
         .path_and_query(path_and_query)
         .build()
@@ -669,7 +791,7 @@ async fn forward(shared: &Shared, mut req: Request<Incoming>, peer: SocketAddr) 
     });
     let headers = req.headers_mut();
     strip_hop_by_hop(headers, upgrade);
-    add_forwarding_headers(headers, peer, original_host.as_ref());
+    add_forwarding_headers(headers, peer, original_host.as_ref(), shared.listen_tls);
     if (!shared.preserve_host || original_host.is_none())
         && let Ok(host) = HeaderValue::from_str(upstream.authority.as_str())
     {
@@ -722,6 +844,9 @@ async fn forward(shared: &Shared, mut req: Request<Incoming>, peer: SocketAddr) 
                 upstream.display, shared.timeout
             ),
         ),
+        Ok(Err(e)) if let Some(problem) = tls::Problem::find(&e) => {
+            tls_failure(&upstream.display, &problem)
+        }
         Ok(Err(e)) => {
             let (status, kind) = if e.is_connect() && is_timeout(&e) {
                 (StatusCode::GATEWAY_TIMEOUT, "upstream_timeout")
@@ -757,6 +882,7 @@ fn add_forwarding_headers(
     headers: &mut http::HeaderMap,
     peer: SocketAddr,
     host: Option<&HeaderValue>,
+    https: bool,
 ) {
     let prior = headers
         .get_all("x-forwarded-for")
@@ -772,7 +898,10 @@ fn add_forwarding_headers(
     if let Ok(value) = HeaderValue::from_str(&chain) {
         headers.insert("x-forwarded-for", value);
     }
-    headers.insert("x-forwarded-proto", HeaderValue::from_static("http"));
+    headers.insert(
+        "x-forwarded-proto",
+        HeaderValue::from_static(if https { "https" } else { "http" }),
+    );
     if let Some(host) = host {
         headers.insert("x-forwarded-host", host.clone());
     }
@@ -783,10 +912,22 @@ fn add_forwarding_headers(
 /// WebSockets, so the upstream's answer is passed through.
 async fn forward_upgrade(shared: &Shared, mut req: Request<Incoming>, uri: Uri) -> Response<Body> {
     let client_upgrade = hyper::upgrade::on(&mut req);
-    let authority = uri.authority().map_or_else(String::new, |a| a.to_string());
+    let https = uri.scheme_str() == Some("https");
+    let display = format!(
+        "{}://{}",
+        uri.scheme_str().unwrap_or("http"),
+        uri.authority().map_or("", http::uri::Authority::as_str)
+    );
+    let host = uri
+        .host()
+        .unwrap_or_default()
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
+    let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
     let connect = tokio::time::timeout(
         shared.connect_timeout,
-        tokio::net::TcpStream::connect(authority.as_str()),
+        tokio::net::TcpStream::connect((host.as_str(), port)),
     );
     let stream = match connect.await {
         Ok(Ok(stream)) => stream,
@@ -794,18 +935,46 @@ async fn forward_upgrade(shared: &Shared, mut req: Request<Incoming>, uri: Uri) 
             return failure(
                 StatusCode::BAD_GATEWAY,
                 "upstream_unreachable",
-                &format!("http://{authority}: {e}"),
+                &format!("{display}: {e}"),
             );
         }
         Err(_) => {
             return failure(
                 StatusCode::GATEWAY_TIMEOUT,
                 "upstream_timeout",
-                &format!("http://{authority}: connect timed out"),
+                &format!("{display}: connect timed out"),
             );
         }
     };
-    let (mut sender, conn) = match hyper::client::conn::http1::handshake(TokioIo::new(stream)).await
+    let io: Box<dyn Io> = if https {
+        let Ok(name) = rustls_pki_types::ServerName::try_from(host.clone()) else {
+            return failure(
+                StatusCode::BAD_GATEWAY,
+                "upstream_error",
+                &format!("{display}: `{host}` is not a host name TLS can verify"),
+            );
+        };
+        let handshake = shared.upgrade_tls.connect(name, stream);
+        match tokio::time::timeout(shared.connect_timeout, handshake).await {
+            Ok(Ok(tls)) => Box::new(tls),
+            Ok(Err(e)) => {
+                return match tls::Problem::find(&e) {
+                    Some(problem) => tls_failure(&display, &problem),
+                    None => failure(StatusCode::BAD_GATEWAY, "upstream_error", &format!("{display}: {e}")),
+                };
+            }
+            Err(_) => {
+                return failure(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    "upstream_timeout",
+                    &format!("{display}: the TLS handshake timed out"),
+                );
+            }
+        }
+    } else {
+        Box::new(stream)
+    };
+    let (mut sender, conn) = match hyper::client::conn::http1::handshake(TokioIo::new(io)).await
     {
         Ok(pair) => pair,
         Err(e) => {
@@ -871,8 +1040,22 @@ struct Failure {
 }
 
 fn failure(status: StatusCode, kind: &str, message: &str) -> Response<Body> {
-    let body = serde_json::json!({ "error": kind, "message": message, "status": status.as_u16() })
-        .to_string();
+    failure_with(status, kind, message, None)
+}
+
+/// [`failure`], with the TLS error's name (`tls_error`) when there is one.
+fn failure_with(
+    status: StatusCode,
+    kind: &str,
+    message: &str,
+    tls_error: Option<&str>,
+) -> Response<Body> {
+    let mut json =
+        serde_json::json!({ "error": kind, "message": message, "status": status.as_u16() });
+    if let Some(name) = tls_error {
+        json["tls_error"] = serde_json::Value::from(name);
+    }
+    let body = json.to_string();
     let mut response = Response::new(Full::new(Bytes::from(body)).map_err(BoxError::from).boxed());
     *response.status_mut() = status;
     response.headers_mut().insert(
@@ -887,6 +1070,17 @@ fn failure(status: StatusCode, kind: &str, message: &str) -> Response<Body> {
         message: message.to_owned(),
     });
     response
+}
+
+/// The upstream's certificate or handshake failed: 502, naming the problem
+/// as a browser would.
+fn tls_failure(upstream: &str, problem: &tls::Problem) -> Response<Body> {
+    failure_with(
+        StatusCode::BAD_GATEWAY,
+        "upstream_tls_error",
+        &format!("{upstream}: {}; fix: {}", problem.what, problem.fix),
+        Some(problem.net_error),
+    )
 }
 
 fn sources<'a>(

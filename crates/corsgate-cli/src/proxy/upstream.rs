@@ -8,6 +8,8 @@ use http::uri::{Authority, Uri};
 pub(crate) struct Upstream {
     pub(crate) prefix: String,
     pub(crate) authority: Authority,
+    /// `https://`: TLS to the upstream, SNI and certificate check by its host.
+    pub(crate) tls: bool,
     pub(crate) display: String,
 }
 
@@ -16,7 +18,7 @@ pub(crate) struct Upstream {
 pub(crate) struct Upstreams(Vec<Upstream>);
 
 impl Upstreams {
-    /// Parses `--upstream` values: `http://HOST:PORT` or `/PREFIX=http://HOST:PORT`.
+    /// Parses `--upstream` values: `http(s)://HOST:PORT` or `/PREFIX=URL`.
     pub(crate) fn parse(values: &[String]) -> Result<Self, Vec<String>> {
         let mut upstreams = Vec::new();
         let mut errors = Vec::new();
@@ -26,7 +28,7 @@ impl Upstreams {
                 _ => ("/".to_owned(), value.as_str()),
             };
             match parse_url(url) {
-                Ok(authority) => {
+                Ok((tls, authority)) => {
                     if upstreams.iter().any(|u: &Upstream| u.prefix == prefix) {
                         errors.push(format!(
                             "`--upstream {value}`: the prefix `{prefix}` is given twice"
@@ -34,8 +36,9 @@ impl Upstreams {
                     }
                     upstreams.push(Upstream {
                         prefix,
-                        display: format!("http://{authority}"),
+                        display: format!("{}://{authority}", if tls { "https" } else { "http" }),
                         authority,
+                        tls,
                     });
                 }
                 Err(problem) => errors.push(format!("`--upstream {value}`: {problem}")),
@@ -66,33 +69,30 @@ impl Upstreams {
     }
 }
 
-fn parse_url(url: &str) -> Result<Authority, String> {
+/// An upstream URL: whether it is https, and its authority.
+fn parse_url(url: &str) -> Result<(bool, Authority), String> {
     let uri: Uri = url
         .parse()
         .map_err(|e| format!("not a URL ({e})\n  help: write e.g. `http://127.0.0.1:8000`"))?;
-    match uri.scheme_str() {
-        Some("http") => {}
-        Some("https") => {
-            return Err("https upstreams are not supported yet\n  help: \
-                        point corsgate at the back-end's plain-http address"
+    let (tls, scheme) = match uri.scheme_str() {
+        Some("http") => (false, "http"),
+        Some("https") => (true, "https"),
+        _ => {
+            return Err("the URL must start with `http://` or `https://`\n  help: write e.g. `http://127.0.0.1:8000`"
                 .into());
         }
-        _ => {
-            return Err(
-                "the URL must start with `http://`\n  help: write e.g. `http://127.0.0.1:8000`"
-                    .into(),
-            );
-        }
-    }
+    };
     if uri.path() != "/" || uri.query().is_some() {
         return Err(format!(
-            "an upstream is only `http://host:port`, paths are forwarded unchanged\n  help: write `http://{}`",
+            "an upstream is only `{scheme}://host:port`, paths are forwarded unchanged\n  help: write `{scheme}://{}`",
             uri.authority().map_or("", Authority::as_str)
         ));
     }
-    uri.authority()
+    let authority = uri
+        .authority()
         .cloned()
-        .ok_or_else(|| "the URL has no host\n  help: write e.g. `http://127.0.0.1:8000`".into())
+        .ok_or_else(|| "the URL has no host\n  help: write e.g. `http://127.0.0.1:8000`".to_owned())?;
+    Ok((tls, authority))
 }
 
 /// Hop-by-hop headers (RFC 9110 § 7.6.1): they describe one connection and
@@ -164,18 +164,36 @@ mod tests {
     #[test]
     fn bad_upstreams_are_explained() {
         let errors = Upstreams::parse(&[
-            "https://api.example.com".into(),
+            "ftp://api.example.com".into(),
             "127.0.0.1:8000".into(),
             "http://127.0.0.1:8000/api".into(),
             "http://127.0.0.1:8000".into(),
             "/=http://127.0.0.1:8001".into(),
+            "/b=https://api.example.com/v1".into(),
         ])
         .unwrap_err();
-        assert_eq!(errors.len(), 4, "{errors:#?}");
-        assert!(errors[0].contains("https upstreams are not supported"));
+        assert_eq!(errors.len(), 5, "{errors:#?}");
+        assert!(errors[0].contains("must start with `http://` or `https://`"));
         assert!(errors[1].contains("must start with `http://`"));
         assert!(errors[2].contains("write `http://127.0.0.1:8000`"));
         assert!(errors[3].contains("the prefix `/` is given twice"));
+        assert!(errors[4].contains("write `https://api.example.com`"), "{}", errors[4]);
+    }
+
+    #[test]
+    fn https_upstreams_keep_their_scheme() {
+        let ups = Upstreams::parse(&[
+            "https://api.example.com".into(),
+            "/local=http://127.0.0.1:8000".into(),
+        ])
+        .unwrap();
+        let api = ups.route("/users").unwrap();
+        assert!(api.tls);
+        assert_eq!(api.display, "https://api.example.com");
+        assert_eq!(api.authority.as_str(), "api.example.com");
+        let local = ups.route("/local/x").unwrap();
+        assert!(!local.tls);
+        assert_eq!(local.display, "http://127.0.0.1:8000");
     }
 
     #[test]
