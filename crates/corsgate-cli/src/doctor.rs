@@ -329,6 +329,14 @@ impl Failed {
         }
     }
 
+    /// The failure as the page's request shows it (its method).
+    fn of_request(mut self, method: &str) -> Self {
+        if let Some(tls) = &mut self.tls {
+            method.clone_into(&mut tls.method);
+        }
+        self
+    }
+
     /// Prints why (a TLS failure as a report on stdout, else one line on
     /// stderr, and with `json` one object on stdout) and returns the code.
     fn report(&self, json: bool) -> ExitCode {
@@ -644,7 +652,12 @@ async fn follow(
                     unsafe_names.join(","),
                 ));
             }
-            let (status, received) = client.send("OPTIONS", &uri, &sent, None).await?;
+            // The preflight is the browser's own: a page's console names the
+            // request it made (`PUT …`), not the OPTIONS.
+            let (status, received) = client
+                .send("OPTIONS", &uri, &sent, None)
+                .await
+                .map_err(|failed| failed.of_request(&method))?;
             let check = browser::preflight_check(
                 status,
                 &received,

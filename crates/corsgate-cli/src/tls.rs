@@ -250,19 +250,24 @@ pub(crate) struct Problem {
 }
 
 impl Problem {
-    /// The TLS problem somewhere in an error's chain (an I/O error's inner
-    /// error too), if it is one.
+    /// The TLS problem somewhere in an error's chain, if it is one. An I/O
+    /// error's inner error is looked into as well, however deep (the
+    /// connector wraps the TLS library's I/O error in another).
     pub(crate) fn find(error: &(dyn StdError + 'static)) -> Option<Self> {
         let mut next = Some(error);
         while let Some(e) = next {
-            if let Some(tls) = e.downcast_ref::<rustls::Error>() {
-                return Self::of_rustls(tls);
-            }
-            if let Some(io) = e.downcast_ref::<std::io::Error>()
-                && let Some(inner) = io.get_ref()
-                && let Some(tls) = inner.downcast_ref::<rustls::Error>()
-            {
-                return Self::of_rustls(tls);
+            let mut inner: &(dyn StdError + 'static) = e;
+            loop {
+                if let Some(tls) = inner.downcast_ref::<rustls::Error>() {
+                    return Self::of_rustls(tls);
+                }
+                match inner
+                    .downcast_ref::<std::io::Error>()
+                    .and_then(std::io::Error::get_ref)
+                {
+                    Some(wrapped) => inner = wrapped,
+                    None => break,
+                }
             }
             next = e.source();
         }
@@ -437,6 +442,9 @@ mod tests {
             CertificateError::UnknownIssuer,
         ));
         let problem = Problem::find(&io).map(|p| p.net_error);
+        assert_eq!(problem, Some("net::ERR_CERT_AUTHORITY_INVALID"));
+        let twice = std::io::Error::other(io);
+        let problem = Problem::find(&twice).map(|p| p.net_error);
         assert_eq!(problem, Some("net::ERR_CERT_AUTHORITY_INVALID"));
         let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
         assert_eq!(Problem::find(&refused), None);

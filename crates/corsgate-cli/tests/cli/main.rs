@@ -8,3 +8,4 @@ mod doctor;
 mod faults;
 mod proxy;
 mod support;
+mod tls;

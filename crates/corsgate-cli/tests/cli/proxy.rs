@@ -557,10 +557,10 @@ fn an_invalid_config_stops_the_proxy_before_it_listens_with_every_error() {
     );
 
     let (code, _, stderr) =
-        crate::support::run(&["proxy", "--upstream", "https://api.example.com"]);
+        crate::support::run(&["proxy", "--upstream", "https://api.example.com/v1"]);
     assert_eq!(code, 1);
     assert!(
-        stderr.contains("https upstreams are not supported"),
+        stderr.contains("paths are forwarded unchanged\n  help: write `https://api.example.com`"),
         "{stderr}"
     );
 }

@@ -81,10 +81,11 @@ impl Proxy {
             }
         });
         let line = rx.recv_timeout(Duration::from_secs(20)).unwrap_or_default();
-        let Some(addr) = line
-            .trim()
-            .strip_prefix("corsgate proxy: listening on http://")
-        else {
+        let listening = line.trim().strip_prefix("corsgate proxy: listening on ");
+        let Some(addr) = listening.and_then(|at| {
+            at.strip_prefix("http://")
+                .or_else(|| at.strip_prefix("https://"))
+        }) else {
             let _ = child.kill();
             let _ = child.wait();
             panic!(
