@@ -46,7 +46,7 @@ pub(crate) enum Command {
     /// Put CORS in front of an unmodified back-end: a reverse proxy that
     /// answers preflights and adds CORS headers to every response.
     #[command(after_help = PROXY_EXAMPLES)]
-    Proxy(ProxyArgs),
+    Proxy(Box<ProxyArgs>),
     /// Validate a policy file (TOML or JSON) and audit it for security
     /// problems.
     #[command(after_help = CHECK_EXAMPLES)]

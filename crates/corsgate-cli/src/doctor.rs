@@ -284,11 +284,13 @@ pub(crate) fn run(args: &DoctorArgs) -> ExitCode {
                 } else {
                     exit::print(&report.to_text());
                 }
-                exit::code(if report.blocked.is_some() || report.mixed_content.is_some() {
-                    exit::BLOCKED
-                } else {
-                    exit::OK
-                })
+                exit::code(
+                    if report.blocked.is_some() || report.mixed_content.is_some() {
+                        exit::BLOCKED
+                    } else {
+                        exit::OK
+                    },
+                )
             }
             Err(failed) => failed.report(args.json),
         }
@@ -301,7 +303,7 @@ pub(crate) fn run(args: &DoctorArgs) -> ExitCode {
 struct Failed {
     network: bool,
     message: String,
-    tls: Option<TlsFailure>,
+    tls: Option<Box<TlsFailure>>,
 }
 
 /// A connection the browser refuses (certificate, handshake): its own
@@ -340,7 +342,7 @@ impl Failed {
     /// Prints why (a TLS failure as a report on stdout, else one line on
     /// stderr, and with `json` one object on stdout) and returns the code.
     fn report(&self, json: bool) -> ExitCode {
-        let tls = self.tls.as_ref();
+        let tls = self.tls.as_deref();
         if json {
             exit::print(&format!(
                 "{}\n",
@@ -431,8 +433,11 @@ impl Http {
         };
         let tls = options.build()?;
         Ok(Self {
-            client: Client::builder(TokioExecutor::new())
-                .build(tls::connector(HttpConnector::new(), tls.config, true)),
+            client: Client::builder(TokioExecutor::new()).build(tls::connector(
+                HttpConnector::new(),
+                tls.config,
+                true,
+            )),
             timeout: Duration::from_secs_f64(args.timeout.clamp(0.1, 600.0)),
             bypassed: tls.bypassed,
             warnings: tls.warnings,
@@ -447,7 +452,9 @@ impl Http {
         };
         let seen = bypassed.take();
         if seen.is_empty() {
-            return vec!["--insecure: every certificate met was valid, so it changed nothing".into()];
+            return vec![
+                "--insecure: every certificate met was valid, so it changed nothing".into(),
+            ];
         }
         seen.into_iter()
             .map(|(host, problem)| {
@@ -486,11 +493,11 @@ impl Http {
                 Some(problem) => Failed {
                     network: true,
                     message: format!("{uri}: {}", problem.what),
-                    tls: Some(TlsFailure {
+                    tls: Some(Box::new(TlsFailure {
                         method: method_name.clone(),
                         url: uri.to_string(),
                         problem,
-                    }),
+                    })),
                 },
                 None => Failed::network(unreachable(uri, &e)),
             })?;

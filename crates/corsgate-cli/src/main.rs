@@ -12,7 +12,7 @@ mod tls;
 fn main() -> std::process::ExitCode {
     let cli = <cli::Cli as clap::Parser>::parse();
     match cli.command {
-        cli::Command::Proxy(args) => proxy::run(args),
+        cli::Command::Proxy(args) => proxy::run(*args),
         cli::Command::Check(args) => check::run(&args),
         cli::Command::Doctor(args) => doctor::run(&args),
         cli::Command::Demo(args) => demo::run(&args),

@@ -69,7 +69,9 @@ impl ClientOptions {
         let mut warnings = Vec::new();
         let native = rustls_native_certs::load_native_certs();
         for error in &native.errors {
-            warnings.push(format!("reading the system's trusted certificates: {error}"));
+            warnings.push(format!(
+                "reading the system's trusted certificates: {error}"
+            ));
         }
         let (_, unparsable) = roots.add_parsable_certificates(native.certs);
         if unparsable > 0 {
@@ -80,7 +82,10 @@ impl ClientOptions {
         if let Some(path) = &self.cacert {
             for cert in read_certificates(path, "--cacert")? {
                 roots.add(cert).map_err(|e| {
-                    format!("--cacert {}: not a usable CA certificate: {e}", path.display())
+                    format!(
+                        "--cacert {}: not a usable CA certificate: {e}",
+                        path.display()
+                    )
                 })?;
             }
         }
@@ -278,8 +283,7 @@ impl Problem {
     pub(crate) fn of_rustls(error: &rustls::Error) -> Option<Self> {
         use rustls::AlertDescription as Alert;
         const AUTHORITY: &str = "use a certificate from a public CA (e.g. Let's Encrypt); for a development CA, make the browser trust it (`mkcert -install`) and give it to corsgate with --cacert FILE";
-        const DATE: &str =
-            "renew the certificate (and check that the server's and this machine's clocks are right)";
+        const DATE: &str = "renew the certificate (and check that the server's and this machine's clocks are right)";
         const NAME: &str = "request the host the certificate names, or issue a certificate whose subjectAltName lists this host";
         const INVALID: &str = "issue a new certificate for this server (a TLS server certificate, signed by a trusted CA)";
         const PROTOCOL: &str = "check that the port serves https (an http server on an https URL gives this), and the server's TLS configuration";
@@ -394,8 +398,8 @@ impl ResolvesServerCert for ServerCert {
 /// The certificate chain and its private key, checked to belong together.
 fn load_pair(cert: &Path, key: &Path) -> Result<CertifiedKey, String> {
     let chain = read_certificates(cert, "--tls-cert")?;
-    let bytes =
-        std::fs::read(key).map_err(|e| format!("--tls-key {}: cannot read it: {e}", key.display()))?;
+    let bytes = std::fs::read(key)
+        .map_err(|e| format!("--tls-key {}: cannot read it: {e}", key.display()))?;
     let private = PrivateKeyDer::from_pem_slice(&bytes).map_err(|e| {
         format!(
             "--tls-key {}: no private key in it ({e})\n  help: give the PEM file with the `-----BEGIN PRIVATE KEY-----` block",
@@ -428,12 +432,27 @@ mod tests {
                 .map(|p| p.net_error)
                 .unwrap_or_default()
         };
-        assert_eq!(name(CertificateError::UnknownIssuer), "net::ERR_CERT_AUTHORITY_INVALID");
-        assert_eq!(name(CertificateError::Expired), "net::ERR_CERT_DATE_INVALID");
-        assert_eq!(name(CertificateError::NotValidYet), "net::ERR_CERT_DATE_INVALID");
-        assert_eq!(name(CertificateError::NotValidForName), "net::ERR_CERT_COMMON_NAME_INVALID");
+        assert_eq!(
+            name(CertificateError::UnknownIssuer),
+            "net::ERR_CERT_AUTHORITY_INVALID"
+        );
+        assert_eq!(
+            name(CertificateError::Expired),
+            "net::ERR_CERT_DATE_INVALID"
+        );
+        assert_eq!(
+            name(CertificateError::NotValidYet),
+            "net::ERR_CERT_DATE_INVALID"
+        );
+        assert_eq!(
+            name(CertificateError::NotValidForName),
+            "net::ERR_CERT_COMMON_NAME_INVALID"
+        );
         assert_eq!(name(CertificateError::Revoked), "net::ERR_CERT_REVOKED");
-        assert_eq!(name(CertificateError::BadSignature), "net::ERR_CERT_INVALID");
+        assert_eq!(
+            name(CertificateError::BadSignature),
+            "net::ERR_CERT_INVALID"
+        );
     }
 
     #[test]
@@ -461,11 +480,19 @@ mod tests {
             insecure: false,
         };
         let error = options.build().err().unwrap_or_default();
-        assert!(error.contains("--cacert") && error.contains("no certificate"), "{error}");
+        assert!(
+            error.contains("--cacert") && error.contains("no certificate"),
+            "{error}"
+        );
         let error = ServerCert::load(&empty, &empty).err().unwrap_or_default();
-        assert!(error.contains("--tls-cert") && error.contains("no certificate"), "{error}");
+        assert!(
+            error.contains("--tls-cert") && error.contains("no certificate"),
+            "{error}"
+        );
         let missing = dir.join("missing.pem");
-        let error = ServerCert::load(&missing, &missing).err().unwrap_or_default();
+        let error = ServerCert::load(&missing, &missing)
+            .err()
+            .unwrap_or_default();
         assert!(error.contains("cannot read it"), "{error}");
         std::fs::remove_dir_all(&dir).unwrap();
     }

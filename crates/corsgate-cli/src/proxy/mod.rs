@@ -281,7 +281,11 @@ async fn serve(
     cert: Option<Arc<tls::ServerCert>>,
     upstream_tls: rustls::ClientConfig,
 ) -> ExitCode {
-    let acceptor = match cert.as_ref().map(tls::ServerCert::server_config).transpose() {
+    let acceptor = match cert
+        .as_ref()
+        .map(tls::ServerCert::server_config)
+        .transpose()
+    {
         Ok(config) => config.map(|c| tokio_rustls::TlsAcceptor::from(Arc::new(c))),
         Err(e) => {
             eprintln!("error: {e}");
@@ -342,7 +346,9 @@ async fn serve(
     let hup = hangup_signal();
     // Tests and scripts read this line to learn the port.
     let scheme = if acceptor.is_some() { "https" } else { "http" };
-    crate::exit::print(&format!("corsgate proxy: listening on {scheme}://{local}\n"));
+    crate::exit::print(&format!(
+        "corsgate proxy: listening on {scheme}://{local}\n"
+    ));
     if let Some(addr) = args.metrics_listen {
         match TcpListener::bind(addr).await {
             Ok(metrics) => {
@@ -533,7 +539,12 @@ async fn reload_loop(
 /// logged and the old one keeps serving.
 async fn cert_reload_loop(cert: Arc<tls::ServerCert>, mut hup: Hangup, interval: f64) {
     const SETTLE: Duration = Duration::from_millis(100);
-    let read = |cert: &tls::ServerCert| (std::fs::read(&cert.cert).ok(), std::fs::read(&cert.key).ok());
+    let read = |cert: &tls::ServerCert| {
+        (
+            std::fs::read(&cert.cert).ok(),
+            std::fs::read(&cert.key).ok(),
+        )
+    };
     let mut last = read(&cert);
     let period = Duration::from_secs_f64(if interval > 0.0 { interval } else { 86_400.0 });
     let mut tick = tokio::time::interval(period);
@@ -557,7 +568,10 @@ async fn cert_reload_loop(cert: Arc<tls::ServerCert>, mut hup: Hangup, interval:
         }
         last = read(&cert);
         match cert.reload() {
-            Ok(()) => info!("reloaded the TLS certificate {} ({cause})", cert.cert.display()),
+            Ok(()) => info!(
+                "reloaded the TLS certificate {} ({cause})",
+                cert.cert.display()
+            ),
             Err(e) => error!(
                 "not reloading the TLS certificate ({cause}): {e}; the old certificate keeps serving"
             ),
@@ -960,7 +974,11 @@ async fn forward_upgrade(shared: &Shared, mut req: Request<Incoming>, uri: Uri) 
             Ok(Err(e)) => {
                 return match tls::Problem::find(&e) {
                     Some(problem) => tls_failure(&display, &problem),
-                    None => failure(StatusCode::BAD_GATEWAY, "upstream_error", &format!("{display}: {e}")),
+                    None => failure(
+                        StatusCode::BAD_GATEWAY,
+                        "upstream_error",
+                        &format!("{display}: {e}"),
+                    ),
                 };
             }
             Err(_) => {
@@ -974,8 +992,7 @@ async fn forward_upgrade(shared: &Shared, mut req: Request<Incoming>, uri: Uri) 
     } else {
         Box::new(stream)
     };
-    let (mut sender, conn) = match hyper::client::conn::http1::handshake(TokioIo::new(io)).await
-    {
+    let (mut sender, conn) = match hyper::client::conn::http1::handshake(TokioIo::new(io)).await {
         Ok(pair) => pair,
         Err(e) => {
             return failure(StatusCode::BAD_GATEWAY, "upstream_error", &e.to_string());

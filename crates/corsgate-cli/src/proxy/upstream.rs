@@ -88,10 +88,9 @@ fn parse_url(url: &str) -> Result<(bool, Authority), String> {
             uri.authority().map_or("", Authority::as_str)
         ));
     }
-    let authority = uri
-        .authority()
-        .cloned()
-        .ok_or_else(|| "the URL has no host\n  help: write e.g. `http://127.0.0.1:8000`".to_owned())?;
+    let authority = uri.authority().cloned().ok_or_else(|| {
+        "the URL has no host\n  help: write e.g. `http://127.0.0.1:8000`".to_owned()
+    })?;
     Ok((tls, authority))
 }
 
@@ -177,7 +176,11 @@ mod tests {
         assert!(errors[1].contains("must start with `http://`"));
         assert!(errors[2].contains("write `http://127.0.0.1:8000`"));
         assert!(errors[3].contains("the prefix `/` is given twice"));
-        assert!(errors[4].contains("write `https://api.example.com`"), "{}", errors[4]);
+        assert!(
+            errors[4].contains("write `https://api.example.com`"),
+            "{}",
+            errors[4]
+        );
     }
 
     #[test]

@@ -174,3 +174,113 @@ async fn corsgate_proxy_in_front_of_a_plain_back_end() {
     assert_eq!(seen.methods_for("/api/other-put"), Vec::<String>::new());
     assert_eq!(seen.methods_for("/api/other"), ["GET"]);
 }
+
+/// The seeds' story on https: a page on an https origin calls the API
+/// through `corsgate proxy --tls-cert/--tls-key` over HTTP/2. Chromium
+/// trusts the test certificate by its key's hash
+/// (`--ignore-certificate-errors-spki-list`), not by turning checks off:
+/// a server with another certificate is still refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn corsgate_proxy_over_https_in_chromium() {
+    let pki = crate::pki::Pki::new("browser-tls");
+    let leaf = pki.issue("localhost", &["localhost", "127.0.0.1"], false);
+    let page_router = Router::new().route(
+        "/",
+        axum::routing::get(|| async {
+            axum::response::Html(
+                "<!doctype html><meta charset=utf-8><title>page</title><p>https page</p>",
+            )
+        }),
+    );
+    let page = format!(
+        "https://localhost:{}",
+        crate::pki::serve_tls(&leaf, &["h2", "http/1.1"], page_router)
+            .await
+            .port()
+    );
+    let seen = Recorder::default();
+    let backend = Router::new().route("/api/{*rest}", any(api_response));
+    let backend = format!("http://{}", serve(seen.around(backend)).await);
+    let proxy = Proxy::start(&[
+        "--upstream",
+        &backend,
+        "--allow-origin",
+        &page,
+        "--allow-credentials",
+        "--expose-header",
+        "X-Total-Count",
+        "--tls-cert",
+        leaf.cert.to_str().unwrap(),
+        "--tls-key",
+        leaf.key.to_str().unwrap(),
+    ]);
+    let api = format!("https://localhost:{}", proxy.addr.port());
+    // A second server whose certificate Chromium was not told to trust.
+    let stranger = crate::pki::Pki::new("browser-tls-stranger");
+    let other = stranger.issue("localhost", &["localhost"], false);
+    let untrusted =
+        crate::pki::serve_tls(&other, &["http/1.1"], Router::new().fallback(api_response)).await;
+
+    let browser = Browser::start_with(&[format!(
+        "--ignore-certificate-errors-spki-list={}",
+        leaf.spki_sha256()
+    )])
+    .await;
+    browser.open(&format!("{page}/")).await;
+    assert_eq!(
+        browser.eval("location.protocol").await,
+        json!("https:"),
+        "the page is served over https"
+    );
+    let got = browser
+        .fetch(
+            &format!("{api}/api/get"),
+            json!({ "credentials": "include" }),
+            &["X-Total-Count"],
+        )
+        .await;
+    assert_eq!(got.assert_readable(200).body(), "hello from the API");
+    assert_eq!(got.header("X-Total-Count"), Some("42"));
+    let put =
+        json!({ "method": "PUT", "headers": { "Content-Type": "application/json" }, "body": "{}" });
+    browser
+        .fetch(&format!("{api}/api/put"), put, &[])
+        .await
+        .assert_readable(200);
+    browser
+        .fetch(
+            &format!("https://localhost:{}/api/x", untrusted.port()),
+            json!({}),
+            &[],
+        )
+        .await
+        .assert_blocked();
+    browser.close().await;
+    // The preflight was the proxy's; the back-end saw the PUT once.
+    assert_eq!(seen.methods_for("/api/put"), ["PUT"]);
+
+    // doctor agrees: the trusted proxy allows the page, the stranger is a
+    // certificate error, named as Chromium names it.
+    let ca = pki.ca_pem.to_str().unwrap().to_owned();
+    let url = format!("{api}/api/get");
+    let (code, out, _) = tokio::task::block_in_place(|| {
+        crate::support::run(&[
+            "doctor",
+            "--json",
+            &url,
+            "--origin",
+            &page,
+            "--credentials",
+            "include",
+            "--cacert",
+            &ca,
+        ])
+    });
+    assert_eq!(code, 0, "{out}");
+    let url = format!("https://localhost:{}/api/x", untrusted.port());
+    let (code, out, _) = tokio::task::block_in_place(|| {
+        crate::support::run(&["doctor", "--json", &url, "--origin", &page, "--cacert", &ca])
+    });
+    assert_eq!(code, 4, "{out}");
+    assert!(out.contains("net::ERR_CERT_AUTHORITY_INVALID"), "{out}");
+}

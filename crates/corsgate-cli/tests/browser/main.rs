@@ -7,5 +7,9 @@
 #[allow(dead_code)]
 mod support;
 
+#[path = "../cli/pki.rs"]
+#[allow(dead_code)]
+mod pki;
+
 #[path = "mod.rs"]
 mod browser;

@@ -57,6 +57,11 @@ pub(crate) struct Browser {
 
 impl Browser {
     pub(crate) async fn start() -> Self {
+        Self::start_with(&[]).await
+    }
+
+    /// [`start`](Self::start), with more Chromium arguments.
+    pub(crate) async fn start_with(extra: &[String]) -> Self {
         let turn = ONE_AT_A_TIME.lock().await;
         let chromium = executable("CORSGATE_CHROMIUM", "/usr/bin/chromium");
         let chromedriver = executable("CORSGATE_CHROMEDRIVER", "/usr/bin/chromedriver");
@@ -89,19 +94,25 @@ impl Browser {
             }
         };
         let profile = TempDir::new("chromium-profile");
+        let mut args: Vec<String> = [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--window-size=1280,1400",
+        ]
+        .map(String::from)
+        .to_vec();
+        args.push(format!("--user-data-dir={}", profile.path().display()));
+        args.extend_from_slice(extra);
         let mut caps = serde_json::Map::new();
         caps.insert(
             "goog:chromeOptions".into(),
-            json!({
-                "binary": chromium,
-                "args": [
-                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                    "--no-first-run", "--disable-background-networking",
-                    "--disable-component-update", "--disable-sync",
-                    "--window-size=1280,1400",
-                    format!("--user-data-dir={}", profile.path().display()),
-                ],
-            }),
+            json!({ "binary": chromium, "args": args }),
         );
         let connected =
             ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())

@@ -4,7 +4,7 @@
 //! serving https itself, its certificate reloaded while it runs.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,74 +12,14 @@ use std::time::Duration;
 use axum::Router;
 use axum::http::{HeaderMap, StatusCode, Uri, Version};
 use axum::response::{IntoResponse, Response};
-use rcgen::{
-    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
-    KeyPair, KeyUsagePurpose, PublicKeyData,
-};
 use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use rustls_pki_types::{CertificateDer, ServerName};
 use serde_json::Value;
-use tower::ServiceExt;
 
-use crate::support::{BIN, Proxy, TempDir, run};
+use crate::pki::{Pki, serve_tls};
+use crate::support::{BIN, Proxy, run};
 
 const PAGE: &str = "https://app.example.test";
-
-/// A certificate authority of the test's own, and the files it issues.
-pub(crate) struct Pki {
-    dir: TempDir,
-    ca: CertifiedIssuer<'static, KeyPair>,
-    pub(crate) ca_pem: PathBuf,
-}
-
-/// A server certificate and its key, as PEM files.
-pub(crate) struct Leaf {
-    pub(crate) cert: PathBuf,
-    pub(crate) key: PathBuf,
-    /// The DER certificate, to tell which one a server presented.
-    pub(crate) der: Vec<u8>,
-    /// The key's SubjectPublicKeyInfo (DER), for Chromium's SPKI list.
-    pub(crate) spki: Vec<u8>,
-}
-
-impl Pki {
-    pub(crate) fn new(name: &str) -> Self {
-        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params
-            .distinguished_name
-            .push(DnType::CommonName, format!("corsgate test CA ({name})"));
-        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-        let ca = CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap();
-        let dir = TempDir::new(name);
-        let ca_pem = dir.write("ca.pem", &ca.pem());
-        Self { dir, ca, ca_pem }
-    }
-
-    /// A server certificate for `hosts`; `expired` ends its validity in 2020.
-    pub(crate) fn issue(&self, file: &str, hosts: &[&str], expired: bool) -> Leaf {
-        let names: Vec<String> = hosts.iter().map(|h| (*h).to_owned()).collect();
-        let mut params = CertificateParams::new(names).unwrap();
-        params.distinguished_name.push(DnType::CommonName, hosts[0]);
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-        if expired {
-            params.not_before = rcgen::date_time_ymd(2020, 1, 1);
-            params.not_after = rcgen::date_time_ymd(2020, 12, 31);
-        }
-        let key = KeyPair::generate().unwrap();
-        let cert = params.signed_by(&key, &self.ca).unwrap();
-        Leaf {
-            cert: self.dir.write(&format!("{file}.pem"), &cert.pem()),
-            key: self.dir.write(&format!("{file}.key"), &key.serialize_pem()),
-            der: cert.der().to_vec(),
-            spki: key.subject_public_key_info(),
-        }
-    }
-
-    pub(crate) fn path(&self, file: &str) -> PathBuf {
-        self.dir.path().join(file)
-    }
-}
 
 /// Answers every request with CORS for the request's origin and, for the
 /// tests to read, the HTTP version, `Host` and `X-Forwarded-Proto` it got.
@@ -103,7 +43,10 @@ async fn echo(version: Version, uri: Uri, headers: HeaderMap) -> Response {
     };
     let mut response = (status, "hello").into_response();
     let out = response.headers_mut();
-    out.insert("access-control-allow-origin", get("origin").parse().unwrap());
+    out.insert(
+        "access-control-allow-origin",
+        get("origin").parse().unwrap(),
+    );
     out.insert("vary", "Origin".parse().unwrap());
     out.insert("x-version", format!("{version:?}").parse().unwrap());
     out.insert("x-host", host.parse().unwrap());
@@ -120,43 +63,6 @@ async fn echo(version: Version, uri: Uri, headers: HeaderMap) -> Response {
 
 fn echo_app() -> Router {
     Router::new().fallback(echo)
-}
-
-/// Serves `app` over TLS with `leaf`, offering the ALPN protocols given.
-pub(crate) async fn serve_tls(leaf: &Leaf, alpn: &[&str], app: Router) -> SocketAddr {
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&leaf.cert)
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
-    let key = PrivateKeyDer::from_pem_file(&leaf.key).unwrap();
-    let mut config =
-        rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_no_client_auth()
-            .with_single_cert(certs, key)
-            .unwrap();
-    config.alpn_protocols = alpn.iter().map(|p| p.as_bytes().to_vec()).collect();
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let (acceptor, app) = (acceptor.clone(), app.clone());
-            tokio::spawn(async move {
-                let Ok(tls) = acceptor.accept(stream).await else {
-                    return;
-                };
-                let service = hyper::service::service_fn(move |req| app.clone().oneshot(req));
-                let _ = hyper_util::server::conn::auto::Builder::new(
-                    hyper_util::rt::TokioExecutor::new(),
-                )
-                .serve_connection_with_upgrades(hyper_util::rt::TokioIo::new(tls), service)
-                .await;
-            });
-        }
-    });
-    addr
 }
 
 async fn serve_plain(app: Router) -> SocketAddr {
@@ -181,12 +87,13 @@ async fn https_get(addr: SocketAddr, host: &str, ca: &Path, alpn: &[&str], path:
     for cert in CertificateDer::pem_file_iter(ca).unwrap() {
         roots.add(cert.unwrap()).unwrap();
     }
-    let mut config =
-        rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
     config.alpn_protocols = alpn.iter().map(|p| p.as_bytes().to_vec()).collect();
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
     let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
@@ -236,7 +143,10 @@ fn doctor(args: &[&str]) -> (i32, Value) {
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> &'a str {
-    headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -248,7 +158,11 @@ async fn doctor_over_https_trusts_the_system_store_ssl_cert_file_and_cacert() {
     let ca = pki.ca_pem.to_str().unwrap();
 
     let (code, json) = doctor(&[&url, "--origin", PAGE, "--cacert", ca]);
-    assert_eq!((code, json["verdict"].as_str()), (0, Some("allowed")), "{json:#}");
+    assert_eq!(
+        (code, json["verdict"].as_str()),
+        (0, Some("allowed")),
+        "{json:#}"
+    );
 
     // SSL_CERT_FILE replaces the system's store, as for curl and OpenSSL.
     let output = tokio::task::block_in_place(|| {
@@ -297,7 +211,11 @@ async fn doctor_names_each_tls_failure_as_chromium_does() {
             "net::ERR_CERT_AUTHORITY_INVALID",
             "not signed by an authority this machine trusts",
         ),
-        (plain, "net::ERR_SSL_PROTOCOL_ERROR", "did not answer in TLS"),
+        (
+            plain,
+            "net::ERR_SSL_PROTOCOL_ERROR",
+            "did not answer in TLS",
+        ),
     ];
     for (addr, name, what) in cases {
         let url = format!("https://127.0.0.1:{}/users", addr.port());
@@ -311,11 +229,16 @@ async fn doctor_names_each_tls_failure_as_chromium_does() {
 
         // The text names it too, with the fix, on stdout.
         let (code, text, _) = tokio::task::block_in_place(|| {
-            run(&["doctor", &url, "--origin", PAGE, "--cacert", ca, "-X", "PUT"])
+            run(&[
+                "doctor", &url, "--origin", PAGE, "--cacert", ca, "-X", "PUT",
+            ])
         });
         assert_eq!(code, 4);
         assert!(text.starts_with(&format!("TLS ERROR: PUT {url}")), "{text}");
-        assert!(text.contains(&format!("Chromium says:\n  PUT {url} {name}")), "{text}");
+        assert!(
+            text.contains(&format!("Chromium says:\n  PUT {url} {name}")),
+            "{text}"
+        );
         assert!(text.contains("\nfix: "), "{text}");
     }
 
@@ -323,7 +246,11 @@ async fn doctor_names_each_tls_failure_as_chromium_does() {
     let addr = serve_tls(&unknown_ca, &["h2", "http/1.1"], echo_app()).await;
     let url = format!("https://127.0.0.1:{}/users", addr.port());
     let (code, json) = doctor(&[&url, "--origin", PAGE, "--insecure"]);
-    assert_eq!((code, json["verdict"].as_str()), (0, Some("allowed")), "{json:#}");
+    assert_eq!(
+        (code, json["verdict"].as_str()),
+        (0, Some("allowed")),
+        "{json:#}"
+    );
     let warnings = json["warnings"].to_string();
     assert!(
         warnings.contains("--insecure: the certificate of 127.0.0.1 was NOT verified")
@@ -336,14 +263,27 @@ async fn doctor_names_each_tls_failure_as_chromium_does() {
     let url = format!("https://127.0.0.1:{}/users", addr.port());
     let (code, json) = doctor(&[&url, "--origin", PAGE, "--insecure", "--cacert", ca]);
     assert_eq!(code, 0, "{json:#}");
-    assert!(json["warnings"].to_string().contains("changed nothing"), "{json:#}");
+    assert!(
+        json["warnings"].to_string().contains("changed nothing"),
+        "{json:#}"
+    );
 
     // A bad --cacert is a usage error naming the flag.
     let (code, _, stderr) = tokio::task::block_in_place(|| {
-        run(&["doctor", &url, "--origin", PAGE, "--cacert", "/nonexistent/ca.pem"])
+        run(&[
+            "doctor",
+            &url,
+            "--origin",
+            PAGE,
+            "--cacert",
+            "/nonexistent/ca.pem",
+        ])
     });
     assert_eq!(code, 2);
-    assert!(stderr.contains("--cacert /nonexistent/ca.pem: cannot read it"), "{stderr}");
+    assert!(
+        stderr.contains("--cacert /nonexistent/ca.pem: cannot read it"),
+        "{stderr}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -366,20 +306,35 @@ async fn mixed_content_is_blocked_before_cors() {
         "Mixed Content: The page at 'https://app.example.test/' was loaded over HTTPS, but requested an insecure resource 'http://api.invalid.test/users'. This request has been blocked; the content must be served over HTTPS."
     );
     assert_eq!(json["exchanges"].as_array().unwrap().len(), 0);
-    assert!(json["fixes"][0]["note"].as_str().unwrap().contains("https://api.invalid.test/users"));
+    assert!(
+        json["fixes"][0]["note"]
+            .as_str()
+            .unwrap()
+            .contains("https://api.invalid.test/users")
+    );
 
     // Loopback is potentially trustworthy: not mixed content.
     let url = format!("http://127.0.0.1:{}/users", plain.port());
     let (code, json) = doctor(&[&url, "--origin", PAGE]);
-    assert_eq!((code, json["verdict"].as_str()), (0, Some("allowed")), "{json:#}");
+    assert_eq!(
+        (code, json["verdict"].as_str()),
+        (0, Some("allowed")),
+        "{json:#}"
+    );
 
     // An https API that redirects to http: blocked at the redirect.
     let url = format!("https://127.0.0.1:{}/to-http", tls.port());
     let (code, json) = doctor(&[&url, "--origin", PAGE, "--cacert", ca]);
-    assert_eq!((code, json["error_kind"].as_str()), (1, Some("MixedContent")), "{json:#}");
+    assert_eq!(
+        (code, json["error_kind"].as_str()),
+        (1, Some("MixedContent")),
+        "{json:#}"
+    );
     assert_eq!(json["exchanges"].as_array().unwrap().len(), 1, "{json:#}");
     assert!(
-        json["fixes"].to_string().contains("redirects to plain http"),
+        json["fixes"]
+            .to_string()
+            .contains("redirects to plain http"),
         "{json:#}"
     );
 }
@@ -391,7 +346,14 @@ async fn scan_reports_an_https_site_trusting_its_http_origin() {
     let addr = serve_tls(&leaf, &["h2", "http/1.1"], echo_app()).await;
     let url = format!("https://localhost:{}/users", addr.port());
     let (code, stdout, stderr) = tokio::task::block_in_place(|| {
-        run(&["doctor", "--scan", "--json", &url, "--cacert", pki.ca_pem.to_str().unwrap()])
+        run(&[
+            "doctor",
+            "--scan",
+            "--json",
+            &url,
+            "--cacert",
+            pki.ca_pem.to_str().unwrap(),
+        ])
     });
     assert_eq!(code, 1, "{stdout}{stderr}");
     let json: Value = serde_json::from_str(&stdout).unwrap();
@@ -456,7 +418,12 @@ async fn an_untrusted_upstream_is_a_502_naming_the_tls_error_with_cors_headers()
     let addr = serve_tls(&leaf, &["h2", "http/1.1"], echo_app()).await;
     let upstream = format!("https://localhost:{}", addr.port());
     // No --cacert: the test CA is not trusted.
-    let proxy = Proxy::start(&["--upstream", &upstream, "--allow-origin", "http://127.0.0.1:5000"]);
+    let proxy = Proxy::start(&[
+        "--upstream",
+        &upstream,
+        "--allow-origin",
+        "http://127.0.0.1:5000",
+    ]);
     let response = corsgate_testkit::raw_http(
         proxy.addr,
         "GET /users HTTP/1.1\r\nHost: x\r\nOrigin: http://127.0.0.1:5000\r\nConnection: close\r\n\r\n",
@@ -466,7 +433,10 @@ async fn an_untrusted_upstream_is_a_502_naming_the_tls_error_with_cors_headers()
     let body: Value = serde_json::from_str(&response.body).unwrap();
     assert_eq!(body["error"], "upstream_tls_error");
     assert_eq!(body["tls_error"], "net::ERR_CERT_AUTHORITY_INVALID");
-    assert!(body["message"].as_str().unwrap().starts_with(&upstream), "{body}");
+    assert!(
+        body["message"].as_str().unwrap().starts_with(&upstream),
+        "{body}"
+    );
     assert_eq!(
         response.values("access-control-allow-origin"),
         ["http://127.0.0.1:5000"]
@@ -493,10 +463,16 @@ async fn the_proxy_serves_https_and_reloads_its_certificate() {
         "--reload-interval",
         "0.2",
     ]);
-    for (alpn, version) in [(&["h2", "http/1.1"][..], Version::HTTP_2), (&["http/1.1"][..], Version::HTTP_11)] {
+    for (alpn, version) in [
+        (&["h2", "http/1.1"][..], Version::HTTP_2),
+        (&["http/1.1"][..], Version::HTTP_11),
+    ] {
         let seen = https_get(proxy.addr, "localhost", &pki.ca_pem, alpn, "/users").await;
         assert_eq!((seen.status, seen.version), (200, version));
-        assert_eq!(header(&seen.headers, "access-control-allow-origin"), "http://127.0.0.1:5000");
+        assert_eq!(
+            header(&seen.headers, "access-control-allow-origin"),
+            "http://127.0.0.1:5000"
+        );
         assert_eq!(header(&seen.headers, "x-proto"), "https");
         assert_eq!(seen.cert, first.der);
     }
@@ -517,7 +493,14 @@ async fn the_proxy_serves_https_and_reloads_its_certificate() {
         .stderr_once("not reloading the TLS certificate", Duration::from_secs(10))
         .unwrap_or_else(|| panic!("no refusal:\n{}", proxy.stderr()));
     proxy.signal("HUP");
-    let seen = https_get(proxy.addr, "127.0.0.1", &pki.ca_pem, &["http/1.1"], "/users").await;
+    let seen = https_get(
+        proxy.addr,
+        "127.0.0.1",
+        &pki.ca_pem,
+        &["http/1.1"],
+        "/users",
+    )
+    .await;
     assert_eq!((seen.status, seen.cert), (200, second.der.clone()));
     assert!(proxy.stderr().contains("--tls-key"), "{}", proxy.stderr());
 }
@@ -540,7 +523,10 @@ fn tls_flags_are_checked_at_start() {
     ]);
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("do not belong together"), "{stderr}");
-    assert!(stderr.contains("not started: the TLS certificate cannot be used"), "{stderr}");
+    assert!(
+        stderr.contains("not started: the TLS certificate cannot be used"),
+        "{stderr}"
+    );
     // One without the other is a usage error.
     let (code, _, stderr) = run(&[
         "proxy",
