@@ -287,6 +287,7 @@ impl Problem {
         const NAME: &str = "request the host the certificate names, or issue a certificate whose subjectAltName lists this host";
         const INVALID: &str = "issue a new certificate for this server (a TLS server certificate, signed by a trusted CA)";
         const PROTOCOL: &str = "check that the port serves https (an http server on an https URL gives this), and the server's TLS configuration";
+        const CA_AS_SERVER: &str = "issue a server certificate (basicConstraints CA:FALSE): `mkcert localhost 127.0.0.1`, or add `-addext basicConstraints=critical,CA:FALSE` to `openssl req -x509`";
         const MISMATCH: &str =
             "enable TLS 1.2 or 1.3 with ECDHE and AES-GCM or ChaCha20 on the server";
         let (net_error, fix) = match error {
@@ -303,6 +304,7 @@ impl Problem {
                     ("net::ERR_CERT_COMMON_NAME_INVALID", NAME)
                 }
                 CertificateError::Revoked => ("net::ERR_CERT_REVOKED", INVALID),
+                _ if is_ca_as_server(cert) => ("net::ERR_CERT_INVALID", CA_AS_SERVER),
                 _ => ("net::ERR_CERT_INVALID", INVALID),
             },
             rustls::Error::PeerIncompatible(_)
@@ -325,9 +327,19 @@ impl Problem {
     }
 }
 
+/// A CA certificate presented as a server's (what `openssl req -x509`
+/// makes by default).
+fn is_ca_as_server(error: &CertificateError) -> bool {
+    matches!(error, CertificateError::Other(other)
+        if other.0.downcast_ref::<webpki::Error>() == Some(&webpki::Error::CaUsedAsEndEntity))
+}
+
 /// A rustls error in plain words.
 fn describe(error: &rustls::Error) -> String {
     match error {
+        rustls::Error::InvalidCertificate(cert) if is_ca_as_server(cert) => {
+            "the server's certificate is a CA certificate (basicConstraints CA:TRUE), which cannot identify a server".into()
+        }
         rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer) => {
             "the certificate is not signed by an authority this machine trusts (self-signed, or a private CA)".into()
         }
