@@ -465,6 +465,13 @@ mod tests {
             name(CertificateError::BadSignature),
             "net::ERR_CERT_INVALID"
         );
+        let ca_as_server = rustls::Error::InvalidCertificate(CertificateError::Other(
+            rustls::OtherError(Arc::new(webpki::Error::CaUsedAsEndEntity)),
+        ));
+        let problem = Problem::of_rustls(&ca_as_server).unwrap();
+        assert_eq!(problem.net_error, "net::ERR_CERT_INVALID");
+        assert!(problem.what.contains("CA:TRUE"), "{}", problem.what);
+        assert!(problem.fix.contains("CA:FALSE"), "{}", problem.fix);
     }
 
     #[test]
