@@ -100,9 +100,12 @@ Examples:
                   -H 'Content-Type: application/json' -H 'Authorization: Bearer x' --credentials include
   corsgate doctor --json http://127.0.0.1:8000/users --origin http://localhost:5173
   corsgate doctor --scan http://127.0.0.1:8000/api/me
+  # https: the system's CAs, SSL_CERT_FILE, or a development CA:
+  corsgate doctor https://localhost:8443/users --origin https://localhost:5173 --cacert ca.pem
 
-Exit codes: 0 allowed (with --scan: no finding), 1 blocked (with --scan: findings),
-2 invalid arguments, 4 no answer from the server. Only http:// URLs for now.";
+Exit codes: 0 allowed (with --scan: no finding), 1 blocked (with --scan: findings;
+also mixed content), 2 invalid arguments, 4 no answer from the server or a TLS
+failure (net::ERR_CERT_AUTHORITY_INVALID, …).";
 
 #[derive(Debug, Args)]
 pub(crate) struct DoctorArgs {
@@ -168,6 +171,10 @@ Examples:
   # Two back-ends by path prefix (the longest prefix wins; paths are forwarded unchanged):
   corsgate proxy --upstream http://127.0.0.1:8000 --upstream /auth=http://127.0.0.1:9000 \\
                  --allow-origin http://localhost:5173
+  # https both ways: an https staging API, served on https://localhost:8443:
+  corsgate proxy --upstream https://staging-api.example.com --listen 127.0.0.1:8443 \\
+                 --tls-cert localhost.pem --tls-key localhost-key.pem \\
+                 --allow-origin https://localhost:5173
 
 Then point the front-end at http://127.0.0.1:8080 instead of the back-end.
 Logs go to stderr; set RUST_LOG=corsgate=debug to see each decision's reason.";

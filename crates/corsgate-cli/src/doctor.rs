@@ -1481,12 +1481,54 @@ mod tests {
             ("?page=3", "http://127.0.0.1:8000/api/v1/users?page=3"),
             ("//127.0.0.1:9000/x", "http://127.0.0.1:9000/x"),
             ("http://localhost:5000/a", "http://localhost:5000/a"),
+            (
+                "https://api.example.com/users",
+                "https://api.example.com/users",
+            ),
         ] {
             assert_eq!(
                 resolve(&base, location).unwrap().to_string(),
                 expected,
                 "{location}"
             );
+        }
+        // A scheme-relative location keeps the https of the URL that answered.
+        let base: Uri = "https://api.example.com:8443/v1/users".parse().unwrap();
+        for (location, expected) in [
+            ("//cdn.example.com/x", "https://cdn.example.com/x"),
+            ("../v2/", "https://api.example.com:8443/v2/"),
+            (
+                "http://api.example.com/v1/users",
+                "http://api.example.com/v1/users",
+            ),
+        ] {
+            assert_eq!(
+                resolve(&base, location).unwrap().to_string(),
+                expected,
+                "{location}"
+            );
+        }
+        assert!(resolve(&base, "ftp://files.example.com/").is_err());
+    }
+
+    #[test]
+    fn mixed_content_spares_potentially_trustworthy_urls() {
+        let check = |origin: &str, url: &str| {
+            MixedContent::check(origin, &url.parse().unwrap(), None).is_some()
+        };
+        assert!(check("https://app.example", "http://api.example/x"));
+        assert!(check("https://app.example", "http://10.0.0.1/x"));
+        assert!(!check("https://app.example", "https://api.example/x"));
+        assert!(!check("http://app.example", "http://api.example/x"));
+        assert!(!check("null", "http://api.example/x"));
+        for trustworthy in [
+            "http://localhost:8000/x",
+            "http://api.localhost/x",
+            "http://127.0.0.1:8000/x",
+            "http://127.8.9.10/x",
+            "http://[::1]:8000/x",
+        ] {
+            assert!(!check("https://app.example", trustworthy), "{trustworthy}");
         }
     }
 

@@ -14,7 +14,8 @@ pub(crate) const USAGE: u8 = 2;
 /// `check`: the policy is valid but the audit has findings.
 pub(crate) const FINDINGS: u8 = 3;
 /// `doctor`: no answer from the server (cannot connect, timeout, too
-/// many redirects), so no verdict.
+/// many redirects), or a TLS failure the browser stops at, so no CORS
+/// verdict.
 pub(crate) const NETWORK: u8 = 4;
 
 /// Writes to stdout. A reader that went away (`corsgate check … | head`)
@@ -42,4 +43,5 @@ Exit codes:
      (`--scan`: findings); `proxy`, `demo`: could not start
   2  invalid arguments (after printing what is wrong)
   3  `check`: the policy is valid, but the security audit has findings
-  4  `doctor`: no answer from the server (cannot connect, timeout, redirects)";
+  4  `doctor`: no answer from the server (cannot connect, timeout, redirects),
+     or a TLS failure (an untrusted, expired or wrong-host certificate)";

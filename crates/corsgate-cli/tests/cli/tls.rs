@@ -538,3 +538,48 @@ fn tls_flags_are_checked_at_start() {
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("--tls-key"), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redirects_between_http_and_https_are_followed_as_the_browser_does() {
+    let pki = Pki::new("redirect");
+    let leaf = pki.issue("server", &["localhost"], false);
+    let tls = serve_tls(&leaf, &["h2", "http/1.1"], echo_app()).await;
+    let target = format!("https://localhost:{}/users", tls.port());
+    // A plain-http API that moved to https (its redirect passes the CORS check).
+    let moved = Router::new().fallback(move || {
+        let target = target.clone();
+        async move {
+            (
+                StatusCode::MOVED_PERMANENTLY,
+                [
+                    ("location", target),
+                    ("access-control-allow-origin", "*".to_owned()),
+                ],
+            )
+        }
+    });
+    let plain = serve_plain(moved).await;
+    let url = format!("http://127.0.0.1:{}/users", plain.port());
+    let (code, json) = doctor(&[
+        &url,
+        "--origin",
+        "http://127.0.0.1:5000",
+        "--cacert",
+        pki.ca_pem.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        (code, json["verdict"].as_str()),
+        (0, Some("allowed")),
+        "{json:#}"
+    );
+    let exchanges = json["exchanges"].as_array().unwrap();
+    assert_eq!(exchanges.len(), 2, "{json:#}");
+    assert_eq!(exchanges[0]["step"], "redirect");
+    assert_eq!(
+        exchanges[1]["request"]["url"],
+        format!("https://localhost:{}/users", tls.port())
+    );
+    // A cross-origin hop: the browser sends `Origin: null` from then on.
+    let sent = exchanges[1]["request"]["headers"].to_string();
+    assert!(sent.contains(r#"["Origin","null"]"#), "{sent}");
+}
