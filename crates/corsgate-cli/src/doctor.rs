@@ -165,6 +165,26 @@ struct Report {
     mixed_content: Option<MixedContent>,
 }
 
+/// A local-network IP address (RFC 1918, link-local, CGNAT, IPv6
+/// unique-local or link-local): Chromium's Local Network Access exempts it
+/// from mixed-content blocking.
+fn is_local_network(ip: std::net::IpAddr) -> bool {
+    use std::net::IpAddr;
+    let v4 = |ip: std::net::Ipv4Addr| {
+        let [a, b, ..] = ip.octets();
+        ip.is_private() || ip.is_link_local() || (a == 100 && (b & 0xc0) == 64)
+    };
+    match ip {
+        IpAddr::V4(ip) => v4(ip),
+        IpAddr::V6(ip) => {
+            let first = ip.segments()[0];
+            (first & 0xfe00) == 0xfc00
+                || (first & 0xffc0) == 0xfe80
+                || ip.to_ipv4_mapped().is_some_and(v4)
+        }
+    }
+}
+
 /// An https page requesting an `http://` URL (Mixed Content § 4.3): the
 /// browser blocks it before CORS is consulted, and sends nothing.
 #[derive(Debug)]
@@ -174,26 +194,58 @@ struct MixedContent {
     redirected_from: Option<String>,
 }
 
+/// What Chromium does with a page's request for its scheme and host.
+#[derive(Debug)]
+enum Mixed {
+    /// Not mixed content: an http page, an https URL, or loopback.
+    No,
+    /// Blocked before CORS: nothing is sent.
+    Blocked(MixedContent),
+    /// A local-network address over http: Chromium lets it through (Local
+    /// Network Access governs it instead) with this console warning.
+    Warned(String),
+}
+
 impl MixedContent {
-    /// The block, if a page of `origin` may not fetch `url`: the page is
-    /// https and the URL is not potentially trustworthy (http:// to a host
-    /// other than loopback or `localhost`).
-    fn check(origin: &str, url: &Uri, redirected_from: Option<&Uri>) -> Option<Self> {
+    /// Whether a page of `origin` may fetch `url`, as Chromium 156 decides
+    /// (measured, see the browser suite): an https page may not fetch
+    /// `http://` unless the URL is potentially trustworthy (loopback,
+    /// `localhost`); an IP literal of a local network (RFC 1918, link-local,
+    /// CGNAT, IPv6 unique-local) or a `.local` name is let through with a
+    /// warning, which Firefox and Safari do not do.
+    fn check(origin: &str, url: &Uri, redirected_from: Option<&Uri>) -> Mixed {
         if !origin.starts_with("https://") || url.scheme_str() != Some("http") {
-            return None;
+            return Mixed::No;
         }
         let host = url.host().unwrap_or_default().to_ascii_lowercase();
         let host = host.trim_start_matches('[').trim_end_matches(']');
-        let trustworthy = host == "localhost"
+        let ip = host.parse::<std::net::IpAddr>().ok();
+        if host == "localhost"
             || host.ends_with(".localhost")
-            || host
-                .parse::<std::net::IpAddr>()
-                .is_ok_and(|ip| ip.is_loopback());
-        (!trustworthy).then(|| Self {
+            || ip.is_some_and(|ip| ip.is_loopback())
+        {
+            return Mixed::No;
+        }
+        let found = Self {
             page: format!("{origin}/"),
             url: url.to_string(),
             redirected_from: redirected_from.map(ToString::to_string),
-        })
+        };
+        if host.ends_with(".local") || ip.is_some_and(is_local_network) {
+            return Mixed::Warned(format!(
+                "Chromium lets an https page call a local-network address over http (Local Network Access asks the user instead) but warns: `{}`; Firefox and Safari block it as mixed content: serve it over https",
+                found.warning()
+            ));
+        }
+        Mixed::Blocked(found)
+    }
+
+    /// Chromium's console line for a mixed request it lets through.
+    fn warning(&self) -> String {
+        format!(
+            "Mixed Content: The page at '{}' was loaded over HTTPS, but requested an insecure resource '{}'. This content should also be served over HTTPS.",
+            self.page, self.url
+        )
     }
 
     /// Chromium's console message.
@@ -316,9 +368,11 @@ struct TlsFailure {
 }
 
 impl TlsFailure {
-    /// What Chromium's console prints for it.
+    /// What Chromium's console prints for it (its log gives the URL apart;
+    /// DevTools shows `GET <url> net::ERR_…`). The page's fetch() rejects
+    /// with `TypeError: Failed to fetch`.
     fn console_message(&self) -> String {
-        format!("{} {} {}", self.method, self.url, self.problem.net_error)
+        format!("Failed to load resource: {}", self.problem.net_error)
     }
 }
 
@@ -361,7 +415,7 @@ impl Failed {
             ));
         } else if let Some(t) = tls {
             exit::print(&format!(
-                "TLS ERROR: {} {}\n\nthe browser refuses the connection before CORS is consulted: {}\nChromium says:\n  {}\nfix: {}\n",
+                "TLS ERROR: {} {}\n\nthe browser refuses the connection before CORS is consulted: {}\nChromium says:\n  {}\n(the page's fetch() rejects with `TypeError: Failed to fetch`)\nfix: {}\n",
                 t.method,
                 t.url,
                 t.problem.what,
@@ -622,9 +676,13 @@ async fn follow(
     origin: String,
 ) -> Result<Report, Failed> {
     let credentials = report.credentials;
-    if let Some(blocked) = MixedContent::check(&origin, &first, None) {
-        report.mixed_content = Some(blocked);
-        return Ok(report);
+    match MixedContent::check(&origin, &first, None) {
+        Mixed::Blocked(blocked) => {
+            report.mixed_content = Some(blocked);
+            return Ok(report);
+        }
+        Mixed::Warned(warning) => report.warnings.push(warning),
+        Mixed::No => {}
     }
     if report.same_origin {
         let (status, received) = client
@@ -764,9 +822,13 @@ async fn follow(
                 .any(|h| n.eq_ignore_ascii_case(h))
             });
         }
-        if let Some(blocked) = MixedContent::check(&origin, &next, Some(&first)) {
-            report.mixed_content = Some(blocked);
-            return Ok(report);
+        match MixedContent::check(&origin, &next, Some(&first)) {
+            Mixed::Blocked(blocked) => {
+                report.mixed_content = Some(blocked);
+                return Ok(report);
+            }
+            Mixed::Warned(warning) => report.warnings.push(warning),
+            Mixed::No => {}
         }
         report.warnings.push(format!(
             "redirected to {next}{}",
@@ -1513,11 +1575,32 @@ mod tests {
 
     #[test]
     fn mixed_content_spares_potentially_trustworthy_urls() {
-        let check = |origin: &str, url: &str| {
-            MixedContent::check(origin, &url.parse().unwrap(), None).is_some()
-        };
+        let mixed =
+            |origin: &str, url: &str| MixedContent::check(origin, &url.parse().unwrap(), None);
+        let check = |origin: &str, url: &str| matches!(mixed(origin, url), Mixed::Blocked(_));
         assert!(check("https://app.example", "http://api.example/x"));
-        assert!(check("https://app.example", "http://10.0.0.1/x"));
+        assert!(check("https://app.example", "http://93.184.215.14/x"));
+        assert!(check("https://app.example", "http://api.internal/x"));
+        // Local-network addresses: let through by Chromium, with a warning.
+        for local in [
+            "http://10.0.0.1/x",
+            "http://172.16.5.4/x",
+            "http://192.168.1.10:8000/x",
+            "http://169.254.1.1/x",
+            "http://100.64.0.1/x",
+            "http://[fd00::1]/x",
+            "http://[fe80::1]/x",
+            "http://printer.local/x",
+        ] {
+            match mixed("https://app.example", local) {
+                Mixed::Warned(w) => assert!(
+                    w.contains("This content should also be served over HTTPS."),
+                    "{w}"
+                ),
+                other => panic!("{local}: {other:?}"),
+            }
+        }
+        assert!(check("https://app.example", "http://172.32.0.1/x"));
         assert!(!check("https://app.example", "https://api.example/x"));
         assert!(!check("http://app.example", "http://api.example/x"));
         assert!(!check("null", "http://api.example/x"));

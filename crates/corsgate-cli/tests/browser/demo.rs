@@ -284,3 +284,94 @@ async fn corsgate_proxy_over_https_in_chromium() {
     assert_eq!(code, 4, "{out}");
     assert!(out.contains("net::ERR_CERT_AUTHORITY_INVALID"), "{out}");
 }
+
+/// doctor's console line for a certificate error and for mixed content is
+/// the one Chromium logs (ChromeDriver's log puts the URL, or `security 4`,
+/// before it); an IP address of a local network over http is let through
+/// with a warning, not blocked, by Chromium, and doctor says the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_names_tls_and_mixed_content_failures_as_chromium_logs_them() {
+    let pki = crate::pki::Pki::new("console");
+    let leaf = pki.issue("localhost", &["localhost", "127.0.0.1"], false);
+    let page_router = Router::new().route(
+        "/",
+        axum::routing::get(|| async { axum::response::Html("<!doctype html><title>page</title>") }),
+    );
+    let page = format!(
+        "https://localhost:{}",
+        crate::pki::serve_tls(&leaf, &["http/1.1"], page_router)
+            .await
+            .port()
+    );
+    let stranger = crate::pki::Pki::new("console-stranger");
+    let other = stranger.issue("localhost", &["localhost"], false);
+    let untrusted =
+        crate::pki::serve_tls(&other, &["http/1.1"], Router::new().fallback(api_response)).await;
+    let browser = Browser::start_with(&[format!(
+        "--ignore-certificate-errors-spki-list={}",
+        leaf.spki_sha256()
+    )])
+    .await;
+    browser.open(&format!("{page}/")).await;
+    let _ = browser.console().await;
+
+    let doctor = |url: &str| {
+        let (_, out, err) = tokio::task::block_in_place(|| {
+            crate::support::run(&["doctor", "--json", url, "--origin", &page, "--timeout", "2"])
+        });
+        serde_json::from_str::<Value>(&out).unwrap_or_else(|e| panic!("{e}: {out}{err}"))
+    };
+    // The same line Chromium logs, whatever it puts before it.
+    let logged = |lines: &[(String, String)], message: &str| {
+        lines.iter().any(|(_, line)| line.ends_with(message))
+    };
+
+    let tls_url = format!("https://localhost:{}/api/x", untrusted.port());
+    browser
+        .fetch(&tls_url, json!({}), &[])
+        .await
+        .assert_blocked();
+    let lines = browser.console().await;
+    let json = doctor(&tls_url);
+    let message = json["console_message"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{json:#}"));
+    assert_eq!(
+        message,
+        "Failed to load resource: net::ERR_CERT_AUTHORITY_INVALID"
+    );
+    assert!(
+        logged(&lines, &format!("{tls_url} - {message}")),
+        "{lines:#?}"
+    );
+
+    let mixed_url = "http://api.invalid.test/users";
+    browser
+        .fetch(mixed_url, json!({}), &[])
+        .await
+        .assert_blocked();
+    let lines = browser.console().await;
+    let json = doctor(mixed_url);
+    assert_eq!(json["error_kind"], "MixedContent", "{json:#}");
+    let message = json["console_message"].as_str().unwrap();
+    assert!(
+        logged(&lines, message),
+        "doctor: {message}\nChromium: {lines:#?}"
+    );
+
+    // A local-network address: Chromium warns and goes on (here the
+    // address is unreachable, so the fetch fails later, not as mixed content).
+    let local_url = "http://10.255.255.1:8000/users";
+    browser
+        .fetch(local_url, json!({}), &[])
+        .await
+        .assert_blocked();
+    let lines = browser.console().await;
+    let warning = format!(
+        "Mixed Content: The page at '{page}/' was loaded over HTTPS, but requested an insecure resource '{local_url}'. This content should also be served over HTTPS."
+    );
+    assert!(logged(&lines, &warning), "{lines:#?}");
+    browser.close().await;
+    let json = doctor(local_url);
+    assert_ne!(json["error_kind"], "MixedContent", "{json:#}");
+}

@@ -114,6 +114,8 @@ impl Browser {
             "goog:chromeOptions".into(),
             json!({ "binary": chromium, "args": args }),
         );
+        // The console, for `console()`.
+        caps.insert("goog:loggingPrefs".into(), json!({ "browser": "ALL" }));
         let connected =
             ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
                 .capabilities(caps)
@@ -162,6 +164,30 @@ impl Browser {
         Fetched(value)
     }
 
+    /// The console lines logged since the last call: ChromeDriver's
+    /// browser log, each as `(source, message)`. A network failure's
+    /// message is `<url> - Failed to load resource: net::ERR_…`.
+    pub(crate) async fn console(&self) -> Vec<(String, String)> {
+        let entries = self
+            .client
+            .issue_cmd(BrowserLog)
+            .await
+            .unwrap_or_else(|e| panic!("cannot read the browser log: {e}"));
+        entries
+            .as_array()
+            .map(|list| {
+                list.iter()
+                    .map(|e| {
+                        (
+                            e["source"].as_str().unwrap_or_default().to_owned(),
+                            e["message"].as_str().unwrap_or_default().to_owned(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// Evaluates a JavaScript expression in the current page.
     pub(crate) async fn eval(&self, expression: &str) -> Value {
         self.client
@@ -187,6 +213,27 @@ impl Browser {
 impl Drop for Browser {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// ChromeDriver's log endpoint (not in the W3C protocol).
+#[derive(Debug)]
+struct BrowserLog;
+
+impl fantoccini::wd::WebDriverCompatibleCommand for BrowserLog {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/se/log",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _request_url: &url::Url) -> (http::Method, Option<String>) {
+        (http::Method::POST, Some(r#"{"type":"browser"}"#.to_owned()))
     }
 }
 
