@@ -588,3 +588,69 @@ async fn redirects_between_http_and_https_are_followed_as_the_browser_does() {
     let sent = exchanges[1]["request"]["headers"].to_string();
     assert!(sent.contains(r#"["Origin","null"]"#), "{sent}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websockets_pass_through_to_an_https_upstream() {
+    use axum::extract::ws::{Message, WebSocketUpgrade};
+    use futures_util::{SinkExt, StreamExt};
+    let pki = Pki::new("wss-upstream");
+    let leaf = pki.issue("upstream", &["localhost"], false);
+    let app = Router::new().route(
+        "/ws",
+        axum::routing::get(|ws: WebSocketUpgrade| async move {
+            ws.on_upgrade(|mut socket| async move {
+                while let Some(Ok(Message::Text(text))) = socket.recv().await {
+                    let reply = Message::Text(format!("echo over tls: {text}").into());
+                    if socket.send(reply).await.is_err() {
+                        break;
+                    }
+                }
+            })
+        }),
+    );
+    // HTTP/2 offered too: the upgrade must still go over HTTP/1.1.
+    let addr = serve_tls(&leaf, &["h2", "http/1.1"], app).await;
+    let upstream = format!("https://localhost:{}", addr.port());
+    let proxy = Proxy::start(&[
+        "--upstream",
+        &upstream,
+        "--cacert",
+        pki.ca_pem.to_str().unwrap(),
+        "--allow-origin",
+        "http://127.0.0.1:5000",
+    ]);
+    let (mut socket, response) = tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio_tungstenite::connect_async(format!("ws://{}/ws", proxy.addr)),
+    )
+    .await
+    .unwrap()
+    .unwrap_or_else(|e| panic!("handshake through the proxy: {e}\n{}", proxy.stderr()));
+    assert_eq!(response.status(), 101);
+    socket
+        .send(tokio_tungstenite::tungstenite::Message::text("hello"))
+        .await
+        .unwrap();
+    let reply = tokio::time::timeout(Duration::from_secs(10), socket.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(reply.into_text().unwrap().as_str(), "echo over tls: hello");
+
+    // Without the CA, the upgrade is refused with the TLS error named.
+    // (A short header timeout closes the kept-alive connection, which
+    // raw_http reads to the end.)
+    let proxy = Proxy::start(&["--upstream", &upstream, "--header-timeout", "0.5"]);
+    let response = corsgate_testkit::raw_http(
+        proxy.addr,
+        "GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+    )
+    .await;
+    assert_eq!(response.status, 502, "{response:?}");
+    let body: Value = serde_json::from_str(&response.body).unwrap();
+    assert_eq!(
+        body["tls_error"], "net::ERR_CERT_AUTHORITY_INVALID",
+        "{body}"
+    );
+}
