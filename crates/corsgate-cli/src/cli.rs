@@ -14,7 +14,7 @@ use clap::{Args, Parser, Subcommand};
 /// validates and security-audits a policy file; `corsgate doctor` explains
 /// why a browser blocks a request; `corsgate demo` shows it all working.
 #[derive(Debug, Parser)]
-#[command(name = "corsgate", version, propagate_version = true, after_help = crate::exit::HELP)]
+#[command(name = "corsgate", version, propagate_version = true)]
 pub(crate) struct Cli {
     #[command(subcommand)]
     pub(crate) command: Command,
@@ -41,25 +41,63 @@ fn socket_addr(text: &str) -> Result<SocketAddr, String> {
         .ok_or_else(|| format!("`{text}` resolves to no address"))
 }
 
+/// What follows a help page, printed by [`after_help`] as written: clap
+/// wraps its own text to the terminal, and a wrapped example breaks when
+/// pasted (a `#` comment spilling onto a line of its own, a quoted argument
+/// cut in two).
+const AFTER_HELP: [(&str, &str); 4] = [
+    ("proxy", PROXY_EXAMPLES),
+    ("check", CHECK_EXAMPLES),
+    ("doctor", DOCTOR_EXAMPLES),
+    ("demo", DEMO_EXAMPLES),
+];
+
+/// The examples and notes for the help page `args` asked for (the first
+/// subcommand named, or the top level's exit codes).
+pub(crate) fn after_help<I: IntoIterator<Item = String>>(args: I) -> &'static str {
+    let args: Vec<String> = args.into_iter().collect();
+    args.iter()
+        .find_map(|arg| {
+            AFTER_HELP
+                .iter()
+                .find(|(name, _)| name == arg)
+                .map(|(_, text)| *text)
+        })
+        .unwrap_or(crate::exit::HELP)
+}
+
+/// Parses the command line; on `--help` (or `help COMMAND`), prints clap's
+/// page then [`after_help`]'s text unwrapped; on an error, clap's message.
+pub(crate) fn parse() -> Result<Cli, std::process::ExitCode> {
+    use clap::error::ErrorKind;
+    match <Cli as Parser>::try_parse() {
+        Ok(cli) => Ok(cli),
+        Err(error) => {
+            let code = u8::try_from(error.exit_code()).unwrap_or(crate::exit::USAGE);
+            let _ = error.print();
+            if error.kind() == ErrorKind::DisplayHelp {
+                crate::exit::print(&format!("\n{}\n", after_help(std::env::args().skip(1))));
+            }
+            Err(crate::exit::code(code))
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
     /// Put CORS in front of an unmodified back-end: a reverse proxy that
     /// answers preflights and adds CORS headers to every response.
-    #[command(after_help = PROXY_EXAMPLES)]
     Proxy(Box<ProxyArgs>),
     /// Validate a policy file (TOML or JSON) and audit it for security
     /// problems.
-    #[command(after_help = CHECK_EXAMPLES)]
     Check(CheckArgs),
     /// Send what a browser would send and explain exactly why it would
     /// block the request, and what fixes it. With --scan, probe a server
     /// for dangerous CORS policies.
-    #[command(after_help = DOCTOR_EXAMPLES)]
     Doctor(DoctorArgs),
     /// Run the two-origin story for real: a JSON API on one origin,
     /// guarded by corsgate, and a page on another that calls it with
     /// fetch() and shows what the browser allowed and blocked, and why.
-    #[command(after_help = DEMO_EXAMPLES)]
     Demo(DemoArgs),
 }
 
@@ -97,7 +135,8 @@ const DOCTOR_EXAMPLES: &str = "\
 Examples:
   corsgate doctor http://127.0.0.1:8000/users --origin http://127.0.0.1:5000
   corsgate doctor http://127.0.0.1:8000/items/1 --origin http://127.0.0.1:5000 --method PUT \\
-                  -H 'Content-Type: application/json' -H 'Authorization: Bearer x' --credentials include
+                  -H 'Content-Type: application/json' -H 'Authorization: Bearer x' \\
+                  --credentials include
   corsgate doctor --json http://127.0.0.1:8000/users --origin http://localhost:5173
   corsgate doctor --scan http://127.0.0.1:8000/api/me
   # https: the system's CAs, SSL_CERT_FILE, or a development CA:
@@ -338,6 +377,100 @@ mod tests {
     #[test]
     fn the_command_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    /// The `corsgate …` commands of a text as a shell reads them: lines
+    /// joined at a trailing `\`, words split at spaces outside quotes, a
+    /// word starting with `#` ending the command. A `$ ` prompt is dropped.
+    fn commands(text: &str) -> Vec<Vec<String>> {
+        let joined = text.replace("\\\n", " ");
+        let mut found = Vec::new();
+        for line in joined.lines() {
+            let line = line.trim_start().trim_start_matches("$ ");
+            if !line.starts_with("corsgate ") {
+                continue;
+            }
+            let (mut words, mut word, mut quote, mut fresh) =
+                (Vec::new(), String::new(), None, true);
+            for c in line.chars() {
+                match (quote, c) {
+                    (None, '#') if fresh => break,
+                    (None, '\'' | '"') => (quote, fresh) = (Some(c), false),
+                    (Some(q), c) if c == q => quote = None,
+                    (None, ' ') => {
+                        if !fresh {
+                            words.push(std::mem::take(&mut word));
+                        }
+                        fresh = true;
+                    }
+                    _ => {
+                        word.push(c);
+                        fresh = false;
+                    }
+                }
+            }
+            assert!(quote.is_none(), "an unclosed quote in `{line}`");
+            if !word.is_empty() {
+                words.push(word);
+            }
+            found.push(words);
+        }
+        found
+    }
+
+    /// Every example in `--help` parses as written, and none wraps: each
+    /// line fits in 100 columns (the help text is printed as written).
+    #[test]
+    fn every_help_example_parses() {
+        let mut count = 0;
+        for (name, text) in AFTER_HELP {
+            for line in text.lines() {
+                assert!(
+                    line.len() <= 100,
+                    "`{name}` help: a line over 100 columns: {line}"
+                );
+            }
+            for argv in commands(text) {
+                assert_eq!(argv[1], name, "{argv:?}");
+                if let Err(e) = Cli::try_parse_from(&argv) {
+                    panic!("`{}` does not parse: {e}", argv.join(" "));
+                }
+                count += 1;
+            }
+        }
+        assert!(count >= 10, "only {count} examples found");
+        assert_eq!(after_help(["--help".to_owned()]), crate::exit::HELP);
+        assert_eq!(
+            after_help(["help".to_owned(), "demo".to_owned()]),
+            DEMO_EXAMPLES
+        );
+    }
+
+    /// Every `corsgate …` command the README shows parses as written.
+    #[test]
+    fn every_readme_command_parses() {
+        // Shell blocks whole; in output blocks, the `$ ` lines.
+        let mut shown = String::new();
+        let mut block: Option<&str> = None;
+        for line in include_str!("../../../README.md").lines() {
+            match (block, line.strip_prefix("```")) {
+                (None, Some(kind)) => block = Some(kind),
+                (Some(_), Some(_)) => block = None,
+                (Some("sh"), None) => shown.push_str(&format!("{line}\n")),
+                (Some(_), None) if line.starts_with("$ ") => shown.push_str(&format!("{line}\n")),
+                _ => {}
+            }
+        }
+        let found = commands(&shown);
+        assert!(found.len() >= 8, "only {} commands found", found.len());
+        for argv in found {
+            if let Err(e) = Cli::try_parse_from(&argv) {
+                // `--help` and `--version` are answers, not errors.
+                if !matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+                    panic!("README: `{}` does not parse: {e}", argv.join(" "));
+                }
+            }
+        }
     }
 
     #[test]

@@ -10,7 +10,10 @@ mod rt;
 mod tls;
 
 fn main() -> std::process::ExitCode {
-    let cli = <cli::Cli as clap::Parser>::parse();
+    let cli = match cli::parse() {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
     match cli.command {
         cli::Command::Proxy(args) => proxy::run(*args),
         cli::Command::Check(args) => check::run(&args),

@@ -112,6 +112,42 @@ fn proxy_help_names_the_flags() {
     insta::assert_snapshot!(stdout);
 }
 
+/// On a narrow terminal clap wraps its own text, never the examples: each
+/// stays one pasteable command (issue #14).
+#[test]
+fn help_examples_never_wrap() {
+    for (command, example) in [
+        (
+            "proxy",
+            "  corsgate proxy --upstream http://127.0.0.1:8000 --listen 127.0.0.1:8080 \\\n                 --allow-origin http://127.0.0.1:5000\n",
+        ),
+        (
+            "doctor",
+            "  corsgate doctor http://127.0.0.1:8000/items/1 --origin http://127.0.0.1:5000 --method PUT \\\n",
+        ),
+        (
+            "demo",
+            "  corsgate demo                      # then open http://127.0.0.1:5000/\n",
+        ),
+        ("check", "  corsgate check --json cors.toml\n"),
+    ] {
+        for help in [
+            vec![command, "--help"],
+            vec!["help", command],
+            vec![command, "-h"],
+        ] {
+            let output = std::process::Command::new(crate::support::BIN)
+                .args(&help)
+                .env("COLUMNS", "40")
+                .output()
+                .unwrap();
+            let stdout = String::from_utf8_lossy(&output.stdout);
+            assert_eq!(output.status.code(), Some(0));
+            assert!(stdout.contains(example), "{help:?}:\n{stdout}");
+        }
+    }
+}
+
 #[test]
 fn help_mentions_the_exit_codes() {
     let (code, stdout, _) = run(&["--help"]);
