@@ -110,7 +110,8 @@ Examples:
 A port that is taken is replaced by a free one (the addresses are printed).
 The API: GET/POST /items, PUT /items/{id} (Authorization: Bearer demo-token),
 DELETE /items/{id}, POST /login (sets a cookie), GET /me (reads it),
-GET /internal/stats (outside the default policy's scope).";
+GET /internal/stats (outside the default policy's scope). The same API, without
+corsgate, is under /without/: the page runs each call there first (the before).";
 
 #[derive(Debug, Args)]
 pub(crate) struct DemoArgs {

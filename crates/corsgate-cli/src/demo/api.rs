@@ -1,6 +1,9 @@
 //! The demo's REST API: a JSON items resource and a cookie login, knowing
-//! nothing of CORS. corsgate's tower layer wraps it; an outer layer records
-//! each request's decision for the terminal and the page.
+//! nothing of CORS. corsgate's tower layer wraps it; the same API is also
+//! served bare under `/without` (the "before": no CORS headers at all). An
+//! outer layer records each request for the terminal and the page: the
+//! layer's decision, and what Chromium says of the answer (corsgate's
+//! browser model).
 
 use std::io::Write as _;
 use std::sync::{Arc, Mutex};
@@ -11,6 +14,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
+use corsgate::browser::{self, Api, Credentials, Stage};
 use corsgate::tower::CorsLayer;
 use corsgate::{Decision, DecisionKind, Policy};
 use serde_json::{Value, json};
@@ -39,7 +43,18 @@ fn lock(store: &Shared) -> std::sync::MutexGuard<'_, Store> {
     store.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-pub(super) fn router(policy: Policy, log: Arc<DecisionLog>) -> Router {
+/// Where the bare API (no CORS layer) is served: the demo's "before".
+pub(super) const WITHOUT: &str = "/without";
+
+/// What the recording layer needs: the log, and the API's origin (the
+/// URLs in Chromium's messages are absolute).
+#[derive(Clone)]
+struct Recorder {
+    log: Arc<DecisionLog>,
+    api_origin: String,
+}
+
+pub(super) fn router(policy: Policy, log: Arc<DecisionLog>, api_origin: String) -> Router {
     let store = Shared::default();
     {
         let mut s = lock(&store);
@@ -49,41 +64,142 @@ pub(super) fn router(policy: Policy, log: Arc<DecisionLog>) -> Router {
         ];
         s.next_id = 3;
     }
-    let api = Router::new()
-        .route("/", get(index))
-        .route("/items", get(list).post(create))
-        .route("/items/{id}", put(update).delete(remove))
-        .route("/login", post(login))
-        .route("/logout", post(logout))
-        .route("/me", get(me))
-        .route("/internal/stats", get(stats))
-        .fallback(not_found)
-        .with_state(store);
+    let api = |store: Shared| {
+        Router::new()
+            .route("/", get(index))
+            .route("/items", get(list).post(create))
+            .route("/items/{id}", put(update).delete(remove))
+            .route("/login", post(login))
+            .route("/logout", post(logout))
+            .route("/me", get(me))
+            .route("/internal/stats", get(stats))
+            .fallback(not_found)
+            .with_state(store)
+    };
     // Around the whole router (not per route), so preflights never reach
     // axum's method routing.
+    let guarded = Router::new()
+        .fallback_service(api(Arc::clone(&store)))
+        .layer(CorsLayer::new(policy).exposing_decision());
     Router::new()
-        .fallback_service(api)
-        .layer(CorsLayer::new(policy).exposing_decision())
-        .layer(middleware::from_fn_with_state(log, record_decision))
+        .nest(WITHOUT, api(store))
+        .fallback_service(guarded)
+        .layer(middleware::from_fn_with_state(
+            Recorder { log, api_origin },
+            record_decision,
+        ))
+}
+
+/// What Chromium does with this answer to a cross-origin request: `None`
+/// when the page may read it, else the console line (corsgate's browser
+/// model, which the browser suite checks against Chromium).
+fn browser_says(
+    url: &str,
+    origin: &str,
+    method: &str,
+    request: &HeaderMap,
+    credentials: Credentials,
+    response: &Response,
+) -> Option<String> {
+    let requested = request
+        .get(header::ACCESS_CONTROL_REQUEST_METHOD)
+        .and_then(|m| m.to_str().ok());
+    let (stage, failure) = match requested {
+        Some(requested) if method == "OPTIONS" => {
+            let names: Vec<String> = request
+                .get(header::ACCESS_CONTROL_REQUEST_HEADERS)
+                .and_then(|h| h.to_str().ok())
+                .map(|h| {
+                    h.split(',')
+                        .map(|n| n.trim().to_ascii_lowercase())
+                        .collect()
+                })
+                .unwrap_or_default();
+            let check = browser::preflight_check(
+                response.status().as_u16(),
+                response.headers(),
+                origin,
+                credentials,
+                requested,
+                &names,
+            );
+            (Stage::Preflight, check.err()?)
+        }
+        _ => (
+            Stage::Actual,
+            browser::cors_check(response.headers(), origin, credentials).err()?,
+        ),
+    };
+    Some(browser::console_message(
+        Api::Fetch,
+        url,
+        None,
+        origin,
+        &failure,
+        stage,
+    ))
 }
 
 /// Prints and records the decision the layer made (it hands it over in the
 /// response's extensions), once the response is known.
 async fn record_decision(
-    State(log): State<Arc<DecisionLog>>,
+    State(recorder): State<Recorder>,
     request: Request,
     next: Next,
 ) -> Response {
     let method = request.method().to_string();
     let path = request.uri().path().to_owned();
+    let url = format!("{}{}", recorder.api_origin, request.uri());
     let query = request.uri().query().unwrap_or("");
     let (run, row) = (query_number(query, "run"), query_number(query, "row"));
+    // The page marks its `credentials: "include"` calls (`cred=1`).
+    let credentials = if query_number(query, "cred") == Some(1) {
+        Credentials::Include
+    } else {
+        Credentials::SameOrigin
+    };
     let origin = request
         .headers()
         .get(header::ORIGIN)
         .map(|o| String::from_utf8_lossy(o.as_bytes()).into_owned());
+    let headers = request.headers().clone();
     let response = next.run(request).await;
-    let Some(decision) = response.extensions().get::<Decision>().cloned() else {
+    let cross_origin = origin.as_deref().filter(|o| *o != recorder.api_origin);
+    let says =
+        cross_origin.and_then(|o| browser_says(&url, o, &method, &headers, credentials, &response));
+    let row_tag = row.map_or_else(String::new, |r| format!("#{} ", r + 1));
+    let without = path == WITHOUT || path.starts_with(&format!("{WITHOUT}/"));
+    let decision = response.extensions().get::<Decision>().cloned();
+    let Some(decision) = decision.filter(|_| !without) else {
+        if without {
+            let _ = writeln!(
+                std::io::stdout().lock(),
+                "{row_tag}{method:<7} {path:<24} {}  {}: without corsgate: {}",
+                response.status().as_u16(),
+                origin.as_deref().unwrap_or("(no Origin)"),
+                says.as_deref()
+                    .and_then(|s| s.split_once("has been blocked by CORS policy: "))
+                    .map_or("no CORS headers", |(_, why)| why)
+            );
+            recorder.log.push(Logged {
+                run,
+                row,
+                without,
+                method,
+                path,
+                origin,
+                kind: if headers.contains_key(header::ACCESS_CONTROL_REQUEST_METHOD) {
+                    "preflight"
+                } else {
+                    "actual"
+                },
+                allowed: says.is_none(),
+                reason: "without-corsgate",
+                reason_text: "no CORS headers: this API runs without corsgate".into(),
+                status: response.status().as_u16(),
+                browser_says: says,
+            });
+        }
         return response;
     };
 
@@ -107,13 +223,14 @@ async fn record_decision(
     // A closed stdout (`corsgate demo | head`) must not stop the demo.
     let _ = writeln!(
         std::io::stdout().lock(),
-        "{method:<7} {path:<16} {status}  {}: {verdict}: {}",
+        "{row_tag}{method:<7} {path:<24} {status}  {}: {verdict}: {}",
         origin.as_deref().unwrap_or("(no Origin)"),
         decision.reason()
     );
-    log.push(Logged {
+    recorder.log.push(Logged {
         run,
         row,
+        without,
         method,
         path,
         origin,
@@ -122,6 +239,7 @@ async fn record_decision(
         reason: decision.reason().name(),
         reason_text: decision.reason().to_string(),
         status,
+        browser_says: says,
     });
     response
 }

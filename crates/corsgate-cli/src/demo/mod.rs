@@ -38,6 +38,8 @@ pub(crate) struct Logged {
     /// The page's `run` and `row` query parameters, when present.
     run: Option<u32>,
     row: Option<u32>,
+    /// Sent to the bare API (`/without`), not through corsgate.
+    without: bool,
     method: String,
     path: String,
     origin: Option<String>,
@@ -46,6 +48,8 @@ pub(crate) struct Logged {
     reason: &'static str,
     reason_text: String,
     status: u16,
+    /// Chromium's console line when it blocks the answer.
+    browser_says: Option<String>,
 }
 
 /// The API's decisions, newest last, bounded.
@@ -71,6 +75,8 @@ impl DecisionLog {
             .map(|e| {
                 json!({
                     "row": e.row,
+                    "without": e.without,
+                    "browser_says": e.browser_says,
                     "method": e.method,
                     "path": e.path,
                     "origin": e.origin,
@@ -187,7 +193,7 @@ async fn serve(args: &DemoArgs) -> ExitCode {
     }
 
     let log = Arc::new(DecisionLog::default());
-    let api = api::router(policy, Arc::clone(&log));
+    let api = api::router(policy, Arc::clone(&log), api_origin.clone());
     let page = page_router(PageState {
         log,
         api_origin: api_origin.clone(),
@@ -233,7 +239,11 @@ fn page_router(state: PageState) -> Router {
 }
 
 async fn page(State(state): State<PageState>) -> impl IntoResponse {
-    let config = json!({ "api": state.api_origin, "expectations": state.expectations });
+    let config = json!({
+        "api": state.api_origin,
+        "without": api::WITHOUT,
+        "expectations": state.expectations,
+    });
     // JSON inside <script>: `<` escaped so no value can close the element.
     let config = config.to_string().replace('<', "\\u003c");
     (

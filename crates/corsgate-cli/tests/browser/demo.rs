@@ -29,13 +29,29 @@ async fn wait_until_done(browser: &Browser) -> Vec<Value> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_page_shows_the_expected_outcomes_and_why() {
-    let demo = Demo::start(&[]);
+    // The README's screenshot tells the tutorials' story, page 5000 → API
+    // 8000: refreshing it (by hand) asks for those ports; the suite itself
+    // takes free ones.
+    let screenshot_run = std::env::var_os("CORSGATE_UPDATE_SCREENSHOT").is_some();
+    let demo = if screenshot_run {
+        Demo::start(&["--page", "127.0.0.1:5000", "--api", "127.0.0.1:8000"])
+    } else {
+        Demo::start(&[])
+    };
+    if screenshot_run {
+        assert_eq!(
+            (demo.page.as_str(), demo.api.as_str()),
+            ("http://127.0.0.1:5000", "http://127.0.0.1:8000"),
+            "free ports 5000 and 8000 to refresh the screenshot"
+        );
+    }
     let browser = Browser::start().await;
     browser.open(&demo.page).await;
     let results = wait_until_done(&browser).await;
+    let console = browser.console().await;
     // Tall enough for the whole table.
     let height = browser
-        .eval("document.documentElement.scrollHeight + 40")
+        .eval("document.documentElement.scrollHeight + 160")
         .await;
     let height = u32::try_from(height.as_u64().unwrap_or(1200).min(3000)).unwrap_or(1200);
     browser
@@ -58,6 +74,16 @@ async fn the_demo_page_shows_the_expected_outcomes_and_why() {
     for r in &results {
         let name = r["name"].as_str().unwrap_or_default();
         assert_eq!(r["outcome"], r["expect"], "{name}: {r:#}");
+        // Before: without corsgate every call is blocked, and the line the
+        // page shows is the one Chromium printed, word for word.
+        assert_eq!(r["without"]["outcome"], "blocked", "{name}: {r:#}");
+        let said = r["without"]["console"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{name}: no console line: {r:#}"));
+        assert!(
+            console.iter().any(|(_, line)| line.ends_with(said)),
+            "{name}: the page shows\n  {said}\nChromium printed\n{console:#?}"
+        );
         let decisions = r["decisions"].as_array().expect("decisions");
         let preflights = decisions
             .iter()
@@ -90,15 +116,33 @@ async fn the_demo_page_shows_the_expected_outcomes_and_why() {
     assert_eq!(forbidden["reason"], "header-not-allowed", "{forbidden:#}");
     let scope = &row("A path outside the CORS scope")["decisions"][0];
     assert_eq!(scope["kind"], "out-of-scope", "{scope:#}");
+    // Only a simple request reaches the bare API; a preflighted one stops
+    // at its preflight.
+    assert_eq!(
+        row("Simple GET")["without"]["sent"],
+        json!(["GET /without/items"])
+    );
+    assert_eq!(
+        row("JSON POST")["without"]["sent"],
+        json!(["OPTIONS /without/items"])
+    );
     assert_eq!(
         summary,
-        "9 of 9 calls did what the default policy says they should."
+        "Without corsgate: 9 of 9 calls blocked by the browser. \
+         With corsgate: 7 allowed, 2 blocked, each as the default policy intends."
     );
 
-    // The terminal showed each decision as it happened.
+    // The terminal showed each request as it happened, numbered as the rows.
     let out = demo.stdout();
-    assert!(out.contains("OPTIONS /items"), "{out}");
+    assert!(out.contains("#4 OPTIONS /items "), "{out}");
+    assert!(out.contains("#4 OPTIONS /without/items "), "{out}");
+    assert!(
+        out.contains("without corsgate: Response to preflight request"),
+        "{out}"
+    );
+    assert!(out.contains("#8 OPTIONS /items "), "{out}");
     assert!(out.contains("preflight rejected"), "{out}");
+    assert!(out.contains("#9 GET     /internal/stats "), "{out}");
     assert!(out.contains("no CORS headers"), "{out}");
 }
 

@@ -131,6 +131,27 @@ async fn the_api_is_guarded_by_the_embedded_policy() {
     assert!(stats.values("access-control-allow-origin").is_empty());
     assert!(stats.values("vary").is_empty());
 
+    // The same API without corsgate (the page's "before"): it works, and
+    // sends no CORS headers at all, to a preflight neither.
+    let bare = send(&demo.api, "GET", "/without/items", &[&page_origin], "").await;
+    assert_eq!(bare.status, 200);
+    assert!(bare.body.starts_with(r#"[{"id":1"#), "{}", bare.body);
+    assert!(bare.values("access-control-allow-origin").is_empty());
+    let bare_preflight = send(
+        &demo.api,
+        "OPTIONS",
+        "/without/items",
+        &[&page_origin, "Access-Control-Request-Method: POST"],
+        "",
+    )
+    .await;
+    assert!(
+        bare_preflight
+            .values("access-control-allow-origin")
+            .is_empty(),
+        "{bare_preflight:?}"
+    );
+
     // The page is served with the API's address, and the decisions log
     // answers the page's own origin.
     let page = send(&demo.page, "GET", "/", &[], "").await;
@@ -147,7 +168,10 @@ async fn the_api_is_guarded_by_the_embedded_policy() {
     );
     tokio::task::block_in_place(|| std::thread::sleep(std::time::Duration::from_millis(100)));
     let out = demo.stdout();
-    assert!(out.contains("PUT     /items/1         401"), "{out}");
+    assert!(
+        out.contains(&format!("{:<7} {:<24} 401", "PUT", "/items/1")),
+        "{out}"
+    );
     assert!(out.contains("http://evil.example: not allowed"), "{out}");
 }
 
