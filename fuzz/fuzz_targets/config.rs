@@ -1,4 +1,4 @@
-//! Any text as a TOML and a JSON configuration, loaded and compiled through
+//! Any text as a TOML, a JSON and a settings.py configuration, loaded and compiled through
 //! the reload path (`Policy::from_file_contents`, which `Policy::from_file`
 //! and `Config::from_*_str` share): never a panic or an abort; an error
 //! is printable (no control characters but line breaks) and short; a
@@ -23,7 +23,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    for name in ["cors.toml", "cors.json"] {
+    for name in ["cors.toml", "cors.json", "settings.py"] {
         match Policy::from_file_contents(name, text) {
             Ok(policy) => {
                 let case = corsgate_fuzz::Case {

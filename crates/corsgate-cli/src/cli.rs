@@ -88,8 +88,8 @@ pub(crate) enum Command {
     /// Put CORS in front of an unmodified back-end: a reverse proxy that
     /// answers preflights and adds CORS headers to every response.
     Proxy(Box<ProxyArgs>),
-    /// Validate a policy file (TOML or JSON) and audit it for security
-    /// problems.
+    /// Validate a policy file (TOML, JSON or a Django settings.py) and
+    /// audit it for security problems.
     Check(CheckArgs),
     /// Send what a browser would send and explain exactly why it would
     /// block the request, and what fixes it. With --scan, probe a server
@@ -125,9 +125,9 @@ pub(crate) struct DemoArgs {
     #[arg(value_parser = socket_addr)]
     pub(crate) page: SocketAddr,
 
-    /// The API's policy file (TOML or JSON, corsgate or django-cors-headers
-    /// names) instead of the embedded default, which allows the page's
-    /// origin with credentials.
+    /// The API's policy file (TOML, JSON or a Django settings.py; corsgate
+    /// or django-cors-headers names) instead of the embedded default, which
+    /// allows the page's origin with credentials.
     #[arg(long, value_name = "FILE")]
     pub(crate) config: Option<PathBuf>,
 }
@@ -275,9 +275,10 @@ pub(crate) struct ProxyArgs {
     #[arg(long, value_name = "SECONDS")]
     pub(crate) max_age: Option<u64>,
 
-    /// The policy file: TOML or JSON by extension, corsgate or
-    /// django-cors-headers setting names. Reloaded on SIGHUP and when the
-    /// file changes; a bad new file is logged and the old policy kept.
+    /// The policy file: TOML, JSON or a Django settings.py (its top-level
+    /// CORS_* literals), by extension; corsgate or django-cors-headers
+    /// setting names. Reloaded on SIGHUP and when the file changes; a bad
+    /// new file is logged and the old policy kept.
     #[arg(long, value_name = "FILE")]
     pub(crate) config: Option<PathBuf>,
 
@@ -360,7 +361,7 @@ pub(crate) struct ProxyArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct CheckArgs {
-    /// The policy file: `.toml` or `.json`.
+    /// The policy file: `.toml`, `.json`, or a Django `settings.py`.
     #[arg(value_name = "FILE")]
     pub(crate) file: PathBuf,
 

@@ -128,7 +128,7 @@
 //! |---|---|---|
 //! | `tower` | yes | [`tower::CorsLayer`] for axum 0.8, hyper 1, tonic (and `OriginCheck`, whose timeout uses Tokio's timer) |
 //! | `actix` | no | [`actix::Cors`], an actix-web 4 middleware (and `OriginCheck`) |
-//! | `config-files` | yes | loading [`Config`] from TOML and JSON files (serde, toml, serde_json) |
+//! | `config-files` | yes | loading [`Config`] from TOML and JSON files and Django `settings.py` (serde, toml, serde_json) |
 //! | `browser` | no | [`browser`]: Fetch's CORS checks from the browser's side (`corsgate doctor`) |
 //! | `audit` | no | [`audit::audit`]: a security audit of a configuration (`corsgate check`) |
 //! | `tracing` | yes | adapters log each decision's reason at debug level, target `corsgate` |

@@ -1,5 +1,6 @@
-//! The documentation's examples are true: every JSON and TOML block in
-//! `docs/configuration.md` and `README.md` loads and compiles.
+//! The documentation's examples are true: every JSON, TOML and Python
+//! (settings.py) block in `docs/configuration.md` and `README.md` loads and
+//! compiles.
 
 use std::path::Path;
 
@@ -12,7 +13,7 @@ fn blocks(file: &str) -> Vec<(String, String)> {
     let mut lines = text.lines();
     while let Some(line) = lines.next() {
         let lang = line.trim_start().strip_prefix("```").map(str::trim);
-        if let Some(lang @ ("json" | "toml")) = lang {
+        if let Some(lang @ ("json" | "toml" | "python")) = lang {
             let body: Vec<&str> = lines
                 .by_ref()
                 .take_while(|l| l.trim_start() != "```")
@@ -29,6 +30,7 @@ fn check(file: &str) {
     for (lang, body) in found {
         let result = match lang.as_str() {
             "json" => corsgate::Policy::from_json_str(&body),
+            "python" => corsgate::Config::from_python_str(&body).and_then(|c| c.compile()),
             _ => corsgate::Policy::from_toml_str(&body),
         };
         if let Err(errors) = result {

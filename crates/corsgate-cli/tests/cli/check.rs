@@ -32,6 +32,33 @@ expose_headers = ["x-total-count"]
     insta::assert_snapshot!(out);
 }
 
+/// A Django settings.py as it is: the example is clean, and a run-time
+/// value is an error at its line, the literal settings still checked.
+#[test]
+fn a_settings_py_is_checked_as_written() {
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/settings.py");
+    let (code, stdout, stderr) = run(&["check", example]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        stdout.ends_with("settings.py: valid, no findings\n"),
+        "{stdout}"
+    );
+
+    let (code, out) = check(
+        "settings.py",
+        "import os\nDEBUG = os.environ.get('DEBUG') == '1'\nCORS_ALLOWED_ORIGINS = env.list('ORIGINS')\nif DEBUG:\n    CORS_ALLOW_ALL_ORIGINS = True\nCORS_ALLOW_METHODS = ['GET', 'PUT ']\n",
+        false,
+    );
+    assert_eq!(code, 1, "{out}");
+    for expected in [
+        "settings.py:3:24: error: `CORS_ALLOWED_ORIGINS`: reads the environment",
+        "settings.py:5:5: error: `CORS_ALLOW_ALL_ORIGINS`: is set inside a block",
+        "settings.py:6:30: error: `CORS_ALLOW_METHODS[1]`: `PUT ` is not a valid HTTP method",
+    ] {
+        assert!(out.contains(expected), "{expected}\n---\n{out}");
+    }
+}
+
 #[test]
 fn an_invalid_django_file_lists_every_error() {
     let (code, out) = check(

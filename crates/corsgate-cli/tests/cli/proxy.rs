@@ -510,6 +510,58 @@ async fn a_django_settings_json_file_works_as_is() {
     assert!(all(&headers, "vary").is_empty());
 }
 
+/// "Paste your Django settings" taken literally: the proxy reads a
+/// settings.py's CORS_* literals, skips the rest, and reloads it (#14).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_django_settings_py_works_as_is_and_reloads() {
+    let up = start_upstream().await;
+    let dir = TempDir::new("settings-py");
+    let settings = dir.write(
+        "settings.py",
+        "import os\nfrom corsheaders.defaults import default_headers\n\nSECRET_KEY = os.environ['SECRET_KEY']\n\nCORS_ALLOWED_ORIGINS = [\n    'http://127.0.0.1:5000',  # the front-end\n]\nCORS_ALLOW_HEADERS = (*default_headers, 'x-debug')\nCORS_ALLOW_CREDENTIALS = True\n",
+    );
+    let proxy = start(&[
+        "--config",
+        settings.to_str().unwrap(),
+        "--upstream",
+        &up.url(),
+        "--reload-interval",
+        "0.2",
+    ]);
+    let (_, headers, _) = send("GET", &proxy.url("/users"), &[("origin", ORIGIN)]).await;
+    assert_eq!(all(&headers, "access-control-allow-origin"), [ORIGIN]);
+    assert_eq!(all(&headers, "access-control-allow-credentials"), ["true"]);
+    let preflight = [
+        ("origin", ORIGIN),
+        ("access-control-request-method", "PUT"),
+        ("access-control-request-headers", "content-type,x-debug"),
+    ];
+    let (status, headers, _) = send("OPTIONS", &proxy.url("/users"), &preflight).await;
+    assert_eq!(status, 200);
+    let allowed = all(&headers, "access-control-allow-headers").join(",");
+    assert!(
+        allowed.contains("x-debug") && allowed.contains("content-type"),
+        "{allowed}"
+    );
+
+    // An edit that computes a value at run time is refused with its line;
+    // the old policy keeps serving.
+    std::fs::write(
+        &settings,
+        "CORS_ALLOWED_ORIGINS = os.environ['ORIGINS'].split(',')\n",
+    )
+    .unwrap();
+    let log = proxy
+        .stderr_once("not reloading", Duration::from_secs(10))
+        .unwrap_or_else(|| panic!("no refusal:\n{}", proxy.stderr()));
+    assert!(
+        log.contains("settings.py:1:24: error: `CORS_ALLOWED_ORIGINS`: reads the environment"),
+        "{log}"
+    );
+    let (_, headers, _) = send("GET", &proxy.url("/users"), &[("origin", ORIGIN)]).await;
+    assert_eq!(all(&headers, "access-control-allow-origin"), [ORIGIN]);
+}
+
 #[test]
 fn an_invalid_config_stops_the_proxy_before_it_listens_with_every_error() {
     let dir = TempDir::new("invalid");

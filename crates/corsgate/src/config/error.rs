@@ -32,7 +32,8 @@ impl fmt::Display for ConfigLocation {
 pub enum ConfigErrorKind {
     /// The file could not be read.
     Io,
-    /// The file is not valid TOML or JSON.
+    /// The file is not valid TOML or JSON (or a `settings.py` does not
+    /// tokenize as Python).
     Syntax,
     /// The file's extension is neither `.toml` nor `.json`.
     UnknownFormat,
@@ -63,6 +64,9 @@ pub enum ConfigErrorKind {
     /// The file nests lists or tables deeper than
     /// [`MAX_CONFIG_DEPTH`](crate::MAX_CONFIG_DEPTH) levels.
     TooDeep,
+    /// A `settings.py` value computed when Django runs (`os.environ[…]`, a
+    /// call, a variable, an f-string), which corsgate cannot read.
+    NotALiteral,
 }
 
 impl ConfigErrorKind {
@@ -84,6 +88,7 @@ impl ConfigErrorKind {
             ConfigErrorKind::InvalidMaxAge => "invalid-max-age",
             ConfigErrorKind::TooLarge => "too-large",
             ConfigErrorKind::TooDeep => "too-deep",
+            ConfigErrorKind::NotALiteral => "not-a-literal",
         }
     }
 }

@@ -1,4 +1,5 @@
-//! Loading a [`Config`] from TOML or JSON (feature `serde`).
+//! Loading a [`Config`] from TOML, JSON or a Django `settings.py` (feature
+//! `config-files`).
 //!
 //! Both formats are read into one spanned tree, then one walker maps keys
 //! through the names table (`django.rs`), checks types the way
@@ -33,6 +34,8 @@ pub const MAX_CONFIG_DEPTH: usize = 32;
 pub(crate) enum Format {
     Toml,
     Json,
+    /// A Django `settings.py`: its top-level `CORS_*` literals.
+    Python,
 }
 
 impl Format {
@@ -40,6 +43,7 @@ impl Format {
         match path.extension()?.to_str()?.to_ascii_lowercase().as_str() {
             "toml" => Some(Self::Toml),
             "json" => Some(Self::Json),
+            "py" => Some(Self::Python),
             _ => None,
         }
     }
@@ -96,8 +100,42 @@ impl Config {
         checked(load(text, None, Format::Json))
     }
 
-    /// Loads and checks a configuration file, TOML or JSON by its extension
-    /// (`.toml`, `.json`). Errors name the file.
+    /// Loads and checks the `CORS_*` settings of a Django `settings.py`:
+    /// its top-level assignments of Python literals (strings, raw strings,
+    /// numbers, `True`/`False`/`None`, lists, tuples, `*default_headers`
+    /// and `*default_methods` from `corsheaders.defaults`, `+` between
+    /// sequences, `list(…)`). The rest of the file is not read. A `CORS_*`
+    /// value computed at run time (`os.environ[…]`, a call, a variable, an
+    /// f-string, an assignment inside `if`) is an error naming its line.
+    ///
+    /// ```
+    /// use corsgate::Config;
+    ///
+    /// let config = Config::from_python_str(r#"
+    /// from corsheaders.defaults import default_headers
+    /// DEBUG = os.environ.get("DEBUG") == "1"   # not a CORS setting: not read
+    /// CORS_ALLOWED_ORIGINS = ["https://app.example.com"]
+    /// CORS_ALLOW_HEADERS = (*default_headers, "x-debug")
+    /// CORS_ALLOW_CREDENTIALS = True
+    /// "#)?;
+    /// assert_eq!(config.allowed_origins, ["https://app.example.com"]);
+    /// assert_eq!(config.allow_headers.last().map(String::as_str), Some("x-debug"));
+    ///
+    /// let errors = Config::from_python_str("CORS_ALLOWED_ORIGINS = env.list('ORIGINS')\n").unwrap_err();
+    /// assert!(errors.to_string().starts_with("line 1, column 24: error: `CORS_ALLOWED_ORIGINS`: reads the environment"));
+    /// # Ok::<(), corsgate::ConfigErrors>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`from_toml_str`](Self::from_toml_str), and each value that is
+    /// not a literal ([`ConfigErrorKind::NotALiteral`]).
+    pub fn from_python_str(text: &str) -> Result<Self, ConfigErrors> {
+        checked(load(text, None, Format::Python))
+    }
+
+    /// Loads and checks a configuration file, TOML, JSON or a Django
+    /// `settings.py` by its extension (`.toml`, `.json`, `.py`; see
+    /// [`from_python_str`](Self::from_python_str)). Errors name the file.
     ///
     /// # Errors
     /// The file cannot be read, has another extension, or has errors (all
@@ -229,11 +267,11 @@ fn unknown_format(path: &Path) -> (Config, Vec<ConfigError>) {
         ConfigErrorKind::UnknownFormat,
         "",
         format!(
-            "`{}` is neither a `.toml` nor a `.json` file",
+            "`{}` is not a `.toml`, `.json` or `.py` file",
             path.display()
         ),
     )
-    .help("name the file `*.toml` or `*.json` after its format");
+    .help("name the file after its format: `*.toml`, `*.json`, or a Django `settings.py`");
     (Config::default(), vec![error])
 }
 
@@ -268,6 +306,10 @@ fn read_limited(path: &Path) -> Result<String, ReadError> {
 /// TOML comments do not count; the lexing follows each format's rules for
 /// strings, so no string can hide real nesting from the count.
 fn too_deep(text: &str, format: Format) -> Option<usize> {
+    if format == Format::Python {
+        // Its tokenizer counts brackets itself (Python's strings differ).
+        return None;
+    }
     let bytes = text.as_bytes();
     let mut depth = 0usize;
     let mut i = 0;
@@ -325,13 +367,13 @@ fn string_end(bytes: &[u8], start: usize, format: Format) -> usize {
 
 /// A value with its byte span in the file.
 #[derive(Debug)]
-struct Node {
-    span: Range<usize>,
-    value: Value,
+pub(super) struct Node {
+    pub(super) span: Range<usize>,
+    pub(super) value: Value,
 }
 
 #[derive(Debug)]
-enum Value {
+pub(super) enum Value {
     Str(String),
     Bool(bool),
     /// `None`: an integer too large for `i64`.
@@ -372,6 +414,7 @@ pub(crate) fn load(
         text: text.to_owned(),
         ..Source::default()
     };
+    let mut not_literal = Vec::new();
     let root = match too_deep(text, format) {
         Some(offset) => Err((
             offset,
@@ -381,6 +424,10 @@ pub(crate) fn load(
         None => match format {
             Format::Toml => parse_toml(text),
             Format::Json => parse_json(text),
+            Format::Python => super::python::parse(text).map(|(root, problems)| {
+                not_literal = problems;
+                root
+            }),
         }
         .map_err(|(offset, message)| (offset, ConfigErrorKind::Syntax, message)),
     };
@@ -388,6 +435,13 @@ pub(crate) fn load(
         source: &mut source,
         errors: Vec::new(),
     };
+    for problem in not_literal {
+        walker.error(
+            problem.offset,
+            ConfigError::new(ConfigErrorKind::NotALiteral, problem.key, problem.message)
+                .help(problem.help),
+        );
+    }
     let mut config = Config::default();
     match root {
         Ok(Node {
@@ -411,6 +465,7 @@ pub(crate) fn load(
             walker.error(offset, ConfigError::new(kind, "", message).help(match format {
                 Format::Toml => "fix the TOML syntax (https://toml.io)",
                 Format::Json => "fix the JSON syntax: double-quoted strings, no trailing commas, no comments",
+                Format::Python => "fix the Python syntax: `python -c \"import ast; ast.parse(open('settings.py').read())\"` shows where",
             }));
         }
     }

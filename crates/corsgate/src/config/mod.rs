@@ -6,6 +6,8 @@ mod django;
 mod error;
 #[cfg(feature = "config-files")]
 mod file;
+#[cfg(feature = "config-files")]
+mod python;
 
 #[cfg(feature = "audit")]
 pub(crate) use error::printable_message;

@@ -1,0 +1,909 @@
+//! Reading a Django `settings.py`: its top-level `CORS_*` assignments,
+//! whose values must be Python literals — strings (raw, implicitly
+//! concatenated), numbers, `True`/`False`/`None`, lists, tuples, dicts,
+//! `*default_headers` / `*default_methods` from `corsheaders.defaults`,
+//! `+` between sequences and `list(…)`/`tuple(…)` of one. Everything else
+//! in the file (imports, `DATABASES`, `os.environ`, functions) is skipped
+//! unread; a `CORS_*` value computed at run time is reported at its line.
+//!
+//! No Python crate is used: the ecosystem's parsers are whole-language
+//! front ends (hundreds of kB of generated code), and this needs only
+//! Python's tokenizer rules (strings, comments, brackets, continuations)
+//! and a literal evaluator.
+
+use std::ops::Range;
+
+use super::file::{Node, Value};
+use super::{DEFAULT_HEADERS, DEFAULT_METHODS, MAX_CONFIG_DEPTH};
+
+/// A `CORS_*` setting whose value corsgate cannot read: where, what, and
+/// how to fix it.
+#[derive(Debug)]
+pub(super) struct Problem {
+    pub(super) offset: usize,
+    pub(super) key: String,
+    pub(super) message: String,
+    pub(super) help: &'static str,
+}
+
+const FIX_DYNAMIC: &str = "write the value out as a literal (a list of strings, `True`, a number), or give corsgate the settings in a TOML or JSON file, or in the environment";
+
+/// The `CORS_*` settings of a settings.py as a table (the last assignment
+/// of a name wins, as in Python), and the ones that could not be read.
+///
+/// # Errors
+/// The file does not tokenize as Python (an unclosed string or bracket),
+/// or nests brackets deeper than [`MAX_CONFIG_DEPTH`]: the offset and why.
+pub(super) fn parse(text: &str) -> Result<(Node, Vec<Problem>), (usize, String)> {
+    let statements = statements(text)?;
+    let mut entries: Vec<(String, Node)> = Vec::new();
+    let mut problems = Vec::new();
+    for statement in statements {
+        let Some(Token {
+            kind: Kind::Name(name),
+            span,
+        }) = statement.tokens.first()
+        else {
+            continue;
+        };
+        if !name.starts_with("CORS_") {
+            continue;
+        }
+        let problem = |offset: usize, message: String| Problem {
+            offset,
+            key: name.clone(),
+            message,
+            help: FIX_DYNAMIC,
+        };
+        if statement.indented {
+            problems.push(Problem {
+                help: "set it at the top level of settings.py (a value inside `if`, `for` or a function depends on run time), or give corsgate a TOML or JSON file",
+                ..problem(span.start, "is set inside a block (`if`, `for`, `def`, …), so its value depends on run time".into())
+            });
+            continue;
+        }
+        let tokens = &statement.tokens[1..];
+        // `NAME = value` or `NAME: type = value`.
+        let value_at = match tokens.first().map(|t| &t.kind) {
+            Some(Kind::Op("=")) => Some(1),
+            Some(Kind::Op(":")) => tokens
+                .iter()
+                .position(|t| t.kind == Kind::Op("="))
+                .map(|i| i + 1),
+            _ => None,
+        };
+        let Some(value_at) = value_at else {
+            let at = tokens.first().map_or(span.end, |t| t.span.start);
+            problems.push(problem(
+                at,
+                "is changed after it is set (`+=`, `.append`, …): corsgate reads only a plain `NAME = value`".into(),
+            ));
+            continue;
+        };
+        let value = &tokens[value_at..];
+        if value.iter().any(|t| t.kind == Kind::Op("=")) {
+            problems.push(problem(
+                span.start,
+                "is set in a chained assignment: write `NAME = value` on its own line".into(),
+            ));
+            continue;
+        }
+        let mut parser = Parser {
+            tokens: value,
+            at: 0,
+        };
+        match parser
+            .expression()
+            .and_then(|node| parser.end().map(|()| node))
+        {
+            Ok(node) => {
+                entries.retain(|(key, _)| key != name);
+                entries.push((name.clone(), node));
+            }
+            Err((offset, message)) => problems.push(problem(offset, message)),
+        }
+    }
+    let root = Node {
+        span: 0..text.len(),
+        value: Value::Table(entries),
+    };
+    Ok((root, problems))
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Kind {
+    Name(String),
+    /// A string literal's value; `None` for bytes and f-strings (not
+    /// literal text), with the reason.
+    Str(Result<String, &'static str>),
+    Number(String),
+    Op(&'static str),
+}
+
+#[derive(Debug, Clone)]
+struct Token {
+    kind: Kind,
+    span: Range<usize>,
+}
+
+/// One logical line: its tokens, and whether it starts indented.
+#[derive(Debug)]
+struct Statement {
+    tokens: Vec<Token>,
+    indented: bool,
+}
+
+/// The operators the evaluator knows, and the rest (only ever reported).
+const OPS: [&str; 25] = [
+    "**", "//", "==", "!=", "<=", ">=", "+=", "-=", "*=", "/=", ":=", "->", "(", ")", "[", "]",
+    "{", "}", ",", ":", "=", "+", "-", "*", ".",
+];
+
+/// Splits the text into logical lines of tokens, as Python's tokenizer
+/// does: a newline inside brackets or after `\` continues the line; `;`
+/// ends a statement; comments are dropped.
+fn statements(text: &str) -> Result<Vec<Statement>, (usize, String)> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut tokens: Vec<Token> = Vec::new();
+    let mut indented = false;
+    let mut line_start = true;
+    let mut depth = 0usize;
+    let mut i = 0;
+    let finish = |tokens: &mut Vec<Token>, out: &mut Vec<Statement>, indented: bool| {
+        if !tokens.is_empty() {
+            out.push(Statement {
+                tokens: std::mem::take(tokens),
+                indented,
+            });
+        }
+    };
+    while i < bytes.len() {
+        let c = bytes[i];
+        if line_start && depth == 0 {
+            // The indentation of a new logical line.
+            let start = i;
+            while i < bytes.len() && matches!(bytes[i], b' ' | b'\t' | b'\x0c') {
+                i += 1;
+            }
+            indented = i > start;
+            line_start = false;
+            continue;
+        }
+        match c {
+            b'\n' => {
+                if depth == 0 {
+                    finish(&mut tokens, &mut out, indented);
+                    line_start = true;
+                }
+                i += 1;
+            }
+            b' ' | b'\t' | b'\r' | b'\x0c' => i += 1,
+            b'#' => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'\\' if bytes.get(i + 1) == Some(&b'\n') => i += 2,
+            b'\\' if bytes[i + 1..].starts_with(b"\r\n") => i += 3,
+            b';' if depth == 0 => {
+                finish(&mut tokens, &mut out, indented);
+                i += 1;
+            }
+            b'\'' | b'"' => {
+                let (end, kind) = string(text, i, "")?;
+                tokens.push(Token { kind, span: i..end });
+                i = end;
+            }
+            b'0'..=b'9' => {
+                let end = number_end(bytes, i);
+                tokens.push(Token {
+                    kind: Kind::Number(text[i..end].to_owned()),
+                    span: i..end,
+                });
+                i = end;
+            }
+            b'.' if bytes.get(i + 1).is_some_and(u8::is_ascii_digit) => {
+                let end = number_end(bytes, i);
+                tokens.push(Token {
+                    kind: Kind::Number(text[i..end].to_owned()),
+                    span: i..end,
+                });
+                i = end;
+            }
+            _ if c == b'_' || c.is_ascii_alphabetic() || c >= 0x80 => {
+                let start = i;
+                while i < bytes.len()
+                    && (bytes[i] == b'_' || bytes[i].is_ascii_alphanumeric() || bytes[i] >= 0x80)
+                {
+                    i += 1;
+                }
+                let word = &text[start..i];
+                let prefix = word.to_ascii_lowercase();
+                if matches!(bytes.get(i), Some(b'\'' | b'"'))
+                    && matches!(
+                        prefix.as_str(),
+                        "r" | "u" | "b" | "f" | "br" | "rb" | "fr" | "rf"
+                    )
+                {
+                    let (end, kind) = string(text, i, &prefix)?;
+                    tokens.push(Token {
+                        kind,
+                        span: start..end,
+                    });
+                    i = end;
+                } else {
+                    tokens.push(Token {
+                        kind: Kind::Name(word.to_owned()),
+                        span: start..i,
+                    });
+                }
+            }
+            _ => {
+                let rest = &text[i..];
+                let op = OPS.iter().find(|op| rest.starts_with(**op)).copied();
+                let len =
+                    op.map_or_else(|| rest.chars().next().map_or(1, char::len_utf8), str::len);
+                match op {
+                    Some("(" | "[" | "{") => {
+                        depth += 1;
+                        if depth > MAX_CONFIG_DEPTH {
+                            return Err((
+                                i,
+                                format!(
+                                    "brackets are nested more than {MAX_CONFIG_DEPTH} levels deep"
+                                ),
+                            ));
+                        }
+                    }
+                    Some(")" | "]" | "}") => depth = depth.saturating_sub(1),
+                    _ => {}
+                }
+                tokens.push(Token {
+                    kind: Kind::Op(op.unwrap_or("?")),
+                    span: i..i + len,
+                });
+                i += len;
+            }
+        }
+    }
+    if depth > 0 {
+        return Err((
+            text.len(),
+            "invalid Python: a bracket is never closed".into(),
+        ));
+    }
+    finish(&mut tokens, &mut out, indented);
+    Ok(out)
+}
+
+fn number_end(bytes: &[u8], start: usize) -> usize {
+    let mut i = start;
+    while i < bytes.len() {
+        let b = bytes[i];
+        let exponent_sign = matches!(b, b'+' | b'-')
+            && i > start
+            && matches!(bytes[i - 1], b'e' | b'E')
+            && !bytes[start..i].starts_with(b"0x")
+            && !bytes[start..i].starts_with(b"0X");
+        if b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || exponent_sign {
+            i += 1;
+        } else {
+            break;
+        }
+    }
+    i
+}
+
+/// The string literal whose quote is at `quote`: where it ends, and its
+/// value (escapes decoded unless raw).
+fn string(text: &str, quote: usize, prefix: &str) -> Result<(usize, Kind), (usize, String)> {
+    let bytes = text.as_bytes();
+    let q = bytes[quote];
+    let triple = bytes[quote..].starts_with(&[q; 3]);
+    let open = if triple { 3 } else { 1 };
+    let raw = prefix.contains('r');
+    let mut i = quote + open;
+    loop {
+        match bytes.get(i) {
+            None => return Err((quote, "invalid Python: a string is never closed".into())),
+            Some(b'\\') => i += 2,
+            Some(b'\n') if !triple => {
+                return Err((
+                    quote,
+                    "invalid Python: a string is never closed on its line".into(),
+                ));
+            }
+            Some(&b) if b == q && (!triple || bytes[i..].starts_with(&[q; 3])) => break,
+            Some(_) => i += 1,
+        }
+    }
+    let body = &text[quote + open..i.min(text.len())];
+    let end = i + open;
+    let kind = if prefix.contains('b') {
+        Kind::Str(Err("a bytes literal (`b\"…\"`), not text"))
+    } else if prefix.contains('f') {
+        Kind::Str(Err("an f-string, computed when Django starts"))
+    } else if raw {
+        Kind::Str(Ok(body.to_owned()))
+    } else {
+        Kind::Str(Ok(unescape(body)))
+    };
+    Ok((end.min(text.len()), kind))
+}
+
+/// Python's escapes in a non-raw string; an unknown escape (`\w`, which
+/// Python keeps with a warning) is kept as written.
+fn unescape(body: &str) -> String {
+    let mut out = String::with_capacity(body.len());
+    let mut chars = body.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        let Some(next) = chars.next() else {
+            out.push('\\');
+            break;
+        };
+        let hex = |chars: &mut std::iter::Peekable<std::str::Chars<'_>>, n: usize| {
+            let digits: String = (0..n)
+                .filter_map(|_| chars.next_if(char::is_ascii_hexdigit))
+                .collect();
+            (digits.len() == n)
+                .then(|| {
+                    u32::from_str_radix(&digits, 16)
+                        .ok()
+                        .and_then(char::from_u32)
+                })
+                .flatten()
+                .ok_or(digits)
+        };
+        match next {
+            '\n' => {}
+            '\\' | '\'' | '"' => out.push(next),
+            'n' => out.push('\n'),
+            'r' => out.push('\r'),
+            't' => out.push('\t'),
+            'a' => out.push('\x07'),
+            'b' => out.push('\x08'),
+            'f' => out.push('\x0c'),
+            'v' => out.push('\x0b'),
+            '0'..='7' => {
+                let mut value = next.to_digit(8).unwrap_or(0);
+                for _ in 0..2 {
+                    match chars.next_if(|c| c.is_digit(8)) {
+                        Some(d) => value = value * 8 + d.to_digit(8).unwrap_or(0),
+                        None => break,
+                    }
+                }
+                out.extend(char::from_u32(value));
+            }
+            'x' | 'u' | 'U' => {
+                let n = match next {
+                    'x' => 2,
+                    'u' => 4,
+                    _ => 8,
+                };
+                match hex(&mut chars, n) {
+                    Ok(c) => out.push(c),
+                    Err(digits) => {
+                        out.push('\\');
+                        out.push(next);
+                        out.push_str(&digits);
+                    }
+                }
+            }
+            other => {
+                out.push('\\');
+                out.push(other);
+            }
+        }
+    }
+    out
+}
+
+/// The literal evaluator over one value's tokens.
+struct Parser<'t> {
+    tokens: &'t [Token],
+    at: usize,
+}
+
+type Parsed<T> = Result<T, (usize, String)>;
+
+impl Parser<'_> {
+    fn peek(&self) -> Option<&Token> {
+        self.tokens.get(self.at)
+    }
+
+    fn next(&mut self) -> Option<&Token> {
+        let token = self.tokens.get(self.at);
+        self.at += 1;
+        token
+    }
+
+    fn eat(&mut self, op: &str) -> bool {
+        if self
+            .peek()
+            .is_some_and(|t| t.kind == Kind::Op(op_static(op)))
+        {
+            self.at += 1;
+            return true;
+        }
+        false
+    }
+
+    fn end_offset(&self) -> usize {
+        self.tokens.last().map_or(0, |t| t.span.end)
+    }
+
+    fn end(&self) -> Parsed<()> {
+        match self.peek() {
+            None => Ok(()),
+            Some(token) => Err((token.span.start, not_literal(token))),
+        }
+    }
+
+    /// `term ('+' term)*`: sequences concatenated, as Python does.
+    fn expression(&mut self) -> Parsed<Node> {
+        let mut node = self.term()?;
+        while self.eat("+") {
+            let right = self.term()?;
+            let span = node.span.start..right.span.end;
+            node = match (node.value, right.value) {
+                (Value::Array(mut a), Value::Array(b)) => {
+                    a.extend(b);
+                    Node {
+                        span,
+                        value: Value::Array(a),
+                    }
+                }
+                (Value::Str(a), Value::Str(b)) => Node {
+                    span,
+                    value: Value::Str(a + &b),
+                },
+                _ => {
+                    return Err((
+                        span.start,
+                        "adds values of different kinds: only lists (or tuples) to lists, strings to strings".into(),
+                    ));
+                }
+            };
+        }
+        Ok(node)
+    }
+
+    fn term(&mut self) -> Parsed<Node> {
+        let Some(token) = self.next().cloned() else {
+            return Err((self.end_offset(), "has no value after `=`".into()));
+        };
+        let start = token.span.start;
+        let value = match &token.kind {
+            Kind::Str(first) => {
+                let mut text = first.clone().map_err(|why| (start, format!("is {why}")))?;
+                let mut end = token.span.end;
+                // Adjacent literals are one string.
+                while let Some(Token {
+                    kind: Kind::Str(more),
+                    span,
+                }) = self.peek().cloned()
+                {
+                    text.push_str(&more.map_err(|why| (span.start, format!("is {why}")))?);
+                    end = span.end;
+                    self.at += 1;
+                }
+                return Ok(Node {
+                    span: start..end,
+                    value: Value::Str(text),
+                });
+            }
+            Kind::Number(digits) => number(digits),
+            Kind::Op("-") => match self.next().cloned() {
+                Some(Token {
+                    kind: Kind::Number(digits),
+                    span,
+                }) => {
+                    let value = match number(&digits) {
+                        Value::Int(Some(n)) => Value::Int(n.checked_neg()),
+                        other => other,
+                    };
+                    return Ok(Node {
+                        span: start..span.end,
+                        value,
+                    });
+                }
+                _ => return Err((start, "has a `-` that is not before a number".into())),
+            },
+            Kind::Name(name) => match name.as_str() {
+                "True" => Value::Bool(true),
+                "False" => Value::Bool(false),
+                "None" => Value::Null,
+                "list" | "tuple" if self.eat("(") => {
+                    let inner = self.expression()?;
+                    if !self.eat(")") {
+                        return Err((
+                            self.end_offset(),
+                            format!("calls `{name}` with more than one argument"),
+                        ));
+                    }
+                    return match inner.value {
+                        Value::Array(_) => Ok(inner),
+                        _ => Err((
+                            start,
+                            format!("calls `{name}` on something other than a list or tuple"),
+                        )),
+                    };
+                }
+                _ => {
+                    let (dotted, end) = self.dotted(name, token.span.end);
+                    return match defaults(&dotted) {
+                        Some(items) => Ok(Node {
+                            span: start..end,
+                            value: Value::Array(
+                                items
+                                    .iter()
+                                    .map(|s| Node {
+                                        span: start..end,
+                                        value: Value::Str((*s).to_owned()),
+                                    })
+                                    .collect(),
+                            ),
+                        }),
+                        None => Err((start, dynamic(&dotted, self.peek()))),
+                    };
+                }
+            },
+            Kind::Op("[") => Value::Array(self.items("]")?),
+            Kind::Op("(") => {
+                // A parenthesised value, or a tuple.
+                if self.eat(")") {
+                    Value::Array(Vec::new())
+                } else {
+                    match self.item()? {
+                        Item::One(node) if self.eat(")") => return Ok(node),
+                        first => {
+                            let mut items = Vec::new();
+                            first.into(&mut items);
+                            if self.eat(",") {
+                                items.extend(self.items(")")?);
+                            } else if !self.eat(")") {
+                                return Err(self.expected(")"));
+                            }
+                            Value::Array(items)
+                        }
+                    }
+                }
+            }
+            Kind::Op("{") => self.dict()?,
+            _ => return Err((start, not_literal(&token))),
+        };
+        Ok(Node {
+            span: start..self.tokens[self.at - 1].span.end,
+            value,
+        })
+    }
+
+    /// `a.b.c` after the name `first`.
+    fn dotted(&mut self, first: &str, mut end: usize) -> (String, usize) {
+        let mut name = first.to_owned();
+        while self.peek().is_some_and(|t| t.kind == Kind::Op(".")) {
+            match self.tokens.get(self.at + 1) {
+                Some(Token {
+                    kind: Kind::Name(part),
+                    span,
+                }) => {
+                    name.push('.');
+                    name.push_str(part);
+                    end = span.end;
+                    self.at += 2;
+                }
+                _ => break,
+            }
+        }
+        (name, end)
+    }
+
+    fn item(&mut self) -> Parsed<Item> {
+        if self.eat("*") {
+            let node = self.term()?;
+            return match node.value {
+                Value::Array(items) => Ok(Item::Spread(items)),
+                _ => Err((
+                    node.span.start,
+                    "unpacks (`*`) something other than a list or tuple".into(),
+                )),
+            };
+        }
+        self.expression().map(Item::One)
+    }
+
+    /// Items up to `close`, commas between, a trailing comma allowed.
+    fn items(&mut self, close: &'static str) -> Parsed<Vec<Node>> {
+        let mut items = Vec::new();
+        loop {
+            if self.eat(close) {
+                return Ok(items);
+            }
+            self.item()?.into(&mut items);
+            if !self.eat(",") {
+                return if self.eat(close) {
+                    Ok(items)
+                } else {
+                    Err(self.expected(close))
+                };
+            }
+        }
+    }
+
+    fn dict(&mut self) -> Parsed<Value> {
+        let mut entries = Vec::new();
+        loop {
+            if self.eat("}") {
+                return Ok(Value::Table(entries));
+            }
+            let key = self.expression()?;
+            let Value::Str(name) = key.value else {
+                return Err((key.span.start, "has a dict key that is not a string".into()));
+            };
+            if !self.eat(":") {
+                return Err(self.expected(":"));
+            }
+            entries.push((name, self.expression()?));
+            if !self.eat(",") {
+                return if self.eat("}") {
+                    Ok(Value::Table(entries))
+                } else {
+                    Err(self.expected("}"))
+                };
+            }
+        }
+    }
+
+    fn expected(&self, what: &str) -> (usize, String) {
+        match self.peek() {
+            Some(token) => (
+                token.span.start,
+                format!("expected `{what}` here; {}", not_literal(token)),
+            ),
+            None => (self.end_offset(), format!("expected `{what}`")),
+        }
+    }
+}
+
+/// One element of a list or tuple: a value, or `*sequence`.
+enum Item {
+    One(Node),
+    Spread(Vec<Node>),
+}
+
+impl Item {
+    fn into(self, items: &mut Vec<Node>) {
+        match self {
+            Item::One(node) => items.push(node),
+            Item::Spread(nodes) => items.extend(nodes),
+        }
+    }
+}
+
+fn op_static(op: &str) -> &'static str {
+    OPS.iter().find(|o| **o == op).copied().unwrap_or("?")
+}
+
+fn number(digits: &str) -> Value {
+    let clean = digits.replace('_', "");
+    let lower = clean.to_ascii_lowercase();
+    let (radix, body) = match lower.get(..2) {
+        Some("0x") => (16, &lower[2..]),
+        Some("0o") => (8, &lower[2..]),
+        Some("0b") => (2, &lower[2..]),
+        _ => (10, lower.as_str()),
+    };
+    if radix == 10 && body.bytes().any(|b| matches!(b, b'.' | b'e' | b'j')) {
+        return Value::Float;
+    }
+    Value::Int(i64::from_str_radix(body, radix).ok())
+}
+
+/// `default_headers` and `default_methods` of `corsheaders.defaults`.
+fn defaults(name: &str) -> Option<&'static [&'static str]> {
+    match name.strip_prefix("corsheaders.defaults.").unwrap_or(name) {
+        "default_headers" => Some(DEFAULT_HEADERS),
+        "default_methods" => Some(DEFAULT_METHODS),
+        _ => None,
+    }
+}
+
+/// Why a name in a value is not a literal, naming the common cases.
+fn dynamic(name: &str, next: Option<&Token>) -> String {
+    let call = next.is_some_and(|t| t.kind == Kind::Op("(") || t.kind == Kind::Op("["));
+    if name.starts_with("os.environ")
+        || name == "os.getenv"
+        || name == "env"
+        || name.starts_with("env.")
+    {
+        format!(
+            "reads the environment (`{name}…`) when Django starts: corsgate reads the environment itself (set `CORS_*` variables for it)"
+        )
+    } else if call {
+        format!("calls `{name}(…)`, which runs when Django starts")
+    } else {
+        format!("uses the variable `{name}`, whose value is known only when Django runs")
+    }
+}
+
+fn not_literal(token: &Token) -> String {
+    match &token.kind {
+        Kind::Op(op @ ("*" | "**" | "/" | "//" | "-" | "+")) => {
+            format!("computes its value (`{op}`) when Django starts: write the result")
+        }
+        Kind::Op(".") => "uses an attribute or a method (`.`), evaluated when Django starts".into(),
+        Kind::Op("(") => "calls something, which runs when Django starts".into(),
+        Kind::Op(op) if *op != "?" => format!("`{op}` is not part of a literal value"),
+        Kind::Name(word) if word == "if" => {
+            "chooses its value with `if … else` when Django starts: write the value".into()
+        }
+        Kind::Name(word) => format!("has `{word}` here, which is not part of a literal value"),
+        _ => "this is not part of a literal value".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(node: &Node) -> Vec<String> {
+        match &node.value {
+            Value::Array(items) => items
+                .iter()
+                .map(|i| match &i.value {
+                    Value::Str(s) => s.clone(),
+                    other => format!("{other:?}"),
+                })
+                .collect(),
+            other => vec![format!("{other:?}")],
+        }
+    }
+
+    fn settings(text: &str) -> (Vec<(String, Node)>, Vec<Problem>) {
+        let (root, problems) = parse(text).unwrap();
+        match root.value {
+            Value::Table(entries) => (entries, problems),
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn literals_of_every_kind() {
+        let (entries, problems) = settings(
+            r#"
+import os
+from corsheaders.defaults import default_headers, default_methods
+
+BASE_DIR = Path(__file__).resolve().parent.parent   # not a CORS setting: skipped
+SECRET_KEY = os.environ["SECRET_KEY"]
+
+CORS_ALLOWED_ORIGINS = [
+    "https://app.example.com",  # the front-end
+    'http://localhost:3000',
+]
+CORS_ALLOWED_ORIGIN_REGEXES = (r"^https://\w+\.example\.com$",)
+CORS_ALLOW_HEADERS = (
+    *default_headers,
+    "x-debug",
+)
+CORS_ALLOW_METHODS = list(default_methods) + ["PURGE"]
+CORS_ALLOW_CREDENTIALS = True
+CORS_PREFLIGHT_MAX_AGE = 3_600
+CORS_URLS_REGEX = r'^/api/.*$'
+CORS_EXPOSE_HEADERS = ["x-" "total-count", "x-\x72equest-id"]
+CORS_ALLOW_ALL_ORIGINS = False; CORS_ALLOW_PRIVATE_NETWORK = False
+"#,
+        );
+        assert!(problems.is_empty(), "{problems:#?}");
+        let get = |name: &str| &entries.iter().find(|(k, _)| k == name).unwrap().1;
+        assert_eq!(
+            strings(get("CORS_ALLOWED_ORIGINS")),
+            ["https://app.example.com", "http://localhost:3000"]
+        );
+        assert_eq!(
+            strings(get("CORS_ALLOWED_ORIGIN_REGEXES")),
+            [r"^https://\w+\.example\.com$"]
+        );
+        let headers = strings(get("CORS_ALLOW_HEADERS"));
+        assert_eq!(headers.len(), DEFAULT_HEADERS.len() + 1);
+        assert_eq!(headers.last().map(String::as_str), Some("x-debug"));
+        assert_eq!(
+            strings(get("CORS_ALLOW_METHODS"))
+                .last()
+                .map(String::as_str),
+            Some("PURGE")
+        );
+        assert!(matches!(
+            get("CORS_ALLOW_CREDENTIALS").value,
+            Value::Bool(true)
+        ));
+        assert!(matches!(
+            get("CORS_PREFLIGHT_MAX_AGE").value,
+            Value::Int(Some(3600))
+        ));
+        assert!(matches!(&get("CORS_URLS_REGEX").value, Value::Str(s) if s == "^/api/.*$"));
+        assert_eq!(
+            strings(get("CORS_EXPOSE_HEADERS")),
+            ["x-total-count", "x-request-id"]
+        );
+        assert!(matches!(
+            get("CORS_ALLOW_PRIVATE_NETWORK").value,
+            Value::Bool(false)
+        ));
+        assert_eq!(entries.len(), 10);
+    }
+
+    #[test]
+    fn the_last_assignment_wins_as_in_python() {
+        let (entries, _) =
+            settings("CORS_ALLOW_CREDENTIALS = False\nCORS_ALLOW_CREDENTIALS = True\n");
+        assert_eq!(entries.len(), 1);
+        assert!(matches!(entries[0].1.value, Value::Bool(true)));
+    }
+
+    #[test]
+    fn run_time_values_are_reported_at_their_place() {
+        let text = "\
+CORS_ALLOWED_ORIGINS = os.environ['ORIGINS'].split(',')
+CORS_ALLOW_HEADERS = get_headers()
+CORS_URLS_REGEX = f'^/{API}/.*$'
+if DEBUG:
+    CORS_ALLOW_ALL_ORIGINS = True
+CORS_EXPOSE_HEADERS = []
+CORS_EXPOSE_HEADERS += ['x-total-count']
+CORS_ALLOW_METHODS = SOME_LIST
+CORS_PREFLIGHT_MAX_AGE = 60 * 60
+";
+        let (entries, problems) = settings(text);
+        let said: Vec<(usize, &str, &str)> = problems
+            .iter()
+            .map(|p| {
+                let line = text[..p.offset].matches('\n').count() + 1;
+                (line, p.key.as_str(), p.message.as_str())
+            })
+            .collect();
+        let expect = [
+            (1, "CORS_ALLOWED_ORIGINS", "reads the environment"),
+            (2, "CORS_ALLOW_HEADERS", "calls `get_headers(…)`"),
+            (3, "CORS_URLS_REGEX", "is an f-string"),
+            (5, "CORS_ALLOW_ALL_ORIGINS", "inside a block"),
+            (7, "CORS_EXPOSE_HEADERS", "is changed after it is set"),
+            (8, "CORS_ALLOW_METHODS", "uses the variable `SOME_LIST`"),
+            (9, "CORS_PREFLIGHT_MAX_AGE", "computes its value (`*`)"),
+        ];
+        assert_eq!(said.len(), expect.len(), "{said:#?}");
+        for ((line, key, message), (want_line, want_key, want)) in said.iter().zip(expect) {
+            assert_eq!((*line, *key), (want_line, want_key), "{message}");
+            assert!(message.contains(want), "{key}: {message}");
+        }
+        // The literal one is still read.
+        assert_eq!(entries.len(), 1);
+    }
+
+    #[test]
+    fn strings_and_brackets_follow_the_tokenizer() {
+        let (entries, problems) = settings(
+            "X = '''a ] \"\"\" [ # not a comment'''\nCORS_ALLOWED_ORIGINS = [  # ]\n  'https://a.example', \\\n]\nY = {'k': (1, [2])}\n",
+        );
+        assert!(problems.is_empty(), "{problems:#?}");
+        assert_eq!(strings(&entries[0].1), ["https://a.example"]);
+        assert!(parse("CORS_ALLOWED_ORIGINS = ['a'").is_err());
+        assert!(parse("CORS_URLS_REGEX = 'open").is_err());
+        let deep = format!("X = {}{}", "[".repeat(40), "]".repeat(40));
+        assert!(parse(&deep).unwrap_err().1.contains("nested"));
+    }
+
+    #[test]
+    fn escapes_are_decoded_as_python_does() {
+        assert_eq!(
+            unescape(r"a\tb\\c\'d\x41\u00e9\101\w\d"),
+            "a\tb\\c'dAéA\\w\\d"
+        );
+        assert_eq!(unescape(r"\xZ"), r"\xZ");
+    }
+}
