@@ -142,6 +142,13 @@ pub(crate) fn lookup(key: &str) -> Option<(Field, Rank)> {
         .map(|&(_, field, rank)| (field, rank))
 }
 
+/// Whether a `CORS_*` name is two edits or fewer from a django name: a
+/// misspelt setting, not another program's variable (`CORS_PROXY_URL`).
+pub(crate) fn misspelt(name: &str) -> bool {
+    KEYS.iter()
+        .any(|(known, _, _)| known.starts_with("CORS_") && strsim::levenshtein(known, name) <= 2)
+}
+
 /// The known key closest to a misspelt one, for a "did you mean" hint.
 pub(crate) fn closest(key: &str) -> Option<&'static str> {
     let upper = key.to_ascii_uppercase();

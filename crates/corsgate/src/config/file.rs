@@ -133,6 +133,145 @@ impl Config {
         checked(load(text, None, Format::Python))
     }
 
+    /// The `CORS_*` settings in the process's environment: see
+    /// [`from_env_vars`](Self::from_env_vars).
+    ///
+    /// # Errors
+    /// As [`from_env_vars`](Self::from_env_vars).
+    pub fn from_env() -> Result<Self, ConfigErrors> {
+        Self::from_env_vars(env_vars())
+    }
+
+    /// The `CORS_*` settings in environment variables, django-cors-headers'
+    /// names (old aliases too), the others at their defaults. A list is
+    /// comma-separated items (`CORS_ALLOWED_ORIGINS=https://a.example,https://b.example`)
+    /// or, when an item has a comma (a regex's `{1,3}`), a JSON array; a
+    /// boolean is `true`/`false` (also `1`/`0`, `yes`/`no`); a number is
+    /// digits. Variables that are not settings are ignored, except a
+    /// misspelt one (`CORS_ALLOWED_ORIGIN`), which is an error.
+    ///
+    /// ```
+    /// use corsgate::Config;
+    ///
+    /// let config = Config::from_env_vars([
+    ///     ("CORS_ALLOWED_ORIGINS", "https://a.example, https://b.example"),
+    ///     ("CORS_ALLOW_CREDENTIALS", "true"),
+    ///     ("CORS_PROXY_URL", "not ours: ignored"),
+    /// ])?;
+    /// assert_eq!(config.allowed_origins, ["https://a.example", "https://b.example"]);
+    /// assert!(config.allow_credentials);
+    ///
+    /// let errors = Config::from_env_vars([("CORS_ALLOWED_ORIGINS", "https://a.example,b.example")])
+    ///     .unwrap_err();
+    /// assert!(errors.to_string().starts_with(
+    ///     "environment:1:40: error: `CORS_ALLOWED_ORIGINS[1]`: origin `b.example` has no scheme"
+    /// ));
+    /// # Ok::<(), corsgate::ConfigErrors>(())
+    /// ```
+    ///
+    /// # Errors
+    /// Every error, placed in a text of `NAME=value` lines named
+    /// `environment`.
+    pub fn from_env_vars<I, K, V>(vars: I) -> Result<Self, ConfigErrors>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        let mut vars = vars
+            .into_iter()
+            .map(|(k, v)| (k.as_ref().to_owned(), v.as_ref().to_owned()));
+        let (mut config, errors) = load_env(&mut vars);
+        let config = checked((config.clone(), errors)).map(|_| {
+            config.mark_environment();
+            config
+        });
+        config
+    }
+
+    /// Replaces each setting an environment variable sets (see
+    /// [`from_env_vars`](Self::from_env_vars)) in this configuration, a
+    /// file's say: the environment wins over the file, setting by setting,
+    /// and a list in the environment replaces the file's list. Returns the
+    /// variables applied. Messages about a replaced setting name the
+    /// variable (`$CORS_ALLOWED_ORIGINS[1]`).
+    ///
+    /// ```
+    /// use corsgate::Config;
+    ///
+    /// let mut config = Config::from_toml_str(r#"
+    ///     allowed_origins = ["https://app.example"]
+    ///     allow_credentials = true
+    /// "#)?;
+    /// let applied = config.apply_env_vars([("CORS_ALLOWED_ORIGINS", "https://staging.example")])?;
+    /// assert_eq!(applied, ["CORS_ALLOWED_ORIGINS"]);
+    /// assert_eq!(config.allowed_origins, ["https://staging.example"]);
+    /// assert!(config.allow_credentials);
+    /// # Ok::<(), corsgate::ConfigErrors>(())
+    /// ```
+    ///
+    /// # Errors
+    /// The environment's errors, as [`from_env_vars`](Self::from_env_vars);
+    /// then nothing is changed.
+    pub fn apply_env_vars<I, K, V>(&mut self, vars: I) -> Result<Vec<String>, ConfigErrors>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        let env = Self::from_env_vars(vars)?;
+        let Some(env_source) = env.source.0.clone() else {
+            return Ok(Vec::new());
+        };
+        let mut set: Vec<(Field, String)> = env_source
+            .environment
+            .iter()
+            .map(|(&(_, field), name)| (field, name.clone()))
+            .collect();
+        set.sort();
+        let mut source = self.source.0.as_deref().cloned().unwrap_or_default();
+        for (field, name) in &set {
+            match field {
+                Field::AllowedOrigins => self.allowed_origins.clone_from(&env.allowed_origins),
+                Field::AllowedOriginRegexes => {
+                    self.allowed_origin_regexes
+                        .clone_from(&env.allowed_origin_regexes);
+                }
+                Field::AllowAllOrigins => self.allow_all_origins = env.allow_all_origins,
+                Field::UrlsRegex => self.urls_regex.clone_from(&env.urls_regex),
+                Field::AllowMethods => self.allow_methods.clone_from(&env.allow_methods),
+                Field::AllowHeaders => self.allow_headers.clone_from(&env.allow_headers),
+                Field::ExposeHeaders => self.expose_headers.clone_from(&env.expose_headers),
+                Field::PreflightMaxAge => self.preflight_max_age = env.preflight_max_age,
+                Field::AllowCredentials => self.allow_credentials = env.allow_credentials,
+                Field::AllowPrivateNetwork => {
+                    self.allow_private_network = env.allow_private_network;
+                }
+                Field::PathRules => self.path_rules.clone_from(&env.path_rules),
+                Field::ReportOnly => self.report_only = env.report_only,
+            }
+            source.keys.remove(&(None, *field));
+            source.environment.insert((None, *field), name.clone());
+        }
+        self.source = SourceRef(Some(Arc::new(source)));
+        Ok(set.into_iter().map(|(_, name)| name).collect())
+    }
+
+    /// Marks every top-level key as coming from the environment.
+    fn mark_environment(&mut self) {
+        let Some(source) = self.source.0.as_deref() else {
+            return;
+        };
+        let mut source = source.clone();
+        for ((rule, field), key) in &source.keys {
+            source
+                .environment
+                .insert((*rule, *field), key.written.clone());
+        }
+        source.keys.clear();
+        self.source = SourceRef(Some(Arc::new(source)));
+    }
+
     /// Loads and checks a configuration file, TOML, JSON or a Django
     /// `settings.py` by its extension (`.toml`, `.json`, `.py`; see
     /// [`from_python_str`](Self::from_python_str)). Errors name the file.
@@ -409,7 +548,7 @@ pub(crate) fn load(
     // A UTF-8 byte-order mark, as some Windows editors write: not part of
     // the settings (JSON parsers would report "expected value at 1:1").
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut source = Source {
+    let source = Source {
         file,
         text: text.to_owned(),
         ..Source::default()
@@ -425,22 +564,46 @@ pub(crate) fn load(
             Format::Toml => parse_toml(text),
             Format::Json => parse_json(text),
             Format::Python => super::python::parse(text).map(|(root, problems)| {
-                not_literal = problems;
+                not_literal = problems
+                    .into_iter()
+                    .map(|p| {
+                        let error =
+                            ConfigError::new(ConfigErrorKind::NotALiteral, p.key, p.message)
+                                .help(p.help);
+                        (p.offset, error)
+                    })
+                    .collect();
                 root
             }),
         }
         .map_err(|(offset, message)| (offset, ConfigErrorKind::Syntax, message)),
     };
+    let help = match format {
+        Format::Toml => "fix the TOML syntax (https://toml.io)",
+        Format::Json => {
+            "fix the JSON syntax: double-quoted strings, no trailing commas, no comments"
+        }
+        Format::Python => {
+            "fix the Python syntax: `python -c \"import ast; ast.parse(open('settings.py').read())\"` shows where"
+        }
+    };
+    walk(source, root, not_literal, help)
+}
+
+/// Walks a parsed tree into a `Config`: every error collected, each with
+/// its place in `source`.
+fn walk(
+    mut source: Source,
+    root: Result<Node, (usize, ConfigErrorKind, String)>,
+    found: Vec<(usize, ConfigError)>,
+    syntax_help: &'static str,
+) -> (Config, Vec<ConfigError>) {
     let mut walker = Walker {
         source: &mut source,
         errors: Vec::new(),
     };
-    for problem in not_literal {
-        walker.error(
-            problem.offset,
-            ConfigError::new(ConfigErrorKind::NotALiteral, problem.key, problem.message)
-                .help(problem.help),
-        );
+    for (offset, error) in found {
+        walker.error(offset, error);
     }
     let mut config = Config::default();
     match root {
@@ -462,16 +625,155 @@ pub(crate) fn load(
             ));
         }
         Err((offset, kind, message)) => {
-            walker.error(offset, ConfigError::new(kind, "", message).help(match format {
-                Format::Toml => "fix the TOML syntax (https://toml.io)",
-                Format::Json => "fix the JSON syntax: double-quoted strings, no trailing commas, no comments",
-                Format::Python => "fix the Python syntax: `python -c \"import ast; ast.parse(open('settings.py').read())\"` shows where",
-            }));
+            walker.error(
+                offset,
+                ConfigError::new(kind, "", message).help(syntax_help),
+            );
         }
     }
     let errors = walker.errors;
     config.source = SourceRef(Some(Arc::new(source)));
     (config, errors)
+}
+
+/// The name environment settings are reported under.
+const ENVIRONMENT: &str = "environment";
+
+/// The process's `CORS_*` variables; a value that is not UTF-8 is read
+/// lossily (its `\u{fffd}` then fails the setting's check, named).
+fn env_vars() -> impl Iterator<Item = (String, String)> {
+    std::env::vars_os().filter_map(|(name, value)| {
+        let name = name.into_string().ok()?;
+        name.starts_with("CORS_")
+            .then(|| (name, value.to_string_lossy().into_owned()))
+    })
+}
+
+/// The `CORS_*` environment variables as a configuration: each known name
+/// (current or old alias) read with its setting's type — a list as
+/// comma-separated items or a JSON array (`[...]`, for items with commas),
+/// a boolean as `true`/`false` (`1`/`0`, `yes`/`no`), a number, a string.
+/// Names that are not settings are ignored, unless they look like a
+/// misspelt one (`CORS_ALLOWED_ORIGIN`), which is an error. Errors are
+/// placed in a text of `NAME=value` lines named `environment`.
+pub(crate) fn load_env(
+    vars: &mut dyn Iterator<Item = (String, String)>,
+) -> (Config, Vec<ConfigError>) {
+    let mut vars: Vec<(String, String)> = vars
+        .filter(|(name, _)| name.starts_with("CORS_"))
+        .filter(|(name, _)| {
+            django::lookup(name).is_some()
+                || django::REMOVED
+                    .iter()
+                    .any(|(removed, _, _)| removed == name)
+                || django::misspelt(name)
+        })
+        .collect();
+    vars.sort();
+    let mut text = String::new();
+    let mut entries = Vec::new();
+    let mut found = Vec::new();
+    for (name, value) in vars {
+        text.push_str(&name);
+        text.push('=');
+        let start = text.len();
+        // One line per variable: a newline inside a value is shown escaped.
+        let value = value.replace('\n', "\\n");
+        text.push_str(&value);
+        text.push('\n');
+        let field = django::lookup(&name).map(|(field, _)| field);
+        match env_node(field, &value, start) {
+            Ok(node) => entries.push((name, node)),
+            Err((offset, message)) => found.push((
+                offset,
+                ConfigError::new(ConfigErrorKind::Syntax, name, message).help(
+                    "write the items separated by commas (`https://a.example,https://b.example`), or as a JSON array of strings when an item has a comma: `[\"^https://[a-z]{1,8}\\\\.example\\\\.com$\"]`",
+                ),
+            )),
+        }
+    }
+    let root = Node {
+        span: 0..text.len(),
+        value: Value::Table(entries),
+    };
+    let source = Source {
+        file: Some(PathBuf::from(ENVIRONMENT)),
+        text,
+        ..Source::default()
+    };
+    walk(source, Ok(root), found, "")
+}
+
+/// A variable's value as its setting's type (the walker reports a wrong
+/// one: `CORS_ALLOW_CREDENTIALS=maybe` is "expected `true` or `false`").
+///
+/// # Errors
+/// A list written as JSON that does not parse: where, and why.
+fn env_node(field: Option<Field>, value: &str, start: usize) -> Result<Node, (usize, String)> {
+    let span = start..start + value.len();
+    let value = match field {
+        Some(
+            Field::AllowedOrigins
+            | Field::AllowedOriginRegexes
+            | Field::AllowMethods
+            | Field::AllowHeaders
+            | Field::ExposeHeaders,
+        ) => {
+            if value.trim_start().starts_with('[') {
+                let lead = value.len() - value.trim_start().len();
+                return parse_json(value.trim_start())
+                    .map(|node| shifted(node, start + lead))
+                    .map_err(|(offset, message)| (start + lead + offset, message));
+            }
+            let mut items = Vec::new();
+            let mut offset = start;
+            for part in value.split(',') {
+                let trimmed = part.trim();
+                if !trimmed.is_empty() {
+                    let at = offset + (part.len() - part.trim_start().len());
+                    items.push(Node {
+                        span: at..at + trimmed.len(),
+                        value: Value::Str(trimmed.to_owned()),
+                    });
+                }
+                offset += part.len() + 1;
+            }
+            Value::Array(items)
+        }
+        Some(
+            Field::AllowAllOrigins
+            | Field::AllowCredentials
+            | Field::AllowPrivateNetwork
+            | Field::ReportOnly,
+        ) => match value.trim().to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" | "on" => Value::Bool(true),
+            "false" | "0" | "no" | "off" => Value::Bool(false),
+            _ => Value::Str(value.to_owned()),
+        },
+        Some(Field::PreflightMaxAge) => match value.trim().parse::<i64>() {
+            Ok(n) => Value::Int(Some(n)),
+            Err(_) => Value::Str(value.to_owned()),
+        },
+        Some(Field::PathRules) => Value::Str(value.to_owned()),
+        Some(Field::UrlsRegex) | None => Value::Str(value.to_owned()),
+    };
+    Ok(Node { span, value })
+}
+
+/// A node parsed from a slice, its spans moved to where the slice is.
+fn shifted(mut node: Node, by: usize) -> Node {
+    node.span = node.span.start + by..node.span.end + by;
+    node.value = match node.value {
+        Value::Array(items) => Value::Array(items.into_iter().map(|i| shifted(i, by)).collect()),
+        Value::Table(entries) => Value::Table(
+            entries
+                .into_iter()
+                .map(|(k, v)| (k, shifted(v, by)))
+                .collect(),
+        ),
+        other => other,
+    };
+    node
 }
 
 fn parse_toml(text: &str) -> Result<Node, (usize, String)> {

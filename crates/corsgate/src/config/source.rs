@@ -17,7 +17,7 @@ impl PartialEq for SourceRef {
     }
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct Source {
     pub(crate) file: Option<std::path::PathBuf>,
     pub(crate) text: String,
@@ -28,6 +28,9 @@ pub(crate) struct Source {
     pub(crate) rules: Vec<std::ops::Range<usize>>,
     /// Things worth a warning that are not errors: (key, offset, message).
     pub(crate) notes: Vec<(String, usize, String)>,
+    /// The settings an environment variable replaced: the variable's name.
+    /// Messages name them `$CORS_…`, without a place in the file.
+    pub(crate) environment: HashMap<(Option<usize>, Field), String>,
 }
 
 #[derive(Debug, Clone)]
@@ -85,6 +88,13 @@ impl Config {
     /// it is in the file.
     pub(crate) fn locate(&self, path: KeyPath) -> (String, Option<ConfigLocation>) {
         let source = self.source.0.as_deref();
+        if let Some(variable) = source.and_then(|s| s.environment.get(&(path.rule, path.field))) {
+            let mut key = format!("${variable}");
+            if let Some(index) = path.index {
+                key.push_str(&format!("[{index}]"));
+            }
+            return (key, None);
+        }
         let known = source.and_then(|s| s.keys.get(&(path.rule, path.field)));
         let name = known.map_or(path.field.snake(), |k| k.written.as_str());
         let mut key = match path.rule {

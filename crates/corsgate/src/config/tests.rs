@@ -587,7 +587,7 @@ fn file_errors_name_the_file() {
     assert_eq!(
         errors,
         [format!(
-            "error: `{}` is neither a `.toml` nor a `.json` file\n  help: name the file `*.toml` or `*.json` after its format",
+            "error: `{}` is not a `.toml`, `.json` or `.py` file\n  help: name the file after its format: `*.toml`, `*.json`, or a Django `settings.py`",
             yaml.display()
         )]
     );
@@ -642,4 +642,94 @@ fn errors_debug_as_their_messages_and_alternate_debug_shows_the_fields() {
     assert!(fields.starts_with("ConfigErrors {"), "{fields}");
     assert!(fields.contains("kind: InvalidOrigin"), "{fields}");
     assert!(fields.contains("key: \"allowed_origins[1]\""), "{fields}");
+}
+
+#[test]
+fn environment_variables_are_read_with_each_settings_type() {
+    let config = Config::from_env_vars([
+        (
+            "CORS_ALLOWED_ORIGINS",
+            " https://a.example ,https://b.example,",
+        ),
+        (
+            "CORS_ORIGIN_REGEX_WHITELIST",
+            r#"["^https://[a-z]{1,8}\\.example\\.com$"]"#,
+        ),
+        ("CORS_ALLOW_HEADERS", ""),
+        ("CORS_ALLOW_CREDENTIALS", "1"),
+        ("CORS_ALLOW_PRIVATE_NETWORK", "no"),
+        ("CORS_PREFLIGHT_MAX_AGE", "600"),
+        ("CORS_URLS_REGEX", r"^/api/.*$"),
+        ("CORS_PROXY_URL", "another program's: ignored"),
+        ("PATH", "/usr/bin"),
+    ])
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        config.allowed_origins,
+        ["https://a.example", "https://b.example"]
+    );
+    assert_eq!(
+        config.allowed_origin_regexes,
+        [r"^https://[a-z]{1,8}\.example\.com$"]
+    );
+    assert!(config.allow_headers.is_empty());
+    assert!(config.allow_credentials);
+    assert!(!config.allow_private_network);
+    assert_eq!(config.preflight_max_age, 600);
+    assert_eq!(config.urls_regex.as_deref(), Some(r"^/api/.*$"));
+    // Untouched settings keep their defaults.
+    assert_eq!(config.allow_methods, Config::default().allow_methods);
+}
+
+#[test]
+fn environment_errors_name_the_variable_and_the_place() {
+    let errors = errors_of(Config::from_env_vars([
+        ("CORS_ALLOW_CREDENTIALS", "maybe"),
+        ("CORS_ALLOWED_ORIGIN", "https://a.example"),
+        ("CORS_PREFLIGHT_MAX_AGE", "1h"),
+        ("CORS_ALLOWED_ORIGIN_REGEXES", "[\"unclosed"),
+    ]));
+    let text = errors.join("\n");
+    for expected in [
+        "environment:1:21: error: `CORS_ALLOWED_ORIGIN`: is not a corsgate setting",
+        "did you mean `CORS_ALLOWED_ORIGINS`?",
+        "environment:2:38: error: `CORS_ALLOWED_ORIGIN_REGEXES`: invalid JSON",
+        "as a JSON array of strings",
+        "environment:3:24: error: `CORS_ALLOW_CREDENTIALS`: expected `true` or `false`",
+        "environment:4:24: error: `CORS_PREFLIGHT_MAX_AGE`:",
+    ] {
+        assert!(text.contains(expected), "{expected}\n---\n{text}");
+    }
+}
+
+#[test]
+fn the_environment_replaces_a_files_settings_one_by_one() {
+    let mut config = toml(
+        "allowed_origins = [\"https://app.example\"]\nallow_credentials = true\nexpose_headers = [\"x-total-count\"]\n",
+    );
+    let applied = config
+        .apply_env_vars([
+            ("CORS_ALLOWED_ORIGINS", "https://staging.example,null"),
+            ("CORS_EXPOSE_HEADERS", ""),
+        ])
+        .unwrap();
+    assert_eq!(applied, ["CORS_ALLOWED_ORIGINS", "CORS_EXPOSE_HEADERS"]);
+    assert_eq!(config.allowed_origins, ["https://staging.example", "null"]);
+    assert!(config.expose_headers.is_empty());
+    assert!(config.allow_credentials, "the file's other settings stay");
+    // A message about a replaced setting names the variable, not the file.
+    let (key, location) = config.locate(source::KeyPath {
+        rule: None,
+        field: Field::AllowedOrigins,
+        index: Some(1),
+    });
+    assert_eq!((key.as_str(), location), ("$CORS_ALLOWED_ORIGINS[1]", None));
+    // A bad environment changes nothing.
+    let before = config.clone();
+    assert!(
+        config
+            .apply_env_vars([("CORS_ALLOW_CREDENTIALS", "maybe")])
+            .is_err()
+    );
+    assert_eq!(config, before);
 }
