@@ -182,11 +182,10 @@ impl Config {
             .into_iter()
             .map(|(k, v)| (k.as_ref().to_owned(), v.as_ref().to_owned()));
         let (mut config, errors) = load_env(&mut vars);
-        let config = checked((config.clone(), errors)).map(|_| {
+        checked((config.clone(), errors)).map(|_| {
             config.mark_environment();
             config
-        });
-        config
+        })
     }
 
     /// Replaces each setting an environment variable sets (see
