@@ -1,5 +1,6 @@
 //! `corsgate check FILE`: every configuration error with file, line, key
-//! and fix; for a valid policy, the security audit.
+//! and fix; for a valid policy, the security audit. `--env` adds the
+//! `CORS_*` environment variables on top, as the proxy does.
 
 use std::process::ExitCode;
 
@@ -11,8 +12,22 @@ use crate::cli::CheckArgs;
 use crate::exit;
 
 pub(crate) fn run(args: &CheckArgs) -> ExitCode {
-    let name = args.file.display().to_string();
-    let (errors, findings) = match Config::from_file(&args.file) {
+    let name = match (&args.file, args.env) {
+        (Some(file), false) => file.display().to_string(),
+        (Some(file), true) => format!("{} + environment", file.display()),
+        (None, _) => "environment".to_owned(),
+    };
+    let loaded = match &args.file {
+        Some(file) => Config::from_file(file),
+        None => Ok(Config::default()),
+    };
+    let loaded = loaded.and_then(|mut config| {
+        if args.env {
+            config.apply_env_vars(Config::env_vars())?;
+        }
+        Ok(config)
+    });
+    let (errors, findings) = match loaded {
         Ok(config) => (Vec::new(), audit(&config)),
         Err(errors) => (errors.into_vec(), Vec::new()),
     };
@@ -57,6 +72,9 @@ struct ErrorEntry<'a> {
     help: Option<&'a str>,
     line: Option<usize>,
     column: Option<usize>,
+    /// Where the line is: the file, or `environment` (with `--env`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    source: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -70,6 +88,8 @@ struct FindingEntry<'a> {
     fix: &'a str,
     line: Option<usize>,
     column: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    source: Option<String>,
 }
 
 impl<'a> Report<'a> {
@@ -90,6 +110,10 @@ impl<'a> Report<'a> {
                     help: e.fix(),
                     line: e.location().map(|l| l.line),
                     column: e.location().map(|l| l.column),
+                    source: e
+                        .location()
+                        .and_then(|l| l.file.as_ref())
+                        .map(|f| f.display().to_string()),
                 })
                 .collect(),
             findings: findings
@@ -103,15 +127,21 @@ impl<'a> Report<'a> {
                     fix: f.fix(),
                     line: f.location().map(|l| l.line),
                     column: f.location().map(|l| l.column),
+                    source: f
+                        .location()
+                        .and_then(|l| l.file.as_ref())
+                        .map(|f| f.display().to_string()),
                 })
                 .collect(),
         }
     }
 
     /// `file:line:column: ` when the entry has a place.
-    fn place(&self, line: Option<usize>, column: Option<usize>) -> String {
+    fn place(&self, line: Option<usize>, column: Option<usize>, source: Option<&str>) -> String {
         match (line, column) {
-            (Some(line), Some(column)) => format!("{}:{line}:{column}: ", self.file),
+            (Some(line), Some(column)) => {
+                format!("{}:{line}:{column}: ", source.unwrap_or(self.file))
+            }
             _ => String::new(),
         }
     }
@@ -128,7 +158,11 @@ fn plural(n: usize, word: &str) -> String {
 impl std::fmt::Display for Report<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         for e in &self.errors {
-            write!(f, "{}error: ", self.place(e.line, e.column))?;
+            write!(
+                f,
+                "{}error: ",
+                self.place(e.line, e.column, e.source.as_deref())
+            )?;
             if !e.key.is_empty() {
                 write!(f, "`{}`: ", e.key)?;
             }
@@ -150,7 +184,7 @@ impl std::fmt::Display for Report<'_> {
             writeln!(
                 f,
                 "{}{}: `{}`: {} [{}]\n  why: {}\n  fix: {}\n",
-                self.place(x.line, x.column),
+                self.place(x.line, x.column, x.source.as_deref()),
                 x.severity,
                 x.key,
                 x.message,

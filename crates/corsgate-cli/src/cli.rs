@@ -223,6 +223,8 @@ const CHECK_EXAMPLES: &str = "\
 Examples:
   corsgate check settings.json
   corsgate check --json cors.toml
+  corsgate check --env                # the CORS_* environment variables, as the proxy reads them
+  corsgate check settings.py --env    # the file, then the environment on top
 
 Exit codes: 0 valid with no findings, 1 errors, 2 invalid arguments,
 3 valid with findings (low or worse).";
@@ -278,7 +280,8 @@ pub(crate) struct ProxyArgs {
     /// The policy file: TOML, JSON or a Django settings.py (its top-level
     /// CORS_* literals), by extension; corsgate or django-cors-headers
     /// setting names. Reloaded on SIGHUP and when the file changes; a bad
-    /// new file is logged and the old policy kept.
+    /// new file is logged and the old policy kept. The CORS_* environment
+    /// variables replace its settings, and the policy flags apply last.
     #[arg(long, value_name = "FILE")]
     pub(crate) config: Option<PathBuf>,
 
@@ -362,8 +365,13 @@ pub(crate) struct ProxyArgs {
 #[derive(Debug, Args)]
 pub(crate) struct CheckArgs {
     /// The policy file: `.toml`, `.json`, or a Django `settings.py`.
-    #[arg(value_name = "FILE")]
-    pub(crate) file: PathBuf,
+    #[arg(value_name = "FILE", required_unless_present = "env")]
+    pub(crate) file: Option<PathBuf>,
+
+    /// Also read the `CORS_*` environment variables, as `corsgate proxy`
+    /// does: each replaces its setting of FILE (or of the defaults).
+    #[arg(long)]
+    pub(crate) env: bool,
 
     /// Print one JSON object instead of text.
     #[arg(long)]

@@ -74,7 +74,9 @@ pub(crate) fn run(args: ProxyArgs) -> ExitCode {
             return exit::code(exit::ERRORS);
         }
     };
-    let policy = match initial_policy(&args) {
+    // Read once: a reload applies the same variables again.
+    let env = Config::env_vars();
+    let policy = match initial_policy(&args, &env) {
         Ok(policy) => policy,
         Err((report, summary)) => {
             eprintln!("{report}");
@@ -138,7 +140,14 @@ pub(crate) fn run(args: ProxyArgs) -> ExitCode {
         }
     }
     match crate::rt::runtime() {
-        Ok(runtime) => runtime.block_on(serve(args, policy, upstreams, cert, upstream_tls.config)),
+        Ok(runtime) => runtime.block_on(serve(
+            args,
+            policy,
+            upstreams,
+            cert,
+            upstream_tls.config,
+            env,
+        )),
         Err(code) => code,
     }
 }
@@ -155,8 +164,11 @@ fn init_logging() {
 
 /// The policy from `--config` or the flags; else the report and a one-line
 /// summary that tells an unreadable file from one with errors.
-fn initial_policy(args: &ProxyArgs) -> Result<Policy, (String, &'static str)> {
-    let config = initial_config(args)?;
+fn initial_policy(
+    args: &ProxyArgs,
+    env: &[(String, String)],
+) -> Result<Policy, (String, &'static str)> {
+    let config = initial_config(args, env)?;
     let audit = Audit::of(&config, &args.accept_risk);
     if !audit.refused.is_empty() {
         return Err((audit.refusal(), "the policy has high-risk findings"));
@@ -235,9 +247,14 @@ impl Audit {
     }
 }
 
-/// The configuration from `--config` (or django-cors-headers' defaults)
-/// with the flags on top, each checked on its own.
-fn initial_config(args: &ProxyArgs) -> Result<Config, (String, &'static str)> {
+/// The configuration from `--config` (or django-cors-headers' defaults),
+/// then the `CORS_*` environment variables, then the flags: each layer
+/// checked on its own, each replacing (or, for the list flags, adding to)
+/// the one below.
+fn initial_config(
+    args: &ProxyArgs,
+    env: &[(String, String)],
+) -> Result<Config, (String, &'static str)> {
     let flags = PolicyFlags::from_args(args);
     flags
         .check()
@@ -259,15 +276,37 @@ fn initial_config(args: &ProxyArgs) -> Result<Config, (String, &'static str)> {
             };
             (e.to_string(), summary)
         })?,
-        None => {
-            if !flags.has_origins() {
-                eprintln!(
-                    "warning: no origin is allowed: every cross-origin request will be refused\n  help: pass `--allow-origin http://127.0.0.1:5000` (the page's origin), or `--config FILE`"
-                );
-            }
-            Config::default()
-        }
+        None => Config::default(),
     };
+    let applied = config
+        .apply_env_vars(env.iter().map(|(k, v)| (k, v)))
+        .map_err(|e| {
+            (
+                e.to_string(),
+                "the CORS_* environment variables have errors",
+            )
+        })?;
+    if !applied.is_empty() {
+        eprintln!(
+            "corsgate proxy: from the environment: {} (replacing {})",
+            applied.join(", "),
+            if args.config.is_some() {
+                "the file's settings"
+            } else {
+                "the defaults"
+            }
+        );
+    }
+    if args.config.is_none()
+        && !flags.has_origins()
+        && config.allowed_origins.is_empty()
+        && config.allowed_origin_regexes.is_empty()
+        && !config.allow_all_origins
+    {
+        eprintln!(
+            "warning: no origin is allowed: every cross-origin request will be refused\n  help: pass `--allow-origin http://127.0.0.1:5000` (the page's origin), set `CORS_ALLOWED_ORIGINS`, or give `--config FILE`"
+        );
+    }
     flags.apply(&mut config);
     // The flags were valid alone and the file was valid; `initial_policy`
     // compiles the sum (once) after the audit.
@@ -280,6 +319,7 @@ async fn serve(
     upstreams: Upstreams,
     cert: Option<Arc<tls::ServerCert>>,
     upstream_tls: rustls::ClientConfig,
+    env: Vec<(String, String)>,
 ) -> ExitCode {
     let acceptor = match cert
         .as_ref()
@@ -393,6 +433,7 @@ async fn serve(
         Reloading {
             flags: PolicyFlags::from_args(&args),
             accepted: args.accept_risk.clone(),
+            env,
         },
     ));
 
@@ -646,16 +687,18 @@ impl Hangup {
     }
 }
 
-/// What a reload applies besides the file: the policy flags and the
-/// accepted risks.
+/// What a reload applies besides the file: the environment read at start,
+/// the policy flags and the accepted risks.
 #[derive(Clone)]
 struct Reloading {
     flags: PolicyFlags,
     accepted: Vec<String>,
+    env: Vec<(String, String)>,
 }
 
 fn reload(handle: &PolicyHandle, path: &Path, text: &str, cause: &str, with: &Reloading) {
     let compiled = Config::from_file_contents(path, text).and_then(|mut config| {
+        config.apply_env_vars(with.env.iter().map(|(k, v)| (k, v)))?;
         with.flags.apply(&mut config);
         config.compile().map(|policy| (config, policy))
     });

@@ -59,6 +59,72 @@ fn a_settings_py_is_checked_as_written() {
     }
 }
 
+/// `check --env` reads the CORS_* variables as the proxy does, alone or
+/// on top of a file; its places say `environment`.
+#[test]
+fn check_env_reads_the_environment_as_the_proxy_does() {
+    let run_env = |env: &[(&str, &str)], args: &[&str]| {
+        let output = std::process::Command::new(crate::support::BIN)
+            .arg("check")
+            .args(args)
+            .envs(env.iter().copied())
+            .output()
+            .unwrap();
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+        )
+    };
+    let (code, out) = run_env(&[("CORS_ALLOWED_ORIGINS", "https://a.example")], &["--env"]);
+    assert_eq!(
+        (code, out.as_str()),
+        (Some(0), "environment: valid, no findings\n")
+    );
+    let (code, out) = run_env(
+        &[("CORS_ALLOWED_ORIGINS", "https://a.example,null")],
+        &["--env", "--json"],
+    );
+    assert_eq!(code, Some(3), "{out}");
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(json["file"], "environment");
+    assert_eq!(json["findings"][0]["key"], "$CORS_ALLOWED_ORIGINS[1]");
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/settings.py");
+    let (code, out) = run_env(&[("CORS_PREFLIGHT_MAX_AGE", "1h")], &[example, "--env"]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.starts_with("environment:1:24: error: `CORS_PREFLIGHT_MAX_AGE`"),
+        "{out}"
+    );
+    assert!(
+        out.contains("settings.py + environment: invalid, 1 error"),
+        "{out}"
+    );
+    // The configuration guide's example, as written.
+    let guide = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/configuration.md"
+    ))
+    .unwrap();
+    let section = &guide[guide.find("## Environment variables").unwrap()..];
+    let block = &section[section.find("```sh\n").unwrap() + 6..];
+    let block = &block[..block.find("```").unwrap()];
+    let vars: Vec<(&str, String)> = block
+        .lines()
+        .filter_map(|line| line.split_once('='))
+        .map(|(name, value)| {
+            // Single quotes as the shell reads them.
+            (name, value.trim_matches('\'').to_owned())
+        })
+        .collect();
+    assert_eq!(vars.len(), 5, "{block}");
+    let vars: Vec<(&str, &str)> = vars.iter().map(|(n, v)| (*n, v.as_str())).collect();
+    let (code, out) = run_env(&vars, &["--env"]);
+    assert_eq!(code, Some(0), "{out}");
+    // Without --env the environment is not read.
+    let (code, _) = run_env(&[("CORS_PREFLIGHT_MAX_AGE", "1h")], &[example]);
+    assert_eq!(code, Some(0));
+}
+
 #[test]
 fn an_invalid_django_file_lists_every_error() {
     let (code, out) = check(

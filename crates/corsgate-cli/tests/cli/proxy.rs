@@ -562,6 +562,120 @@ async fn a_django_settings_py_works_as_is_and_reloads() {
     assert_eq!(all(&headers, "access-control-allow-origin"), [ORIGIN]);
 }
 
+/// Containers configure through the environment: file < environment <
+/// flags, at start and after a reload (#14).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_environment_sits_between_the_file_and_the_flags() {
+    let up = start_upstream().await;
+    let dir = TempDir::new("env");
+    let settings = dir.write(
+        "settings.py",
+        "CORS_ALLOWED_ORIGINS = ['http://file.example']\nCORS_ALLOW_CREDENTIALS = True\nCORS_EXPOSE_HEADERS = ['x-from-file']\n",
+    );
+    let proxy = Proxy::start_with_env(
+        &[
+            (
+                "CORS_ALLOWED_ORIGINS",
+                "http://env.example, http://127.0.0.1:5000",
+            ),
+            ("CORS_EXPOSE_HEADERS", "x-from-env"),
+            ("CORS_PROXY_URL", "another program's variable"),
+        ],
+        &[
+            "--config",
+            settings.to_str().unwrap(),
+            "--upstream",
+            &up.url(),
+            "--expose-header",
+            "x-from-flag",
+            "--reload-interval",
+            "0.2",
+        ],
+    );
+    assert!(
+        proxy
+            .stderr()
+            .contains("from the environment: CORS_ALLOWED_ORIGINS, CORS_EXPOSE_HEADERS"),
+        "{}",
+        proxy.stderr()
+    );
+    let check = |origin: &'static str| {
+        let url = proxy.url("/users");
+        async move {
+            let (_, headers, _) = send("GET", &url, &[("origin", origin)]).await;
+            headers
+        }
+    };
+    // The environment replaced the file's origins; the file's credentials stay.
+    let headers = check("http://env.example").await;
+    assert_eq!(
+        all(&headers, "access-control-allow-origin"),
+        ["http://env.example"]
+    );
+    assert_eq!(all(&headers, "access-control-allow-credentials"), ["true"]);
+    assert!(
+        all(
+            &check("http://file.example").await,
+            "access-control-allow-origin"
+        )
+        .is_empty()
+    );
+    // The flag added to the environment's list.
+    let exposed = all(&check(ORIGIN).await, "access-control-expose-headers").join(",");
+    assert_eq!(exposed, "x-from-env, x-from-flag");
+
+    // A reload of the file keeps the environment on top.
+    std::fs::write(
+        &settings,
+        "CORS_ALLOWED_ORIGINS = ['http://file.example']\nCORS_ALLOW_CREDENTIALS = False\n",
+    )
+    .unwrap();
+    proxy
+        .stderr_once("reloaded", Duration::from_secs(10))
+        .unwrap_or_else(|| panic!("no reload:\n{}", proxy.stderr()));
+    let headers = check("http://env.example").await;
+    assert_eq!(
+        all(&headers, "access-control-allow-origin"),
+        ["http://env.example"]
+    );
+    assert!(all(&headers, "access-control-allow-credentials").is_empty());
+}
+
+#[test]
+fn a_bad_environment_variable_stops_the_proxy_naming_it() {
+    let output = std::process::Command::new(crate::support::BIN)
+        .args([
+            "proxy",
+            "--upstream",
+            "http://127.0.0.1:9",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .env("CORS_ALLOW_CREDENTIALS", "maybe")
+        .env("CORS_ALLOWED_ORIGIN", "http://typo.example")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr
+            .contains("environment:1:21: error: `CORS_ALLOWED_ORIGIN`: is not a corsgate setting"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("did you mean `CORS_ALLOWED_ORIGINS`?"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("environment:2:24: error: `CORS_ALLOW_CREDENTIALS`"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("not started: the CORS_* environment variables have errors"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn an_invalid_config_stops_the_proxy_before_it_listens_with_every_error() {
     let dir = TempDir::new("invalid");

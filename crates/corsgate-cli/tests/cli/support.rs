@@ -24,9 +24,18 @@ impl Proxy {
         Self::start_under(None, args)
     }
 
+    /// As [`start`](Self::start), with these environment variables.
+    pub(crate) fn start_with_env(env: &[(&str, &str)], args: &[&str]) -> Self {
+        Self::spawn(None, env, args)
+    }
+
     /// As [`start`](Self::start), with the shell's `ulimit` options first
     /// (e.g. `-Sn 1024`: a soft limit of 1,024 open files).
     pub(crate) fn start_under(ulimit: Option<&str>, args: &[&str]) -> Self {
+        Self::spawn(ulimit, &[], args)
+    }
+
+    fn spawn(ulimit: Option<&str>, env: &[(&str, &str)], args: &[&str]) -> Self {
         let mut command = match ulimit {
             Some(options) => {
                 let mut c = Command::new("sh");
@@ -43,6 +52,7 @@ impl Proxy {
             .arg("proxy")
             .args(args)
             .args(["--listen", "127.0.0.1:0"])
+            .envs(env.iter().copied())
             .env("RUST_LOG", "corsgate=debug")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -139,7 +139,24 @@ impl Config {
     /// # Errors
     /// As [`from_env_vars`](Self::from_env_vars).
     pub fn from_env() -> Result<Self, ConfigErrors> {
-        Self::from_env_vars(env_vars())
+        Self::from_env_vars(Self::env_vars())
+    }
+
+    /// The process's `CORS_*` environment variables, sorted: what
+    /// [`from_env`](Self::from_env) reads. A server keeps this snapshot to
+    /// apply the same settings again when it reloads a file (see
+    /// [`apply_env_vars`](Self::apply_env_vars)). A value that is not UTF-8
+    /// is read lossily: its `\u{fffd}` then fails the setting's check.
+    pub fn env_vars() -> Vec<(String, String)> {
+        let mut vars: Vec<(String, String)> = std::env::vars_os()
+            .filter_map(|(name, value)| {
+                let name = name.into_string().ok()?;
+                name.starts_with("CORS_")
+                    .then(|| (name, value.to_string_lossy().into_owned()))
+            })
+            .collect();
+        vars.sort();
+        vars
     }
 
     /// The `CORS_*` settings in environment variables, django-cors-headers'
@@ -637,16 +654,6 @@ fn walk(
 
 /// The name environment settings are reported under.
 const ENVIRONMENT: &str = "environment";
-
-/// The process's `CORS_*` variables; a value that is not UTF-8 is read
-/// lossily (its `\u{fffd}` then fails the setting's check, named).
-fn env_vars() -> impl Iterator<Item = (String, String)> {
-    std::env::vars_os().filter_map(|(name, value)| {
-        let name = name.into_string().ok()?;
-        name.starts_with("CORS_")
-            .then(|| (name, value.to_string_lossy().into_owned()))
-    })
-}
 
 /// The `CORS_*` environment variables as a configuration: each known name
 /// (current or old alias) read with its setting's type — a list as
