@@ -868,6 +868,9 @@ struct Fix {
     corsgate: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     django: Option<String>,
+    /// The same fix as `CORS_*` environment variables (corsgate proxy).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    env: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     note: Option<String>,
 }
@@ -883,10 +886,11 @@ impl Fix {
 
 fn fixes(blocked: &Blocked, report: &Report) -> Vec<Fix> {
     let origin = &report.origin;
-    let fix = |header: &str, corsgate: &str, django: &str| Fix {
+    let fix = |header: &str, corsgate: &str, django: &str, env: String| Fix {
         header: Some(header.to_owned()),
         corsgate: Some(corsgate.to_owned()),
         django: Some(django.to_owned()),
+        env: Some(env),
         note: None,
     };
     match &blocked.failure {
@@ -899,6 +903,7 @@ fn fixes(blocked: &Blocked, report: &Report) -> Vec<Fix> {
                     "add `\"{origin}\"` to `allowed_origins` (corsgate proxy: `--allow-origin {origin}`)"
                 ),
                 &format!("add `\"{origin}\"` to `CORS_ALLOWED_ORIGINS`"),
+                format!("`CORS_ALLOWED_ORIGINS={origin}` (the variable replaces the whole list: keep the origins already in it, comma-separated)"),
             )];
             if blocked.origin == "null" {
                 out.push(Fix::note("the origin became `null` after a cross-origin redirect: request the final URL directly instead of allowing `null`"));
@@ -921,12 +926,14 @@ fn fixes(blocked: &Blocked, report: &Report) -> Vec<Fix> {
             &format!(
                 "set `CORS_ALLOWED_ORIGINS = [\"{origin}\"]` and `CORS_ALLOW_CREDENTIALS = True`"
             ),
+            format!("`CORS_ALLOWED_ORIGINS={origin}` and `CORS_ALLOW_CREDENTIALS=true`, with `CORS_ALLOW_ALL_ORIGINS` unset"),
         )],
         Failure::InvalidAllowCredentials { .. } => vec![
             fix(
                 "Access-Control-Allow-Credentials: true",
                 "set `allow_credentials = true` (corsgate proxy: `--allow-credentials`)",
                 "set `CORS_ALLOW_CREDENTIALS = True`",
+                "`CORS_ALLOW_CREDENTIALS=true`".to_owned(),
             ),
             Fix::note("or, if the page needs no cookies, drop `credentials: \"include\"` from the fetch() call"),
         ],
@@ -950,6 +957,7 @@ fn fixes(blocked: &Blocked, report: &Report) -> Vec<Fix> {
                 &format!(
                     "add `\"{method}\"` to `CORS_ALLOW_METHODS`, keeping the others: `CORS_ALLOW_METHODS = (*default_methods, \"{method}\")`"
                 ),
+                format!("`CORS_ALLOW_METHODS={}` (the whole list)", all.join(",")),
             )];
             if method.chars().any(|c| c.is_ascii_lowercase()) {
                 out.push(Fix::note(format!("methods are case-sensitive and fetch() does not upper-case `{method}`: write `{}` in the page", method.to_ascii_uppercase())));
@@ -967,6 +975,7 @@ fn fixes(blocked: &Blocked, report: &Report) -> Vec<Fix> {
                 &format!(
                     "add `\"{header}\"` to `CORS_ALLOW_HEADERS`, keeping the others: `CORS_ALLOW_HEADERS = (*default_headers, \"{header}\")`"
                 ),
+                format!("`CORS_ALLOW_HEADERS={}` (the whole list)", all.join(",")),
             )]
         }
         Failure::InvalidAllowMethodsPreflightResponse
@@ -1258,6 +1267,7 @@ impl std::fmt::Display for DoctorJson<'_> {
                     ("the server must send", &fix.header),
                     ("corsgate", &fix.corsgate),
                     ("django-cors-headers", &fix.django),
+                    ("environment", &fix.env),
                     ("note", &fix.note),
                 ] {
                     if let Some(text) = text {

@@ -490,6 +490,11 @@ async fn doctor_agrees_with_the_tower_adapter_and_the_proxy() {
         report["fixes"][0]["header"],
         "Access-Control-Allow-Headers: content-type, x-api-key"
     );
+    // …and as the environment variable a container sets (#14).
+    assert_eq!(
+        report["fixes"][0]["env"],
+        "`CORS_ALLOW_HEADERS=content-type,x-api-key` (the whole list)"
+    );
 
     // The proxy in front of a back-end without CORS.
     let backend = serve(Router::new().fallback(|| async { "plain" })).await;
