@@ -27,13 +27,13 @@ fn quick_starts(readme: &str) -> Vec<QuickStart> {
         let body = body.join("\n") + "\n";
         if lang == "sh" && body.starts_with("cargo new myapi") {
             pending = Some(body);
-        } else if lang.starts_with("rust") {
-            if let Some(commands) = pending.take() {
-                found.push(QuickStart {
-                    commands,
-                    main_rs: body,
-                });
-            }
+        } else if lang.starts_with("rust")
+            && let Some(commands) = pending.take()
+        {
+            found.push(QuickStart {
+                commands,
+                main_rs: body,
+            });
         }
     }
     found
