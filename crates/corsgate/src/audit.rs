@@ -374,13 +374,35 @@ impl Auditor<'_> {
             } else {
                 Severity::Medium
             };
-            if let Some(example) = unescaped_dot(regex) {
+            if let Some(LookAlike {
+                example,
+                registrable,
+            }) = unescaped_dot(regex)
+            {
+                let (severity, why) = if registrable {
+                    (
+                        severity,
+                        format!(
+                            "an attacker registers a look-alike domain such as `{example}` and reads your responses"
+                        ),
+                    )
+                } else {
+                    // Only the dot before the top-level domain: what it
+                    // also matches has no dot left, so no one can register
+                    // it on the internet.
+                    (
+                        Severity::Low,
+                        format!(
+                            "it also matches `{example}`: not a domain anyone can register, but a single-label name that a machine on the user's network may answer to"
+                        ),
+                    )
+                };
                 self.push(
                     path,
                     severity,
                     "regex-unescaped-dot",
                     format!("regex `{regex}` has an unescaped `.`, which matches any character"),
-                    &format!("an attacker registers a look-alike domain such as `{example}` and reads your responses"),
+                    &why,
                     "write `\\.` for a literal dot".into(),
                 );
             }
@@ -501,16 +523,35 @@ impl Auditor<'_> {
     }
 }
 
+/// A host an unescaped dot lets in.
+#[derive(Debug, PartialEq, Eq)]
+struct LookAlike {
+    /// The origin, with `x` where the dot was.
+    example: String,
+    /// A dot is left after it, so the look-alike is a domain one can
+    /// register (`wwwxexample.com`); else a single label (`examplexcom`).
+    registrable: bool,
+}
+
 /// If the regex has a `.` that is not escaped, not in a class and not a
 /// quantified wildcard, and sits between name characters (`example.com`),
-/// a look-alike origin the regex would allow.
-fn unescaped_dot(regex: &str) -> Option<String> {
+/// a look-alike origin the regex allows: for a dot with another dot after
+/// it if there is one (its look-alike can be registered), else for the
+/// last. Wildcards in the example are written out (`.*` as `evil`).
+fn unescaped_dot(regex: &str) -> Option<LookAlike> {
     let bytes = regex.as_bytes();
     let mut in_class = false;
+    let mut dots = Vec::new();
+    let mut literal_dots = Vec::new();
     let mut i = 0;
     while i < bytes.len() {
         match bytes[i] {
-            b'\\' => i += 1,
+            b'\\' => {
+                if bytes.get(i + 1) == Some(&b'.') && !in_class {
+                    literal_dots.push(i + 1);
+                }
+                i += 1;
+            }
             b'[' => in_class = true,
             b']' => in_class = false,
             b'.' if !in_class => {
@@ -518,15 +559,29 @@ fn unescaped_dot(regex: &str) -> Option<String> {
                     i > 0 && (bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'-');
                 let after = bytes.get(i + 1).is_some_and(|b| b.is_ascii_alphanumeric());
                 if before && after {
-                    let look_alike = format!("{}x{}", &regex[..i], &regex[i + 1..]);
-                    return Some(look_alike.replace(['^', '$', '\\'], ""));
+                    dots.push(i);
                 }
             }
             _ => {}
         }
         i += 1;
     }
-    None
+    let later_dot = |at: usize| dots.iter().chain(&literal_dots).any(|&d| d > at);
+    let (at, registrable) = dots
+        .iter()
+        .find(|&&d| later_dot(d))
+        .map(|&d| (d, true))
+        .or_else(|| dots.last().map(|&d| (d, false)))?;
+    let mut example = format!("{}x{}", &regex[..at], &regex[at + 1..]);
+    for wildcard in [
+        ".*", ".+", "\\w+", "\\w*", "[^/]+", "[^/]*", "[^.]+", "[^.]*",
+    ] {
+        example = example.replace(wildcard, "evil");
+    }
+    Some(LookAlike {
+        example: example.replace(['^', '$', '\\'], ""),
+        registrable,
+    })
 }
 
 /// If a wildcard run (`.*`, `.+`, `\w*`, `[^/]+`, …) is directly followed
@@ -774,13 +829,24 @@ mod tests {
     }
 
     #[test]
-    fn unescaped_dot_suggests_a_look_alike() {
+    fn unescaped_dot_suggests_a_look_alike_one_can_register() {
+        let look = |regex: &str| unescaped_dot(regex).map(|l| (l.example, l.registrable));
         assert_eq!(
-            unescaped_dot(r"^https://www.example\.com$").as_deref(),
-            Some("https://wwwxexample.com")
+            look(r"^https://www.example\.com$"),
+            Some(("https://wwwxexample.com".into(), true))
         );
-        assert_eq!(unescaped_dot(r"^https://www\.example\.com$"), None);
-        assert_eq!(unescaped_dot(r"^https://[a-z.]+\.example\.com$"), None);
-        assert_eq!(unescaped_dot(r"^https://.*\.example\.com$"), None);
+        // The dot that leaves a registrable name, not the TLD's.
+        assert_eq!(
+            look(r"^https://api.example.com$"),
+            Some(("https://apixexample.com".into(), true))
+        );
+        // Only the TLD's dot: a single label, which is said as such.
+        assert_eq!(
+            look(r"^https://.*example.com$"),
+            Some(("https://evilexamplexcom".into(), false))
+        );
+        assert_eq!(look(r"^https://www\.example\.com$"), None);
+        assert_eq!(look(r"^https://[a-z.]+\.example\.com$"), None);
+        assert_eq!(look(r"^https://.*\.example\.com$"), None);
     }
 }
