@@ -1136,7 +1136,9 @@ impl Report {
                 },
                 &b.url,
                 b.redirected_from.as_deref(),
-                &b.origin,
+                // The page's origin, also after a cross-origin redirect,
+                // when the request itself carries `Origin: null`.
+                &self.origin,
                 &b.failure,
                 if b.preflight {
                     browser::Stage::Preflight
@@ -1173,7 +1175,13 @@ impl Report {
             },
             error_kind: match &self.mixed_content {
                 Some(_) => Some("MixedContent"),
-                None => self.blocked.as_ref().map(|b| b.failure.name()),
+                None => self.blocked.as_ref().map(|b| {
+                    b.failure.name_at(if b.preflight {
+                        browser::Stage::Preflight
+                    } else {
+                        browser::Stage::Actual
+                    })
+                }),
             },
             console_message: self.console_message(),
             readable_headers: &self.readable,

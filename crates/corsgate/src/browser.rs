@@ -126,6 +126,33 @@ impl Failure {
         }
     }
 
+    /// Chromium's DevTools name for the failure where it happened: an
+    /// origin or credentials failure on the preflight's response has a
+    /// name of its own (`PreflightMissingAllowOriginHeader`, …); the rest
+    /// are named as [`name`](Self::name) says.
+    ///
+    /// ```
+    /// use corsgate::browser::{Failure, Stage};
+    ///
+    /// let missing = Failure::MissingAllowOriginHeader;
+    /// assert_eq!(missing.name_at(Stage::Actual), "MissingAllowOriginHeader");
+    /// assert_eq!(missing.name_at(Stage::Preflight), "PreflightMissingAllowOriginHeader");
+    /// ```
+    pub fn name_at(&self, stage: Stage) -> &'static str {
+        if stage == Stage::Actual {
+            return self.name();
+        }
+        match self {
+            Failure::MissingAllowOriginHeader => "PreflightMissingAllowOriginHeader",
+            Failure::MultipleAllowOriginValues { .. } => "PreflightMultipleAllowOriginValues",
+            Failure::InvalidAllowOriginValue { .. } => "PreflightInvalidAllowOriginValue",
+            Failure::AllowOriginMismatch { .. } => "PreflightAllowOriginMismatch",
+            Failure::WildcardOriginNotAllowed => "PreflightWildcardOriginNotAllowed",
+            Failure::InvalidAllowCredentials { .. } => "PreflightInvalidAllowCredentials",
+            other => other.name(),
+        }
+    }
+
     /// The text Chromium prints after `has been blocked by CORS policy: `.
     /// [`Api::XmlHttpRequest`] selects XMLHttpRequest's wording; a failure
     /// at [`Stage::Preflight`] gets the preflight prefix on origin and
@@ -616,6 +643,80 @@ mod tests {
     }
 
     const O: &str = "http://127.0.0.1:5000";
+
+    /// Every failure's DevTools name at each stage (Chromium's
+    /// `network::mojom::CorsError`, browser-messages.md).
+    #[test]
+    fn preflight_failures_have_their_own_names() {
+        let value = || "v".to_owned();
+        let table = [
+            (
+                Failure::MissingAllowOriginHeader,
+                "MissingAllowOriginHeader",
+                "PreflightMissingAllowOriginHeader",
+            ),
+            (
+                Failure::MultipleAllowOriginValues { value: value() },
+                "MultipleAllowOriginValues",
+                "PreflightMultipleAllowOriginValues",
+            ),
+            (
+                Failure::InvalidAllowOriginValue { value: value() },
+                "InvalidAllowOriginValue",
+                "PreflightInvalidAllowOriginValue",
+            ),
+            (
+                Failure::AllowOriginMismatch { value: value() },
+                "AllowOriginMismatch",
+                "PreflightAllowOriginMismatch",
+            ),
+            (
+                Failure::WildcardOriginNotAllowed,
+                "WildcardOriginNotAllowed",
+                "PreflightWildcardOriginNotAllowed",
+            ),
+            (
+                Failure::InvalidAllowCredentials { value: value() },
+                "InvalidAllowCredentials",
+                "PreflightInvalidAllowCredentials",
+            ),
+            (
+                Failure::PreflightInvalidStatus,
+                "PreflightInvalidStatus",
+                "PreflightInvalidStatus",
+            ),
+            (
+                Failure::PreflightDisallowedRedirect,
+                "PreflightDisallowedRedirect",
+                "PreflightDisallowedRedirect",
+            ),
+            (
+                Failure::MethodDisallowedByPreflightResponse { method: value() },
+                "MethodDisallowedByPreflightResponse",
+                "MethodDisallowedByPreflightResponse",
+            ),
+            (
+                Failure::HeaderDisallowedByPreflightResponse { header: value() },
+                "HeaderDisallowedByPreflightResponse",
+                "HeaderDisallowedByPreflightResponse",
+            ),
+            (
+                Failure::InvalidAllowMethodsPreflightResponse,
+                "InvalidAllowMethodsPreflightResponse",
+                "InvalidAllowMethodsPreflightResponse",
+            ),
+            (
+                Failure::InvalidAllowHeadersPreflightResponse,
+                "InvalidAllowHeadersPreflightResponse",
+                "InvalidAllowHeadersPreflightResponse",
+            ),
+        ];
+        for (failure, actual, preflight) in table {
+            assert_eq!(failure.name_at(Stage::Actual), actual);
+            assert_eq!(failure.name(), actual);
+            assert_eq!(failure.name_at(Stage::Preflight), preflight);
+        }
+    }
 
     #[test]
     fn methods_are_normalised_like_fetch() {

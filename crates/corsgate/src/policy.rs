@@ -182,7 +182,9 @@ impl Policy {
 /// without credentials, private network access when asked and allowed, and
 /// for a preflight the first method or header the rule refuses as reason.
 fn grant(decision: &mut Decision, rule: &Arc<Rule>, request: &RequestView<'_>, echo: HeaderValue) {
-    let wildcard = decision.reason == Reason::AllOriginsAllowed && !rule.allow_credentials;
+    // django-cors-headers answers `*` under allow-all without credentials
+    // whatever else allowed the origin: a listed one gets `*` too.
+    let wildcard = rule.origins.all && !rule.allow_credentials;
     // Exactly `true` (Private Network Access draft; django compares the same way).
     let wants_private_network = request
         .headers()

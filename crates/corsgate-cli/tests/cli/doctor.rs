@@ -234,7 +234,8 @@ async fn every_failure_class_is_diagnosed() {
         (
             "/preflight-405",
             vec!["--method", "DELETE"],
-            "MissingAllowOriginHeader",
+            // A failure on the preflight's response has its own DevTools name.
+            "PreflightMissingAllowOriginHeader",
             "preflight",
             "Response to preflight request doesn't pass access control check: No 'Access-Control-Allow-Origin' header is present on the requested resource.",
         ),
@@ -276,7 +277,7 @@ async fn every_failure_class_is_diagnosed() {
                 "--credentials",
                 "include",
             ],
-            "InvalidAllowCredentials",
+            "PreflightInvalidAllowCredentials",
             "preflight",
             "Response to preflight request doesn't pass access control check: The value of the 'Access-Control-Allow-Credentials' header in the response is '' which must be 'true' when the request's credentials mode is 'include'.",
         ),
@@ -332,11 +333,20 @@ async fn messages_name_the_api_and_the_redirect() {
     );
     let (_, report) = doctor(&[&format!("http://{addr}/redirect-cross"), "--origin", ORIGIN]);
     let message = report["console_message"].as_str().unwrap();
+    // The request carries `Origin: null` after the cross-origin hop; the
+    // console line still names the page's origin (browser-messages.md).
     assert!(
         message.contains(&format!(
-            "(redirected from 'http://{addr}/redirect-cross') from origin 'null'"
+            "(redirected from 'http://{addr}/redirect-cross') from origin 'http://127.0.0.1:5000'"
         )),
         "{message}"
+    );
+    let actual = report["exchanges"].as_array().unwrap().last().unwrap();
+    assert!(
+        actual["request"]["headers"]
+            .to_string()
+            .contains(r#"["Origin","null"]"#),
+        "{actual:#}"
     );
 }
 
