@@ -457,10 +457,13 @@ impl Decision {
     pub fn preflight_response<B: Default>(&self) -> http::Response<B> {
         let mut response = http::Response::new(B::default());
         *response.status_mut() = StatusCode::OK;
-        response
-            .headers_mut()
-            .insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
-        self.apply(response.headers_mut());
+        // Sized once for everything a preflight answer can carry (the CORS
+        // headers and `Content-Length`): an empty map would grow, and
+        // re-index, on the way.
+        let mut headers = HeaderMap::with_capacity(RESPONSE_HEADERS.len() + 1);
+        headers.insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
+        self.apply(&mut headers);
+        *response.headers_mut() = headers;
         response
     }
 }

@@ -245,3 +245,37 @@ fn the_tower_layer_allocates_nothing_on_the_common_path() {
     );
     assert_eq!(layer.stats().snapshot().allowed(), 101);
 }
+
+/// A preflight's answer is built with its header map sized once: the map's
+/// first allocation and nothing after it, whatever the policy sends
+/// (issue #13: it used to grow, and re-index, at the seventh header).
+#[test]
+fn a_preflight_answer_allocates_its_map_once() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let policy = Config::builder()
+        .allowed_origins(["https://app.example.com"])
+        .allow_credentials(true)
+        .expose_headers(["x-total-count"])
+        .allow_private_network(true)
+        .compile()
+        .unwrap();
+    let mut headers = HeaderMap::new();
+    for (name, value) in [
+        ("origin", "https://app.example.com"),
+        ("access-control-request-method", "PUT"),
+        ("access-control-request-headers", "content-type,x-csrftoken"),
+        ("access-control-request-private-network", "true"),
+    ] {
+        headers.append(name, HeaderValue::from_static(value));
+    }
+    let method = Method::OPTIONS;
+    let decision = policy.decide(&RequestView::new(&method, "/api", &headers));
+    let _warm: http::Response<()> = decision.preflight_response();
+    let before = allocated();
+    let response: http::Response<()> = decision.preflight_response();
+    let allocations = allocated() - before;
+    // Every header a preflight answer can carry is there.
+    assert_eq!(response.headers().len(), 9, "{:?}", response.headers());
+    // `HeaderMap::with_capacity` allocates its index and its entries.
+    assert_eq!(allocations, 2, "allocations for one preflight answer");
+}
