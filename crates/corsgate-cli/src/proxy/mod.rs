@@ -64,7 +64,7 @@ struct Shared {
 }
 
 pub(crate) fn run(args: ProxyArgs) -> ExitCode {
-    init_logging();
+    let _flush_logs_on_exit = init_logging();
     let upstreams = match Upstreams::parse(&args.upstream) {
         Ok(upstreams) => upstreams,
         Err(errors) => {
@@ -152,14 +152,25 @@ pub(crate) fn run(args: ProxyArgs) -> ExitCode {
     }
 }
 
-fn init_logging() {
+/// Logs to stderr through a writer thread: a request's log line is handed
+/// over, never written on the request's path (a synchronous write per
+/// request cost about a sixth of the proxy's time). Nothing is dropped: a
+/// full buffer makes the logger wait. The guard flushes what is left when
+/// the proxy stops; keep it until then.
+fn init_logging() -> Option<tracing_appender::non_blocking::WorkerGuard> {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("corsgate=info"));
-    let _ = tracing_subscriber::fmt()
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("corsgate-log")
+        .finish(std::io::stderr());
+    tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
         .with_target(false)
-        .try_init();
+        .try_init()
+        .ok()
+        .map(|()| guard)
 }
 
 /// The policy from `--config` or the flags; else the report and a one-line

@@ -641,6 +641,26 @@ async fn the_environment_sits_between_the_file_and_the_flags() {
     assert!(all(&headers, "access-control-allow-credentials").is_empty());
 }
 
+/// The request log is written off the request path (a writer thread), and
+/// nothing is lost: every request's line is out once the proxy has stopped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_request_is_logged_also_at_shutdown() {
+    let up = start_upstream().await;
+    let mut proxy = start(&["--upstream", &up.url(), "--allow-origin", ORIGIN]);
+    for _ in 0..200 {
+        send("GET", &proxy.url("/users"), &[("origin", ORIGIN)]).await;
+    }
+    proxy.signal("TERM");
+    let code = tokio::task::block_in_place(|| proxy.wait_exit(Duration::from_secs(15)));
+    assert_eq!(code, Some(0));
+    // The stderr reader thread drains the pipe after the exit.
+    let log = proxy
+        .stderr_once("stopped", Duration::from_secs(5))
+        .unwrap_or_else(|| proxy.stderr());
+    let lines = log.lines().filter(|l| l.contains("path=/users")).count();
+    assert_eq!(lines, 200, "{log}");
+}
+
 #[test]
 fn a_bad_environment_variable_stops_the_proxy_naming_it() {
     let output = std::process::Command::new(crate::support::BIN)
