@@ -154,7 +154,7 @@ pub(crate) fn run(args: ProxyArgs) -> ExitCode {
 
 /// Logs to stderr through a writer thread: a request's log line is handed
 /// over, never written on the request's path (a synchronous write per
-/// request cost about a sixth of the proxy's time). Nothing is dropped: a
+/// request cost about a tenth of the throughput: docs/benchmarks.md). Nothing is dropped: a
 /// full buffer makes the logger wait. The guard flushes what is left when
 /// the proxy stops; keep it until then.
 fn init_logging() -> Option<tracing_appender::non_blocking::WorkerGuard> {
