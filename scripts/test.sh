@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite from a fresh clone: installs what the tests need
 # when it is missing (Debian's Chromium and ChromeDriver, for the browser
-# tests; needs apt-get, and sudo unless run as root), then runs every test.
+# tests, and openssl; needs apt-get, and sudo unless run as root), then runs
+# every test.
 # Extra arguments go to `cargo test`, e.g. `scripts/test.sh -- --skip browser::`.
 # CI (.ci/run) runs exactly this.
 set -euo pipefail
@@ -19,6 +20,19 @@ if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; the
     else
         echo "scripts/test.sh: the browser tests need Chromium and ChromeDriver; no apt-get here:" >&2
         echo "  install them, or set CORSGATE_CHROMIUM and CORSGATE_CHROMEDRIVER to their paths" >&2
+        exit 2
+    fi
+fi
+# The README's certificate recipe is run by a test: it needs the openssl command.
+if ! command -v openssl >/dev/null; then
+    if command -v apt-get >/dev/null; then
+        echo "== installing openssl (Debian package) for the README's certificate test"
+        sudo=""
+        if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+        $sudo apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq openssl >/dev/null
+    else
+        echo "scripts/test.sh: the tests need the openssl command; install it" >&2
         exit 2
     fi
 fi

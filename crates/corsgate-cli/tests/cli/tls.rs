@@ -654,3 +654,54 @@ async fn websockets_pass_through_to_an_https_upstream() {
         "{body}"
     );
 }
+
+/// The README's certificate for the seeds' story on https, made with its
+/// `openssl` command as written, works with the proxy and doctor.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_readmes_openssl_certificate_serves_the_story_on_https() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+    let joined = readme.replace("\\\n", " ");
+    let command = joined
+        .lines()
+        .find(|l| l.starts_with("openssl req -x509"))
+        .expect("the README's openssl command");
+    let dir = crate::support::TempDir::new("readme-openssl");
+    let made = tokio::task::block_in_place(|| {
+        Command::new("sh")
+            .args(["-ec", command])
+            .current_dir(dir.path())
+            .output()
+            .expect("sh")
+    });
+    assert!(
+        made.status.success(),
+        "{command}\n{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let upstream = serve_plain(echo_app()).await;
+    let proxy = Proxy::start(&[
+        "--upstream",
+        &format!("http://{upstream}"),
+        "--tls-cert",
+        dir.path().join("localhost.pem").to_str().unwrap(),
+        "--tls-key",
+        dir.path().join("localhost-key.pem").to_str().unwrap(),
+        "--allow-origin",
+        "https://localhost:5173",
+    ]);
+    let url = format!("https://localhost:{}/api/users", proxy.addr.port());
+    let cacert = dir.path().join("localhost.pem");
+    let (code, json) = doctor(&[
+        &url,
+        "--origin",
+        "https://localhost:5173",
+        "--cacert",
+        cacert.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        (code, json["verdict"].as_str()),
+        (0, Some("allowed")),
+        "{json:#}"
+    );
+}
