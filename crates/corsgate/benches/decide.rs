@@ -1,9 +1,11 @@
 //! Per-request cost of CORS handling, measured against a baseline in the
 //! same run: a bare tower service, tower-http's `CorsLayer`, and
-//! corsgate's `CorsLayer`, each answering a CORS GET and a preflight; plus
-//! the bare `Policy::decide` + `apply` with many listed origins.
+//! corsgate's `CorsLayer`, each answering a CORS GET, a preflight, a GET
+//! from an origin the policy refuses and a GET without `Origin`; plus the
+//! bare `Policy::decide` + `apply` with many listed origins.
 //!
-//! `cargo bench -p corsgate --bench decide`. Results: docs/benchmarks.md.
+//! `cargo bench -p corsgate --bench decide` for times; `scripts/bench.sh`
+//! for callgrind instruction counts and ratios. Results: docs/benchmarks.md.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -46,6 +48,29 @@ fn get() -> Request<()> {
         .unwrap()
 }
 
+fn disallowed() -> Request<()> {
+    Request::get("/users")
+        .header("origin", "https://evil.example")
+        .body(())
+        .unwrap()
+}
+
+fn no_origin() -> Request<()> {
+    Request::get("/users").body(()).unwrap()
+}
+
+/// The request of a scenario.
+fn request_for(kind: &str) -> fn() -> Request<()> {
+    match kind {
+        "get" => get,
+        "preflight" => preflight,
+        "disallowed" => disallowed,
+        _ => no_origin,
+    }
+}
+
+const SCENARIOS: [&str; 4] = ["get", "preflight", "disallowed", "no-origin"];
+
 fn preflight() -> Request<()> {
     Request::options("/users")
         .header("origin", ORIGIN)
@@ -82,28 +107,28 @@ fn tower_http_layer() -> tower_http::cors::CorsLayer {
         ])
 }
 
-#[divan::bench(args = ["get", "preflight"])]
+#[divan::bench(args = SCENARIOS)]
 fn bare_service(bencher: Bencher, kind: &str) {
     let service = app();
-    let make = if kind == "get" { get } else { preflight };
+    let make = request_for(kind);
     bencher
         .with_inputs(make)
         .bench_local_values(|req| ready(service.clone().oneshot(req)));
 }
 
-#[divan::bench(args = ["get", "preflight"])]
+#[divan::bench(args = SCENARIOS)]
 fn tower_http_cors(bencher: Bencher, kind: &str) {
     let service = tower_http_layer().layer(app());
-    let make = if kind == "get" { get } else { preflight };
+    let make = request_for(kind);
     bencher
         .with_inputs(make)
         .bench_local_values(|req| ready(service.clone().oneshot(req)));
 }
 
-#[divan::bench(args = ["get", "preflight"])]
+#[divan::bench(args = SCENARIOS)]
 fn corsgate_cors(bencher: Bencher, kind: &str) {
     let service = corsgate_layer().layer(app());
-    let make = if kind == "get" { get } else { preflight };
+    let make = request_for(kind);
     bencher
         .with_inputs(make)
         .bench_local_values(|req| ready(service.clone().oneshot(req)));
