@@ -113,8 +113,8 @@ pub(super) fn parse(text: &str) -> Result<(Node, Vec<Problem>), (usize, String)>
 #[derive(Debug, Clone, PartialEq)]
 enum Kind {
     Name(String),
-    /// A string literal's value; `None` for bytes and f-strings (not
-    /// literal text), with the reason.
+    /// A string literal's value; for bytes and f-strings (not literal
+    /// text), why not.
     Str(Result<String, &'static str>),
     Number(String),
     Op(&'static str),
