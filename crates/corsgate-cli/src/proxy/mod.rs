@@ -561,18 +561,11 @@ async fn reload_loop(
         }
     };
     let mut last = read_config(&path).ok();
-    let period = Duration::from_secs_f64(if interval > 0.0 { interval } else { 86_400.0 });
-    let mut tick = tokio::time::interval(period);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    tick.tick().await;
+    let mut trigger = Trigger::new(hup, interval).await;
     loop {
-        let cause = tokio::select! {
-            () = hup.recv() => "SIGHUP",
-            _ = tick.tick(), if interval > 0.0 => {
-                if read_config(&path).ok() == last { continue }
-                "the file changed"
-            }
-        };
+        let cause = trigger
+            .next(|| read_config(&path).ok() != last, "the file changed")
+            .await;
         match stable_contents(&path).await {
             Ok(text) => {
                 last = Some(text.clone());
@@ -589,36 +582,24 @@ async fn reload_loop(
 /// Reloads the TLS certificate and key on SIGHUP and when either file
 /// changes, once both have stopped changing; a pair that does not load is
 /// logged and the old one keeps serving.
-async fn cert_reload_loop(cert: Arc<tls::ServerCert>, mut hup: Hangup, interval: f64) {
-    const SETTLE: Duration = Duration::from_millis(100);
+async fn cert_reload_loop(cert: Arc<tls::ServerCert>, hup: Hangup, interval: f64) {
     let read = |cert: &tls::ServerCert| {
-        (
+        Ok::<_, Infallible>((
             std::fs::read(&cert.cert).ok(),
             std::fs::read(&cert.key).ok(),
-        )
+        ))
     };
     let mut last = read(&cert);
-    let period = Duration::from_secs_f64(if interval > 0.0 { interval } else { 86_400.0 });
-    let mut tick = tokio::time::interval(period);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    tick.tick().await;
+    let mut trigger = Trigger::new(hup, interval).await;
     loop {
-        let cause = tokio::select! {
-            () = hup.recv() => "SIGHUP",
-            _ = tick.tick(), if interval > 0.0 => {
-                if read(&cert) == last { continue }
-                "the files changed"
-            }
-        };
+        let cause = trigger
+            .next(|| read(&cert) != last, "the files changed")
+            .await;
         // A renewal writes two files: wait until both are still.
-        for _ in 0..20 {
-            let before = read(&cert);
-            tokio::time::sleep(SETTLE).await;
-            if read(&cert) == before {
-                break;
-            }
-        }
-        last = read(&cert);
+        last = match settled(|| read(&cert)).await {
+            Ok(Some(both)) => Ok(both),
+            _ => read(&cert),
+        };
         match cert.reload() {
             Ok(()) => info!(
                 "reloaded the TLS certificate {} ({cause})",
@@ -631,29 +612,91 @@ async fn cert_reload_loop(cert: Arc<tls::ServerCert>, mut hup: Hangup, interval:
     }
 }
 
+/// What starts a reload: SIGHUP, or a change seen when polling every
+/// `--reload-interval` seconds (0: SIGHUP only).
+struct Trigger {
+    hup: Hangup,
+    tick: Option<tokio::time::Interval>,
+}
+
+impl Trigger {
+    async fn new(hup: Hangup, interval: f64) -> Self {
+        let tick = if interval > 0.0 {
+            let mut tick = tokio::time::interval(Duration::from_secs_f64(interval));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            // The first tick is immediate: the state was just read.
+            tick.tick().await;
+            Some(tick)
+        } else {
+            None
+        };
+        Self { hup, tick }
+    }
+
+    /// Waits for SIGHUP (`"SIGHUP"`) or a poll on which `changed` says so
+    /// (`change`).
+    async fn next(
+        &mut self,
+        mut changed: impl FnMut() -> bool,
+        change: &'static str,
+    ) -> &'static str {
+        loop {
+            let polled = async {
+                match self.tick.as_mut() {
+                    Some(tick) => {
+                        tick.tick().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                () = self.hup.recv() => return "SIGHUP",
+                () = polled => {
+                    if changed() {
+                        return change;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// How long reads must agree before a file is taken as written, and how
+/// many times to wait for that.
+const SETTLE: Duration = Duration::from_millis(100);
+const SETTLE_TRIES: usize = 20;
+
+/// Reads until two reads [`SETTLE`] apart agree: the value, or `None` when
+/// it kept changing for [`SETTLE_TRIES`] waits. A read error ends it.
+async fn settled<T: PartialEq, E>(mut read: impl FnMut() -> Result<T, E>) -> Result<Option<T>, E> {
+    let mut previous = read()?;
+    for _ in 0..SETTLE_TRIES {
+        tokio::time::sleep(SETTLE).await;
+        let now = read()?;
+        if now == previous {
+            return Ok(Some(now));
+        }
+        previous = now;
+    }
+    Ok(None)
+}
+
 /// The file's contents once two reads, [`SETTLE`] apart, agree: an editor
 /// or `cat > file` truncates before it writes, and a reload in between
 /// would load an empty policy that refuses every origin. An empty file is
 /// refused too (it would be the allow-nothing default).
 async fn stable_contents(path: &Path) -> Result<String, String> {
-    const SETTLE: Duration = Duration::from_millis(100);
-    const TRIES: usize = 20;
-    let mut previous = read_config(path)?;
-    for _ in 0..TRIES {
-        tokio::time::sleep(SETTLE).await;
-        let now = read_config(path)?;
-        if now == previous {
-            if now.trim().is_empty() {
-                return Err("the file is empty (if you mean \"allow nothing\", write `allowed_origins = []`)".into());
-            }
-            return Ok(now);
-        }
-        previous = now;
+    match settled(|| read_config(path)).await? {
+        Some(text) if text.trim().is_empty() => Err(
+            "the file is empty (if you mean \"allow nothing\", write `allowed_origins = []`)"
+                .into(),
+        ),
+        Some(text) => Ok(text),
+        None => Err(format!(
+            "the file kept changing for {:?}",
+            SETTLE * u32::try_from(SETTLE_TRIES).unwrap_or(u32::MAX)
+        )),
     }
-    Err(format!(
-        "the file kept changing for {:?}",
-        SETTLE * u32::try_from(TRIES).unwrap_or(u32::MAX)
-    ))
 }
 
 /// Reads the policy file, at most the library's size limit.
