@@ -167,65 +167,65 @@ async fn record_decision(
     let cross_origin = origin.as_deref().filter(|o| *o != recorder.api_origin);
     let says =
         cross_origin.and_then(|o| browser_says(&url, o, &method, &headers, credentials, &response));
-    let row_tag = row.map_or_else(String::new, |r| format!("#{} ", r + 1));
     let without = path == WITHOUT || path.starts_with(&format!("{WITHOUT}/"));
-    let decision = response.extensions().get::<Decision>().cloned();
-    let Some(decision) = decision.filter(|_| !without) else {
-        if without {
-            let _ = writeln!(
-                std::io::stdout().lock(),
-                "{row_tag}{method:<7} {path:<24} {}  {}: without corsgate: {}",
-                response.status().as_u16(),
-                origin.as_deref().unwrap_or("(no Origin)"),
-                says.as_deref()
-                    .and_then(|s| s.split_once("has been blocked by CORS policy: "))
-                    .map_or("no CORS headers", |(_, why)| why)
-            );
-            recorder.log.push(Logged {
-                run,
-                row,
-                without,
-                method,
-                path,
-                origin,
-                kind: if headers.contains_key(header::ACCESS_CONTROL_REQUEST_METHOD) {
-                    "preflight"
-                } else {
-                    "actual"
-                },
-                allowed: says.is_none(),
-                reason: "without-corsgate",
-                reason_text: "no CORS headers: this API runs without corsgate".into(),
-                status: response.status().as_u16(),
-                browser_says: says,
-            });
-        }
-        return response;
-    };
-
-    let allowed = decision.is_allowed();
-    let kind = match decision.kind() {
-        DecisionKind::Preflight => "preflight",
-        DecisionKind::OutOfScope => "out-of-scope",
-        _ => "actual",
-    };
-    let verdict = match (decision.kind(), allowed) {
-        (DecisionKind::Preflight, true) => "preflight allowed",
-        (DecisionKind::Preflight, false) => {
-            "preflight rejected (the browser will not send the request)"
-        }
-        (DecisionKind::OutOfScope, _) => "no CORS headers",
-        (_, true) if origin.is_none() => "not a CORS request",
-        (_, true) => "allowed",
-        (_, false) => "not allowed (the browser will hide the response)",
+    // What the terminal and the page say: the verdict and its detail.
+    let (kind, allowed, verdict, reason, reason_text, detail) = if without {
+        let why = says
+            .as_deref()
+            .and_then(|s| s.split_once("has been blocked by CORS policy: "))
+            .map_or("no CORS headers", |(_, why)| why)
+            .to_owned();
+        let kind = if headers.contains_key(header::ACCESS_CONTROL_REQUEST_METHOD) {
+            "preflight"
+        } else {
+            "actual"
+        };
+        let text = "no CORS headers: this API runs without corsgate".to_owned();
+        (
+            kind,
+            says.is_none(),
+            "without corsgate",
+            "without-corsgate",
+            text,
+            why,
+        )
+    } else {
+        let Some(decision) = response.extensions().get::<Decision>().cloned() else {
+            return response;
+        };
+        let allowed = decision.is_allowed();
+        let kind = match decision.kind() {
+            DecisionKind::Preflight => "preflight",
+            DecisionKind::OutOfScope => "out-of-scope",
+            _ => "actual",
+        };
+        let verdict = match (decision.kind(), allowed) {
+            (DecisionKind::Preflight, true) => "preflight allowed",
+            (DecisionKind::Preflight, false) => {
+                "preflight rejected (the browser will not send the request)"
+            }
+            (DecisionKind::OutOfScope, _) => "no CORS headers",
+            (_, true) if origin.is_none() => "not a CORS request",
+            (_, true) => "allowed",
+            (_, false) => "not allowed (the browser will hide the response)",
+        };
+        let text = decision.reason().to_string();
+        (
+            kind,
+            allowed,
+            verdict,
+            decision.reason().name(),
+            text.clone(),
+            text,
+        )
     };
     let status = response.status().as_u16();
+    let row_tag = row.map_or_else(String::new, |r| format!("#{} ", r + 1));
     // A closed stdout (`corsgate demo | head`) must not stop the demo.
     let _ = writeln!(
         std::io::stdout().lock(),
-        "{row_tag}{method:<7} {path:<24} {status}  {}: {verdict}: {}",
+        "{row_tag}{method:<7} {path:<24} {status}  {}: {verdict}: {detail}",
         origin.as_deref().unwrap_or("(no Origin)"),
-        decision.reason()
     );
     recorder.log.push(Logged {
         run,
@@ -236,8 +236,8 @@ async fn record_decision(
         origin,
         kind,
         allowed,
-        reason: decision.reason().name(),
-        reason_text: decision.reason().to_string(),
+        reason,
+        reason_text,
         status,
         browser_says: says,
     });
