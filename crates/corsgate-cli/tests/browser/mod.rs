@@ -14,7 +14,6 @@ mod demo;
 mod fetch;
 
 use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -28,6 +27,7 @@ use fantoccini::{Client, ClientBuilder};
 use serde_json::{Value, json};
 
 use crate::support::TempDir;
+pub(crate) use crate::support::serve;
 
 /// One browser at a time: two cores, and timing-sensitive tests (the
 /// preflight cache) must not starve.
@@ -355,16 +355,6 @@ impl Recorder {
             },
         ))
     }
-}
-
-/// Serves `router` on 127.0.0.1 on a free port, for the rest of the test.
-pub(crate) async fn serve(router: Router) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, router).await;
-    });
-    addr
 }
 
 /// A page server: an empty HTML page at `/` on its own origin.

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use corsgate::tower::CorsLayer;
 use serde_json::Value;
 
-use crate::support::{Proxy, run};
+use crate::support::{Proxy, doctor_json as doctor, run, serve};
 
 const ORIGIN: &str = "http://127.0.0.1:5000";
 
@@ -149,24 +149,9 @@ async fn scripted(
     response
 }
 
-async fn serve(app: Router) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    addr
-}
-
 async fn scripted_servers() -> SocketAddr {
     let other = serve(Router::new().fallback(|m, u, h| scripted(m, u, h, None))).await;
     serve(Router::new().fallback(move |m, u, h| scripted(m, u, h, Some(other)))).await
-}
-
-fn doctor(args: &[&str]) -> (i32, Value) {
-    let mut argv = vec!["doctor", "--json"];
-    argv.extend_from_slice(args);
-    let (code, stdout, stderr) = tokio::task::block_in_place(|| run(&argv));
-    let json = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}\n{stderr}"));
-    (code, json)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

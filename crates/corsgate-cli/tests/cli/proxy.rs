@@ -12,7 +12,7 @@ use axum::extract::ws::{Message, WebSocketUpgrade};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use bytes::Bytes;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::Frame;
@@ -462,25 +462,9 @@ async fn it_is_not_an_open_proxy() {
 async fn websockets_pass_through() {
     let up = start_upstream().await;
     let proxy = start(&["--upstream", &up.url(), "--allow-origin", ORIGIN]);
-    let url = format!("ws://{}/ws", proxy.addr);
-    let (mut socket, response) = tokio::time::timeout(
-        Duration::from_secs(10),
-        tokio_tungstenite::connect_async(url),
-    )
-    .await
-    .unwrap()
-    .expect("handshake through the proxy");
-    assert_eq!(response.status(), 101);
-    socket
-        .send(tokio_tungstenite::tungstenite::Message::text("hello"))
-        .await
-        .unwrap();
-    let reply = tokio::time::timeout(Duration::from_secs(10), socket.next())
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
-    assert_eq!(reply.into_text().unwrap().as_str(), "echo: hello");
+    let (status, reply) = crate::support::websocket_hello(&proxy).await;
+    assert_eq!(status, 101);
+    assert_eq!(reply, "echo: hello");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -333,3 +333,46 @@ impl Drop for Demo {
         let _ = self.child.wait();
     }
 }
+
+/// Serves an axum app on a free loopback port for the rest of the test.
+pub(crate) async fn serve(app: axum::Router) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    addr
+}
+
+/// `corsgate doctor --json ARGS`: the exit code and the parsed report.
+pub(crate) fn doctor_json(args: &[&str]) -> (i32, serde_json::Value) {
+    let mut argv = vec!["doctor", "--json"];
+    argv.extend_from_slice(args);
+    let (code, stdout, stderr) = tokio::task::block_in_place(|| run(&argv));
+    let json = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}\n{stderr}"));
+    (code, json)
+}
+
+/// A WebSocket to the proxy's `/ws` sends `hello`: the handshake's status
+/// and the text that comes back (each step within 10 s).
+pub(crate) async fn websocket_hello(proxy: &Proxy) -> (u16, String) {
+    use futures_util::{SinkExt, StreamExt};
+    let (mut socket, response) = tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio_tungstenite::connect_async(format!("ws://{}/ws", proxy.addr)),
+    )
+    .await
+    .unwrap()
+    .unwrap_or_else(|e| panic!("handshake through the proxy: {e}\n{}", proxy.stderr()));
+    socket
+        .send(tokio_tungstenite::tungstenite::Message::text("hello"))
+        .await
+        .unwrap();
+    let reply = tokio::time::timeout(Duration::from_secs(10), socket.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    (
+        response.status().as_u16(),
+        reply.into_text().unwrap().as_str().to_owned(),
+    )
+}

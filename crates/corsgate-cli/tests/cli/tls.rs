@@ -17,7 +17,7 @@ use rustls_pki_types::{CertificateDer, ServerName};
 use serde_json::Value;
 
 use crate::pki::{Pki, serve_tls};
-use crate::support::{BIN, Proxy, run};
+use crate::support::{BIN, Proxy, doctor_json as doctor, run, serve};
 
 const PAGE: &str = "https://app.example.test";
 
@@ -63,13 +63,6 @@ async fn echo(version: Version, uri: Uri, headers: HeaderMap) -> Response {
 
 fn echo_app() -> Router {
     Router::new().fallback(echo)
-}
-
-async fn serve_plain(app: Router) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    addr
 }
 
 /// What an https client saw: the version, status, headers and the
@@ -134,14 +127,6 @@ async fn https_get(addr: SocketAddr, host: &str, ca: &Path, alpn: &[&str], path:
     }
 }
 
-fn doctor(args: &[&str]) -> (i32, Value) {
-    let mut argv = vec!["doctor", "--json"];
-    argv.extend_from_slice(args);
-    let (code, stdout, stderr) = tokio::task::block_in_place(|| run(&argv));
-    let json = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}\n{stderr}"));
-    (code, json)
-}
-
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> &'a str {
     headers
         .get(name)
@@ -194,7 +179,7 @@ async fn doctor_names_each_tls_failure_as_chromium_does() {
     let wrong_host = pki.issue("wrong-host", &["other.example.test"], false);
     let unknown_ca = stranger.issue("unknown-ca", &["localhost", "127.0.0.1"], false);
     let ca = pki.ca_pem.to_str().unwrap();
-    let plain = serve_plain(echo_app()).await;
+    let plain = serve(echo_app()).await;
     let cases = [
         (
             serve_tls(&expired, &["http/1.1"], echo_app()).await,
@@ -296,7 +281,7 @@ async fn mixed_content_is_blocked_before_cors() {
     let pki = Pki::new("mixed");
     let leaf = pki.issue("server", &["127.0.0.1"], false);
     let tls = serve_tls(&leaf, &["h2", "http/1.1"], echo_app()).await;
-    let plain = serve_plain(echo_app()).await;
+    let plain = serve(echo_app()).await;
     let ca = pki.ca_pem.to_str().unwrap();
 
     // An https page, an http API off loopback: blocked, nothing sent (the
@@ -452,7 +437,7 @@ async fn an_untrusted_upstream_is_a_502_naming_the_tls_error_with_cors_headers()
 async fn the_proxy_serves_https_and_reloads_its_certificate() {
     let pki = Pki::new("listener");
     let first = pki.issue("first", &["localhost", "127.0.0.1"], false);
-    let upstream = serve_plain(echo_app()).await;
+    let upstream = serve(echo_app()).await;
     let (cert, key) = (pki.path("live.pem"), pki.path("live.key"));
     std::fs::copy(&first.cert, &cert).unwrap();
     std::fs::copy(&first.key, &key).unwrap();
@@ -563,7 +548,7 @@ async fn redirects_between_http_and_https_are_followed_as_the_browser_does() {
             )
         }
     });
-    let plain = serve_plain(moved).await;
+    let plain = serve(moved).await;
     let url = format!("http://127.0.0.1:{}/users", plain.port());
     let (code, json) = doctor(&[
         &url,
@@ -592,7 +577,6 @@ async fn redirects_between_http_and_https_are_followed_as_the_browser_does() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn websockets_pass_through_to_an_https_upstream() {
     use axum::extract::ws::{Message, WebSocketUpgrade};
-    use futures_util::{SinkExt, StreamExt};
     let pki = Pki::new("wss-upstream");
     let leaf = pki.issue("upstream", &["localhost"], false);
     let app = Router::new().route(
@@ -619,24 +603,9 @@ async fn websockets_pass_through_to_an_https_upstream() {
         "--allow-origin",
         "http://127.0.0.1:5000",
     ]);
-    let (mut socket, response) = tokio::time::timeout(
-        Duration::from_secs(10),
-        tokio_tungstenite::connect_async(format!("ws://{}/ws", proxy.addr)),
-    )
-    .await
-    .unwrap()
-    .unwrap_or_else(|e| panic!("handshake through the proxy: {e}\n{}", proxy.stderr()));
-    assert_eq!(response.status(), 101);
-    socket
-        .send(tokio_tungstenite::tungstenite::Message::text("hello"))
-        .await
-        .unwrap();
-    let reply = tokio::time::timeout(Duration::from_secs(10), socket.next())
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
-    assert_eq!(reply.into_text().unwrap().as_str(), "echo over tls: hello");
+    let (status, reply) = crate::support::websocket_hello(&proxy).await;
+    assert_eq!(status, 101);
+    assert_eq!(reply, "echo over tls: hello");
 
     // Without the CA, the upgrade is refused with the TLS error named.
     // (A short header timeout closes the kept-alive connection, which
@@ -679,7 +648,7 @@ async fn the_readmes_openssl_certificate_serves_the_story_on_https() {
         "{command}\n{}",
         String::from_utf8_lossy(&made.stderr)
     );
-    let upstream = serve_plain(echo_app()).await;
+    let upstream = serve(echo_app()).await;
     let proxy = Proxy::start(&[
         "--upstream",
         &format!("http://{upstream}"),
