@@ -8,7 +8,7 @@ use axum::Router;
 use axum::routing::any;
 use serde_json::{Value, json};
 
-use super::{Browser, Recorder, api_response, page_origin, serve};
+use super::{Browser, Recorder, api_response, page_origin, page_router, serve};
 use crate::support::{Demo, Proxy};
 
 /// Waits (at most 30 s) until the demo page has run every call.
@@ -219,6 +219,47 @@ async fn corsgate_proxy_in_front_of_a_plain_back_end() {
     assert_eq!(seen.methods_for("/api/other"), ["GET"]);
 }
 
+/// An https page Chromium trusts and a server it does not: a test CA's
+/// certificate for localhost serves the page (`page`, its origin), another
+/// CA's serves `untrusted`, and Chromium, on the page, trusts the first by
+/// its key's hash (`--ignore-certificate-errors-spki-list`) — not by turning
+/// certificate checks off.
+struct OnHttps {
+    pki: crate::pki::Pki,
+    leaf: crate::pki::Leaf,
+    page: String,
+    untrusted: std::net::SocketAddr,
+    browser: Browser,
+}
+
+async fn on_https(name: &str) -> OnHttps {
+    let pki = crate::pki::Pki::new(name);
+    let leaf = pki.issue("localhost", &["localhost", "127.0.0.1"], false);
+    let page = format!(
+        "https://localhost:{}",
+        crate::pki::serve_tls(&leaf, &["h2", "http/1.1"], page_router())
+            .await
+            .port()
+    );
+    let stranger = crate::pki::Pki::new(&format!("{name}-stranger"));
+    let other = stranger.issue("localhost", &["localhost"], false);
+    let untrusted =
+        crate::pki::serve_tls(&other, &["http/1.1"], Router::new().fallback(api_response)).await;
+    let browser = Browser::start_with(&[format!(
+        "--ignore-certificate-errors-spki-list={}",
+        leaf.spki_sha256()
+    )])
+    .await;
+    browser.open(&format!("{page}/")).await;
+    OnHttps {
+        pki,
+        leaf,
+        page,
+        untrusted,
+        browser,
+    }
+}
+
 /// The seeds' story on https: a page on an https origin calls the API
 /// through `corsgate proxy --tls-cert/--tls-key` over HTTP/2. Chromium
 /// trusts the test certificate by its key's hash
@@ -226,22 +267,13 @@ async fn corsgate_proxy_in_front_of_a_plain_back_end() {
 /// a server with another certificate is still refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn corsgate_proxy_over_https_in_chromium() {
-    let pki = crate::pki::Pki::new("browser-tls");
-    let leaf = pki.issue("localhost", &["localhost", "127.0.0.1"], false);
-    let page_router = Router::new().route(
-        "/",
-        axum::routing::get(|| async {
-            axum::response::Html(
-                "<!doctype html><meta charset=utf-8><title>page</title><p>https page</p>",
-            )
-        }),
-    );
-    let page = format!(
-        "https://localhost:{}",
-        crate::pki::serve_tls(&leaf, &["h2", "http/1.1"], page_router)
-            .await
-            .port()
-    );
+    let OnHttps {
+        pki,
+        leaf,
+        page,
+        untrusted,
+        browser,
+    } = on_https("browser-tls").await;
     let seen = Recorder::default();
     let backend = Router::new().route("/api/{*rest}", any(api_response));
     let backend = format!("http://{}", serve(seen.around(backend)).await);
@@ -259,18 +291,6 @@ async fn corsgate_proxy_over_https_in_chromium() {
         leaf.key.to_str().unwrap(),
     ]);
     let api = format!("https://localhost:{}", proxy.addr.port());
-    // A second server whose certificate Chromium was not told to trust.
-    let stranger = crate::pki::Pki::new("browser-tls-stranger");
-    let other = stranger.issue("localhost", &["localhost"], false);
-    let untrusted =
-        crate::pki::serve_tls(&other, &["http/1.1"], Router::new().fallback(api_response)).await;
-
-    let browser = Browser::start_with(&[format!(
-        "--ignore-certificate-errors-spki-list={}",
-        leaf.spki_sha256()
-    )])
-    .await;
-    browser.open(&format!("{page}/")).await;
     assert_eq!(
         browser.eval("location.protocol").await,
         json!("https:"),
@@ -335,36 +355,16 @@ async fn corsgate_proxy_over_https_in_chromium() {
 /// with a warning, not blocked, by Chromium, and doctor says the same.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn doctor_names_tls_and_mixed_content_failures_as_chromium_logs_them() {
-    let pki = crate::pki::Pki::new("console");
-    let leaf = pki.issue("localhost", &["localhost", "127.0.0.1"], false);
-    let page_router = Router::new().route(
-        "/",
-        axum::routing::get(|| async { axum::response::Html("<!doctype html><title>page</title>") }),
-    );
-    let page = format!(
-        "https://localhost:{}",
-        crate::pki::serve_tls(&leaf, &["http/1.1"], page_router)
-            .await
-            .port()
-    );
-    let stranger = crate::pki::Pki::new("console-stranger");
-    let other = stranger.issue("localhost", &["localhost"], false);
-    let untrusted =
-        crate::pki::serve_tls(&other, &["http/1.1"], Router::new().fallback(api_response)).await;
-    let browser = Browser::start_with(&[format!(
-        "--ignore-certificate-errors-spki-list={}",
-        leaf.spki_sha256()
-    )])
-    .await;
-    browser.open(&format!("{page}/")).await;
+    let OnHttps {
+        page,
+        untrusted,
+        browser,
+        ..
+    } = on_https("console").await;
     let _ = browser.console().await;
 
-    let doctor = |url: &str| {
-        let (_, out, err) = tokio::task::block_in_place(|| {
-            crate::support::run(&["doctor", "--json", url, "--origin", &page, "--timeout", "2"])
-        });
-        serde_json::from_str::<Value>(&out).unwrap_or_else(|e| panic!("{e}: {out}{err}"))
-    };
+    let doctor =
+        |url: &str| crate::support::doctor_json(&[url, "--origin", &page, "--timeout", "2"]).1;
     // The same line Chromium logs, whatever it puts before it.
     let logged = |lines: &[(String, String)], message: &str| {
         lines.iter().any(|(_, line)| line.ends_with(message))

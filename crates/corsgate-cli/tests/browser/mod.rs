@@ -359,13 +359,17 @@ impl Recorder {
 
 /// A page server: an empty HTML page at `/` on its own origin.
 pub(crate) async fn page_origin() -> String {
-    let page = Router::new().route(
+    format!("http://{}", serve(page_router()).await)
+}
+
+/// The empty test page at `/`, to serve over http or https.
+pub(crate) fn page_router() -> Router {
+    Router::new().route(
         "/",
         axum::routing::get(|| async {
             Html("<!doctype html><meta charset=utf-8><title>page</title><p>test page</p>")
         }),
-    );
-    format!("http://{}", serve(page).await)
+    )
 }
 
 /// The response every test API gives: a body and two extra headers.
