@@ -10,6 +10,12 @@
 //! oldest idle connection is closed to make room — as nginx reuses its
 //! idle keep-alive connections when connections run short. A connection with
 //! a request in flight is never evicted.
+//!
+//! The cap is kept *before* `accept`: the proxy waits until the evicted
+//! connection's descriptor is really closed before it takes the next one
+//! from the kernel's queue. (Evicting and accepting at once let a burst of
+//! queued idle sockets hold descriptors faster than evicted ones closed, so
+//! a real client's upstream connection could fail for lack of one.)
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -101,10 +107,13 @@ impl Conn {
 }
 
 impl Drop for Conn {
+    /// The connection's task owns the socket and drops it before (or with)
+    /// the last handle on its `Conn`: the slot is free once this runs.
     fn drop(&mut self) {
         if let Ok(mut open) = self.tracker.open.lock() {
             open.remove(&self.id);
         }
+        self.tracker.released.notify_one();
     }
 }
 
@@ -127,6 +136,8 @@ pub(crate) struct Tracker {
     start: tokio::time::Instant,
     next_id: AtomicU64,
     open: Mutex<BTreeMap<u64, std::sync::Weak<Conn>>>,
+    /// Told each time a connection is gone (its slot is free).
+    released: Notify,
     max: usize,
     header_timeout: Duration,
     idle_timeout: Duration,
@@ -138,6 +149,7 @@ impl Tracker {
             start: tokio::time::Instant::now(),
             next_id: AtomicU64::new(0),
             open: Mutex::new(BTreeMap::new()),
+            released: Notify::new(),
             max: max.max(1),
             header_timeout,
             idle_timeout,
@@ -148,14 +160,27 @@ impl Tracker {
         u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
-    /// Registers a new connection; at the cap, first evicts the oldest idle
-    /// one (if every connection is busy, the new one is still served: the
-    /// cap bounds idle connections, not work).
-    pub(crate) fn open(self: &Arc<Self>) -> Arc<Conn> {
-        let count = self.open.lock().map_or(0, |open| open.len());
-        if count >= self.max {
-            self.evict_idle();
+    fn count(&self) -> usize {
+        self.open.lock().map_or(0, |open| open.len())
+    }
+
+    /// Resolves when there is room for one more connection: below the cap
+    /// at once; at the cap, once the oldest idle connection has been closed
+    /// (not merely told to close). If every connection is busy it resolves
+    /// too: the cap bounds idle connections, not work. Cancel-safe.
+    pub(crate) async fn room(&self) {
+        while self.count() >= self.max {
+            if !self.evict_idle() {
+                return;
+            }
+            // An evicted connection closes within a scheduler turn or two;
+            // the pause only guards against a wake-up lost to a race.
+            let _ = tokio::time::timeout(Duration::from_millis(50), self.released.notified()).await;
         }
+    }
+
+    /// Registers a new connection (call [`Tracker::room`] first).
+    pub(crate) fn open(self: &Arc<Self>) -> Arc<Conn> {
         let conn = Arc::new(Conn {
             id: self.next_id.fetch_add(1, Ordering::Relaxed),
             in_flight: AtomicUsize::new(0),
@@ -276,8 +301,12 @@ mod tests {
         let busy = tracker.open();
         let _guard = busy.request();
         let idle = tracker.open();
-        let newest = tracker.open();
-        // `idle` was evicted (not `busy`, which is older but busy).
+        // At the cap, room is made by closing `idle` (not `busy`, which is
+        // older but busy), and only once it is gone.
+        let waiting = tokio::spawn({
+            let tracker = Arc::clone(&tracker);
+            async move { tracker.room().await }
+        });
         tokio::time::timeout(Duration::from_millis(1), idle.closed())
             .await
             .expect("the idle connection is told to close");
@@ -286,7 +315,29 @@ mod tests {
                 .await
                 .is_err()
         );
-        drop(newest);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert!(!waiting.is_finished(), "room before the idle one closed");
+        drop(idle);
+        tokio::time::timeout(Duration::from_millis(1), waiting)
+            .await
+            .expect("room once the idle connection closed")
+            .unwrap();
+        assert_eq!(tracker.count(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn below_the_cap_or_with_every_connection_busy_there_is_room_at_once() {
+        let tracker = Tracker::new(2, Duration::from_secs(10), Duration::from_secs(60));
+        let first = tracker.open();
+        tokio::time::timeout(Duration::from_millis(1), tracker.room())
+            .await
+            .expect("room below the cap");
+        let second = tracker.open();
+        let (_a, _b) = (first.request(), second.request());
+        tokio::time::timeout(Duration::from_millis(1), tracker.room())
+            .await
+            .expect("the cap bounds idle connections, not work");
+        assert_eq!(tracker.count(), 2);
     }
 
     #[tokio::test(start_paused = true)]

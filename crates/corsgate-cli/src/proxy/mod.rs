@@ -460,7 +460,12 @@ async fn serve(
     let mut backoff = AcceptBackoff::new();
     loop {
         tokio::select! {
-            accepted = listener.accept() => {
+            // At the cap, a connection is taken from the kernel's queue
+            // only once an idle one has closed: descriptors stay bounded.
+            accepted = async {
+                tracker.room().await;
+                listener.accept().await
+            } => {
                 let (stream, peer) = match accepted {
                     Ok(conn) => conn,
                     Err(e) => {
