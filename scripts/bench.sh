@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
-# Callgrind instruction counts of the tower benchmarks (crates/corsgate/benches/decide.rs),
-# every contender and scenario in one run, and the table docs/benchmarks.md shows: each
-# layer's overhead over the bare service, and corsgate's overhead as a fraction of
-# tower-http's. Instruction counts are stable on a noisy machine; times are not.
+# Callgrind instruction counts of the benchmarks in crates/corsgate/benches/decide.rs, every
+# contender and scenario in one run, and the tables docs/benchmarks.md shows: each
+# middleware's overhead over the bare service, and corsgate's overhead as a fraction of its
+# peer's (tower-http's `CorsLayer` for the tower layer, actix-cors for the actix middleware).
+# Instruction counts are stable on a noisy machine; times are not.
 #   scripts/bench.sh            # prints the table (needs valgrind: apt-get install valgrind)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v valgrind >/dev/null || { echo "scripts/bench.sh: needs valgrind (apt-get install valgrind)" >&2; exit 2; }
 
-cargo bench -q -p corsgate --bench decide --no-run 2>/dev/null
-bin=$(cargo bench -q -p corsgate --bench decide --no-run --message-format=json 2>/dev/null \
+cargo bench -q -p corsgate --features actix --bench decide --no-run 2>/dev/null
+bin=$(cargo bench -q -p corsgate --features actix --bench decide --no-run --message-format=json 2>/dev/null \
     | sed -n 's/.*"executable":"\([^"]*decide[^"]*\)".*/\1/p' | tail -1)
 [ -x "$bin" ] || { echo "scripts/bench.sh: the benchmark binary was not found" >&2; exit 1; }
 
@@ -18,15 +19,41 @@ count() { # bench name -> instructions in the whole process
         --sample-count 20 --sample-size 1000 2>&1 >/dev/null | sed -n 's/.*Collected : \([0-9]*\).*/\1/p'
 }
 
-echo "| scenario | bare service | tower-http | corsgate | tower-http's overhead | corsgate's overhead | corsgate ÷ tower-http |"
-echo "|---|---:|---:|---:|---:|---:|---:|"
-for scenario in get preflight disallowed no-origin; do
-    bare=$(count "bare_service::$scenario")
-    theirs=$(count "tower_http_cors::$scenario")
-    ours=$(count "corsgate_cors::$scenario")
-    awk -v s="$scenario" -v b="$bare" -v t="$theirs" -v o="$ours" 'BEGIN {
-        printf "| %s | %.2f M | %.2f M | %.2f M | %.2f M | %.2f M | **%.2f** |\n",
-            s, b/1e6, t/1e6, o/1e6, (t-b)/1e6, (o-b)/1e6, (o-b)/(t-b) }'
-done
+# Allocations per request (divan's counting allocator, the median of 20 samples), from one
+# untimed run: "group::bench::scenario count" lines. divan omits a benchmark that allocates
+# nothing, hence the default 0.
+allocs=$("$bin" --bench --sample-count 20 2>/dev/null | sed 's/│/|/g; s/[├╰]─/+/g' | awk -F'|' '
+    /\+ / {
+        depth = index($0, "+"); rest = substr($0, depth + 2); n = split(rest, w, " ")
+        if (w[2] == "|" || n == 1) { group[depth] = w[1]; for (d in group) if (d + 0 > depth) delete group[d]; next }
+        path = ""; for (d = 1; d < depth; d++) if (d in group) path = path group[d] "::"
+        leaf = path w[1]; next
+    }
+    /[ |]alloc:/ && !/max alloc:/ { want = 1; next }
+    want { split($(NF - 3), m, " "); print leaf, m[1]; want = 0 }')
+allocs_of() { echo "$allocs" | awk -v k="$1" '$1 == k { print $2; found = 1 } END { if (!found) print 0 }'; }
+
+table() { # peer label, bench prefix, bare, peer, ours
+    echo "| scenario | bare | $1 | corsgate | $1's overhead | corsgate's overhead | corsgate ÷ $1 | allocations: bare, $1, corsgate |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+    for scenario in get preflight disallowed no-origin; do
+        bare=$(count "$2$3::$scenario")
+        theirs=$(count "$2$4::$scenario")
+        ours=$(count "$2$5::$scenario")
+        a="$(allocs_of "$2$3::$scenario"), $(allocs_of "$2$4::$scenario"), $(allocs_of "$2$5::$scenario")"
+        awk -v s="$scenario" -v b="$bare" -v t="$theirs" -v o="$ours" -v a="$a" 'BEGIN {
+            printf "| %s | %.2f M | %.2f M | %.2f M | %.2f M | %.2f M | **%.2f** | %s |\n",
+                s, b/1e6, t/1e6, o/1e6, (t-b)/1e6, (o-b)/1e6, (o-b)/(t-b), a }'
+    done
+}
+
+echo "Tower (a bare tower service; tower-http 0.6 \`CorsLayer\`; corsgate's \`CorsLayer\`):"
 echo
-echo "(valgrind --tool=callgrind, 20 samples of 1000 iterations each, instructions in the whole process; $(date -u +%F), $(rustc --version))"
+table tower-http "" bare_service tower_http_cors corsgate_cors
+echo
+echo "actix-web 4 (the bare app; actix-cors 0.7; corsgate's \`actix::Cors\`):"
+echo
+table actix-cors "actix::" bare_app actix_cors corsgate_actix
+echo
+echo "(valgrind --tool=callgrind, 20 samples of 1000 iterations each, instructions in the whole process;"
+echo "allocations per request from divan's counting allocator, median of 20 samples; $(date -u +%F), $(rustc --version))"

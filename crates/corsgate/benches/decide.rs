@@ -17,6 +17,10 @@ use divan::Bencher;
 use http::{HeaderValue, Method, Request, Response};
 use tower::{Layer, Service, ServiceExt};
 
+/// Counts allocations: divan prints them per iteration beside the times.
+#[global_allocator]
+static ALLOC: divan::AllocProfiler = divan::AllocProfiler::system();
+
 fn main() {
     divan::main();
 }
@@ -80,14 +84,17 @@ fn preflight() -> Request<()> {
         .unwrap()
 }
 
+/// The policy every contender applies: one origin, with credentials.
+fn corsgate_policy() -> corsgate::Policy {
+    Config::builder()
+        .allowed_origins([ORIGIN])
+        .allow_credentials(true)
+        .compile()
+        .unwrap()
+}
+
 fn corsgate_layer() -> corsgate::tower::CorsLayer {
-    corsgate::tower::CorsLayer::new(
-        Config::builder()
-            .allowed_origins([ORIGIN])
-            .allow_credentials(true)
-            .compile()
-            .unwrap(),
-    )
+    corsgate::tower::CorsLayer::new(corsgate_policy())
 }
 
 fn tower_http_layer() -> tower_http::cors::CorsLayer {
@@ -151,4 +158,83 @@ fn policy_decide_apply(bencher: Bencher, origins: usize) {
         decision.apply(&mut response);
         response.len()
     });
+}
+
+/// actix-web 4: the bare app, actix-cors 0.7 and corsgate's middleware, the
+/// same policy and scenarios as the tower benchmarks above. Each request
+/// goes through the whole app (routing, the handler), as in production;
+/// the bare app is the baseline the middlewares' overhead is measured
+/// against.
+#[cfg(feature = "actix")]
+mod actix {
+    use actix_web::dev::{Service, ServiceResponse};
+    use actix_web::http::header::CONTENT_TYPE;
+    use actix_web::{App, HttpResponse, test, web};
+    use divan::Bencher;
+
+    use super::{ORIGIN, SCENARIOS, ready};
+
+    fn request(kind: &str) -> actix_http::Request {
+        let request = match kind {
+            "get" => test::TestRequest::get().insert_header(("origin", ORIGIN)),
+            "preflight" => test::TestRequest::default()
+                .method(actix_web::http::Method::OPTIONS)
+                .insert_header(("origin", ORIGIN))
+                .insert_header(("access-control-request-method", "PUT"))
+                .insert_header(("access-control-request-headers", "content-type,x-csrftoken")),
+            "disallowed" => {
+                test::TestRequest::get().insert_header(("origin", "https://evil.example"))
+            }
+            _ => test::TestRequest::get(),
+        };
+        request.uri("/users").to_request()
+    }
+
+    async fn users() -> HttpResponse {
+        HttpResponse::Ok().body("[]")
+    }
+
+    /// Builds the app (on actix's runtime, once) and measures one call per
+    /// iteration; the handler and the middlewares answer without waiting.
+    fn run<S, B>(bencher: Bencher, kind: &str, service: S)
+    where
+        S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    {
+        bencher
+            .with_inputs(|| request(kind))
+            .bench_local_values(|req| ready(service.call(req)).map(|r| r.status()));
+    }
+
+    #[divan::bench(args = SCENARIOS)]
+    fn bare_app(bencher: Bencher, kind: &str) {
+        let service = actix_web::rt::System::new().block_on(test::init_service(
+            App::new().route("/users", web::get().to(users)),
+        ));
+        run(bencher, kind, service);
+    }
+
+    #[divan::bench(args = SCENARIOS)]
+    fn actix_cors(bencher: Bencher, kind: &str) {
+        let cors = actix_cors::Cors::default()
+            .allowed_origin(ORIGIN)
+            .supports_credentials()
+            .allowed_methods(["GET", "POST", "PUT", "PATCH", "DELETE"])
+            .allowed_headers([
+                CONTENT_TYPE,
+                actix_web::http::header::HeaderName::from_static("x-csrftoken"),
+            ]);
+        let service = actix_web::rt::System::new().block_on(test::init_service(
+            App::new().wrap(cors).route("/users", web::get().to(users)),
+        ));
+        run(bencher, kind, service);
+    }
+
+    #[divan::bench(args = SCENARIOS)]
+    fn corsgate_actix(bencher: Bencher, kind: &str) {
+        let cors = corsgate::actix::Cors::new(super::corsgate_policy());
+        let service = actix_web::rt::System::new().block_on(test::init_service(
+            App::new().wrap(cors).route("/users", web::get().to(users)),
+        ));
+        run(bencher, kind, service);
+    }
 }

@@ -1,11 +1,13 @@
 //! The actix-web 4 adapter (feature `actix`): [`Cors`], a middleware
 //! ([`Transform`]) built from a [`Policy`].
 //!
-//! Like the tower adapter it only translates: actix-web uses `http` 0.2
-//! types, so the request headers a policy reads ([`REQUEST_HEADERS`]) are
-//! copied into an [`http::HeaderMap`], and the response headers a decision
-//! writes ([`RESPONSE_HEADERS`]) are copied out, applied, and copied back.
-//! Preflights are answered without calling the app; every response of the
+//! Like the tower adapter it only translates, and copies nothing: actix-web
+//! uses `http` 0.2 types, so the policy reads the CORS request headers
+//! ([`REQUEST_HEADERS`](crate::REQUEST_HEADERS)) in actix's own map, and
+//! the decision writes its headers straight into the response's map, under
+//! header names made once. (With an [`OriginCheck`], which may read any
+//! header, the request's headers are copied into an [`http::HeaderMap`] for
+//! it.) Preflights are answered without calling the app; every response of the
 //! app, error responses included (a 404 from an unmatched route, a 500, an
 //! extractor's 400), gets the decision's headers.
 //!
@@ -41,15 +43,13 @@ use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
 use actix_web::error::InternalError;
 use actix_web::http::header::{
-    HeaderMap as ActixHeaders, HeaderName as ActixName, HeaderValue as ActixValue,
+    self as names, HeaderMap as ActixHeaders, HeaderName as ActixName, HeaderValue as ActixValue,
 };
 use actix_web::{Error, HttpResponse};
 
+use crate::decision::{Field, ResponseHeaders, Value, vary_names_origin};
 use crate::engine::Engine;
-use crate::{
-    Decision, OriginCheck, Policy, PolicyHandle, REQUEST_HEADERS, RESPONSE_HEADERS, RequestView,
-    Stats,
-};
+use crate::{Decision, OriginCheck, Policy, PolicyHandle, RequestView, Stats};
 
 /// The actix-web middleware: `App::new().wrap(Cors::new(policy))`.
 #[derive(Debug, Clone)]
@@ -165,9 +165,16 @@ where
     forward_ready!(service);
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
-        let (method, headers) = request_parts(&req);
-        let view = RequestView::new(&method, req.path(), &headers);
-        let started = self.engine.start(&view);
+        let method = method(&req);
+        let started = if self.engine.check.is_some() {
+            // The check may read any header: it gets them all, as `http` 1.
+            let headers = copy_headers(req.headers());
+            self.engine
+                .start(&RequestView::new(&method, req.path(), &headers))
+        } else {
+            self.engine
+                .start(&RequestView::actix(&method, req.path(), req.headers()))
+        };
         let (report_only, preflight) = (started.report_only, started.preflight);
         let mut deciding = started.deciding;
         let service = Rc::clone(&self.service);
@@ -188,9 +195,11 @@ where
             let decision = poll_fn(|cx| deciding.poll_decision(cx, false)).await;
             crate::trace_decision(&decision, &method, req.path());
             if preflight {
-                let answer: http::Response<()> = decision.preflight_response();
+                // django's answer: `200`, an empty body, the decision's headers.
                 let mut response = HttpResponse::Ok().finish();
-                copy_out(answer.headers(), response.headers_mut());
+                let headers = response.headers_mut();
+                headers.insert(names::CONTENT_LENGTH, ActixValue::from_static("0"));
+                decision.write(&mut Headers(headers));
                 if expose {
                     response.extensions_mut().insert(decision);
                 }
@@ -217,51 +226,95 @@ where
     }
 }
 
-/// The request's method and CORS request headers as `http` 1 types
-/// (actix-web 4 uses `http` 0.2).
-fn request_parts(req: &ServiceRequest) -> (http::Method, http::HeaderMap) {
-    let method =
-        http::Method::from_bytes(req.method().as_str().as_bytes()).unwrap_or(http::Method::GET);
-    let mut headers = http::HeaderMap::new();
-    for name in &REQUEST_HEADERS {
-        for value in req.headers().get_all(name.as_str()) {
-            if let Ok(value) = http::HeaderValue::from_bytes(value.as_bytes()) {
-                headers.append(name.clone(), value);
-            }
-        }
-    }
-    (method, headers)
+/// The request's method as `http` 1's (actix-web 4 uses `http` 0.2). A
+/// standard method, or a short extension one, is not allocated.
+fn method(req: &ServiceRequest) -> http::Method {
+    http::Method::from_bytes(req.method().as_str().as_bytes()).unwrap_or(http::Method::GET)
 }
 
-/// Applies the decision to actix's headers (through an `http` 1 map);
-/// `replace`: the application's own CORS headers go even for a refused
-/// origin.
-fn apply(decision: &Decision, headers: &mut ActixHeaders, replace: bool) {
-    let mut map = http::HeaderMap::new();
-    for name in &RESPONSE_HEADERS {
-        for value in headers.get_all(name.as_str()) {
-            if let Ok(value) = http::HeaderValue::from_bytes(value.as_bytes()) {
-                map.append(name.clone(), value);
-            }
-        }
-    }
-    if replace {
-        decision.apply_replacing(&mut map);
-    } else {
-        decision.apply(&mut map);
-    }
-    for name in &RESPONSE_HEADERS {
-        headers.remove(name.as_str());
-    }
-    copy_out(&map, headers);
-}
-
-fn copy_out(from: &http::HeaderMap, to: &mut ActixHeaders) {
+/// Every request header as `http` 1's, for an origin check.
+fn copy_headers(from: &ActixHeaders) -> http::HeaderMap {
+    let mut headers = http::HeaderMap::with_capacity(from.len());
     for (name, value) in from {
-        let name = ActixName::from_bytes(name.as_str().as_bytes());
-        let value = ActixValue::from_bytes(value.as_bytes());
+        let name = http::HeaderName::from_bytes(name.as_str().as_bytes());
+        let value = http::HeaderValue::from_bytes(value.as_bytes());
         if let (Ok(name), Ok(value)) = (name, value) {
-            to.append(name, value);
+            headers.append(name, value);
         }
+    }
+    headers
+}
+
+/// Applies the decision to actix's headers; `replace`: the application's
+/// own CORS headers go even for a refused origin.
+fn apply(decision: &Decision, headers: &mut ActixHeaders, replace: bool) {
+    if replace {
+        decision.write_replacing(&mut Headers(headers));
+    } else {
+        decision.write(&mut Headers(headers));
+    }
+}
+
+/// actix-web's response headers, written by a decision in place.
+struct Headers<'a>(&'a mut ActixHeaders);
+
+/// [`Field`]'s names as actix-web's `http` 0.2 spells them, made once.
+static NAMES: [ActixName; 8] = [
+    names::VARY,
+    names::ACCESS_CONTROL_ALLOW_ORIGIN,
+    names::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+    names::ACCESS_CONTROL_ALLOW_METHODS,
+    names::ACCESS_CONTROL_ALLOW_HEADERS,
+    names::ACCESS_CONTROL_EXPOSE_HEADERS,
+    names::ACCESS_CONTROL_MAX_AGE,
+    ActixName::from_static("access-control-allow-private-network"),
+];
+
+fn name(field: Field) -> &'static ActixName {
+    &NAMES[field as usize]
+}
+
+impl ResponseHeaders for Headers<'_> {
+    fn varies_by_origin(&self) -> bool {
+        vary_names_origin(self.0.get_all(&names::VARY).map(ActixValue::as_bytes))
+    }
+
+    fn append_vary_origin(&mut self) {
+        static ORIGIN: ActixValue = ActixValue::from_static("Origin");
+        self.0.append(names::VARY, ORIGIN.clone());
+    }
+
+    fn set(&mut self, field: Field, value: Value<'_>) {
+        // Made once: `from_static` checks its text each time it runs.
+        static TRUE: ActixValue = ActixValue::from_static("true");
+        let value = match value {
+            Value::True => TRUE.clone(),
+            // Bytes a `http` 1 value holds are valid in `http` 0.2's too.
+            Value::Shared(value) => match ActixValue::from_bytes(value.as_bytes()) {
+                Ok(value) => value,
+                Err(_) => return,
+            },
+        };
+        self.0.insert(name(field).clone(), value);
+    }
+
+    fn remove(&mut self, field: Field) {
+        self.0.remove(name(field));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{NAMES, name};
+    use crate::RESPONSE_HEADERS;
+    use crate::decision::Field;
+
+    #[test]
+    fn each_field_has_its_own_name_in_actix() {
+        for (i, field) in Field::ALL.into_iter().enumerate() {
+            assert_eq!(name(field).as_str(), RESPONSE_HEADERS[i].as_str());
+            assert_eq!(field.name(), RESPONSE_HEADERS[i]);
+        }
+        assert_eq!(NAMES.len(), RESPONSE_HEADERS.len());
     }
 }

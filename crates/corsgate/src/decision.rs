@@ -381,38 +381,39 @@ impl Decision {
     ///
     /// Allocates nothing: every value was built when the policy was compiled.
     pub fn apply(&self, headers: &mut HeaderMap) {
+        self.write(headers);
+    }
+
+    /// [`apply`](Self::apply) into any framework's header map.
+    pub(crate) fn write(&self, headers: &mut impl ResponseHeaders) {
         if self.kind == DecisionKind::OutOfScope {
             return;
         }
-        add_vary_origin(headers);
+        if !headers.varies_by_origin() {
+            headers.append_vary_origin();
+        }
         let Some(grant) = &self.grant else { return };
         let rule = &grant.rule;
-        headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, grant.origin.clone());
+        headers.set(Field::AllowOrigin, Value::Shared(&grant.origin));
         if rule.allow_credentials {
-            headers.insert(
-                ACCESS_CONTROL_ALLOW_CREDENTIALS,
-                HeaderValue::from_static("true"),
-            );
+            headers.set(Field::AllowCredentials, Value::True);
         } else if grant.wildcard {
             // Deviation (docs/django-compat.md): never leave `*` beside an
             // application's own `Access-Control-Allow-Credentials: true`.
-            headers.remove(ACCESS_CONTROL_ALLOW_CREDENTIALS);
+            headers.remove(Field::AllowCredentials);
         }
         if let Some(expose) = &rule.expose {
-            headers.insert(ACCESS_CONTROL_EXPOSE_HEADERS, expose.clone());
+            headers.set(Field::ExposeHeaders, Value::Shared(expose));
         }
         if self.options {
-            headers.insert(ACCESS_CONTROL_ALLOW_HEADERS, rule.allow_headers.clone());
-            headers.insert(ACCESS_CONTROL_ALLOW_METHODS, rule.allow_methods.clone());
+            headers.set(Field::AllowHeaders, Value::Shared(&rule.allow_headers));
+            headers.set(Field::AllowMethods, Value::Shared(&rule.allow_methods));
             if let Some(max_age) = &rule.max_age {
-                headers.insert(ACCESS_CONTROL_MAX_AGE, max_age.clone());
+                headers.set(Field::MaxAge, Value::Shared(max_age));
             }
         }
         if grant.private_network {
-            headers.insert(
-                ACCESS_CONTROL_ALLOW_PRIVATE_NETWORK,
-                HeaderValue::from_static("true"),
-            );
+            headers.set(Field::AllowPrivateNetwork, Value::True);
         }
     }
 
@@ -439,14 +440,20 @@ impl Decision {
     /// # Ok::<(), corsgate::ConfigErrors>(())
     /// ```
     pub fn apply_replacing(&self, headers: &mut HeaderMap) {
+        self.write_replacing(headers);
+    }
+
+    /// [`apply_replacing`](Self::apply_replacing) into any framework's
+    /// header map.
+    pub(crate) fn write_replacing(&self, headers: &mut impl ResponseHeaders) {
         if self.kind == DecisionKind::OutOfScope {
             return;
         }
         // Every CORS header but `Vary`, which is merged, not replaced.
-        for name in &RESPONSE_HEADERS[1..] {
-            headers.remove(name);
+        for field in &Field::ALL[1..] {
+            headers.remove(*field);
         }
-        self.apply(headers);
+        self.write(headers);
     }
 
     /// The answer to a preflight, as django-cors-headers gives it: `200 OK`,
@@ -468,17 +475,89 @@ impl Decision {
     }
 }
 
-/// Adds `Origin` to `Vary` unless it is already there or `Vary` is `*`
-/// (django's `patch_vary_headers`). A new `Vary` line is appended rather
-/// than the existing one rewritten, which is equivalent (RFC 9110 § 5.3)
-/// and allocates nothing.
-fn add_vary_origin(headers: &mut HeaderMap) {
-    let present = headers.get_all(VARY).iter().any(|value| {
-        list_items(value.as_bytes())
-            .any(|token| token == b"*" || token.eq_ignore_ascii_case(b"origin"))
-    });
-    if !present {
-        headers.append(VARY, HeaderValue::from_static("Origin"));
+/// One of the response headers a decision writes ([`RESPONSE_HEADERS`],
+/// in that order), so an adapter can map it to its framework's own
+/// header name once, without parsing a name per request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Field {
+    Vary,
+    AllowOrigin,
+    AllowCredentials,
+    AllowMethods,
+    AllowHeaders,
+    ExposeHeaders,
+    MaxAge,
+    AllowPrivateNetwork,
+}
+
+impl Field {
+    /// Every field, in [`RESPONSE_HEADERS`]' order.
+    pub(crate) const ALL: [Field; 8] = [
+        Field::Vary,
+        Field::AllowOrigin,
+        Field::AllowCredentials,
+        Field::AllowMethods,
+        Field::AllowHeaders,
+        Field::ExposeHeaders,
+        Field::MaxAge,
+        Field::AllowPrivateNetwork,
+    ];
+
+    /// The header's name as `http` spells it.
+    pub(crate) fn name(self) -> &'static HeaderName {
+        static NAMES: [HeaderName; 8] = RESPONSE_HEADERS;
+        &NAMES[self as usize]
+    }
+}
+
+/// A value a decision writes: `true`, or one built when the policy was
+/// compiled (or taken from the request's `Origin`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Value<'a> {
+    True,
+    Shared(&'a HeaderValue),
+}
+
+/// A response's headers as a decision writes them: [`http::HeaderMap`], or
+/// a framework's own map (actix-web's, on `http` 0.2), written directly.
+pub(crate) trait ResponseHeaders {
+    /// Whether `Vary` already names `Origin`, or is `*` (django's
+    /// `patch_vary_headers` then adds nothing).
+    fn varies_by_origin(&self) -> bool;
+    /// Adds a `Vary: Origin` line. A new line rather than the existing one
+    /// rewritten: equivalent (RFC 9110 § 5.3), and it allocates nothing.
+    fn append_vary_origin(&mut self);
+    /// Replaces every value of `field` with `value`.
+    fn set(&mut self, field: Field, value: Value<'_>);
+    fn remove(&mut self, field: Field);
+}
+
+/// Whether `Vary` values name `Origin` or `*`, for any header map.
+pub(crate) fn vary_names_origin<'a>(values: impl IntoIterator<Item = &'a [u8]>) -> bool {
+    values.into_iter().any(|value| {
+        list_items(value).any(|token| token == b"*" || token.eq_ignore_ascii_case(b"origin"))
+    })
+}
+
+impl ResponseHeaders for HeaderMap {
+    fn varies_by_origin(&self) -> bool {
+        vary_names_origin(self.get_all(VARY).iter().map(HeaderValue::as_bytes))
+    }
+
+    fn append_vary_origin(&mut self) {
+        self.append(VARY, HeaderValue::from_static("Origin"));
+    }
+
+    fn set(&mut self, field: Field, value: Value<'_>) {
+        let value = match value {
+            Value::True => HeaderValue::from_static("true"),
+            Value::Shared(value) => value.clone(),
+        };
+        self.insert(field.name(), value);
+    }
+
+    fn remove(&mut self, field: Field) {
+        HeaderMap::remove(self, field.name());
     }
 }
 

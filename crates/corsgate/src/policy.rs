@@ -4,13 +4,10 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use http::HeaderValue;
-use http::header::{ACCESS_CONTROL_REQUEST_HEADERS, ACCESS_CONTROL_REQUEST_METHOD, ORIGIN};
 
-use crate::decision::{
-    ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK, Decision, DecisionKind, Grant, Reason,
-};
+use crate::decision::{Decision, DecisionKind, Grant, Reason};
 use crate::origin::OriginMatch;
-use crate::request::{RequestView, list_items};
+use crate::request::{Asked, RequestView, list_items};
 use crate::rule::Rule;
 
 /// A compiled CORS policy: immutable, valid by construction, and cheap to
@@ -115,27 +112,26 @@ impl Policy {
             options: request.is_options(),
             grant: None,
         };
-        let headers = request.headers();
-        let mut origins = headers.get_all(ORIGIN).iter();
+        let mut origins = request.values(Asked::Origin);
         let origin = match (origins.next(), origins.next()) {
             (None, _) => return (decision, None),
             (Some(_), Some(_)) => {
                 decision.reason = Reason::MultipleOrigins;
                 return (decision, None);
             }
-            (Some(origin), None) if origin.is_empty() => return (decision, None),
+            (Some(origin), None) if origin.as_bytes().is_empty() => return (decision, None),
             (Some(origin), None) => origin,
         };
         let (reason, echo) = match rule.origins.check(origin.as_bytes()) {
             OriginMatch::Listed(value) => (Reason::OriginListed, Some(value)),
-            OriginMatch::NullListed => (Reason::NullListed, Some(origin.clone())),
-            OriginMatch::Pattern => (Reason::OriginMatchesPattern, Some(origin.clone())),
-            OriginMatch::Regex => (Reason::OriginMatchesRegex, Some(origin.clone())),
-            OriginMatch::All => (Reason::AllOriginsAllowed, Some(origin.clone())),
+            OriginMatch::NullListed => (Reason::NullListed, Some(origin.to_value())),
+            OriginMatch::Pattern => (Reason::OriginMatchesPattern, Some(origin.to_value())),
+            OriginMatch::Regex => (Reason::OriginMatchesRegex, Some(origin.to_value())),
+            OriginMatch::All => (Reason::AllOriginsAllowed, Some(origin.to_value())),
             // Without credentials allow-all answers `*`, which echoes
             // nothing, whatever the header held (as django does).
             OriginMatch::Malformed if rule.origins.all && !rule.allow_credentials => {
-                (Reason::AllOriginsAllowed, Some(origin.clone()))
+                (Reason::AllOriginsAllowed, Some(origin.to_value()))
             }
             OriginMatch::Malformed => (Reason::MalformedOrigin, None),
             OriginMatch::NotAllowed => {
@@ -144,7 +140,7 @@ impl Policy {
                 let by_check = (check && origin.as_bytes() != b"null").then(|| {
                     let mut allowed = decision.clone();
                     allowed.reason = Reason::AllowedByCheck;
-                    grant(&mut allowed, rule, request, origin.clone());
+                    grant(&mut allowed, rule, request, origin.to_value());
                     allowed
                 });
                 return (decision, by_check);
@@ -186,10 +182,7 @@ fn grant(decision: &mut Decision, rule: &Arc<Rule>, request: &RequestView<'_>, e
     // whatever else allowed the origin: a listed one gets `*` too.
     let wildcard = rule.origins.all && !rule.allow_credentials;
     // Exactly `true` (Private Network Access draft; django compares the same way).
-    let wants_private_network = request
-        .headers()
-        .get(ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK)
-        .is_some_and(|v| v.as_bytes() == b"true");
+    let wants_private_network = request.first(Asked::PrivateNetwork) == Some(b"true");
     let private_network = rule.allow_private_network && wants_private_network;
     if decision.kind == DecisionKind::Preflight
         && let Some(problem) = preflight_problem(rule, request, wants_private_network)
@@ -216,12 +209,9 @@ fn preflight_problem(
     request: &RequestView<'_>,
     wants_private_network: bool,
 ) -> Option<Reason> {
-    let headers = request.headers();
     // `*` is a wildcard only without credentials; with them it is literal.
     let wildcards = !rule.allow_credentials;
-    let method = headers
-        .get(ACCESS_CONTROL_REQUEST_METHOD)
-        .map_or(&b""[..], HeaderValue::as_bytes);
+    let method = request.first(Asked::Method).unwrap_or_default();
     let method_ok = matches!(method, b"GET" | b"HEAD" | b"POST")
         || rule.methods.iter().any(|m| m.as_bytes() == method)
         || (wildcards && rule.methods.iter().any(|m| &**m == "*"));
@@ -231,7 +221,7 @@ fn preflight_problem(
         });
     }
     let star = wildcards && rule.headers.iter().any(|h| &**h == "*");
-    for value in headers.get_all(ACCESS_CONTROL_REQUEST_HEADERS) {
+    for value in request.values(Asked::Headers) {
         for name in list_items(value.as_bytes()) {
             if rule
                 .headers

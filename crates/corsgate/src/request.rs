@@ -1,6 +1,8 @@
 //! [`RequestView`]: the parts of a request a CORS decision reads, borrowed.
 
-use http::{HeaderMap, Method};
+use http::{HeaderMap, HeaderName, HeaderValue, Method};
+
+use crate::decision::REQUEST_HEADERS;
 
 /// The parts of a request that a [`Policy`](crate::Policy) looks at: its
 /// method, its path and its headers, all borrowed (nothing is copied).
@@ -18,19 +20,123 @@ use http::{HeaderMap, Method};
 pub struct RequestView<'a> {
     method: &'a Method,
     path: &'a str,
-    headers: &'a HeaderMap,
+    headers: Source<'a>,
+}
+
+/// Where a view's headers live: an [`http::HeaderMap`], or (the actix-web
+/// adapter) actix's own map, read in place instead of copied.
+#[derive(Debug, Clone, Copy)]
+enum Source<'a> {
+    Http(&'a HeaderMap),
+    #[cfg(feature = "actix")]
+    Actix(&'a actix_web::http::header::HeaderMap),
+}
+
+/// One of the request headers a policy reads ([`REQUEST_HEADERS`], in
+/// that order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Asked {
+    Origin,
+    Method,
+    Headers,
+    PrivateNetwork,
+}
+
+impl Asked {
+    fn name(self) -> &'static HeaderName {
+        static NAMES: [HeaderName; 4] = REQUEST_HEADERS;
+        &NAMES[self as usize]
+    }
+
+    #[cfg(feature = "actix")]
+    fn actix_name(self) -> &'static actix_web::http::header::HeaderName {
+        use actix_web::http::header::{self as actix, HeaderName};
+        static NAMES: [HeaderName; 4] = [
+            actix::ORIGIN,
+            actix::ACCESS_CONTROL_REQUEST_METHOD,
+            actix::ACCESS_CONTROL_REQUEST_HEADERS,
+            HeaderName::from_static("access-control-request-private-network"),
+        ];
+        &NAMES[self as usize]
+    }
+}
+
+/// One value of a request header, wherever it lives.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Field<'a> {
+    Http(&'a HeaderValue),
+    #[cfg(feature = "actix")]
+    Actix(&'a actix_web::http::header::HeaderValue),
+}
+
+impl<'a> Field<'a> {
+    pub(crate) fn as_bytes(self) -> &'a [u8] {
+        match self {
+            Field::Http(value) => value.as_bytes(),
+            #[cfg(feature = "actix")]
+            Field::Actix(value) => value.as_bytes(),
+        }
+    }
+
+    /// The value as an [`HeaderValue`] to echo: shared (no copy) when it
+    /// already is one.
+    pub(crate) fn to_value(self) -> HeaderValue {
+        match self {
+            Field::Http(value) => value.clone(),
+            // Any byte actix accepted in a value, `http` 1 accepts too.
+            #[cfg(feature = "actix")]
+            Field::Actix(value) => HeaderValue::from_bytes(value.as_bytes())
+                .unwrap_or_else(|_| HeaderValue::from_static("")),
+        }
+    }
+}
+
+/// The values of one request header, in order.
+pub(crate) enum Fields<'a> {
+    Http(http::header::ValueIter<'a, HeaderValue>),
+    #[cfg(feature = "actix")]
+    Actix(std::slice::Iter<'a, actix_web::http::header::HeaderValue>),
+}
+
+impl<'a> Iterator for Fields<'a> {
+    type Item = Field<'a>;
+
+    fn next(&mut self) -> Option<Field<'a>> {
+        match self {
+            Fields::Http(values) => values.next().map(Field::Http),
+            #[cfg(feature = "actix")]
+            Fields::Actix(values) => values.next().map(Field::Actix),
+        }
+    }
 }
 
 impl<'a> RequestView<'a> {
     /// A view of a request with this method, path (as sent: percent-encoded;
     /// anything from a `?` on is ignored) and headers.
     pub fn new(method: &'a Method, path: &'a str, headers: &'a HeaderMap) -> Self {
+        Self::with_source(method, path, Source::Http(headers))
+    }
+
+    fn with_source(method: &'a Method, path: &'a str, headers: Source<'a>) -> Self {
         let path = path.split_once('?').map_or(path, |(p, _)| p);
         Self {
             method,
             path,
             headers,
         }
+    }
+
+    /// A view reading actix-web's header map in place (the actix adapter).
+    /// [`headers`](Self::headers) is then empty: the adapter builds an
+    /// `http` map instead when an origin check, which may read any header,
+    /// is configured.
+    #[cfg(feature = "actix")]
+    pub(crate) fn actix(
+        method: &'a Method,
+        path: &'a str,
+        headers: &'a actix_web::http::header::HeaderMap,
+    ) -> Self {
+        Self::with_source(method, path, Source::Actix(headers))
     }
 
     /// A view of an [`http::Request`].
@@ -55,15 +161,44 @@ impl<'a> RequestView<'a> {
 
     /// The request headers.
     pub fn headers(&self) -> &'a HeaderMap {
-        self.headers
+        match self.headers {
+            Source::Http(headers) => headers,
+            #[cfg(feature = "actix")]
+            Source::Actix(_) => {
+                static EMPTY: std::sync::LazyLock<HeaderMap> =
+                    std::sync::LazyLock::new(HeaderMap::new);
+                &EMPTY
+            }
+        }
+    }
+
+    /// The values of one of the CORS request headers, in order.
+    pub(crate) fn values(&self, asked: Asked) -> Fields<'a> {
+        match self.headers {
+            Source::Http(headers) => Fields::Http(headers.get_all(asked.name()).iter()),
+            #[cfg(feature = "actix")]
+            Source::Actix(headers) => Fields::Actix(headers.get_all(asked.actix_name())),
+        }
+    }
+
+    /// The first value of one of the CORS request headers.
+    pub(crate) fn first(&self, asked: Asked) -> Option<&'a [u8]> {
+        self.values(asked).next().map(Field::as_bytes)
     }
 
     /// The `Origin` header as text, when there is exactly one and it is
     /// visible ASCII (what a dynamic origin check looks up).
     pub fn origin(&self) -> Option<&'a str> {
-        let mut origins = self.headers.get_all(http::header::ORIGIN).iter();
+        let mut origins = self.values(Asked::Origin);
         match (origins.next(), origins.next()) {
-            (Some(origin), None) => origin.to_str().ok(),
+            // Visible ASCII (and tab), as `HeaderValue::to_str` accepts.
+            (Some(origin), None) => {
+                let bytes = origin.as_bytes();
+                let visible = bytes
+                    .iter()
+                    .all(|&b| b == b'\t' || (b' '..=b'~').contains(&b));
+                visible.then(|| std::str::from_utf8(bytes).ok()).flatten()
+            }
             _ => None,
         }
     }
@@ -73,10 +208,7 @@ impl<'a> RequestView<'a> {
     /// `Access-Control-Request-Method` header of any value, even empty.
     /// (A plain `OPTIONS` request is an ordinary request for the app.)
     pub fn is_preflight(&self) -> bool {
-        self.is_options()
-            && self
-                .headers
-                .contains_key(http::header::ACCESS_CONTROL_REQUEST_METHOD)
+        self.is_options() && self.first(Asked::Method).is_some()
     }
 
     pub(crate) fn is_options(&self) -> bool {
