@@ -271,6 +271,29 @@ mod runtime {
         );
     }
 
+    // Without a check the middleware reads actix's headers in place; a
+    // check may read any header, so it is handed all of them.
+    #[actix_web::test]
+    async fn a_check_sees_every_request_header_not_only_the_cors_ones() {
+        let check = OriginCheck::new(|request| {
+            request.headers().get("x-tenant").map(|v| v.as_bytes()) == Some(b"acme")
+                && request.method() == actix_web::http::Method::GET.as_str()
+        });
+        let cors = Cors::new(Config::builder().compile().unwrap()).with_origin_check(check);
+        let app = init_service(App::new().wrap(cors).route(
+            "/x",
+            web::get().to(|| async { HttpResponse::Ok().body("x") }),
+        ))
+        .await;
+        let tenant = get(TENANT).insert_header(("x-tenant", "acme")).to_request();
+        assert_eq!(
+            acao(&call_service(&app, tenant).await).as_deref(),
+            Some(TENANT)
+        );
+        let other = get(TENANT).insert_header(("x-tenant", "other")).to_request();
+        assert_eq!(acao(&call_service(&app, other).await), None);
+    }
+
     #[actix_web::test]
     async fn report_only_leaves_responses_alone_and_counts() {
         let policy = Config::builder()
