@@ -1,11 +1,14 @@
 //! Per-request cost of CORS handling, measured against a baseline in the
 //! same run: a bare tower service, tower-http's `CorsLayer`, and
-//! corsgate's `CorsLayer`, each answering a CORS GET, a preflight, a GET
-//! from an origin the policy refuses and a GET without `Origin`; plus the
-//! bare `Policy::decide` + `apply` with many listed origins.
+//! corsgate's `CorsLayer`; with the `actix` feature also a bare actix-web
+//! app, actix-cors and corsgate's actix middleware; each answering a CORS
+//! GET, a preflight, a GET from an origin the policy refuses and a GET
+//! without `Origin`; plus the bare `Policy::decide` + `apply` with many
+//! listed origins.
 //!
-//! `cargo bench -p corsgate --bench decide` for times; `scripts/bench.sh`
-//! for callgrind instruction counts and ratios. Results: docs/benchmarks.md.
+//! `cargo bench -p corsgate --features actix --bench decide` for times and
+//! allocations; `scripts/bench.sh` for callgrind instruction counts and
+//! ratios. Results: docs/benchmarks.md.
 
 use std::convert::Infallible;
 use std::future::Future;
