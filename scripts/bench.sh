@@ -14,9 +14,16 @@ bin=$(cargo bench -q -p corsgate --features actix --bench decide --no-run --mess
     | sed -n 's/.*"executable":"\([^"]*decide[^"]*\)".*/\1/p' | tail -1)
 [ -x "$bin" ] || { echo "scripts/bench.sh: the benchmark binary was not found" >&2; exit 1; }
 
-count() { # bench name -> instructions in the whole process
+count() { # bench name [iterations per sample] -> instructions in the whole process
     valgrind --tool=callgrind --callgrind-out-file=/dev/null "$bin" --bench --exact "decide::$1" \
-        --sample-count 20 --sample-size 1000 2>&1 >/dev/null | sed -n 's/.*Collected : \([0-9]*\).*/\1/p'
+        --sample-count 20 --sample-size "${2:-1000}" 2>&1 >/dev/null | sed -n 's/.*Collected : \([0-9]*\).*/\1/p'
+}
+
+per_request() { # bench name -> instructions per iteration alone: two runs 20,000 iterations
+    # apart, so building the policy (10,000 origins, 100 regexes) cancels out
+    small=$(count "$1" 1000)
+    big=$(count "$1" 2000)
+    echo $(( (big - small) / 20000 ))
 }
 
 # Allocations per request (divan's counting allocator, the median of 20 samples), from one
@@ -54,6 +61,20 @@ echo
 echo "actix-web 4 (the bare app; actix-cors 0.7; corsgate's \`actix::Cors\`):"
 echo
 table actix-cors "actix::" bare_app actix_cors corsgate_actix
+echo
+echo "Flat: \`Policy::decide\` + \`Decision::apply\` alone, instructions per request, the request's origin"
+echo "allowed by the last entry:"
+echo
+echo "| allowed by | with 1 entry | with many | many ÷ 1 |"
+echo "|---|---:|---:|---:|"
+flat() { # label, bench, small arg, large arg
+    one=$(per_request "$2::$3")
+    many=$(per_request "$2::$4")
+    awk -v l="$1" -v o="$one" -v m="$many" -v n="$4" 'BEGIN { printf "| %s | %d | %d (%s) | **%.2f** |\n", l, o, m, n, m/o }'
+}
+flat "an exact origin" policy_decide_apply 1 10000
+flat "a subdomain pattern" patterns_decide_apply 1 1000
+flat "a regex" regexes_decide_apply 1 100
 echo
 echo "(valgrind --tool=callgrind, 20 samples of 1000 iterations each, instructions in the whole process;"
 echo "allocations per request from divan's counting allocator, median of 20 samples; $(date -u +%F), $(rustc --version))"

@@ -269,6 +269,18 @@ mod tests {
         assert_eq!(RequestView::new(&Method::GET, "/", &odd).origin(), None);
         let none = HeaderMap::new();
         assert_eq!(RequestView::new(&Method::GET, "/", &none).origin(), None);
+        // UTF-8, but not ASCII: not text to look up; a tab is (as `to_str`).
+        let mut utf8 = HeaderMap::new();
+        utf8.insert(
+            "origin",
+            HeaderValue::from_bytes("https://bücher.example".as_bytes()).unwrap(),
+        );
+        assert_eq!(RequestView::new(&Method::GET, "/", &utf8).origin(), None);
+        let tab = headers(&[("origin", "https://a.example\t")]);
+        assert_eq!(
+            RequestView::new(&Method::GET, "/", &tab).origin(),
+            Some("https://a.example\t")
+        );
     }
 
     #[test]

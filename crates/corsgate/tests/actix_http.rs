@@ -290,7 +290,9 @@ mod runtime {
             acao(&call_service(&app, tenant).await).as_deref(),
             Some(TENANT)
         );
-        let other = get(TENANT).insert_header(("x-tenant", "other")).to_request();
+        let other = get(TENANT)
+            .insert_header(("x-tenant", "other"))
+            .to_request();
         assert_eq!(acao(&call_service(&app, other).await), None);
     }
 

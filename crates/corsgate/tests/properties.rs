@@ -1,7 +1,7 @@
 //! Properties over arbitrary request bytes: the policy never panics and
 //! never opens a hole, whatever the client sends.
 
-use corsgate::{Config, DecisionKind, Policy, RequestView};
+use corsgate::{Config, DecisionKind, OriginPattern, Policy, RequestView};
 use http::header::{
     ACCESS_CONTROL_ALLOW_CREDENTIALS, ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_REQUEST_HEADERS,
     ACCESS_CONTROL_REQUEST_METHOD, ORIGIN, VARY,
@@ -145,6 +145,31 @@ proptest! {
     fn configs_from_arbitrary_text_never_panic(text in "\\PC{0,200}") {
         let _ = Config::from_toml_str(&text);
         let _ = Config::from_json_str(&text);
+    }
+
+    // The policy files patterns by host; it must allow exactly the origins
+    // some pattern matches when compared one by one.
+    #[test]
+    fn indexed_patterns_allow_what_each_pattern_matches(
+        patterns in proptest::collection::vec(
+            ("https?", "(\\*\\.)?(a|b|ab|localhost)(\\.(a|b|ab)){0,3}", "(:\\*|:80|:8080)?"),
+            1..12,
+        ),
+        origin in ("https?", "([ab]{1,2}\\.){0,5}(a|b|ab|localhost)", "(:80|:8080|:443)?"),
+    ) {
+        let patterns: Vec<OriginPattern> = patterns
+            .iter()
+            .filter_map(|(scheme, host, port)| OriginPattern::parse(&format!("{scheme}://{host}{port}")).ok())
+            .collect();
+        prop_assume!(!patterns.is_empty());
+        let texts: Vec<&str> = patterns.iter().map(OriginPattern::as_str).collect();
+        let policy = Config::builder().allowed_origins(texts).compile().unwrap();
+        let origin = format!("{}://{}{}", origin.0, origin.1, origin.2);
+        let mut headers = http::HeaderMap::new();
+        headers.insert("origin", http::HeaderValue::from_str(&origin).unwrap());
+        let decision = policy.decide(&RequestView::new(&Method::GET, "/", &headers));
+        let scan = patterns.iter().any(|p| p.matches(&origin));
+        prop_assert_eq!(decision.origin_allowed(), scan, "{} against {:?}", origin, patterns);
     }
 
     #[test]

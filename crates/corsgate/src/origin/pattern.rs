@@ -36,6 +36,15 @@ pub struct OriginPattern {
     port: PortPattern,
 }
 
+/// See [`OriginPattern::host_key`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum HostKey<'a> {
+    /// `example.com` for `https://*.example.com`.
+    Parent(&'a str),
+    /// `localhost` for `http://localhost:*`.
+    Host(&'a str),
+}
+
 #[derive(Clone, PartialEq, Eq)]
 enum HostPattern {
     /// `*.suffix`: stores `.suffix`, with the leading dot, so a match is a
@@ -153,6 +162,15 @@ impl OriginPattern {
                 PortPattern::Exact(p) => origin.port == Some(&**p),
                 PortPattern::Any => true,
             }
+    }
+
+    /// Where an index files this pattern: the parent domain of a subdomain
+    /// pattern, or the host of an any-port pattern.
+    pub(crate) fn host_key(&self) -> HostKey<'_> {
+        match &self.host {
+            HostPattern::Subdomains(suffix) => HostKey::Parent(&suffix[1..]),
+            HostPattern::Exact(host) => HostKey::Host(host),
+        }
     }
 
     /// The pattern as it was written.
