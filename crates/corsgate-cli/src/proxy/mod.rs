@@ -10,6 +10,7 @@ mod flags;
 mod metrics;
 mod upstream;
 
+use std::borrow::Cow;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -480,11 +481,14 @@ async fn serve(
                 let _ = stream.set_nodelay(true);
                 let conn_state = tracker.open();
                 let state = Arc::clone(&conn_state);
+                // `X-Forwarded-For`'s value, made once per connection.
+                let peer_ip = HeaderValue::try_from(peer.ip().to_string())
+                    .unwrap_or_else(|_| HeaderValue::from_static("unknown"));
                 let upstream = {
                     let shared = Arc::clone(&shared);
                     tower::service_fn(move |req: Request<Incoming>| {
-                        let shared = Arc::clone(&shared);
-                        async move { Ok::<_, Infallible>(forward(&shared, req, peer).await) }
+                        let (shared, peer_ip) = (Arc::clone(&shared), peer_ip.clone());
+                        async move { Ok::<_, Infallible>(forward(&shared, req, &peer_ip).await) }
                     })
                 };
                 let service = cors.layer(upstream);
@@ -801,19 +805,21 @@ where
     // The connection is busy until the response body is done or dropped.
     let guard = conn.request();
     let start = Instant::now();
+    // Kept for the log line: shared, not copied.
     let method = req.method().clone();
-    let path = req.uri().path().to_owned();
-    let origin = req
-        .headers()
-        .get(header::ORIGIN)
-        .map(|o| String::from_utf8_lossy(o.as_bytes()).into_owned());
+    let uri = req.uri().clone();
+    let origin = req.headers().get(header::ORIGIN).cloned();
     let response = cors.oneshot(req).await?;
     let decided = response
         .extensions()
         .get::<Decision>()
         .map_or("-", |d| d.reason().name());
     let latency_ms = start.elapsed().as_secs_f64() * 1000.0;
-    let origin = origin.as_deref().unwrap_or("-");
+    let origin = origin.as_ref().map_or(Cow::Borrowed("-"), |o| {
+        String::from_utf8_lossy(o.as_bytes())
+    });
+    let origin = &*origin;
+    let path = uri.path();
     let status = response.status().as_u16();
     // The proxy's own errors (502, 504, 413, …) say why, at warn.
     if let Some(failed) = response.extensions().get::<Failure>() {
@@ -848,7 +854,12 @@ where
     }))
 }
 
-async fn forward(shared: &Shared, mut req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+/// `peer`: the client's address as an `X-Forwarded-For` value.
+async fn forward(
+    shared: &Shared,
+    mut req: Request<Incoming>,
+    peer: &HeaderValue,
+) -> Response<Body> {
     if req.method() == Method::CONNECT {
         return failure(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -996,30 +1007,37 @@ async fn forward(shared: &Shared, mut req: Request<Incoming>, peer: SocketAddr) 
 /// (Django's `USE_X_FORWARDED_HOST`, Rails, Express) read them.
 fn add_forwarding_headers(
     headers: &mut http::HeaderMap,
-    peer: SocketAddr,
+    peer: &HeaderValue,
     host: Option<&HeaderValue>,
     https: bool,
 ) {
-    let prior = headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .collect::<Vec<_>>()
-        .join(", ");
-    let chain = if prior.is_empty() {
-        peer.ip().to_string()
+    const FOR: http::HeaderName = http::HeaderName::from_static("x-forwarded-for");
+    const PROTO: http::HeaderName = http::HeaderName::from_static("x-forwarded-proto");
+    const HOST: http::HeaderName = http::HeaderName::from_static("x-forwarded-host");
+    // The usual request has no `X-Forwarded-For`: the peer's address, made
+    // once per connection, is the whole chain.
+    let chain = if headers.contains_key(&FOR) {
+        let mut chain = headers
+            .get_all(&FOR)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect::<Vec<_>>()
+            .join(", ");
+        chain.push_str(", ");
+        chain.push_str(peer.to_str().unwrap_or_default());
+        HeaderValue::from_str(&chain).ok()
     } else {
-        format!("{prior}, {}", peer.ip())
+        Some(peer.clone())
     };
-    if let Ok(value) = HeaderValue::from_str(&chain) {
-        headers.insert("x-forwarded-for", value);
+    if let Some(chain) = chain {
+        headers.insert(&FOR, chain);
     }
     headers.insert(
-        "x-forwarded-proto",
+        &PROTO,
         HeaderValue::from_static(if https { "https" } else { "http" }),
     );
     if let Some(host) = host {
-        headers.insert("x-forwarded-host", host.clone());
+        headers.insert(&HOST, host.clone());
     }
 }
 

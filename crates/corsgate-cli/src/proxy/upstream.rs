@@ -110,6 +110,14 @@ const HOP_BY_HOP: [HeaderName; 8] = [
 /// Removes hop-by-hop headers, and those the `Connection` header names.
 /// `Upgrade` is removed too unless `keep_upgrade` (a WebSocket handshake).
 pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
+    // Most messages carry none of them (at most `Connection`): one pass over
+    // the few names present instead of a lookup per hop-by-hop name.
+    if !headers
+        .keys()
+        .any(|name| name == header::UPGRADE || HOP_BY_HOP.contains(name))
+    {
+        return;
+    }
     let named: Vec<HeaderName> = headers
         .get_all(header::CONNECTION)
         .iter()
