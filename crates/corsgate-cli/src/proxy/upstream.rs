@@ -96,7 +96,7 @@ fn parse_url(url: &str) -> Result<(bool, Authority), String> {
 
 /// Hop-by-hop headers (RFC 9110 § 7.6.1): they describe one connection and
 /// are not forwarded.
-const HOP_BY_HOP: [HeaderName; 8] = [
+static HOP_BY_HOP: [HeaderName; 8] = [
     header::CONNECTION,
     HeaderName::from_static("keep-alive"),
     HeaderName::from_static("proxy-connection"),
@@ -110,12 +110,17 @@ const HOP_BY_HOP: [HeaderName; 8] = [
 /// Removes hop-by-hop headers, and those the `Connection` header names.
 /// `Upgrade` is removed too unless `keep_upgrade` (a WebSocket handshake).
 pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
-    // Most messages carry none of them (at most `Connection`): one pass over
-    // the few names present instead of a lookup per hop-by-hop name.
-    if !headers
-        .keys()
-        .any(|name| name == header::UPGRADE || HOP_BY_HOP.contains(name))
-    {
+    // One pass over the few names present, then only those removed: most
+    // messages carry none of these headers, or only `Connection`.
+    let mut present = [false; 8];
+    let mut upgrade_present = false;
+    for name in headers.keys() {
+        if let Some(i) = HOP_BY_HOP.iter().position(|hop| hop == name) {
+            present[i] = true;
+        }
+        upgrade_present |= name == header::UPGRADE;
+    }
+    if !upgrade_present && !present.contains(&true) {
         return;
     }
     let named: Vec<HeaderName> = headers
@@ -126,11 +131,11 @@ pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
         .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
         .filter(|name| !(keep_upgrade && name == header::UPGRADE))
         .collect();
-    let upgrade = headers.get(header::UPGRADE).cloned();
-    for name in HOP_BY_HOP.iter().chain(&named) {
+    let upgrade = headers.remove(header::UPGRADE);
+    let found = HOP_BY_HOP.iter().zip(present).filter(|&(_, here)| here);
+    for name in found.map(|(name, _)| name).chain(&named) {
         headers.remove(name);
     }
-    headers.remove(header::UPGRADE);
     if keep_upgrade && let Some(upgrade) = upgrade {
         headers.insert(header::UPGRADE, upgrade);
         headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
@@ -223,6 +228,22 @@ mod tests {
             h.keys().map(HeaderName::as_str).collect::<Vec<_>>(),
             ["x-kept"]
         );
+        // Without `Connection`: each hop-by-hop header present still goes;
+        // a message with none is left as it was.
+        let mut bare = HeaderMap::new();
+        bare.insert("te", HeaderValue::from_static("trailers"));
+        bare.insert("upgrade", HeaderValue::from_static("h2c"));
+        bare.insert("proxy-authorization", HeaderValue::from_static("x"));
+        bare.insert("x-kept", HeaderValue::from_static("1"));
+        strip_hop_by_hop(&mut bare, false);
+        assert_eq!(
+            bare.keys().map(HeaderName::as_str).collect::<Vec<_>>(),
+            ["x-kept"]
+        );
+        let mut none = HeaderMap::new();
+        none.insert("x-kept", HeaderValue::from_static("1"));
+        strip_hop_by_hop(&mut none, true);
+        assert_eq!(none.len(), 1);
 
         let mut ws = HeaderMap::new();
         ws.insert("connection", HeaderValue::from_static("Upgrade"));
