@@ -139,6 +139,7 @@ Examples:
                   -H 'Content-Type: application/json' -H 'Authorization: Bearer x' \\
                   --credentials include
   corsgate doctor --json http://127.0.0.1:8000/users --origin http://localhost:5173
+  corsgate doctor http://127.0.0.1:8000/users --origin http://127.0.0.1:5000 --browser all
   corsgate doctor --scan http://127.0.0.1:8000/api/me
   # https: the system's CAs, SSL_CERT_FILE, or a development CA:
   corsgate doctor https://localhost:8443/users --origin https://localhost:5173 --cacert ca.pem
@@ -176,6 +177,12 @@ pub(crate) struct DoctorArgs {
     /// Use XMLHttpRequest's wording in the console message.
     #[arg(long)]
     pub(crate) xhr: bool,
+
+    /// Which browser engine's verdict and console lines to give: `chromium`
+    /// (Chrome, Edge), `firefox`, `webkit` (Safari), or `all` (each, and
+    /// where they disagree).
+    #[arg(long, value_name = "ENGINE", default_value = "chromium")]
+    pub(crate) browser: crate::engines::Browser,
 
     /// Print one JSON object instead of text.
     #[arg(long)]

@@ -16,6 +16,7 @@ use hyper_util::rt::TokioExecutor;
 use serde::Serialize;
 
 use crate::cli::DoctorArgs;
+use crate::engines::{self, Block, Engine, Said};
 use crate::exit;
 use crate::tls;
 
@@ -144,7 +145,10 @@ struct Blocked {
     preflight: bool,
     url: String,
     redirected_from: Option<String>,
+    /// The `Origin` the failing request carried.
     origin: String,
+    /// Where the failing response redirected to, when it was a redirect.
+    redirect_to: Option<String>,
 }
 
 struct Report {
@@ -159,6 +163,8 @@ struct Report {
     readable: Vec<String>,
     warnings: Vec<String>,
     xhr: bool,
+    /// The headers the page sets, as it spelled them.
+    headers: Vec<(String, String)>,
     /// The last answer was a server error (5xx): what it means for the page.
     server_error: Option<ServerError>,
     /// The browser blocked the request as mixed content: no request is sent.
@@ -326,27 +332,74 @@ pub(crate) fn run(args: &DoctorArgs) -> ExitCode {
         if args.scan {
             return scan(args).await;
         }
-        match diagnose(args).await {
-            Ok(report) => {
+        match judge(args).await {
+            Ok(judged) => {
+                let first = &judged.reports[0];
+                let json = first.to_json(&judged.engines());
                 if args.json {
                     exit::print(&format!(
                         "{}\n",
-                        serde_json::to_string_pretty(&report.to_json()).unwrap_or_default()
+                        serde_json::to_string_pretty(&json).unwrap_or_default()
                     ));
                 } else {
-                    exit::print(&report.to_text());
+                    exit::print(&json.to_string());
                 }
-                exit::code(
-                    if report.blocked.is_some() || report.mixed_content.is_some() {
-                        exit::BLOCKED
-                    } else {
-                        exit::OK
-                    },
-                )
+                // Blocked if any engine asked for blocks it.
+                exit::code(if judged.reports.iter().any(Report::is_blocked) {
+                    exit::BLOCKED
+                } else {
+                    exit::OK
+                })
             }
             Err(failed) => failed.report(args.json),
         }
     })
+}
+
+/// Each engine asked for, and the report of the request as it makes it.
+struct Judged {
+    asked: &'static [Engine],
+    reports: Vec<Report>,
+    /// For each engine asked, which report.
+    report_of: Vec<usize>,
+}
+
+impl Judged {
+    fn engines(&self) -> Vec<(Engine, &Report)> {
+        self.asked
+            .iter()
+            .zip(&self.report_of)
+            .map(|(engine, &i)| (*engine, &self.reports[i]))
+            .collect()
+    }
+}
+
+/// Makes the request as the first engine asked for does; another engine
+/// whose requests would differ (Firefox's preflight after a cross-origin
+/// redirect keeps the page's origin) makes its own, only when they do.
+async fn judge(args: &DoctorArgs) -> Result<Judged, Failed> {
+    let asked = args.browser.engines();
+    let first = diagnose(args, asked[0]).await?;
+    let tainted_preflight = first.origin != "null"
+        && first.exchanges.iter().any(|e| {
+            e.step == "preflight" && e.sent.iter().any(|(n, v)| n == "Origin" && v == "null")
+        });
+    let mut judged = Judged {
+        asked,
+        reports: vec![first],
+        report_of: vec![0],
+    };
+    for engine in &asked[1..] {
+        if tainted_preflight
+            && engine.preflight_keeps_page_origin() != asked[0].preflight_keeps_page_origin()
+        {
+            judged.reports.push(diagnose(args, *engine).await?);
+            judged.report_of.push(judged.reports.len() - 1);
+        } else {
+            judged.report_of.push(0);
+        }
+    }
+    Ok(judged)
 }
 
 /// Why doctor has no CORS verdict: the arguments (exit 2), or the network
@@ -601,7 +654,7 @@ fn unreachable(uri: &Uri, error: &(dyn std::error::Error + 'static)) -> String {
     )
 }
 
-async fn diagnose(args: &DoctorArgs) -> Result<Report, Failed> {
+async fn diagnose(args: &DoctorArgs, engine: Engine) -> Result<Report, Failed> {
     let first = parse_url(&args.url)?;
     let raw_origin = args.origin.clone().unwrap_or_default();
     let origin = corsgate::Origin::parse(&raw_origin)
@@ -652,6 +705,7 @@ async fn diagnose(args: &DoctorArgs) -> Result<Report, Failed> {
         readable: Vec::new(),
         warnings,
         xhr: args.xhr,
+        headers: headers.clone(),
         server_error: None,
         mixed_content: None,
     };
@@ -659,15 +713,20 @@ async fn diagnose(args: &DoctorArgs) -> Result<Report, Failed> {
     if first.scheme_str() == Some("https") {
         report.warnings.extend(client.warnings.iter().cloned());
     }
-    let mut report = follow(args, report, &client, first, headers, method, origin).await?;
+    let mut report = follow(
+        args, engine, report, &client, first, headers, method, origin,
+    )
+    .await?;
     report.warnings.extend(client.insecure_warnings());
     Ok(report)
 }
 
 /// The request as the browser makes it: mixed-content check, preflight,
 /// request, and each redirect, until an answer or a block.
+#[allow(clippy::too_many_arguments)]
 async fn follow(
     args: &DoctorArgs,
+    engine: Engine,
     mut report: Report,
     client: &Http,
     first: Uri,
@@ -706,9 +765,16 @@ async fn follow(
         let unsafe_names = browser::unsafe_header_names(&headers);
         let needs_preflight = !browser::is_safelisted_method(&method) || !unsafe_names.is_empty();
         if needs_preflight {
+            // Firefox's preflight after a cross-origin redirect still
+            // carries the page's origin; Chromium's and WebKit's `null`.
+            let preflight_origin = if engine.preflight_keeps_page_origin() {
+                origin.clone()
+            } else {
+                current_origin.clone()
+            };
             let mut sent = vec![
                 ("Accept".to_owned(), "*/*".to_owned()),
-                ("Origin".to_owned(), current_origin.clone()),
+                ("Origin".to_owned(), preflight_origin.clone()),
                 ("Access-Control-Request-Method".to_owned(), method.clone()),
             ];
             if !unsafe_names.is_empty() {
@@ -726,7 +792,7 @@ async fn follow(
             let check = browser::preflight_check(
                 status,
                 &received,
-                &current_origin,
+                &preflight_origin,
                 credentials,
                 &method,
                 &unsafe_names,
@@ -750,7 +816,8 @@ async fn follow(
                         preflight: true,
                         url: uri.to_string(),
                         redirected_from,
-                        origin: current_origin,
+                        origin: preflight_origin,
+                        redirect_to: None,
                     });
                     return Ok(report);
                 }
@@ -787,6 +854,10 @@ async fn follow(
                 url: uri.to_string(),
                 redirected_from,
                 origin: current_origin,
+                redirect_to: location
+                    .filter(|_| redirect)
+                    .and_then(|l| resolve(&uri, &l).ok())
+                    .map(|next| next.to_string()),
             });
             return Ok(report);
         }
@@ -1093,6 +1164,8 @@ struct DoctorJson<'a> {
     failing_step: Option<&'static str>,
     error_kind: Option<&'static str>,
     console_message: Option<String>,
+    /// Each engine asked for: its verdict, name and console lines.
+    engines: EnginesJson,
     readable_headers: &'a [String],
     fixes: Vec<Fix>,
     warnings: &'a [String],
@@ -1103,6 +1176,60 @@ struct DoctorJson<'a> {
     /// The exchanges' requests and responses in full, for the text output.
     #[serde(skip)]
     shown: Vec<(&'a Exchange, Vec<(String, String)>)>,
+    /// Each engine's console lines, for the text output.
+    #[serde(skip)]
+    says: Vec<(Engine, Vec<String>)>,
+    /// When the engines disagree: each one's verdict and the check it
+    /// fails first.
+    #[serde(skip)]
+    disagreement: Vec<(Engine, &'static str, Option<&'static str>)>,
+}
+
+/// What a disagreement between engines usually means for the server.
+fn disagreement_hints(
+    causes: &[(Engine, &'static str, Option<&'static str>)],
+) -> Vec<&'static str> {
+    let mut hints = Vec::new();
+    let status_first = causes
+        .iter()
+        .any(|(e, _, c)| *e == Engine::Webkit && *c == Some("PreflightInvalidStatus"))
+        && causes
+            .iter()
+            .any(|(_, _, c)| c.is_some_and(|c| c != "PreflightInvalidStatus"));
+    if status_first {
+        hints.push(
+            "WebKit (Safari) checks the preflight's status before its CORS headers: the OPTIONS answer must be 2xx as well, or Safari stays blocked once Chromium and Firefox pass",
+        );
+    }
+    let verdicts_differ = causes.iter().any(|(_, v, _)| *v != causes[0].1);
+    if verdicts_differ {
+        hints.push(
+            "after a cross-origin redirect Firefox's preflight carries the page's origin while Chromium's and WebKit's carry `null`: answer both, or avoid redirecting a preflighted request to another origin",
+        );
+    }
+    hints
+}
+
+/// `engines` in `doctor --json`: the engines asked for.
+#[derive(Debug, Default, Serialize)]
+struct EnginesJson {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    chromium: Option<EngineJson>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    firefox: Option<EngineJson>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    webkit: Option<EngineJson>,
+}
+
+/// One engine's verdict, its name for the failure and what it prints.
+#[derive(Debug, Serialize)]
+struct EngineJson {
+    verdict: &'static str,
+    error_kind: Option<&'static str>,
+    /// Every console line, in order.
+    console_messages: Vec<String>,
+    /// The first.
+    console_message: Option<String>,
 }
 
 impl Exchange {
@@ -1123,41 +1250,109 @@ impl Exchange {
 }
 
 impl Report {
-    fn console_message(&self) -> Option<String> {
-        if let Some(mixed) = &self.mixed_content {
-            return Some(mixed.console_message(self.xhr));
+    fn is_blocked(&self) -> bool {
+        self.blocked.is_some() || self.mixed_content.is_some()
+    }
+
+    fn verdict(&self) -> &'static str {
+        if self.is_blocked() {
+            "blocked"
+        } else {
+            "allowed"
         }
-        self.blocked.as_ref().map(|b| {
-            browser::console_message(
-                if self.xhr {
-                    browser::Api::XmlHttpRequest
+    }
+
+    fn api(&self) -> browser::Api {
+        if self.xhr {
+            browser::Api::XmlHttpRequest
+        } else {
+            browser::Api::Fetch
+        }
+    }
+
+    /// What `engine` names the block and prints; `None` when allowed.
+    /// Mixed content is modelled for Chromium only (docs/engines.md).
+    fn said(&self, engine: Engine) -> Option<Said> {
+        if let Some(mixed) = &self.mixed_content {
+            return Some(Said {
+                error_kind: "MixedContent",
+                lines: if engine == Engine::Chromium {
+                    vec![mixed.console_message(self.xhr)]
                 } else {
-                    browser::Api::Fetch
+                    Vec::new()
                 },
-                &b.url,
-                b.redirected_from.as_deref(),
-                // The page's origin, also after a cross-origin redirect,
-                // when the request itself carries `Origin: null`.
-                &self.origin,
-                &b.failure,
-                if b.preflight {
+            });
+        }
+        let b = self.blocked.as_ref()?;
+        let failing = self.exchanges.last()?;
+        Some(engines::said(
+            engine,
+            &Block {
+                api: self.api(),
+                stage: if b.preflight {
                     browser::Stage::Preflight
                 } else {
                     browser::Stage::Actual
                 },
-            )
-        })
+                failure: &b.failure,
+                url: &b.url,
+                redirected_from: b.redirected_from.as_deref(),
+                page_origin: &self.origin,
+                request_origin: &b.origin,
+                status: failing.status,
+                received: &failing.received,
+                redirect_to: b.redirect_to.as_deref(),
+                page_headers: &self.headers,
+            },
+        ))
     }
 
-    fn to_json(&self) -> DoctorJson<'_> {
+    /// Where the engines part ways: which check fails first, in
+    /// corsgate's terms (WebKit looks at a preflight's status first).
+    fn cause(&self, engine: Engine) -> Option<&'static str> {
+        if self.mixed_content.is_some() {
+            return Some("MixedContent");
+        }
+        let b = self.blocked.as_ref()?;
+        let status = self.exchanges.last().map_or(0, |e| e.status);
+        if engine == Engine::Webkit && b.preflight && !(200..300).contains(&status) {
+            return Some("PreflightInvalidStatus");
+        }
+        Some(b.failure.name())
+    }
+
+    /// The JSON for the engines asked for, the first one's report being
+    /// `self`.
+    fn to_json<'a>(&'a self, engines: &[(Engine, &'a Report)]) -> DoctorJson<'a> {
         let preflight = self.exchanges.iter().find(|e| e.step == "preflight");
+        let first = engines.first().map_or(Engine::Chromium, |(e, _)| *e);
+        let said = self.said(first);
+        let mut all = EnginesJson::default();
+        let mut says = Vec::new();
+        let mut causes = Vec::new();
+        for (engine, report) in engines {
+            let said = report.said(*engine);
+            let lines = said.as_ref().map_or_else(Vec::new, |s| s.lines.clone());
+            says.push((*engine, lines.clone()));
+            causes.push((*engine, report.verdict(), report.cause(*engine)));
+            let json = EngineJson {
+                verdict: report.verdict(),
+                error_kind: said.as_ref().map(|s| s.error_kind),
+                console_message: lines.first().cloned(),
+                console_messages: lines,
+            };
+            match engine {
+                Engine::Chromium => all.chromium = Some(json),
+                Engine::Firefox => all.firefox = Some(json),
+                Engine::Webkit => all.webkit = Some(json),
+            }
+        }
+        let disagree = causes
+            .iter()
+            .any(|(_, verdict, cause)| (*verdict, *cause) != (causes[0].1, causes[0].2));
         DoctorJson {
             schema: 1,
-            verdict: if self.blocked.is_some() || self.mixed_content.is_some() {
-                "blocked"
-            } else {
-                "allowed"
-            },
+            verdict: self.verdict(),
             url: &self.url,
             origin: &self.origin,
             method: &self.method,
@@ -1173,17 +1368,9 @@ impl Report {
                 Some(_) => Some("mixed content"),
                 None => self.blocked.as_ref().map(|b| b.step),
             },
-            error_kind: match &self.mixed_content {
-                Some(_) => Some("MixedContent"),
-                None => self.blocked.as_ref().map(|b| {
-                    b.failure.name_at(if b.preflight {
-                        browser::Stage::Preflight
-                    } else {
-                        browser::Stage::Actual
-                    })
-                }),
-            },
-            console_message: self.console_message(),
+            error_kind: said.as_ref().map(|s| s.error_kind),
+            console_message: said.and_then(|s| s.lines.into_iter().next()),
+            engines: all,
             readable_headers: &self.readable,
             fixes: match (&self.mixed_content, &self.blocked) {
                 (Some(mixed), _) => mixed.fixes(),
@@ -1206,11 +1393,9 @@ impl Report {
                 .iter()
                 .map(|e| (e, cors_headers(&e.received)))
                 .collect(),
+            says,
+            disagreement: if disagree { causes } else { Vec::new() },
         }
-    }
-
-    fn to_text(&self) -> String {
-        self.to_json().to_string()
     }
 }
 
@@ -1264,11 +1449,22 @@ impl std::fmt::Display for DoctorJson<'_> {
         }
         if let (Some(step), Some(kind)) = (self.failing_step, self.error_kind) {
             writeln!(f, "\nfailing step: {step} ({kind})")?;
-            writeln!(
-                f,
-                "Chromium says:\n  {}",
-                self.console_message.as_deref().unwrap_or_default()
-            )?;
+            for (engine, lines) in &self.says {
+                writeln!(f, "{} says:", engine.label())?;
+                // Chromium's `Failed to load resource: net::ERR_FAILED`
+                // follows every block: only its CORS line is shown.
+                let shown = if *engine == Engine::Chromium {
+                    1
+                } else {
+                    lines.len()
+                };
+                if lines.is_empty() {
+                    writeln!(f, "  (its console line is not modelled: docs/engines.md)")?;
+                }
+                for line in lines.iter().take(shown) {
+                    writeln!(f, "  {line}")?;
+                }
+            }
             writeln!(f, "fix:")?;
             for fix in &self.fixes {
                 for (label, text) in [
@@ -1293,6 +1489,20 @@ impl std::fmt::Display for DoctorJson<'_> {
                     self.readable_headers.join(", ")
                 }
             )?;
+        }
+        if !self.disagreement.is_empty() {
+            writeln!(f, "\nthe engines disagree:")?;
+            for (engine, verdict, cause) in &self.disagreement {
+                writeln!(
+                    f,
+                    "  {}: {verdict}{}",
+                    engine.label(),
+                    cause.map_or_else(String::new, |c| format!(", first failing check {c}"))
+                )?;
+            }
+            for hint in disagreement_hints(&self.disagreement) {
+                writeln!(f, "  {hint}")?;
+            }
         }
         for warning in self.warnings {
             writeln!(f, "warning: {warning}")?;

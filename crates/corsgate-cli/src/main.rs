@@ -4,6 +4,7 @@ mod check;
 mod cli;
 mod demo;
 mod doctor;
+mod engines;
 mod exit;
 mod proxy;
 mod rt;

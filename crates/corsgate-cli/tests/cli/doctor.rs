@@ -124,6 +124,35 @@ async fn scripted(
             .concat(),
         ),
         ("/redirect-bare", _) => (302, vec![("location".into(), "/ok".into())]),
+        // A preflighted PUT redirected to another origin, whose preflight
+        // allows only `null`: what Chromium and WebKit send there, not Firefox.
+        ("/put-redirect", true) => (
+            200,
+            [
+                acao(&origin),
+                vec![("access-control-allow-methods".into(), "PUT".into())],
+            ]
+            .concat(),
+        ),
+        ("/put-redirect", false) => (
+            307,
+            [
+                acao(&origin),
+                vec![(
+                    "location".into(),
+                    format!("http://{}/null-only", other.unwrap()),
+                )],
+            ]
+            .concat(),
+        ),
+        ("/null-only", true) => (
+            200,
+            [
+                acao("null"),
+                vec![("access-control-allow-methods".into(), "PUT".into())],
+            ]
+            .concat(),
+        ),
         ("/ok-listed", _) => (200, acao(ORIGIN)),
         ("/reflect", _) => (
             200,
@@ -731,4 +760,147 @@ async fn a_server_error_is_part_of_the_verdict() {
     let (code, report) = doctor(&[&format!("http://{ok}/users"), "--origin", ORIGIN]);
     assert_eq!(code, 0);
     assert!(report.get("server_error").is_none(), "{report:#}");
+}
+
+// Issue #16: `--browser` gives each engine's verdict, name and console
+// lines (../shared/spec/{browser,firefox,webkit}-messages.md).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_engine_names_a_failed_preflight_its_own_way() {
+    let addr = scripted_servers().await;
+    let url = format!("http://{addr}/preflight-405");
+    let args = [url.as_str(), "--origin", ORIGIN, "-X", "PUT"];
+    // The default is Chromium, as before: the engines object holds it alone.
+    let (code, json) = doctor(&args);
+    assert_eq!(code, 1);
+    assert_eq!(json["error_kind"], "PreflightMissingAllowOriginHeader");
+    let engines = json["engines"].as_object().unwrap();
+    assert_eq!(engines.keys().collect::<Vec<_>>(), ["chromium"]);
+    assert_eq!(
+        engines["chromium"]["console_message"],
+        json["console_message"]
+    );
+    assert_eq!(
+        engines["chromium"]["console_messages"][1],
+        "Failed to load resource: net::ERR_FAILED"
+    );
+
+    let (code, json) = doctor(&[&args[..], &["--browser", "all"]].concat());
+    assert_eq!(code, 1);
+    // The top-level fields are the first engine's: Chromium's.
+    assert_eq!(json["error_kind"], "PreflightMissingAllowOriginHeader");
+    let firefox = &json["engines"]["firefox"];
+    assert_eq!(firefox["verdict"], "blocked");
+    assert_eq!(firefox["error_kind"], "CORSMissingAllowOrigin");
+    let blocked = format!(
+        "Cross-Origin Request Blocked: The Same Origin Policy disallows reading the remote resource at {url}."
+    );
+    assert_eq!(
+        firefox["console_messages"],
+        serde_json::json!([
+            format!(
+                "{blocked} (Reason: CORS header ‘Access-Control-Allow-Origin’ missing). Status code: 405."
+            ),
+            format!("{blocked} (Reason: CORS request did not succeed). Status code: (null)."),
+        ])
+    );
+    // WebKit looks at the preflight's status first.
+    let webkit = &json["engines"]["webkit"];
+    assert_eq!(webkit["error_kind"], "PreflightNotSuccessful");
+    assert_eq!(
+        webkit["console_messages"],
+        serde_json::json!([
+            "Preflight response is not successful. Status code: 405",
+            format!("Fetch API cannot load {url} due to access control checks."),
+        ])
+    );
+
+    let (_, json) = doctor(&[&args[..], &["--browser", "webkit"]].concat());
+    assert_eq!(json["error_kind"], "PreflightNotSuccessful");
+    assert_eq!(
+        json["console_message"],
+        "Preflight response is not successful. Status code: 405"
+    );
+    assert_eq!(
+        json["engines"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .collect::<Vec<_>>(),
+        ["webkit"]
+    );
+
+    let (code, text, _) = tokio::task::block_in_place(|| {
+        run(&[&["doctor"][..], &args[..], &["--browser", "all"]].concat())
+    });
+    assert_eq!(code, 1);
+    for expected in [
+        "Chromium says:",
+        "Firefox says:",
+        "WebKit says:",
+        "the engines disagree:",
+        "WebKit: blocked, first failing check PreflightInvalidStatus",
+        "the OPTIONS answer must be 2xx as well",
+    ] {
+        assert!(text.contains(expected), "{expected}\n{text}");
+    }
+}
+
+// Firefox's preflight after a cross-origin redirect carries the page's
+// origin; Chromium's and WebKit's `null`. A target that allows only `null`
+// lets Chromium and WebKit through and blocks Firefox.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn firefox_preflights_a_redirect_target_with_the_pages_origin() {
+    let addr = scripted_servers().await;
+    let url = format!("http://{addr}/put-redirect");
+    let args = [
+        url.as_str(),
+        "--origin",
+        ORIGIN,
+        "-X",
+        "PUT",
+        "--browser",
+        "all",
+    ];
+    let (code, json) = doctor(&args);
+    assert_eq!(code, 1, "Firefox blocks it: {json:#}");
+    assert_eq!(json["verdict"], "allowed");
+    assert_eq!(json["engines"]["chromium"]["verdict"], "allowed");
+    assert_eq!(json["engines"]["webkit"]["verdict"], "allowed");
+    let firefox = &json["engines"]["firefox"];
+    assert_eq!(firefox["verdict"], "blocked");
+    assert_eq!(firefox["error_kind"], "CORSAllowOriginNotMatchingOrigin");
+    let message = firefox["console_message"].as_str().unwrap();
+    assert!(
+        message.ends_with(
+            "(Reason: CORS header ‘Access-Control-Allow-Origin’ does not match ‘null’)."
+        ),
+        "{message}"
+    );
+    // Chromium alone passes; Firefox alone makes its own requests: its
+    // preflight at the target carried the page's origin.
+    let (code, json) = doctor(&args[..5]);
+    assert_eq!(code, 0, "Chromium alone passes: {json:#}");
+    let (code, json) = doctor(&[&args[..5], &["--browser", "firefox"]].concat());
+    assert_eq!(code, 1);
+    let preflights: Vec<&Value> = json["exchanges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["step"] == "preflight")
+        .collect();
+    let origin_of = |e: &Value| {
+        e["request"]["headers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|h| h[0] == "Origin")
+            .map(|h| h[1].clone())
+    };
+    assert_eq!(preflights.len(), 2);
+    assert_eq!(origin_of(preflights[1]), Some(Value::from(ORIGIN)));
+    let (_, text, _) = tokio::task::block_in_place(|| run(&[&["doctor"][..], &args[..]].concat()));
+    assert!(
+        text.contains("Firefox's preflight carries the page's origin"),
+        "{text}"
+    );
 }
