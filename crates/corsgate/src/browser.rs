@@ -287,8 +287,9 @@ pub fn console_message(
 #[non_exhaustive]
 pub enum Warning {
     /// `Authorization` is covered only by `Access-Control-Allow-Headers: *`:
-    /// Chromium 156 allows it (with a deprecation notice); the Fetch
-    /// standard, Firefox and Safari block it.
+    /// the Fetch standard blocks it; Chromium 156 (with a deprecation
+    /// notice), Firefox ESR 153 (with a console warning) and WebKit allow
+    /// it today.
     AuthorizationCoveredByWildcard,
 }
 
@@ -296,8 +297,9 @@ impl fmt::Display for Warning {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Warning::AuthorizationCoveredByWildcard => f.write_str(
-                "`Authorization` is allowed only through `Access-Control-Allow-Headers: *`: Chromium allows it, \
-                 but the Fetch standard, Firefox and Safari block it; list `authorization` explicitly",
+                "`Authorization` is allowed only through `Access-Control-Allow-Headers: *`: the Fetch standard \
+                 blocks it, and Chromium and Firefox warn that they will stop allowing it (Safari allows it); \
+                 list `authorization` explicitly",
             ),
         }
     }
