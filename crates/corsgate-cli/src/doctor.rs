@@ -165,6 +165,9 @@ struct Report {
     xhr: bool,
     /// The headers the page sets, as it spelled them.
     headers: Vec<(String, String)>,
+    /// The URL whose preflight let `Authorization` through only by
+    /// `Access-Control-Allow-Headers: *` (Firefox warns in its console).
+    wildcard_authorization: Option<String>,
     /// The last answer was a server error (5xx): what it means for the page.
     server_error: Option<ServerError>,
     /// The browser blocked the request as mixed content: no request is sent.
@@ -706,6 +709,7 @@ async fn diagnose(args: &DoctorArgs, engine: Engine) -> Result<Report, Failed> {
         warnings,
         xhr: args.xhr,
         headers: headers.clone(),
+        wildcard_authorization: None,
         server_error: None,
         mixed_content: None,
     };
@@ -806,9 +810,17 @@ async fn follow(
                 received,
             });
             match check {
-                Ok(grant) => report
-                    .warnings
-                    .extend(grant.warnings.iter().map(ToString::to_string)),
+                Ok(grant) => {
+                    if grant
+                        .warnings
+                        .contains(&browser::Warning::AuthorizationCoveredByWildcard)
+                    {
+                        report.wildcard_authorization = Some(uri.to_string());
+                    }
+                    report
+                        .warnings
+                        .extend(grant.warnings.iter().map(ToString::to_string));
+                }
                 Err(failure) => {
                     report.blocked = Some(Blocked {
                         step: "preflight",
@@ -1283,7 +1295,17 @@ impl Report {
                 },
             });
         }
-        let b = self.blocked.as_ref()?;
+        let Some(b) = self.blocked.as_ref() else {
+            // Allowed: only Firefox prints something, a warning.
+            return self
+                .wildcard_authorization
+                .as_deref()
+                .filter(|_| engine == Engine::Firefox)
+                .map(|url| Said {
+                    error_kind: "CORSAllowHeaderFromPreflightDeprecation",
+                    lines: vec![engines::firefox_authorization_warning(url)],
+                });
+        };
         let failing = self.exchanges.last()?;
         Some(engines::said(
             engine,
@@ -1337,7 +1359,11 @@ impl Report {
             causes.push((*engine, report.verdict(), report.cause(*engine)));
             let json = EngineJson {
                 verdict: report.verdict(),
-                error_kind: said.as_ref().map(|s| s.error_kind),
+                // A warning's name is not a failure's.
+                error_kind: said
+                    .as_ref()
+                    .filter(|_| report.is_blocked())
+                    .map(|s| s.error_kind),
                 console_message: lines.first().cloned(),
                 console_messages: lines,
             };
@@ -1368,8 +1394,13 @@ impl Report {
                 Some(_) => Some("mixed content"),
                 None => self.blocked.as_ref().map(|b| b.step),
             },
-            error_kind: said.as_ref().map(|s| s.error_kind),
-            console_message: said.and_then(|s| s.lines.into_iter().next()),
+            error_kind: said
+                .as_ref()
+                .filter(|_| self.is_blocked())
+                .map(|s| s.error_kind),
+            console_message: said
+                .filter(|_| self.is_blocked())
+                .and_then(|s| s.lines.into_iter().next()),
             engines: all,
             readable_headers: &self.readable,
             fixes: match (&self.mixed_content, &self.blocked) {

@@ -346,6 +346,15 @@ fn webkit(b: &Block<'_>) -> Said {
     }
 }
 
+/// Firefox's warning when `Access-Control-Allow-Headers: *` lets
+/// `Authorization` through (`CORSAllowHeaderFromPreflightDeprecation`): the
+/// request is allowed today.
+pub(crate) fn firefox_authorization_warning(url: &str) -> String {
+    format!(
+        "Cross-Origin Request Warning: The Same Origin Policy will disallow reading the remote resource at {url} soon. (Reason: When the `Access-Control-Allow-Headers` is `*`, the `Authorization` header is not covered. To include the `Authorization` header, it must be explicitly listed in CORS header `Access-Control-Allow-Headers`)."
+    )
+}
+
 /// A header's lines joined as a browser reads them (`a, b`).
 fn raw(headers: &HeaderMap, name: &http::HeaderName) -> String {
     headers

@@ -406,6 +406,36 @@ async fn allowed_requests_report_what_the_page_can_read() {
         report["warnings"].to_string().contains("Fetch standard"),
         "{report:#}"
     );
+    // Every engine allows it; Firefox says so in its console, as a warning.
+    let (code, report) = doctor(&[
+        &format!("http://{addr}/star-headers"),
+        "--origin",
+        ORIGIN,
+        "--method",
+        "PUT",
+        "-H",
+        "Authorization: Bearer x",
+        "--browser",
+        "all",
+    ]);
+    assert_eq!(code, 0, "{report:#}");
+    let engines = &report["engines"];
+    for engine in ["chromium", "firefox", "webkit"] {
+        assert_eq!(engines[engine]["verdict"], "allowed", "{engine}");
+        assert_eq!(engines[engine]["error_kind"], Value::Null, "{engine}");
+    }
+    assert_eq!(
+        engines["chromium"]["console_messages"],
+        serde_json::json!([])
+    );
+    assert_eq!(engines["webkit"]["console_messages"], serde_json::json!([]));
+    assert_eq!(
+        engines["firefox"]["console_message"],
+        format!(
+            "Cross-Origin Request Warning: The Same Origin Policy will disallow reading the remote resource at http://{addr}/star-headers soon. (Reason: When the `Access-Control-Allow-Headers` is `*`, the `Authorization` header is not covered. To include the `Authorization` header, it must be explicitly listed in CORS header `Access-Control-Allow-Headers`)."
+        )
+    );
+    assert_eq!(report["console_message"], Value::Null);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
