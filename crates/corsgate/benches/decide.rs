@@ -144,15 +144,68 @@ fn corsgate_cors(bencher: Bencher, kind: &str) {
         .bench_local_values(|req| ready(service.clone().oneshot(req)));
 }
 
+/// The listed origins of the many-origins benchmarks: `n - 1` others, then
+/// the request's, last.
+fn many_origins(n: usize) -> Vec<String> {
+    let mut list: Vec<String> = (1..n)
+        .map(|i| format!("https://app{i}.example.com"))
+        .collect();
+    list.push(ORIGIN.to_owned());
+    list
+}
+
+/// A CORS GET through a whole layer with 1 or 10,000 listed origins: the
+/// bare service (`bare_service::get`) is the baseline, and tower-http is
+/// given its list, and a `HashSet` in a predicate (what a user with many
+/// origins would write).
+#[divan::bench(args = [1, 10_000])]
+fn origins_corsgate(bencher: Bencher, origins: usize) {
+    let policy = Config::builder()
+        .allowed_origins(many_origins(origins))
+        .allow_credentials(true)
+        .compile()
+        .unwrap();
+    let service = corsgate::tower::CorsLayer::new(policy).layer(app());
+    bencher
+        .with_inputs(get)
+        .bench_local_values(|req| ready(service.clone().oneshot(req)));
+}
+
+#[divan::bench(args = [1, 10_000])]
+fn origins_tower_http_list(bencher: Bencher, origins: usize) {
+    let list = many_origins(origins)
+        .into_iter()
+        .map(|o| HeaderValue::try_from(o).unwrap());
+    let layer = tower_http_layer().allow_origin(tower_http::cors::AllowOrigin::list(list));
+    let service = layer.layer(app());
+    bencher
+        .with_inputs(get)
+        .bench_local_values(|req| ready(service.clone().oneshot(req)));
+}
+
+#[divan::bench(args = [1, 10_000])]
+fn origins_tower_http_set(bencher: Bencher, origins: usize) {
+    let set: std::collections::HashSet<Vec<u8>> = many_origins(origins)
+        .into_iter()
+        .map(String::into_bytes)
+        .collect();
+    let allow = tower_http::cors::AllowOrigin::predicate(move |origin: &HeaderValue, _| {
+        set.contains(origin.as_bytes())
+    });
+    let service = tower_http_layer().allow_origin(allow).layer(app());
+    bencher
+        .with_inputs(get)
+        .bench_local_values(|req| ready(service.clone().oneshot(req)));
+}
+
 /// decide + apply alone, with 1 or 10,000 listed origins (the request's
 /// origin is the last one listed).
 #[divan::bench(args = [1, 10_000])]
 fn policy_decide_apply(bencher: Bencher, origins: usize) {
-    let mut list: Vec<String> = (1..origins)
-        .map(|i| format!("https://app{i}.example.com"))
-        .collect();
-    list.push(ORIGIN.to_owned());
-    let policy = Config::builder().allowed_origins(list).compile().unwrap();
+    let policy = Config::builder()
+        .allowed_origins(many_origins(origins))
+        .compile()
+        .unwrap();
     decide_apply(bencher, &policy, &get());
 }
 

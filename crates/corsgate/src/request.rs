@@ -63,18 +63,18 @@ impl Asked {
 
 /// One value of a request header, wherever it lives.
 #[derive(Debug, Clone, Copy)]
-pub(crate) enum Field<'a> {
+pub(crate) enum ValueRef<'a> {
     Http(&'a HeaderValue),
     #[cfg(feature = "actix")]
     Actix(&'a actix_web::http::header::HeaderValue),
 }
 
-impl<'a> Field<'a> {
+impl<'a> ValueRef<'a> {
     pub(crate) fn as_bytes(self) -> &'a [u8] {
         match self {
-            Field::Http(value) => value.as_bytes(),
+            ValueRef::Http(value) => value.as_bytes(),
             #[cfg(feature = "actix")]
-            Field::Actix(value) => value.as_bytes(),
+            ValueRef::Actix(value) => value.as_bytes(),
         }
     }
 
@@ -82,30 +82,30 @@ impl<'a> Field<'a> {
     /// already is one.
     pub(crate) fn to_value(self) -> HeaderValue {
         match self {
-            Field::Http(value) => value.clone(),
+            ValueRef::Http(value) => value.clone(),
             // Any byte actix accepted in a value, `http` 1 accepts too.
             #[cfg(feature = "actix")]
-            Field::Actix(value) => HeaderValue::from_bytes(value.as_bytes())
+            ValueRef::Actix(value) => HeaderValue::from_bytes(value.as_bytes())
                 .unwrap_or_else(|_| HeaderValue::from_static("")),
         }
     }
 }
 
 /// The values of one request header, in order.
-pub(crate) enum Fields<'a> {
+pub(crate) enum ValueRefs<'a> {
     Http(http::header::ValueIter<'a, HeaderValue>),
     #[cfg(feature = "actix")]
     Actix(std::slice::Iter<'a, actix_web::http::header::HeaderValue>),
 }
 
-impl<'a> Iterator for Fields<'a> {
-    type Item = Field<'a>;
+impl<'a> Iterator for ValueRefs<'a> {
+    type Item = ValueRef<'a>;
 
-    fn next(&mut self) -> Option<Field<'a>> {
+    fn next(&mut self) -> Option<ValueRef<'a>> {
         match self {
-            Fields::Http(values) => values.next().map(Field::Http),
+            ValueRefs::Http(values) => values.next().map(ValueRef::Http),
             #[cfg(feature = "actix")]
-            Fields::Actix(values) => values.next().map(Field::Actix),
+            ValueRefs::Actix(values) => values.next().map(ValueRef::Actix),
         }
     }
 }
@@ -173,17 +173,17 @@ impl<'a> RequestView<'a> {
     }
 
     /// The values of one of the CORS request headers, in order.
-    pub(crate) fn values(&self, asked: Asked) -> Fields<'a> {
+    pub(crate) fn values(&self, asked: Asked) -> ValueRefs<'a> {
         match self.headers {
-            Source::Http(headers) => Fields::Http(headers.get_all(asked.name()).iter()),
+            Source::Http(headers) => ValueRefs::Http(headers.get_all(asked.name()).iter()),
             #[cfg(feature = "actix")]
-            Source::Actix(headers) => Fields::Actix(headers.get_all(asked.actix_name())),
+            Source::Actix(headers) => ValueRefs::Actix(headers.get_all(asked.actix_name())),
         }
     }
 
     /// The first value of one of the CORS request headers.
     pub(crate) fn first(&self, asked: Asked) -> Option<&'a [u8]> {
-        self.values(asked).next().map(Field::as_bytes)
+        self.values(asked).next().map(ValueRef::as_bytes)
     }
 
     /// The `Origin` header as text, when there is exactly one and it is
