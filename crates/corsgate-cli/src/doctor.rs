@@ -359,6 +359,17 @@ pub(crate) fn run(args: &DoctorArgs) -> ExitCode {
     })
 }
 
+impl Blocked {
+    /// Which request of the exchange failed.
+    fn stage(&self) -> browser::Stage {
+        if self.preflight {
+            browser::Stage::Preflight
+        } else {
+            browser::Stage::Actual
+        }
+    }
+}
+
 /// Each engine asked for, and the report of the request as it makes it.
 struct Judged {
     asked: &'static [Engine],
@@ -1233,6 +1244,16 @@ struct EnginesJson {
     webkit: Option<EngineJson>,
 }
 
+impl EnginesJson {
+    fn get(&self, engine: Engine) -> Option<&EngineJson> {
+        match engine {
+            Engine::Chromium => self.chromium.as_ref(),
+            Engine::Firefox => self.firefox.as_ref(),
+            Engine::Webkit => self.webkit.as_ref(),
+        }
+    }
+}
+
 /// One engine's verdict, its name for the failure and what it prints.
 #[derive(Debug, Serialize)]
 struct EngineJson {
@@ -1311,11 +1332,7 @@ impl Report {
             engine,
             &Block {
                 api: self.api(),
-                stage: if b.preflight {
-                    browser::Stage::Preflight
-                } else {
-                    browser::Stage::Actual
-                },
+                stage: b.stage(),
                 failure: &b.failure,
                 url: &b.url,
                 redirected_from: b.redirected_from.as_deref(),
@@ -1337,7 +1354,7 @@ impl Report {
         }
         let b = self.blocked.as_ref()?;
         let status = self.exchanges.last().map_or(0, |e| e.status);
-        if engine == Engine::Webkit && b.preflight && !(200..300).contains(&status) {
+        if engine.checks_status_first(b.stage(), status) {
             return Some("PreflightInvalidStatus");
         }
         Some(b.failure.name())
@@ -1348,7 +1365,6 @@ impl Report {
     fn to_json<'a>(&'a self, engines: &[(Engine, &'a Report)]) -> DoctorJson<'a> {
         let preflight = self.exchanges.iter().find(|e| e.step == "preflight");
         let first = engines.first().map_or(Engine::Chromium, |(e, _)| *e);
-        let said = self.said(first);
         let mut all = EnginesJson::default();
         let mut says = Vec::new();
         let mut causes = Vec::new();
@@ -1373,6 +1389,13 @@ impl Report {
                 Engine::Webkit => all.webkit = Some(json),
             }
         }
+        // The top-level fields are the first engine's (`self` is its report);
+        // a console line of an allowed request (Firefox's warning) is not one.
+        let first_json = all.get(first);
+        let error_kind = first_json.and_then(|e| e.error_kind);
+        let console_message = first_json
+            .filter(|_| self.is_blocked())
+            .and_then(|e| e.console_message.clone());
         let disagree = causes
             .iter()
             .any(|(_, verdict, cause)| (*verdict, *cause) != (causes[0].1, causes[0].2));
@@ -1394,13 +1417,8 @@ impl Report {
                 Some(_) => Some("mixed content"),
                 None => self.blocked.as_ref().map(|b| b.step),
             },
-            error_kind: said
-                .as_ref()
-                .filter(|_| self.is_blocked())
-                .map(|s| s.error_kind),
-            console_message: said
-                .filter(|_| self.is_blocked())
-                .and_then(|s| s.lines.into_iter().next()),
+            error_kind,
+            console_message,
             engines: all,
             readable_headers: &self.readable,
             fixes: match (&self.mixed_content, &self.blocked) {

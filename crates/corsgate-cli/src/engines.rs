@@ -6,7 +6,7 @@
 //! 156), `firefox-messages.md` (Firefox ESR 153), `webkit-messages.md`
 //! (WebKitGTK 2.50, Safari's engine); docs/engines.md sums them up.
 
-use corsgate::browser::{Api, Failure, Stage, console_message};
+use corsgate::browser::{self, Api, Failure, Stage, console_message};
 use http::HeaderMap;
 use http::header::{
     ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS, ACCESS_CONTROL_ALLOW_ORIGIN,
@@ -58,6 +58,13 @@ impl Engine {
     /// The request itself carries `null` in all three.
     pub(crate) fn preflight_keeps_page_origin(self) -> bool {
         self == Engine::Firefox
+    }
+
+    /// Whether the engine fails a preflight on its non-2xx status before
+    /// looking at its CORS headers (WebKit; Chromium and Firefox check the
+    /// headers first, as Fetch does).
+    pub(crate) fn checks_status_first(self, stage: Stage, status: u16) -> bool {
+        self == Engine::Webkit && stage == Stage::Preflight && !(200..300).contains(&status)
     }
 }
 
@@ -215,7 +222,7 @@ fn firefox(b: &Block<'_>) -> Said {
             line(
                 &format!(
                     "invalid token ‘{}’ in CORS header ‘Access-Control-Allow-Methods’",
-                    first_invalid_token(b.received, &ACCESS_CONTROL_ALLOW_METHODS)
+                    first_non_token(b.received, &ACCESS_CONTROL_ALLOW_METHODS)
                 ),
                 ".",
             ),
@@ -225,7 +232,7 @@ fn firefox(b: &Block<'_>) -> Said {
             line(
                 &format!(
                     "invalid token ‘{}’ in CORS header ‘Access-Control-Allow-Headers’",
-                    first_invalid_token(b.received, &ACCESS_CONTROL_ALLOW_HEADERS)
+                    first_non_token(b.received, &ACCESS_CONTROL_ALLOW_HEADERS)
                 ),
                 ".",
             ),
@@ -268,9 +275,8 @@ fn webkit(b: &Block<'_>) -> Said {
             )
         }
     };
-    let preflight_failed = b.stage == Stage::Preflight && !(200..300).contains(&status);
     let (error_kind, reason) = match b.failure {
-        _ if preflight_failed => (
+        _ if Engine::Webkit.checks_status_first(b.stage, status) => (
             "PreflightNotSuccessful",
             format!("Preflight response is not successful. Status code: {status}"),
         ),
@@ -365,16 +371,10 @@ fn raw(headers: &HeaderMap, name: &http::HeaderName) -> String {
         .join(", ")
 }
 
-/// The first element of a comma-separated header that is not a token
-/// (Firefox names it); the whole value if every element is one.
-fn first_invalid_token(headers: &HeaderMap, name: &http::HeaderName) -> String {
-    let value = raw(headers, name);
-    let is_tchar = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
-    value
-        .split(',')
-        .map(str::trim)
-        .find(|item| item.is_empty() || !item.chars().all(is_tchar))
-        .map_or_else(|| value.clone(), str::to_owned)
+/// The element Firefox names: the model's first non-token, else (never
+/// seen: the model flagged the list) the whole value.
+fn first_non_token(headers: &HeaderMap, name: &http::HeaderName) -> String {
+    browser::first_non_token(headers, name).unwrap_or_else(|| raw(headers, name))
 }
 
 #[cfg(test)]
@@ -605,7 +605,7 @@ mod tests {
         );
         let bad = headers(&[
             ("access-control-allow-methods", "GET, PU T"),
-            ("access-control-allow-headers", "x-a,,x-b"),
+            ("access-control-allow-headers", "x-a,, x b"),
         ]);
         let methods = said(
             Engine::Firefox,
@@ -636,7 +636,7 @@ mod tests {
         assert_eq!(
             names.lines[0],
             format!(
-                "{BLOCKED} (Reason: invalid token ‘’ in CORS header ‘Access-Control-Allow-Headers’)."
+                "{BLOCKED} (Reason: invalid token ‘x b’ in CORS header ‘Access-Control-Allow-Headers’)."
             )
         );
     }
@@ -837,6 +837,10 @@ mod tests {
         assert_eq!(Browser::Webkit.engines(), [Engine::Webkit]);
         assert!(Engine::Firefox.preflight_keeps_page_origin());
         assert!(!Engine::Webkit.preflight_keeps_page_origin());
+        assert!(Engine::Webkit.checks_status_first(Stage::Preflight, 302));
+        assert!(!Engine::Webkit.checks_status_first(Stage::Preflight, 204));
+        assert!(!Engine::Webkit.checks_status_first(Stage::Actual, 500));
+        assert!(!Engine::Chromium.checks_status_first(Stage::Preflight, 500));
         assert_eq!(Engine::Webkit.label(), "WebKit");
     }
 }

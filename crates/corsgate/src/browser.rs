@@ -543,6 +543,26 @@ fn token_list(headers: &HeaderMap, name: &http::HeaderName) -> Option<Vec<String
         .collect()
 }
 
+/// The first element of an `Access-Control-Allow-Methods`/`-Headers` list
+/// that is not a token — what makes [`preflight_check`] fail with
+/// `InvalidAllowMethodsPreflightResponse`/`…Headers…` (Firefox names it in
+/// its message); `None` when every element is one or the header is absent.
+///
+/// ```
+/// use corsgate::browser::first_non_token;
+/// use http::{HeaderMap, HeaderValue, header::ACCESS_CONTROL_ALLOW_METHODS};
+///
+/// let mut headers = HeaderMap::new();
+/// headers.insert(ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, PU T"));
+/// assert_eq!(first_non_token(&headers, &ACCESS_CONTROL_ALLOW_METHODS).as_deref(), Some("PU T"));
+/// ```
+pub fn first_non_token(headers: &HeaderMap, name: &http::HeaderName) -> Option<String> {
+    let value = combined(headers, name)?;
+    list_items(value.as_bytes())
+        .find(|item| !item.iter().copied().all(is_tchar))
+        .map(|item| String::from_utf8_lossy(item).into_owned())
+}
+
 /// The CORS-preflight check ([Fetch § CORS-preflight fetch](https://fetch.spec.whatwg.org/#cors-preflight-fetch)
 /// steps 7 on): redirect, CORS check, status, then the methods and headers
 /// the actual request needs. `method` is the normalised method;
@@ -935,6 +955,41 @@ mod tests {
             Err(Failure::InvalidAllowCredentials {
                 value: String::new()
             })
+        );
+    }
+
+    #[test]
+    fn the_first_non_token_is_what_the_preflight_check_refuses() {
+        let name = &http::header::ACCESS_CONTROL_ALLOW_HEADERS;
+        let mut headers = HeaderMap::new();
+        assert_eq!(first_non_token(&headers, name), None);
+        // Empty elements are skipped, as the check skips them.
+        headers.insert(name, HeaderValue::from_static("x-a,, x-b "));
+        assert_eq!(first_non_token(&headers, name), None);
+        headers.append(name, HeaderValue::from_static("x-c, x(d), x e"));
+        assert_eq!(first_non_token(&headers, name).as_deref(), Some("x(d)"));
+        let refused = preflight_check(
+            200,
+            &[
+                ("access-control-allow-origin", "http://a.example"),
+                ("access-control-allow-headers", "x-c, x(d)"),
+            ]
+            .into_iter()
+            .map(|(n, v)| {
+                (
+                    http::HeaderName::from_static(n),
+                    HeaderValue::from_static(v),
+                )
+            })
+            .collect(),
+            "http://a.example",
+            Credentials::SameOrigin,
+            "GET",
+            &["x-c".to_owned()],
+        );
+        assert_eq!(
+            refused.err(),
+            Some(Failure::InvalidAllowHeadersPreflightResponse)
         );
     }
 
