@@ -1,25 +1,36 @@
 #!/usr/bin/env bash
 # The whole test suite from a fresh clone: installs what the tests need
-# when it is missing (Debian's Chromium and ChromeDriver, for the browser
-# tests, and openssl; needs apt-get, and sudo unless run as root), then runs
+# when it is missing (Debian's Chromium, Firefox ESR and WebKitGTK, for the
+# browser tests, and openssl; needs apt-get, and sudo unless run as root), then runs
 # every test.
 # Extra arguments go to `cargo test`, e.g. `scripts/test.sh -- --skip browser::`.
 # CI (.ci/run) runs exactly this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
-    if [ -n "${CORSGATE_CHROMIUM:-}" ] && [ -n "${CORSGATE_CHROMEDRIVER:-}" ]; then
-        : # the browser tests use these instead
-    elif command -v apt-get >/dev/null; then
-        echo "== installing Chromium and ChromeDriver (Debian packages) for the browser tests"
+# The browser suite runs in Chromium (ChromeDriver), Firefox ESR (WebDriver
+# BiDi) and WebKitGTK (WebKitWebDriver and MiniBrowser, on Xvfb): the Debian
+# packages each needs, unless an environment variable names the program.
+missing=()
+need() { # need ENV_VAR PATH PACKAGE
+    if [ -z "${!1:-}" ] && ! [ -x "$2" ]; then missing+=("$3"); fi
+}
+need CORSGATE_CHROMIUM /usr/bin/chromium chromium
+need CORSGATE_CHROMEDRIVER /usr/bin/chromedriver chromium-driver
+need CORSGATE_FIREFOX /usr/bin/firefox-esr firefox-esr
+need CORSGATE_WEBKITWEBDRIVER /usr/bin/WebKitWebDriver webkit2gtk-driver
+need CORSGATE_XVFB /usr/bin/Xvfb xvfb
+if [ ${#missing[@]} -gt 0 ]; then
+    if command -v apt-get >/dev/null; then
+        echo "== installing ${missing[*]} (Debian packages) for the browser tests"
         sudo=""
         if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
         $sudo apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium chromium-driver >/dev/null
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
     else
-        echo "scripts/test.sh: the browser tests need Chromium and ChromeDriver; no apt-get here:" >&2
-        echo "  install them, or set CORSGATE_CHROMIUM and CORSGATE_CHROMEDRIVER to their paths" >&2
+        echo "scripts/test.sh: the browser tests need ${missing[*]}; no apt-get here:" >&2
+        echo "  install them, or set CORSGATE_CHROMIUM, CORSGATE_CHROMEDRIVER, CORSGATE_FIREFOX," >&2
+        echo "  CORSGATE_WEBKITWEBDRIVER, CORSGATE_MINIBROWSER and CORSGATE_XVFB to their paths" >&2
         exit 2
     fi
 fi
@@ -37,8 +48,10 @@ if ! command -v openssl >/dev/null; then
     fi
 fi
 # Without them the browser tests fail (they never skip): say which are used.
-if [ -z "${CORSGATE_CHROMIUM:-}" ]; then chromium --version 2>/dev/null || true; fi
-if [ -z "${CORSGATE_CHROMEDRIVER:-}" ]; then chromedriver --version || true; fi
+"${CORSGATE_CHROMIUM:-chromium}" --version 2>/dev/null || true
+"${CORSGATE_CHROMEDRIVER:-chromedriver}" --version || true
+"${CORSGATE_FIREFOX:-firefox-esr}" --version 2>/dev/null || true
+dpkg-query -W -f='WebKitGTK ${Version}\n' webkit2gtk-driver 2>/dev/null || true
 
 echo "== cargo test --workspace --all-features $*"
 exec cargo test --workspace --all-features "$@"

@@ -1,17 +1,23 @@
-//! Real-browser tests: Debian's Chromium, headless, driven through
-//! ChromeDriver (WebDriver, with `fantoccini`). The browser is the judge:
-//! each test asserts what Chromium let a page do, and what reached the
-//! server.
+//! Real-browser tests, in each engine the doctor speaks for: Debian's
+//! Chromium (through ChromeDriver), Firefox ESR (WebDriver BiDi, which
+//! Firefox speaks itself) and WebKitGTK (WebKitWebDriver, under Xvfb). The
+//! browser is the judge: each test asserts what the browser let a page do,
+//! what reached the server, and what the browser printed.
 //!
-//! Chromium and ChromeDriver are found at `/usr/bin/chromium` and
-//! `/usr/bin/chromedriver` (Debian's `chromium` and `chromium-driver`), or
-//! where `CORSGATE_CHROMIUM` / `CORSGATE_CHROMEDRIVER` say. A missing
-//! browser fails these tests with instructions; it never skips them. To run
-//! everything else without a browser: `cargo test --workspace
-//! --all-features -- --skip browser::`.
+//! The programs are found at Debian's paths (`/usr/bin/chromium`,
+//! `/usr/bin/chromedriver`, `/usr/bin/firefox-esr`, `/usr/bin/WebKitWebDriver`,
+//! `/usr/bin/Xvfb`, WebKitGTK's MiniBrowser under `/usr/lib/<triplet>/`) or
+//! where `CORSGATE_CHROMIUM`, `CORSGATE_CHROMEDRIVER`, `CORSGATE_FIREFOX`,
+//! `CORSGATE_WEBKITWEBDRIVER`, `CORSGATE_MINIBROWSER` and `CORSGATE_XVFB`
+//! say. A missing browser fails these tests with instructions; it never
+//! skips them. To run everything else without a browser: `cargo test
+//! --workspace --all-features -- --skip browser::`.
 
+mod bidi;
 mod demo;
 mod fetch;
+mod verdicts;
+mod webkit;
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -33,38 +39,134 @@ pub(crate) use crate::support::serve;
 /// preflight cache) must not starve.
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-fn executable(env: &str, default: &str) -> PathBuf {
-    let path = std::env::var_os(env).map_or_else(|| PathBuf::from(default), PathBuf::from);
+/// A browser engine of the suite, as `corsgate doctor --browser` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Engine {
+    Chromium,
+    Firefox,
+    Webkit,
+}
+
+impl Engine {
+    /// The name `corsgate doctor --browser` takes.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::Chromium => "chromium",
+            Self::Firefox => "firefox",
+            Self::Webkit => "webkit",
+        }
+    }
+}
+
+/// Makes `async fn NAME(engine: Engine)` a test per engine:
+/// `NAME::chromium`, `NAME::firefox`, `NAME::webkit`.
+macro_rules! in_each_engine {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            use crate::browser::Engine;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn chromium() {
+                super::$name(Engine::Chromium).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn firefox() {
+                super::$name(Engine::Firefox).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn webkit() {
+                super::$name(Engine::Webkit).await;
+            }
+        }
+    )*};
+}
+pub(crate) use in_each_engine;
+
+/// A program the suite runs: `$env`, or the first of `defaults` that exists.
+pub(crate) fn executable(env: &str, defaults: &[&str], package: &str) -> PathBuf {
+    let path = std::env::var_os(env).map_or_else(
+        || {
+            defaults
+                .iter()
+                .map(PathBuf::from)
+                .find(|p| p.is_file())
+                .unwrap_or_else(|| PathBuf::from(defaults[0]))
+        },
+        PathBuf::from,
+    );
     assert!(
         path.is_file(),
-        "{} not found at {}: the browser tests need Debian's Chromium and ChromeDriver \
-         (`apt-get install -y chromium chromium-driver`), or set {env}. \
+        "{} not found at {}: the browser tests need Debian's {package} \
+         (`apt-get install -y {package}`; scripts/test.sh installs it), or set {env}. \
          To run the other tests without a browser: cargo test --workspace --all-features -- --skip browser::",
-        default.rsplit('/').next().unwrap_or(default),
+        defaults[0].rsplit('/').next().unwrap_or(defaults[0]),
         path.display()
     );
     path
 }
 
-/// A headless Chromium session with a fresh profile. Everything it started
-/// is killed on drop, also when a test panics.
+/// How the suite talks to the browser.
+enum Driver {
+    /// W3C WebDriver: ChromeDriver (Chromium) or WebKitWebDriver (WebKit).
+    WebDriver(Client),
+    /// WebDriver BiDi, straight to Firefox.
+    Bidi(bidi::Session),
+}
+
+/// A browser session with a fresh profile. Everything it started is
+/// killed on drop, also when a test panics.
 pub(crate) struct Browser {
-    pub(crate) client: Client,
-    driver: Child,
+    pub(crate) engine: Engine,
+    driver: Driver,
+    /// The driver, the browser or the X server: killed in reverse order.
+    processes: Vec<Child>,
     profile: TempDir,
     _turn: tokio::sync::MutexGuard<'static, ()>,
 }
 
 impl Browser {
-    pub(crate) async fn start() -> Self {
-        Self::start_with(&[]).await
+    /// A session in `engine`.
+    pub(crate) async fn start_engine(engine: Engine) -> Self {
+        match engine {
+            Engine::Chromium => Self::start_with(&[]).await,
+            Engine::Firefox => {
+                let turn = ONE_AT_A_TIME.lock().await;
+                let profile = TempDir::new("firefox-profile");
+                let (session, firefox) = bidi::Session::start(profile.path()).await;
+                Self {
+                    engine,
+                    driver: Driver::Bidi(session),
+                    processes: vec![firefox],
+                    profile,
+                    _turn: turn,
+                }
+            }
+            Engine::Webkit => {
+                let turn = ONE_AT_A_TIME.lock().await;
+                let profile = TempDir::new("webkit-profile");
+                let (client, processes) = webkit::start_webdriver(profile.path()).await;
+                Self {
+                    engine,
+                    driver: Driver::WebDriver(client),
+                    processes,
+                    profile,
+                    _turn: turn,
+                }
+            }
+        }
     }
 
     /// [`start`](Self::start), with more Chromium arguments.
     pub(crate) async fn start_with(extra: &[String]) -> Self {
         let turn = ONE_AT_A_TIME.lock().await;
-        let chromium = executable("CORSGATE_CHROMIUM", "/usr/bin/chromium");
-        let chromedriver = executable("CORSGATE_CHROMEDRIVER", "/usr/bin/chromedriver");
+        let chromium = executable("CORSGATE_CHROMIUM", &["/usr/bin/chromium"], "chromium");
+        let chromedriver = executable(
+            "CORSGATE_CHROMEDRIVER",
+            &["/usr/bin/chromedriver"],
+            "chromium-driver",
+        );
         let mut driver = Command::new(&chromedriver)
             .arg("--port=0")
             .stdin(Stdio::null())
@@ -130,82 +232,135 @@ impl Browser {
             }
         };
         Self {
-            client,
-            driver,
+            engine: Engine::Chromium,
+            driver: Driver::WebDriver(client),
+            processes: vec![driver],
             profile,
             _turn: turn,
         }
     }
 
+    /// The WebDriver client (Chromium and WebKit).
+    pub(crate) fn client(&self) -> &Client {
+        match &self.driver {
+            Driver::WebDriver(client) => client,
+            Driver::Bidi(_) => panic!(
+                "{:?} is driven by WebDriver BiDi, not a WebDriver client",
+                self.engine
+            ),
+        }
+    }
+
     /// Opens `url` and waits for the load event.
     pub(crate) async fn open(&self, url: &str) {
-        self.client
-            .goto(url)
-            .await
-            .unwrap_or_else(|e| panic!("cannot open {url}: {e}"));
+        match &self.driver {
+            Driver::WebDriver(client) => client
+                .goto(url)
+                .await
+                .unwrap_or_else(|e| panic!("cannot open {url}: {e}")),
+            Driver::Bidi(session) => session.navigate(url).await,
+        }
     }
 
     /// Runs `fetch(url, init)` in the current page and reports what the page
     /// could see: the status, body and the named response headers, or that
     /// the browser blocked it (fetch rejected with a TypeError).
     pub(crate) async fn fetch(&self, url: &str, init: Value, read_headers: &[&str]) -> Fetched {
-        const SCRIPT: &str = r#"
-            const [url, init, names, done] = arguments;
+        // The page's answer, as a JSON text (the same for every driver).
+        const FETCH: &str = r#"
             fetch(url, init).then(
-              async (r) => done({ blocked: false, status: r.status, body: await r.text(),
+              async (r) => JSON.stringify({ blocked: false, status: r.status, body: await r.text(),
                                   headers: Object.fromEntries(names.map((n) => [n, r.headers.get(n)])) }),
-              (e) => done({ blocked: true, error: `${e.name}: ${e.message}` }));
+              (e) => JSON.stringify({ blocked: true, error: `${e.name}: ${e.message}` }))
         "#;
-        let value = self
-            .client
-            .execute_async(SCRIPT, vec![json!(url), init, json!(read_headers)])
-            .await
-            .unwrap_or_else(|e| panic!("the page could not run fetch({url}): {e}"));
-        Fetched(value)
+        let bind = format!(
+            "const [url, init, names] = [{}, {init}, {}];",
+            json!(url),
+            json!(read_headers)
+        );
+        let text = match &self.driver {
+            Driver::WebDriver(client) => client
+                .execute_async(
+                    &format!("{bind} const done = arguments[0]; {FETCH}.then(done);"),
+                    vec![],
+                )
+                .await
+                .unwrap_or_else(|e| panic!("the page could not run fetch({url}): {e}")),
+            Driver::Bidi(session) => {
+                session
+                    .evaluate(&format!("(() => {{ {bind} return ({FETCH}); }})()"))
+                    .await
+            }
+        };
+        let text = text
+            .as_str()
+            .unwrap_or_else(|| panic!("fetch({url}) gave {text}"));
+        Fetched(serde_json::from_str(text).expect("the page's JSON"))
     }
 
-    /// The console lines logged since the last call: ChromeDriver's
-    /// browser log, each as `(source, message)`. A network failure's
-    /// message is `<url> - Failed to load resource: net::ERR_…`.
+    /// The console lines logged since the last call, each as `(source,
+    /// message)`. Chromium: ChromeDriver's browser log (a network failure's
+    /// message is `<url> - Failed to load resource: net::ERR_…`, a CORS
+    /// error's `<page url> - <line>`). Firefox: BiDi's `log.entryAdded`
+    /// (source `javascript` or `console`, the message as printed). WebKit's
+    /// driver has no console: [`webkit::Runner`] reads it from MiniBrowser.
     pub(crate) async fn console(&self) -> Vec<(String, String)> {
-        let entries = self
-            .client
-            .issue_cmd(BrowserLog)
-            .await
-            .unwrap_or_else(|e| panic!("cannot read the browser log: {e}"));
-        entries
-            .as_array()
-            .map(|list| {
-                list.iter()
-                    .map(|e| {
-                        (
-                            e["source"].as_str().unwrap_or_default().to_owned(),
-                            e["message"].as_str().unwrap_or_default().to_owned(),
-                        )
+        match (&self.driver, self.engine) {
+            (Driver::Bidi(session), _) => session.take_log(),
+            (Driver::WebDriver(client), Engine::Chromium) => {
+                let entries = client
+                    .issue_cmd(BrowserLog)
+                    .await
+                    .unwrap_or_else(|e| panic!("cannot read the browser log: {e}"));
+                entries
+                    .as_array()
+                    .map(|list| {
+                        list.iter()
+                            .map(|e| {
+                                (
+                                    e["source"].as_str().unwrap_or_default().to_owned(),
+                                    e["message"].as_str().unwrap_or_default().to_owned(),
+                                )
+                            })
+                            .collect()
                     })
-                    .collect()
-            })
-            .unwrap_or_default()
+                    .unwrap_or_default()
+            }
+            (Driver::WebDriver(_), engine) => {
+                panic!("{engine:?}'s WebDriver has no console log: use webkit::Runner")
+            }
+        }
     }
 
     /// Evaluates a JavaScript expression in the current page.
     pub(crate) async fn eval(&self, expression: &str) -> Value {
-        self.client
-            .execute(&format!("return {expression};"), vec![])
-            .await
-            .unwrap_or_else(|e| panic!("cannot evaluate `{expression}`: {e}"))
+        match &self.driver {
+            Driver::WebDriver(client) => client
+                .execute(&format!("return {expression};"), vec![])
+                .await
+                .unwrap_or_else(|e| panic!("cannot evaluate `{expression}`: {e}")),
+            Driver::Bidi(session) => {
+                let text = session
+                    .evaluate(&format!("JSON.stringify(({expression}) ?? null)"))
+                    .await;
+                serde_json::from_str(text.as_str().unwrap_or("null")).unwrap_or(Value::Null)
+            }
+        }
     }
 
-    /// Ends the session (Chromium exits) and stops the driver.
+    /// Ends the session (the browser exits) and stops the driver.
     pub(crate) async fn close(mut self) {
-        let client = self.client.clone();
-        let _ = client.close().await;
+        if let Driver::WebDriver(client) = &self.driver {
+            let _ = client.clone().close().await;
+        }
         self.stop();
     }
 
     fn stop(&mut self) {
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
+        while let Some(mut child) = self.processes.pop() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
         kill_processes_mentioning(&self.profile.path().display().to_string());
     }
 }
