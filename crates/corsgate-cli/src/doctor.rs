@@ -18,6 +18,7 @@ use serde::Serialize;
 use crate::cli::DoctorArgs;
 use crate::engines::{self, Block, Engine, Said};
 use crate::exit;
+use crate::heard;
 use crate::tls;
 
 /// What `--json` prints when no verdict could be reached: `verdict` is
@@ -136,6 +137,9 @@ struct Exchange {
     sent: Vec<(String, String)>,
     status: u16,
     received: HeaderMap,
+    /// The received header names as the server spelled them, one per line
+    /// (`http` lower-cases them; Firefox looks at the spelling).
+    spelled: Vec<String>,
 }
 
 /// A failed check: which step, what Chromium says.
@@ -538,7 +542,7 @@ fn parse_url(url: &str) -> Result<Uri, String> {
 /// The HTTP client: http and https (HTTP/2 or HTTP/1.1 by ALPN, as a
 /// browser), trusting the system's roots and `--cacert`.
 struct Http {
-    client: Client<tls::Connector, Full<Bytes>>,
+    client: Client<heard::Listening<tls::Connector>, Full<Bytes>>,
     timeout: Duration,
     /// With `--insecure`: the certificate problems let through.
     bypassed: Option<std::sync::Arc<tls::Bypassed>>,
@@ -554,11 +558,11 @@ impl Http {
         };
         let tls = options.build()?;
         Ok(Self {
-            client: Client::builder(TokioExecutor::new()).build(tls::connector(
+            client: Client::builder(TokioExecutor::new()).build(heard::Listening(tls::connector(
                 HttpConnector::new(),
                 tls.config,
                 true,
-            )),
+            ))),
             timeout: Duration::from_secs_f64(args.timeout.clamp(0.1, 600.0)),
             bypassed: tls.bypassed,
             warnings: tls.warnings,
@@ -593,7 +597,7 @@ impl Http {
         uri: &Uri,
         headers: &[(String, String)],
         body: Option<&str>,
-    ) -> Result<(u16, HeaderMap), Failed> {
+    ) -> Result<(u16, HeaderMap, Vec<String>), Failed> {
         let method_name = method.to_owned();
         let method = Method::from_bytes(method.as_bytes())
             .map_err(|_| format!("`{method}` is not a valid method"))?;
@@ -623,9 +627,21 @@ impl Http {
                 None => Failed::network(unreachable(uri, &e)),
             })?;
         let (parts, body) = response.into_parts();
+        let heard = parts.extensions.get::<heard::Heard>();
+        let spelled = heard.and_then(heard::Heard::names).unwrap_or_else(|| {
+            // HTTP/2 (lower-case on the wire), or a head too long to keep.
+            parts
+                .headers
+                .iter()
+                .map(|(n, _)| n.as_str().to_owned())
+                .collect()
+        });
         // Drain the body so the connection can be reused; its content is not needed.
         let _ = tokio::time::timeout(self.timeout, body.collect()).await;
-        Ok((parts.status.as_u16(), parts.headers))
+        if let Some(heard) = heard {
+            heard.forget();
+        }
+        Ok((parts.status.as_u16(), parts.headers, spelled))
     }
 }
 
@@ -759,7 +775,7 @@ async fn follow(
         Mixed::No => {}
     }
     if report.same_origin {
-        let (status, received) = client
+        let (status, received, spelled) = client
             .send(&method, &first, &headers, args.body.as_deref())
             .await?;
         report.exchanges.push(Exchange {
@@ -769,6 +785,7 @@ async fn follow(
             sent: headers,
             status,
             received,
+            spelled,
         });
         return Ok(report);
     }
@@ -800,7 +817,7 @@ async fn follow(
             }
             // The preflight is the browser's own: a page's console names the
             // request it made (`PUT …`), not the OPTIONS.
-            let (status, received) = client
+            let (status, received, spelled) = client
                 .send("OPTIONS", &uri, &sent, None)
                 .await
                 .map_err(|failed| failed.of_request(&method))?;
@@ -819,6 +836,7 @@ async fn follow(
                 sent,
                 status,
                 received,
+                spelled,
             });
             match check {
                 Ok(grant) => {
@@ -848,7 +866,8 @@ async fn follow(
         }
         let mut sent = headers.clone();
         sent.push(("Origin".to_owned(), current_origin.clone()));
-        let (status, received) = client.send(&method, &uri, &sent, body.as_deref()).await?;
+        let (status, received, spelled) =
+            client.send(&method, &uri, &sent, body.as_deref()).await?;
         let check = browser::cors_check(&received, &current_origin, credentials);
         let location = received
             .get(http::header::LOCATION)
@@ -867,6 +886,7 @@ async fn follow(
             sent,
             status,
             received: received.clone(),
+            spelled,
         });
         report.server_error = ServerError::of(status, check.is_err());
         if let Err(failure) = check {
@@ -1340,6 +1360,7 @@ impl Report {
                 request_origin: &b.origin,
                 status: failing.status,
                 received: &failing.received,
+                spelled: &failing.spelled,
                 redirect_to: b.redirect_to.as_deref(),
                 page_headers: &self.headers,
             },
@@ -1636,7 +1657,7 @@ async fn scan(args: &DoctorArgs) -> ExitCode {
             } else {
                 "GET"
             };
-            let (_, headers) = match client.send(method, &uri, &sent, None).await {
+            let (_, headers, _) = match client.send(method, &uri, &sent, None).await {
                 Ok(answer) => answer,
                 Err(failed) => return failed.report(args.json),
             };

@@ -6,6 +6,7 @@ mod demo;
 mod doctor;
 mod engines;
 mod exit;
+mod heard;
 mod proxy;
 mod rt;
 mod tls;

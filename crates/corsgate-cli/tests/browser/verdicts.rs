@@ -93,6 +93,14 @@ const ROWS: &[Row] = &[
         preflight: OK,
         actual: (200, &[ACAO, ACAO]),
     },
+    // The same two lines, spelled `Access-Control-Allow-Origin` (served by
+    // the title-case server): Firefox has a reason of its own for these.
+    Row {
+        name: "two-acao-lines-title-case",
+        init: get_,
+        preflight: OK,
+        actual: (200, &[ACAO, ACAO]),
+    },
     Row {
         name: "acao-list",
         init: get_,
@@ -273,16 +281,53 @@ async fn answer(
     response
 }
 
-async fn rows_server() -> String {
-    // The server's own origin is known once it listens: the handler reads
-    // it from the state, filled in before the first request.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let api = format!("http://{}", listener.local_addr().unwrap());
-    let router = Router::new()
-        .route("/rows/{name}", any(answer))
-        .with_state(Arc::new(api.clone()));
-    tokio::spawn(async move { axum::serve(listener, router).await });
-    api
+/// Rows served with header names in title case (`Access-Control-Allow-Origin`,
+/// as Django, nginx or Go write them); the others in hyper's lower case.
+const TITLE_CASE: &[&str] = &["two-acao-lines-title-case"];
+
+/// The rows' servers: lower-case and title-case header names. Returns
+/// each one's origin.
+async fn rows_servers() -> (String, String) {
+    let lower = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let title = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin = |l: &tokio::net::TcpListener| format!("http://{}", l.local_addr().unwrap());
+    let (lower_api, title_api) = (origin(&lower), origin(&title));
+    let router = |api: &str| {
+        Router::new()
+            .route("/rows/{name}", any(answer))
+            .with_state(Arc::new(api.to_owned()))
+    };
+    let lower_router = router(&lower_api);
+    tokio::spawn(async move { axum::serve(lower, lower_router).await });
+    let title_router = router(&title_api);
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = title.accept().await else {
+                break;
+            };
+            let router = title_router.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |request| {
+                    tower::ServiceExt::oneshot(router.clone(), request)
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .title_case_headers(true)
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    (lower_api, title_api)
+}
+
+/// A row's URL on its server.
+fn row_url(row: &Row, (lower, title): &(String, String)) -> String {
+    let api = if TITLE_CASE.contains(&row.name) {
+        title
+    } else {
+        lower
+    };
+    format!("{api}/rows/{}", row.name)
 }
 
 /// `corsgate doctor`'s arguments for the request `init` describes.
@@ -336,14 +381,14 @@ struct Observed {
 
 /// Chromium and Firefox: one session, each row fetched in turn, the console
 /// read once its lines have arrived (they may follow fetch's rejection).
-async fn observe_by_driver(engine: Engine, api: &str) -> (String, Vec<Observed>) {
+async fn observe_by_driver(engine: Engine, apis: &(String, String)) -> (String, Vec<Observed>) {
     let page = format!("http://{}", serve(page_router()).await);
     let browser = Browser::start_engine(engine).await;
     browser.open(&page).await;
     let _ = browser.console().await;
     let mut observed = Vec::new();
     for row in ROWS {
-        let url = format!("{api}/rows/{}", row.name);
+        let url = row_url(row, apis);
         let got = browser.fetch(&url, (row.init)(), &[]).await;
         tokio::time::sleep(Duration::from_millis(400)).await;
         let lines = browser
@@ -363,10 +408,10 @@ async fn observe_by_driver(engine: Engine, api: &str) -> (String, Vec<Observed>)
 
 /// WebKit: MiniBrowser on a page that fetches every row in turn, marking
 /// each in the console (see `webkit`'s module comment for why).
-async fn observe_in_webkit(api: &str) -> (String, Vec<Observed>) {
+async fn observe_in_webkit(apis: &(String, String)) -> (String, Vec<Observed>) {
     let rows: Vec<Value> = ROWS
         .iter()
-        .map(|r| json!({ "name": r.name, "url": format!("{api}/rows/{}", r.name), "init": (r.init)() }))
+        .map(|r| json!({ "name": r.name, "url": row_url(r, apis), "init": (r.init)() }))
         .collect();
     let script = format!(
         r#"const rows = {rows};
@@ -381,8 +426,9 @@ async fn observe_in_webkit(api: &str) -> (String, Vec<Observed>) {
 }})();"#,
         rows = Value::Array(rows)
     );
-    let page_html =
-        format!("<!doctype html><meta charset=utf-8><title>rows</title><script>{script}</script>");
+    let page_html = format!(
+        "<!doctype html><meta charset=utf-8><link rel=icon href=\"data:,\"><title>rows</title><script>{script}</script>"
+    );
     let router = page_router().route("/rows", get(move || async move { Html(page_html) }));
     let page = format!("http://{}", serve(router).await);
     let profile = TempDir::new("webkit-runner");
@@ -414,15 +460,7 @@ async fn observe_in_webkit(api: &str) -> (String, Vec<Observed>) {
 /// Rows where the doctor is known to differ from a real engine, and why:
 /// the test fails if such a row starts to agree (then remove it here, and
 /// from docs/engines.md).
-const KNOWN: &[(Engine, &str, &str)] = &[(
-    Engine::Firefox,
-    "two-acao-lines",
-    "Firefox counts only header lines spelled exactly `Access-Control-Allow-Origin`: \
-     this server (hyper) sends them in lower case, so Firefox merges the two and says \
-     `does not match ‘a, a’`; the doctor's HTTP client does not keep a header's \
-     spelling and predicts `CORSMultipleAllowOriginNotAllowed`, which is right for \
-     servers that send the usual spelling (Django, nginx, Express, Go)",
-)];
+const KNOWN: &[(Engine, &str, &str)] = &[];
 
 /// The lines the browser's console channel carries: Firefox's WebDriver
 /// BiDi delivers its CORS errors as `log.entryAdded`, but not its CORS
@@ -448,15 +486,15 @@ fn same_line(engine: Engine, printed: &str, predicted: &str) -> bool {
 }
 
 async fn the_doctor_predicts_what_the_browser_does(engine: Engine) {
-    let api = rows_server().await;
+    let apis = rows_servers().await;
     let (page, observed) = match engine {
-        Engine::Webkit => observe_in_webkit(&api).await,
-        _ => observe_by_driver(engine, &api).await,
+        Engine::Webkit => observe_in_webkit(&apis).await,
+        _ => observe_by_driver(engine, &apis).await,
     };
     assert_eq!(observed.len(), ROWS.len(), "every row ran");
     let mut disagreements = Vec::new();
     for (row, seen) in ROWS.iter().zip(&observed) {
-        let url = format!("{api}/rows/{}", row.name);
+        let url = row_url(row, &apis);
         let (blocked, lines, json) = predicted(&url, &page, &(row.init)(), engine);
         let lines = comparable(engine, lines);
         let agree = blocked == seen.blocked
