@@ -278,24 +278,28 @@ impl Browser {
             json!(url),
             json!(read_headers)
         );
-        let text = match &self.driver {
-            Driver::WebDriver(client) => client
-                .execute_async(
-                    &format!("{bind} const done = arguments[0]; {FETCH}.then(done);"),
-                    vec![],
-                )
-                .await
-                .unwrap_or_else(|e| panic!("the page could not run fetch({url}): {e}")),
-            Driver::Bidi(session) => {
-                session
-                    .evaluate(&format!("(() => {{ {bind} return ({FETCH}); }})()"))
-                    .await
-            }
-        };
+        let text = self
+            .settle(&format!("(() => {{ {bind} return ({FETCH}); }})()"))
+            .await;
         let text = text
             .as_str()
             .unwrap_or_else(|| panic!("fetch({url}) gave {text}"));
         Fetched(serde_json::from_str(text).expect("the page's JSON"))
+    }
+
+    /// Evaluates `expression` in the page and waits for the promise it
+    /// gives: its value (a string, number, boolean or null).
+    pub(crate) async fn settle(&self, expression: &str) -> Value {
+        match &self.driver {
+            Driver::WebDriver(client) => client
+                .execute_async(
+                    &format!("Promise.resolve({expression}).then(arguments[0]);"),
+                    vec![],
+                )
+                .await
+                .unwrap_or_else(|e| panic!("the page could not run {expression}: {e}")),
+            Driver::Bidi(session) => session.evaluate(expression).await,
+        }
     }
 
     /// The console lines logged since the last call, each as `(source,

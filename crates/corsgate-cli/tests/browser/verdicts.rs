@@ -18,7 +18,8 @@ use super::{Browser, Engine, in_each_engine, page_router, serve, webkit};
 use crate::support::{TempDir, doctor_json};
 
 /// A response: its status and header lines; `{origin}` in a value is the
-/// request's `Origin`, `{api}` the server's own origin.
+/// request's `Origin`, `{api}` the server's own origin, `{other}` the
+/// other rows server's (for cross-origin redirects).
 type Answer = (u16, &'static [(&'static str, &'static str)]);
 
 /// One row: what the page asks (fetch's init) and how the server answers.
@@ -49,6 +50,13 @@ fn authorization() -> Value {
 }
 fn put_with_credentials() -> Value {
     json!({ "method": "PUT", "credentials": "include", "body": "x" })
+}
+/// `xhr: true`: the page uses XMLHttpRequest (doctor's `--xhr`).
+fn xhr_get() -> Value {
+    json!({ "xhr": true })
+}
+fn xhr_put() -> Value {
+    json!({ "xhr": true, "method": "PUT", "headers": { "Content-Type": "application/json" }, "body": "{}" })
 }
 
 /// Every failure class a command-line doctor can judge, and allowed rows
@@ -244,6 +252,73 @@ const ROWS: &[Row] = &[
         actual: (200, &[]),
     },
     Row {
+        name: "xhr-missing-acao",
+        init: xhr_get,
+        preflight: OK,
+        actual: (200, &[]),
+    },
+    Row {
+        name: "xhr-method-not-allowed",
+        init: xhr_put,
+        preflight: (
+            204,
+            &[
+                ACAO,
+                ("access-control-allow-methods", "GET, POST"),
+                ("access-control-allow-headers", "content-type"),
+            ],
+        ),
+        actual: OK,
+    },
+    // A cross-origin redirect: the hop passes, the target is checked
+    // against `Origin: null`.
+    Row {
+        name: "redirect-then-missing",
+        init: get_,
+        preflight: OK,
+        actual: (302, &[ACAO, ("location", "{other}/rows/missing-acao")]),
+    },
+    Row {
+        name: "redirect-then-star",
+        init: get_,
+        preflight: OK,
+        actual: (302, &[ACAO, ("location", "{other}/rows/star")]),
+    },
+    Row {
+        name: "star",
+        init: get_,
+        preflight: OK,
+        actual: (200, &[("access-control-allow-origin", "*")]),
+    },
+    // A preflighted PUT redirected to another origin, whose preflight
+    // allows only `null`: what Chromium and WebKit send there, not Firefox.
+    Row {
+        name: "put-redirect",
+        init: put,
+        preflight: (
+            204,
+            &[
+                ACAO,
+                ("access-control-allow-methods", "PUT"),
+                ("access-control-allow-headers", "content-type"),
+            ],
+        ),
+        actual: (307, &[ACAO, ("location", "{other}/rows/null-only")]),
+    },
+    Row {
+        name: "null-only",
+        init: put,
+        preflight: (
+            204,
+            &[
+                ("access-control-allow-origin", "null"),
+                ("access-control-allow-methods", "PUT"),
+                ("access-control-allow-headers", "content-type"),
+            ],
+        ),
+        actual: (200, &[("access-control-allow-origin", "null")]),
+    },
+    Row {
         name: "star-headers-cover-authorization",
         init: authorization,
         preflight: (204, &[ACAO, ("access-control-allow-headers", "*")]),
@@ -253,7 +328,7 @@ const ROWS: &[Row] = &[
 
 /// The scripted server: `/rows/<name>` answers as that row says.
 async fn answer(
-    State(api): State<Arc<String>>,
+    State(servers): State<Arc<(String, String)>>,
     Path(name): Path<String>,
     method: Method,
     headers: HeaderMap,
@@ -272,7 +347,10 @@ async fn answer(
         .unwrap_or("");
     let mut response = (StatusCode::from_u16(status).unwrap(), "row body").into_response();
     for (name, value) in lines {
-        let value = value.replace("{origin}", origin).replace("{api}", &api);
+        let value = value
+            .replace("{origin}", origin)
+            .replace("{api}", &servers.0)
+            .replace("{other}", &servers.1);
         response.headers_mut().append(
             HeaderName::from_static(name),
             HeaderValue::from_str(&value).unwrap(),
@@ -292,14 +370,14 @@ async fn rows_servers() -> (String, String) {
     let title = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let origin = |l: &tokio::net::TcpListener| format!("http://{}", l.local_addr().unwrap());
     let (lower_api, title_api) = (origin(&lower), origin(&title));
-    let router = |api: &str| {
+    let router = |api: &str, other: &str| {
         Router::new()
             .route("/rows/{name}", any(answer))
-            .with_state(Arc::new(api.to_owned()))
+            .with_state(Arc::new((api.to_owned(), other.to_owned())))
     };
-    let lower_router = router(&lower_api);
+    let lower_router = router(&lower_api, &title_api);
     tokio::spawn(async move { axum::serve(lower, lower_router).await });
-    let title_router = router(&title_api);
+    let title_router = router(&title_api, &lower_api);
     tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = title.accept().await else {
@@ -353,6 +431,9 @@ fn doctor_args(url: &str, page: &str, init: &Value, engine: Engine) -> Vec<Strin
     if let Some(body) = init["body"].as_str() {
         args.extend(["--body".into(), body.into()]);
     }
+    if init["xhr"] == true {
+        args.push("--xhr".into());
+    }
     args
 }
 
@@ -373,6 +454,20 @@ fn predicted(url: &str, page: &str, init: &Value, engine: Engine) -> (bool, Vec<
     (said["verdict"] == "blocked", lines, json)
 }
 
+/// The page's request for a row, `(url, init) => Promise<blocked?>`:
+/// `fetch`, or XMLHttpRequest when `init.xhr`.
+const REQUEST: &str = r#"((url, init) => init.xhr
+  ? new Promise((done) => {
+      const x = new XMLHttpRequest();
+      x.open(init.method || "GET", url);
+      for (const [n, v] of Object.entries(init.headers || {})) x.setRequestHeader(n, v);
+      x.withCredentials = init.credentials === "include";
+      x.onload = () => done(false);
+      x.onerror = () => done(true);
+      x.send(init.body ?? null);
+    })
+  : fetch(url, init).then(() => false, () => true))"#;
+
 /// What the browser did for one row: blocked?, its console lines.
 struct Observed {
     blocked: bool,
@@ -389,7 +484,9 @@ async fn observe_by_driver(engine: Engine, apis: &(String, String)) -> (String, 
     let mut observed = Vec::new();
     for row in ROWS {
         let url = row_url(row, apis);
-        let got = browser.fetch(&url, (row.init)(), &[]).await;
+        let blocked = browser
+            .settle(&format!("{REQUEST}({}, {})", json!(url), (row.init)()))
+            .await;
         tokio::time::sleep(Duration::from_millis(400)).await;
         let lines = browser
             .console()
@@ -398,7 +495,7 @@ async fn observe_by_driver(engine: Engine, apis: &(String, String)) -> (String, 
             .map(|(_, message)| message)
             .collect();
         observed.push(Observed {
-            blocked: got.blocked(),
+            blocked: blocked == true,
             lines,
         });
     }
@@ -415,10 +512,11 @@ async fn observe_in_webkit(apis: &(String, String)) -> (String, Vec<Observed>) {
         .collect();
     let script = format!(
         r#"const rows = {rows};
+const request = {REQUEST};
 (async () => {{
   for (const row of rows) {{
     console.log("corsgate-begin " + row.name);
-    const blocked = await fetch(row.url, row.init).then(() => false, () => true);
+    const blocked = await request(row.url, row.init);
     await new Promise((done) => setTimeout(done, 300));
     console.log("corsgate-end " + (blocked ? "blocked" : "allowed"));
   }}
