@@ -45,11 +45,12 @@ fn socket_addr(text: &str) -> Result<SocketAddr, String> {
 /// wraps its own text to the terminal, and a wrapped example breaks when
 /// pasted (a `#` comment spilling onto a line of its own, a quoted argument
 /// cut in two).
-const AFTER_HELP: [(&str, &str); 4] = [
+const AFTER_HELP: [(&str, &str); 5] = [
     ("proxy", PROXY_EXAMPLES),
     ("check", CHECK_EXAMPLES),
     ("doctor", DOCTOR_EXAMPLES),
     ("demo", DEMO_EXAMPLES),
+    ("export", EXPORT_EXAMPLES),
 ];
 
 /// The examples and notes for the help page `args` asked for (the first
@@ -99,6 +100,55 @@ pub(crate) enum Command {
     /// guarded by corsgate, and a page on another that calls it with
     /// fetch() and shows what the browser allowed and blocked, and why.
     Demo(DemoArgs),
+    /// Write the same policy as an edge server's configuration (nginx),
+    /// so the edge answers exactly as `corsgate proxy` would.
+    Export(ExportArgs),
+}
+
+const EXPORT_EXAMPLES: &str = "\
+Examples:
+  corsgate export --to nginx --config cors.toml > corsgate.conf
+  corsgate export --to nginx --config cors.toml \\
+                  --upstream http://127.0.0.1:8000 --listen 127.0.0.1:8080
+  corsgate export --to nginx --allow-origin http://127.0.0.1:5000 --explain
+
+Without --upstream and --listen the output has two parts: maps for the
+http { } context, and directives for the location that proxies your API.
+A policy the target cannot express exactly (path rules, report-only mode)
+is refused with the reason; nothing is written then.
+
+Exit codes: 0 written, 1 the policy has errors or cannot be expressed,
+2 invalid arguments.";
+
+/// An edge server `export` writes configuration for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Target {
+    /// nginx (1.22 or later): `map`s and `add_header … always`.
+    Nginx,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ExportArgs {
+    /// The edge server to write configuration for.
+    #[arg(long, value_name = "SERVER", value_enum)]
+    pub(crate) to: Target,
+
+    /// With --listen: write a complete server proxying to this upstream
+    /// (`http://HOST:PORT` or `https://HOST[:PORT]`), not a snippet.
+    #[arg(long, value_name = "URL", requires = "listen")]
+    pub(crate) upstream: Option<String>,
+
+    /// With --upstream: the address the server listens on, e.g.
+    /// `127.0.0.1:8080`.
+    #[arg(long, value_name = "ADDR", requires = "upstream")]
+    pub(crate) listen: Option<String>,
+
+    /// Write, beside each generated line, the setting it comes from.
+    #[arg(long)]
+    pub(crate) explain: bool,
+
+    #[command(flatten)]
+    pub(crate) policy: PolicyArgs,
 }
 
 const DEMO_EXAMPLES: &str = "\
@@ -236,20 +286,10 @@ Examples:
 Exit codes: 0 valid with no findings, 1 errors, 2 invalid arguments,
 3 valid with findings (low or worse).";
 
+/// The policy, as `proxy` and `export` take it: a file, the environment
+/// (`CORS_*`), and these flags, in that order.
 #[derive(Debug, Args)]
-pub(crate) struct ProxyArgs {
-    /// Where requests go: `http://HOST:PORT` or `https://HOST[:PORT]`, or
-    /// `/PREFIX=URL` for requests under a path prefix. Repeatable; the
-    /// longest matching prefix wins, and a plain URL is the prefix `/`.
-    /// https upstreams get HTTP/2 when they offer it.
-    #[arg(long, value_name = "URL", required = true)]
-    pub(crate) upstream: Vec<String>,
-
-    /// The address to listen on (loopback by default).
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
-    #[arg(value_parser = socket_addr)]
-    pub(crate) listen: SocketAddr,
-
+pub(crate) struct PolicyArgs {
     /// An origin allowed to read responses, e.g. `http://127.0.0.1:5000`
     /// (patterns such as `https://*.example.com` work). Repeatable; added
     /// to --config's `allowed_origins`.
@@ -286,18 +326,37 @@ pub(crate) struct ProxyArgs {
 
     /// The policy file: TOML, JSON or a Django settings.py (its top-level
     /// CORS_* literals), by extension; corsgate or django-cors-headers
-    /// setting names. Reloaded on SIGHUP and when the file changes; a bad
-    /// new file is logged and the old policy kept. The CORS_* environment
-    /// variables replace its settings, and the policy flags apply last.
+    /// setting names. The CORS_* environment variables replace its
+    /// settings, and the policy flags apply last. (`proxy` reloads it on
+    /// SIGHUP and when the file changes; a bad new file is logged and the
+    /// old policy kept.)
     #[arg(long, value_name = "FILE")]
     pub(crate) config: Option<PathBuf>,
 
     /// Serve a policy despite a high-risk audit finding, named by its code
     /// (`null-allowed`, `credentials-with-all-origins`, …; `corsgate check`
-    /// shows them). Repeatable. Without it the proxy refuses to start with
-    /// such a policy, and refuses to reload one.
+    /// shows them). Repeatable. Without it `proxy` refuses to start with
+    /// such a policy (and to reload one), and `export` to write it.
     #[arg(long, value_name = "CODE")]
     pub(crate) accept_risk: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ProxyArgs {
+    /// Where requests go: `http://HOST:PORT` or `https://HOST[:PORT]`, or
+    /// `/PREFIX=URL` for requests under a path prefix. Repeatable; the
+    /// longest matching prefix wins, and a plain URL is the prefix `/`.
+    /// https upstreams get HTTP/2 when they offer it.
+    #[arg(long, value_name = "URL", required = true)]
+    pub(crate) upstream: Vec<String>,
+
+    /// The address to listen on (loopback by default).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    #[arg(value_parser = socket_addr)]
+    pub(crate) listen: SocketAddr,
+
+    #[command(flatten)]
+    pub(crate) policy: PolicyArgs,
 
     /// Seconds to wait for the upstream to accept a connection.
     #[arg(long, value_name = "SECONDS", default_value_t = 5.0)]

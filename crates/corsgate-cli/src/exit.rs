@@ -38,9 +38,11 @@ pub(crate) const BLOCKED: u8 = 1;
 pub(crate) const HELP: &str = "\
 Exit codes:
   0  success: `check` found nothing to report; `doctor`: the browser allows the
-     request (`--scan`: no finding); `proxy`, `demo`: stopped cleanly
+     request (`--scan`: no finding); `proxy`, `demo`: stopped cleanly;
+     `export`: written
   1  `check`: configuration errors; `doctor`: the browser blocks the request
-     (`--scan`: findings); `proxy`, `demo`: could not start
+     (`--scan`: findings); `proxy`, `demo`: could not start; `export`: the
+     policy has errors or the target cannot express it
   2  invalid arguments (after printing what is wrong)
   3  `check`: the policy is valid, but the security audit has findings
   4  `doctor`: no answer from the server (cannot connect, timeout, redirects),

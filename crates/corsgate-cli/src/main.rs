@@ -6,6 +6,7 @@ mod demo;
 mod doctor;
 mod engines;
 mod exit;
+mod export;
 mod heard;
 mod proxy;
 mod rt;
@@ -21,5 +22,6 @@ fn main() -> std::process::ExitCode {
         cli::Command::Check(args) => check::run(&args),
         cli::Command::Doctor(args) => doctor::run(&args),
         cli::Command::Demo(args) => demo::run(&args),
+        cli::Command::Export(args) => export::run(&args),
     }
 }

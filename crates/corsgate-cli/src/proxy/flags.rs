@@ -6,11 +6,11 @@
 
 use corsgate::Config;
 
-use crate::cli::ProxyArgs;
+use crate::cli::PolicyArgs;
 
 /// The flags' settings, owned (the reloader keeps a copy).
 #[derive(Debug, Clone, Default)]
-pub(super) struct PolicyFlags {
+pub(crate) struct PolicyFlags {
     origins: Vec<String>,
     methods: Vec<String>,
     headers: Vec<String>,
@@ -29,7 +29,7 @@ const NAMES: [(&str, &str); 5] = [
 ];
 
 impl PolicyFlags {
-    pub(super) fn from_args(args: &ProxyArgs) -> Self {
+    pub(crate) fn from_args(args: &PolicyArgs) -> Self {
         Self {
             origins: args.allow_origin.clone(),
             methods: args.allow_method.clone(),
@@ -41,13 +41,13 @@ impl PolicyFlags {
     }
 
     /// Whether any origin is allowed by a flag.
-    pub(super) fn has_origins(&self) -> bool {
+    pub(crate) fn has_origins(&self) -> bool {
         !self.origins.is_empty()
     }
 
     /// Checks the flags' values on their own, so that an error names the
     /// flag (`--allow-header[0]`), not a key of the file.
-    pub(super) fn check(&self) -> Result<(), String> {
+    pub(crate) fn check(&self) -> Result<(), String> {
         let mut alone = Config::builder()
             .allowed_origins(self.origins.iter().cloned())
             .allow_methods(self.methods.iter().cloned())
@@ -67,7 +67,7 @@ impl PolicyFlags {
 
     /// Adds the lists to `config`'s (without repeating an entry) and sets
     /// the values.
-    pub(super) fn apply(&self, config: &mut Config) {
+    pub(crate) fn apply(&self, config: &mut Config) {
         add(&mut config.allowed_origins, &self.origins, str::eq);
         add(&mut config.allow_methods, &self.methods, str::eq);
         add(

@@ -6,7 +6,7 @@
 
 mod body;
 mod conns;
-mod flags;
+pub(crate) mod flags;
 mod metrics;
 mod upstream;
 
@@ -77,7 +77,7 @@ pub(crate) fn run(args: ProxyArgs) -> ExitCode {
     };
     // Read once: a reload applies the same variables again.
     let env = Config::env_vars();
-    let policy = match initial_policy(&args, &env) {
+    let policy = match initial_policy(&PolicySource::of_proxy(&args), &env) {
         Ok(policy) => policy,
         Err((report, summary)) => {
             eprintln!("{report}");
@@ -177,11 +177,45 @@ fn init_logging() -> Option<tracing_appender::non_blocking::WorkerGuard> {
 /// The policy from `--config` or the flags; else the report and a one-line
 /// summary that tells an unreadable file from one with errors.
 fn initial_policy(
-    args: &ProxyArgs,
+    source: &PolicySource<'_>,
     env: &[(String, String)],
 ) -> Result<Policy, (String, &'static str)> {
-    let config = initial_config(args, env)?;
-    let audit = Audit::of(&config, &args.accept_risk);
+    audited_config(source, env)?
+        .compile()
+        .map_err(|e| (e.to_string(), "the policy has errors"))
+}
+
+/// Where a policy comes from, for `proxy` and `export`: `--config` (or
+/// django-cors-headers' defaults), the `CORS_*` environment variables,
+/// the policy flags, and the high-risk findings accepted.
+pub(crate) struct PolicySource<'a> {
+    pub(crate) config: Option<&'a Path>,
+    pub(crate) flags: PolicyFlags,
+    pub(crate) accept_risk: &'a [String],
+    /// The command, as messages name it (`corsgate proxy`).
+    pub(crate) command: &'static str,
+}
+
+impl<'a> PolicySource<'a> {
+    fn of_proxy(args: &'a ProxyArgs) -> Self {
+        Self {
+            config: args.policy.config.as_deref(),
+            flags: PolicyFlags::from_args(&args.policy),
+            accept_risk: &args.policy.accept_risk,
+            command: "corsgate proxy",
+        }
+    }
+}
+
+/// The configuration from `source`, audited: a high-risk finding not
+/// accepted refuses it; the others are printed as warnings. Valid (it
+/// compiles) when it is returned.
+pub(crate) fn audited_config(
+    source: &PolicySource<'_>,
+    env: &[(String, String)],
+) -> Result<Config, (String, &'static str)> {
+    let config = initial_config(source, env)?;
+    let audit = Audit::of(&config, source.accept_risk);
     if !audit.refused.is_empty() {
         return Err((audit.refusal(), "the policy has high-risk findings"));
     }
@@ -195,7 +229,8 @@ fn initial_policy(
     }
     config
         .compile()
-        .map_err(|e| (e.to_string(), "the policy has errors"))
+        .map_err(|e| (e.to_string(), "the policy has errors"))?;
+    Ok(config)
 }
 
 /// The audit of a policy about to be served: the high-risk findings not
@@ -264,14 +299,14 @@ impl Audit {
 /// checked on its own, each replacing (or, for the list flags, adding to)
 /// the one below.
 fn initial_config(
-    args: &ProxyArgs,
+    source: &PolicySource<'_>,
     env: &[(String, String)],
 ) -> Result<Config, (String, &'static str)> {
-    let flags = PolicyFlags::from_args(args);
+    let flags = &source.flags;
     flags
         .check()
         .map_err(|text| (text, "the policy has errors"))?;
-    let mut config = match &args.config {
+    let mut config = match source.config {
         // (An old django alias ignored beside its new name is one of the
         // audit's findings, logged with the others.)
         Some(path) => Config::from_file(path).map_err(|e| {
@@ -300,16 +335,17 @@ fn initial_config(
         })?;
     if !applied.is_empty() {
         eprintln!(
-            "corsgate proxy: from the environment: {} (replacing {})",
+            "{}: from the environment: {} (replacing {})",
+            source.command,
             applied.join(", "),
-            if args.config.is_some() {
+            if source.config.is_some() {
                 "the file's settings"
             } else {
                 "the defaults"
             }
         );
     }
-    if args.config.is_none()
+    if source.config.is_none()
         && !flags.has_origins()
         && config.allowed_origins.is_empty()
         && config.allowed_origin_regexes.is_empty()
@@ -440,11 +476,11 @@ async fn serve(
     tokio::spawn(reload_loop(
         cors.handle(),
         hup,
-        args.config.clone(),
+        args.policy.config.clone(),
         args.reload_interval,
         Reloading {
-            flags: PolicyFlags::from_args(&args),
-            accepted: args.accept_risk.clone(),
+            flags: PolicyFlags::from_args(&args.policy),
+            accepted: args.policy.accept_risk.clone(),
             env,
         },
     ));

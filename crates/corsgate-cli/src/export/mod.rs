@@ -1,0 +1,358 @@
+//! `corsgate export`: the same policy, enforced by an edge server.
+//!
+//! The policy is read exactly as `proxy` reads it (a file, `CORS_*`, the
+//! flags) and audited the same way; then it becomes an [`Edge`]: what any
+//! edge server must do to answer as `corsgate proxy` does, in terms small
+//! enough for a configuration language. Each target (`nginx`, …) is a
+//! module that writes an [`Edge`] in its own language. What a target
+//! cannot express exactly is refused, with the setting and the reason:
+//! never a silently weaker configuration.
+
+mod nginx;
+pub(crate) mod pcre;
+
+use std::process::ExitCode;
+
+use corsgate::{Config, Origin, OriginPattern};
+
+use crate::cli::{ExportArgs, Target};
+use crate::exit;
+use crate::proxy::{PolicySource, audited_config, flags::PolicyFlags};
+
+/// What the edge must do, for a policy with one rule (the top level).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Edge {
+    /// Listed origins, serialized as browsers send them: compared byte for
+    /// byte. Sorted, each once.
+    pub(crate) exact: Vec<String>,
+    /// `null` is listed.
+    pub(crate) null: bool,
+    /// `allow_all_origins`.
+    pub(crate) all: bool,
+    /// Wildcard patterns, as PCRE matching a whole valid origin, with the
+    /// entry they come from.
+    pub(crate) patterns: Vec<(String, String)>,
+    /// The origin regexes, as PCRE matching a whole valid origin, with
+    /// their source.
+    pub(crate) regexes: Vec<(String, String)>,
+    pub(crate) credentials: bool,
+    /// `Access-Control-Allow-Methods`, `-Allow-Headers`, `-Expose-Headers`
+    /// (`None`: not sent) and `-Max-Age`, as corsgate sends them.
+    pub(crate) allow_methods: String,
+    pub(crate) allow_headers: String,
+    pub(crate) expose_headers: Option<String>,
+    pub(crate) max_age: u64,
+    pub(crate) private_network: bool,
+}
+
+/// A part of a policy a target cannot express, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Refusal {
+    /// The setting, as the file names it.
+    pub(crate) setting: String,
+    pub(crate) why: String,
+}
+
+impl Edge {
+    /// The edge for `config` (already valid: it compiled), or every part
+    /// no edge server can be given exactly.
+    pub(crate) fn of(config: &Config) -> Result<Self, Vec<Refusal>> {
+        let mut refusals = Vec::new();
+        if config.report_only {
+            refusals.push(Refusal {
+                setting: "report_only".into(),
+                why: "report-only mode changes no response: an edge server that should only watch has nothing to do, and one that enforces would not be report-only".into(),
+            });
+        }
+        if let Some(regex) = &config.urls_regex {
+            refusals.push(Refusal {
+                setting: format!("urls_regex = {regex:?}"),
+                why: PATHS_NOT_YET.into(),
+            });
+        }
+        for (i, rule) in config.path_rules.iter().enumerate() {
+            refusals.push(Refusal {
+                setting: format!("path_rules[{i}] (urls_regex = {:?})", rule.urls_regex),
+                why: PATHS_NOT_YET.into(),
+            });
+        }
+        let mut edge = Self {
+            exact: Vec::new(),
+            null: false,
+            all: config.allow_all_origins,
+            patterns: Vec::new(),
+            regexes: Vec::new(),
+            credentials: config.allow_credentials,
+            allow_methods: config.allow_methods.join(", "),
+            allow_headers: config.allow_headers.join(", "),
+            expose_headers: (!config.expose_headers.is_empty())
+                .then(|| config.expose_headers.join(", ")),
+            max_age: config.preflight_max_age,
+            private_network: config.allow_private_network,
+        };
+        for entry in &config.allowed_origins {
+            // The library's own split: a `*` makes a pattern.
+            if entry.contains('*') {
+                if let Some(regex) = OriginPattern::parse(entry)
+                    .ok()
+                    .as_ref()
+                    .and_then(pattern_regex)
+                {
+                    edge.patterns.push((regex, entry.clone()));
+                }
+            } else if let Ok(origin) = Origin::parse(entry) {
+                if origin.is_null() {
+                    edge.null = true;
+                } else {
+                    edge.exact.push(origin.as_str().to_owned());
+                }
+            }
+        }
+        edge.exact.sort();
+        edge.exact.dedup();
+        for (i, source) in config.allowed_origin_regexes.iter().enumerate() {
+            match pcre::whole_origin(source) {
+                Ok(regex) => edge.regexes.push((regex, source.clone())),
+                Err(pcre::Untranslatable(why)) => refusals.push(Refusal {
+                    setting: format!("allowed_origin_regexes[{i}] = {source:?}"),
+                    why,
+                }),
+            }
+        }
+        if refusals.is_empty() {
+            Ok(edge)
+        } else {
+            Err(refusals)
+        }
+    }
+
+    /// Whether the request's origin must be a valid serialized origin to
+    /// be allowed (it must, unless every origin gets `*`).
+    pub(crate) fn needs_validity(&self) -> bool {
+        self.all || !self.patterns.is_empty() || !self.regexes.is_empty()
+    }
+}
+
+const PATHS_NOT_YET: &str = "corsgate matches path rules against the percent-decoded path as sent; edge servers match locations against a normalized path (`/a/../b` is `/b` there), so a request could be judged by a different rule: not exported yet (a policy without path rules is)";
+
+/// A wildcard pattern as PCRE over a valid origin: the scheme, then the
+/// host (any subdomain of the parent, or one host), then the port (none,
+/// that one, or any). The host and a concrete port are normalized as the
+/// library normalizes them: as a plain origin, without the wildcards.
+fn pattern_regex(pattern: &OriginPattern) -> Option<String> {
+    let text = pattern.as_str();
+    let (scheme, authority) = text.split_once("://")?;
+    let authority = authority.strip_prefix("*.").unwrap_or(authority);
+    let (authority, any_port) = match authority.strip_suffix(":*") {
+        Some(host) => (host, true),
+        None => (authority, false),
+    };
+    let plain = Origin::parse(&format!("{scheme}://{authority}")).ok()?;
+    let mut out = format!(r"\A{}://", escape(plain.scheme()?));
+    if pattern.parent_domain().is_some() {
+        out.push_str(r"[^:/]+\.");
+    }
+    out.push_str(&escape(plain.host()?));
+    if any_port {
+        out.push_str(r"(?::[0-9]+)?");
+    } else if let Some(port) = plain.port() {
+        out.push_str(&format!(":{port}"));
+    }
+    out.push_str(r"\z");
+    Some(out)
+}
+
+/// A literal for PCRE: letters, digits and `-` as themselves, the rest
+/// escaped.
+pub(crate) fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+            out.push(c);
+        } else {
+            out.push('\\');
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// `Origin` validation as PCRE: what the library accepts as a serialized
+/// origin before it compares patterns and regexes (`parse_request_origin`:
+/// at most 2,048 bytes; a lower-case scheme; a lower-case host of letters,
+/// digits, `-`, `.`, `_` not starting with a dot nor holding two in a row,
+/// or a bracketed IPv6 address; a special scheme's numeric host only in
+/// dotted-decimal; a port of at most 65535 without leading zeros that is
+/// not the scheme's default). Checked against the library origin by origin
+/// in the export tests.
+pub(crate) const VALID_ORIGIN: &str = concat!(
+    r"\A(?=[\s\S]{1,2048}\z)",
+    // A special scheme's default port is never spelled out.
+    r"(?!(?:http|ws)://[^/]*:80\z)(?!(?:https|wss)://[^/]*:443\z)(?!ftp://[^/]*:21\z)",
+    // A special scheme's host ending in a number is an IPv4 address, which
+    // a browser serializes in dotted-decimal.
+    r"(?!(?:https?|wss?|ftp)://",
+    r"(?!(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(?::|\z))",
+    r"(?:[^/:]*\.)?(?:[0-9]+|0x[0-9a-f]*)\.?(?::|\z))",
+    r"[a-z][a-z0-9+.-]*://",
+    r"(?:\[[0-9a-f:.]+\]|(?!\.)(?![a-z0-9._-]*\.\.)[a-z0-9._-]+)",
+    r"(?::(?:0|[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?\z",
+);
+
+/// How the configuration is written: a snippet, or a whole server.
+#[derive(Debug, Clone)]
+pub(crate) struct Layout {
+    /// `--upstream` and `--listen`: a complete server in front of it.
+    pub(crate) server: Option<(String, String)>,
+    /// `--explain`: each generated line says the setting it comes from.
+    pub(crate) explain: bool,
+    /// Where the policy came from, for the header comment.
+    pub(crate) source: String,
+}
+
+pub(crate) fn run(args: &ExportArgs) -> ExitCode {
+    let env = Config::env_vars();
+    let source = PolicySource {
+        config: args.policy.config.as_deref(),
+        flags: PolicyFlags::from_args(&args.policy),
+        accept_risk: &args.policy.accept_risk,
+        command: "corsgate export",
+    };
+    let config = match audited_config(&source, &env) {
+        Ok(config) => config,
+        Err((report, summary)) => {
+            eprintln!("{report}");
+            eprintln!("corsgate export: nothing written: {summary}");
+            return exit::code(exit::ERRORS);
+        }
+    };
+    let server = match (&args.upstream, &args.listen) {
+        (Some(upstream), Some(listen)) => match check_server(upstream, listen) {
+            Ok(server) => Some(server),
+            Err(message) => {
+                eprintln!("error: {message}");
+                return exit::code(exit::USAGE);
+            }
+        },
+        _ => None,
+    };
+    let target = match args.to {
+        Target::Nginx => "nginx",
+    };
+    let edge = match Edge::of(&config) {
+        Ok(edge) => edge,
+        Err(refusals) => {
+            eprintln!(
+                "error: {target} cannot enforce this policy exactly, so nothing was written:"
+            );
+            for refusal in &refusals {
+                eprintln!("  - {}: {}", refusal.setting, refusal.why);
+            }
+            eprintln!(
+                "  help: `corsgate proxy` enforces every policy; docs/export.md lists what each target can express"
+            );
+            return exit::code(exit::ERRORS);
+        }
+    };
+    let layout = Layout {
+        server,
+        explain: args.explain,
+        source: args.policy.config.as_ref().map_or_else(
+            || "the command line and CORS_* variables".to_owned(),
+            |p| p.display().to_string(),
+        ),
+    };
+    let text = match args.to {
+        Target::Nginx => nginx::render(&edge, &layout),
+    };
+    exit::print(&text);
+    exit::code(exit::OK)
+}
+
+/// `--upstream` (an `http` or `https` URL with no path) and `--listen`
+/// (`HOST:PORT`), as a target writes them.
+fn check_server(upstream: &str, listen: &str) -> Result<(String, String), String> {
+    let uri: http::Uri = upstream.parse().map_err(|_| {
+        format!("`--upstream {upstream}` is not a URL; write e.g. `http://127.0.0.1:8000`")
+    })?;
+    let scheme_ok = matches!(uri.scheme_str(), Some("http" | "https"));
+    let path_ok = matches!(uri.path(), "" | "/") && uri.query().is_none();
+    if !scheme_ok || uri.authority().is_none() || !path_ok {
+        return Err(format!(
+            "`--upstream {upstream}`: expected `http://HOST:PORT` or `https://HOST[:PORT]` with no path (requests keep their own path)"
+        ));
+    }
+    let addr_ok = listen.parse::<std::net::SocketAddr>().is_ok()
+        || listen
+            .rsplit_once(':')
+            .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+    if !addr_ok {
+        return Err(format!(
+            "`--listen {listen}` is not HOST:PORT; write e.g. `127.0.0.1:8080`"
+        ));
+    }
+    let upstream = format!(
+        "{}://{}",
+        uri.scheme_str().unwrap_or("http"),
+        uri.authority().map(|a| a.as_str()).unwrap_or_default()
+    );
+    Ok((upstream, listen.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns_become_regexes_over_valid_origins() {
+        let regex = |p: &str| pattern_regex(&OriginPattern::parse(p).unwrap()).unwrap();
+        assert_eq!(
+            regex("https://*.example.com"),
+            r"\Ahttps://[^:/]+\.example\.com\z"
+        );
+        assert_eq!(
+            regex("http://localhost:*"),
+            r"\Ahttp://localhost(?::[0-9]+)?\z"
+        );
+        assert_eq!(
+            regex("https://*.example.com:8443"),
+            r"\Ahttps://[^:/]+\.example\.com:8443\z"
+        );
+        assert_eq!(regex("http://[::1]:*"), r"\Ahttp://\[\:\:1\](?::[0-9]+)?\z");
+        // Normalized as a plain origin: case, default port.
+        assert_eq!(
+            regex("HTTPS://*.Example.COM:443"),
+            r"\Ahttps://[^:/]+\.example\.com\z"
+        );
+    }
+
+    #[test]
+    fn what_no_edge_can_express_is_refused_with_the_setting() {
+        let mut config = Config::default();
+        config.report_only = true;
+        config.urls_regex = Some("^/api/".into());
+        let refusals = Edge::of(&config).unwrap_err();
+        let settings: Vec<&str> = refusals.iter().map(|r| r.setting.as_str()).collect();
+        assert_eq!(settings, ["report_only", "urls_regex = \"^/api/\""]);
+    }
+
+    #[test]
+    fn origins_are_split_as_the_library_splits_them() {
+        let mut config = Config::default();
+        config.allowed_origins = vec![
+            "HTTPS://B.example:443".into(),
+            "null".into(),
+            "https://a.example".into(),
+            "https://b.example".into(),
+            "https://*.c.example".into(),
+        ];
+        config.allowed_origin_regexes = vec![r"^https://d\.example$".into()];
+        let edge = Edge::of(&config).unwrap();
+        assert_eq!(edge.exact, ["https://a.example", "https://b.example"]);
+        assert!(edge.null);
+        assert_eq!(edge.patterns.len(), 1);
+        assert_eq!(edge.regexes.len(), 1);
+        assert!(edge.needs_validity());
+        assert_eq!(edge.allow_methods, "DELETE, GET, OPTIONS, PATCH, POST, PUT");
+    }
+}
