@@ -107,13 +107,14 @@ pub(crate) enum Command {
 
 const EXPORT_EXAMPLES: &str = "\
 Examples:
-  corsgate export --to nginx --config cors.toml > corsgate.conf
+  corsgate export --to nginx --config cors.toml
   corsgate export --to nginx --config cors.toml \\
                   --upstream http://127.0.0.1:8000 --listen 127.0.0.1:8080
   corsgate export --to nginx --allow-origin http://127.0.0.1:5000 --explain
 
-Without --upstream and --listen the output has two parts: maps for the
-http { } context, and directives for the location that proxies your API.
+The configuration is written to standard output. Without --upstream and
+--listen it has two parts: maps for the http { } context, and directives for
+the location that proxies your API.
 A policy the target cannot express exactly (path rules, report-only mode)
 is refused with the reason; nothing is written then.
 

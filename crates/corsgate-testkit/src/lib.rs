@@ -196,9 +196,16 @@ impl Case {
     /// # Panics
     /// If the configuration is invalid: the row is broken.
     pub fn policy(&self) -> Policy {
-        let text = toml::to_string(&self.config).expect("config serialises");
-        Policy::from_toml_str(&text)
+        Policy::from_toml_str(&self.config_toml())
             .unwrap_or_else(|e| panic!("row `{}`: invalid config:\n{e}", self.name))
+    }
+
+    /// The row's configuration as a TOML file's text.
+    ///
+    /// # Panics
+    /// If the configuration cannot be written as TOML: the row is broken.
+    pub fn config_toml(&self) -> String {
+        toml::to_string(&self.config).expect("config serialises")
     }
 
     /// The row's request with an empty body.

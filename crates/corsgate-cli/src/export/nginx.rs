@@ -77,7 +77,7 @@ pub(crate) fn render(edge: &Edge, layout: &Layout) -> String {
     out.text
 }
 
-/// The line between the two parts of a snippet (tests split there).
+/// The comment that opens a snippet's second part.
 pub(crate) const PART_TWO: &str =
     "Part 2, for the location { } that proxies your API (e.g. snippets/corsgate-cors.conf, then";
 

@@ -5,6 +5,7 @@
 mod check;
 mod demo;
 mod doctor;
+mod export;
 mod faults;
 #[allow(dead_code)] // also the browser suite's: some parts only it uses
 mod pki;

@@ -1,0 +1,577 @@
+//! `corsgate export` proven by running the real edge server: every row of
+//! the conformance table goes through `corsgate proxy` and through nginx
+//! running the exported configuration, both in front of the same loopback
+//! upstream, and both must answer with the same status, the same CORS
+//! headers, and call the upstream the same way. A policy nginx cannot
+//! express must be refused, with the setting named.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::Request;
+use axum::response::Response;
+use corsgate_testkit::{Case, load_cases};
+use http_body_util::{BodyExt, Empty};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+
+use crate::support::{BIN, Proxy, TempDir, serve};
+
+/// nginx from Debian (`apt-get install nginx`; scripts/test.sh installs
+/// it), or `CORSGATE_NGINX`.
+fn nginx_binary() -> PathBuf {
+    let path = std::env::var_os("CORSGATE_NGINX")
+        .map_or_else(|| PathBuf::from("/usr/sbin/nginx"), PathBuf::from);
+    assert!(
+        path.is_file(),
+        "nginx not found at {}: the export tests need Debian's nginx (`apt-get install -y nginx`; scripts/test.sh installs it), or set CORSGATE_NGINX",
+        path.display()
+    );
+    path
+}
+
+/// A running nginx with one configuration; stopped on drop.
+struct Nginx {
+    child: Child,
+    _dir: TempDir,
+}
+
+impl Nginx {
+    /// Starts nginx with `http_part` inside `http { }`, once `nginx -t`
+    /// accepts it, and waits (at most 10 s) until `port` answers.
+    fn start(http_part: &str, port: u16) -> Self {
+        let dir = TempDir::new("nginx");
+        let root = dir.path().display().to_string();
+        std::fs::create_dir_all(dir.path().join("tmp")).unwrap();
+        let conf = dir.write("corsgate.conf", http_part);
+        let main = dir.write(
+            "nginx.conf",
+            &format!(
+                "daemon off;\nmaster_process off;\nworker_processes 1;\npid {root}/nginx.pid;\n\
+                 error_log {root}/error.log;\nevents {{ worker_connections 64; }}\n\
+                 http {{\n    access_log off;\n    client_body_temp_path {root}/tmp;\n    \
+                 proxy_temp_path {root}/tmp;\n    fastcgi_temp_path {root}/tmp;\n    \
+                 uwsgi_temp_path {root}/tmp;\n    scgi_temp_path {root}/tmp;\n    \
+                 include {};\n}}\n",
+                conf.display()
+            ),
+        );
+        let nginx = nginx_binary();
+        let test = Command::new(&nginx)
+            .args(["-t", "-q", "-p", &root, "-c"])
+            .arg(&main)
+            .output()
+            .expect("run nginx -t");
+        assert!(
+            test.status.success(),
+            "nginx -t refused the exported configuration:\n{}\n{http_part}",
+            String::from_utf8_lossy(&test.stderr)
+        );
+        let child = Command::new(&nginx)
+            .args(["-p", &root, "-c"])
+            .arg(&main)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start nginx");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "nginx did not listen within 10 s"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Self { child, _dir: dir }
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+/// The upstream: answers each row as its `app` says (the row named by the
+/// `x-conformance-row` header), and records which rows reached it.
+async fn upstream(cases: Arc<Vec<Case>>, reached: Arc<Mutex<BTreeSet<String>>>) -> String {
+    let router = Router::new().fallback(move |request: Request| {
+        let (cases, reached) = (Arc::clone(&cases), Arc::clone(&reached));
+        async move {
+            let name = request
+                .headers()
+                .get("x-conformance-row")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned();
+            reached.lock().unwrap().insert(name.clone());
+            match cases.iter().find(|c| c.name == name) {
+                Some(case) => case.app_response::<axum::body::Body>(),
+                None => Response::builder()
+                    .status(500)
+                    .body(axum::body::Body::from("no such row"))
+                    .unwrap(),
+            }
+        }
+    });
+    format!("http://{}", serve(router).await)
+}
+
+/// What a front (proxy or nginx) answered to a row: the status, the CORS
+/// headers (`access-control-*` and `vary`, each as its lines joined), and
+/// whether the upstream was called.
+#[derive(Debug, PartialEq, Eq)]
+struct Answer {
+    status: u16,
+    cors: Vec<(String, String)>,
+    upstream_called: bool,
+}
+
+async fn ask(base: &str, case: &Case, reached: &Mutex<BTreeSet<String>>) -> Answer {
+    let mut request: http::Request<Empty<bytes::Bytes>> = case.request();
+    *request.uri_mut() = format!("{base}{}", case.request.path).parse().unwrap();
+    request
+        .headers_mut()
+        .insert("x-conformance-row", case.name.parse().unwrap());
+    reached.lock().unwrap().remove(&case.name);
+    let client = Client::builder(TokioExecutor::new()).build_http();
+    let response = tokio::time::timeout(Duration::from_secs(10), client.request(request))
+        .await
+        .unwrap_or_else(|_| panic!("row {}: no answer from {base} in 10 s", case.name))
+        .unwrap_or_else(|e| panic!("row {}: {base}: {e}", case.name));
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let _ = response.into_body().collect().await;
+    let mut names: Vec<&str> = headers
+        .keys()
+        .map(http::HeaderName::as_str)
+        .filter(|n| n.starts_with("access-control-") || *n == "vary")
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    let cors = names
+        .into_iter()
+        .map(|name| {
+            let joined: Vec<String> = headers
+                .get_all(name)
+                .iter()
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+                .collect();
+            (name.to_owned(), joined.join(", "))
+        })
+        // An empty list header reads as no header (Fetch parses both as
+        // the empty list); nginx's add_header never sends an empty value.
+        .filter(|(name, value)| !(value.is_empty() && LISTS.contains(&name.as_str())))
+        .collect();
+    Answer {
+        status,
+        cors,
+        upstream_called: reached.lock().unwrap().contains(&case.name),
+    }
+}
+
+/// The list-valued CORS response headers.
+const LISTS: [&str; 3] = [
+    "access-control-allow-methods",
+    "access-control-allow-headers",
+    "access-control-expose-headers",
+];
+
+/// `corsgate export ARGS`: exit code, stdout, stderr.
+fn export(args: &[&str]) -> (i32, String, String) {
+    let output = Command::new(BIN)
+        .arg("export")
+        .args(args)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run corsgate export");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// The `--accept-risk CODE` flags a policy file needs to be served: the
+/// ones the refusal names (`--accept-risk a --accept-risk b`).
+fn accepted_risks(config: &Path) -> Vec<String> {
+    let (code, _, stderr) = export(&["--to", "nginx", "--config", &config.display().to_string()]);
+    if code == 0 || !stderr.contains("high-risk findings") {
+        return Vec::new();
+    }
+    let mut flags = Vec::new();
+    let mut words = stderr.split(|c: char| c.is_whitespace() || c == '`');
+    while let Some(word) = words.next() {
+        if word == "--accept-risk"
+            && let Some(code) = words.next()
+            && !flags.iter().any(|f: &String| f == code)
+        {
+            flags.push(code.to_owned());
+        }
+    }
+    flags
+        .into_iter()
+        .flat_map(|code| ["--accept-risk".to_owned(), code])
+        .collect()
+}
+
+/// Rows whose request nginx reads differently from corsgate, whatever the
+/// policy (docs/export.md): each with the reason. The test fails if one
+/// starts to agree.
+const REQUEST_DIFFERENCES: &[(&str, &str)] = &[
+    (
+        "deviation-several-origin-headers-are-refused",
+        "nginx 1.22 reads the first of two `Origin` lines; corsgate refuses a request with two (no browser sends two)",
+    ),
+    (
+        "options-empty-request-method",
+        "nginx cannot tell an empty `Access-Control-Request-Method` from none, so it proxies the OPTIONS (no browser sends an empty one)",
+    ),
+    (
+        "options-lowercase-method-is-a-preflight",
+        "nginx answers a lower-case `options` method with 400 before any configuration applies (browsers send `OPTIONS`)",
+    ),
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nginx_answers_every_conformance_row_as_the_proxy_does() {
+    let cases = Arc::new(load_cases());
+    let reached: Arc<Mutex<BTreeSet<String>>> = Arc::default();
+    let upstream = upstream(Arc::clone(&cases), Arc::clone(&reached)).await;
+    let dir = TempDir::new("export-rows");
+    let mut refused = Vec::new();
+    let mut disagreements = Vec::new();
+    let mut agreed = 0;
+    for case in cases.iter() {
+        let config = dir.write(&format!("{}.toml", case.name), &case.config_toml());
+        let risks = accepted_risks(&config);
+        let port = free_port();
+        let listen = format!("127.0.0.1:{port}");
+        let mut args: Vec<&str> = vec![
+            "--to",
+            "nginx",
+            "--config",
+            config.to_str().unwrap(),
+            "--upstream",
+            &upstream,
+            "--listen",
+            &listen,
+        ];
+        args.extend(risks.iter().map(String::as_str));
+        let (code, text, stderr) = export(&args);
+        if code != 0 {
+            assert!(
+                stderr.contains("nginx cannot enforce this policy exactly"),
+                "row {}: export failed for another reason:\n{stderr}",
+                case.name
+            );
+            refused.push((case.name.clone(), stderr));
+            continue;
+        }
+        let nginx = Nginx::start(&text, port);
+        let mut proxy_args = vec![
+            "--upstream",
+            upstream.as_str(),
+            "--config",
+            config.to_str().unwrap(),
+        ];
+        proxy_args.extend(risks.iter().map(String::as_str));
+        let proxy = Proxy::start(&proxy_args);
+        let by_proxy = ask(&format!("http://{}", proxy.addr), case, &reached).await;
+        let by_nginx = ask(&format!("http://{listen}"), case, &reached).await;
+        drop(nginx);
+        let known = REQUEST_DIFFERENCES
+            .iter()
+            .find(|(name, _)| *name == case.name);
+        match (by_proxy == by_nginx, known) {
+            (true, None) => agreed += 1,
+            (false, Some(_)) => {}
+            (true, Some((_, why))) => disagreements.push(format!(
+                "row {} now agrees: remove it from REQUEST_DIFFERENCES ({why})",
+                case.name
+            )),
+            (false, None) => disagreements.push(format!(
+                "row {}:\n  proxy: {by_proxy:?}\n  nginx: {by_nginx:?}\n{text}",
+                case.name
+            )),
+        }
+    }
+    assert!(
+        disagreements.is_empty(),
+        "{} rows differ between corsgate proxy and nginx:\n\n{}",
+        disagreements.len(),
+        disagreements.join("\n\n")
+    );
+    // Every refusal names a setting of the row's policy that nginx cannot
+    // express: its path rules, or report-only mode.
+    for (name, stderr) in &refused {
+        let case = cases.iter().find(|c| &c.name == name).unwrap();
+        // (django's names too: `CORS_URLS_REGEX`.)
+        let config = case.config_toml().to_ascii_lowercase();
+        let explained = (stderr.contains("urls_regex") && config.contains("urls_regex"))
+            || (stderr.contains("path_rules") && config.contains("path_rules"))
+            || (stderr.contains("report_only") && config.contains("report_only"));
+        assert!(
+            explained,
+            "row {name}: refused without naming why:\n{stderr}"
+        );
+    }
+    eprintln!(
+        "{agreed} rows agree, {} differ as documented, {} policies refused (path rules, report-only)",
+        REQUEST_DIFFERENCES.len(),
+        refused.len()
+    );
+    assert!(agreed >= cases.len() - refused.len() - REQUEST_DIFFERENCES.len());
+}
+
+/// Origins a browser sends and ones only an attacker does: every kind the
+/// library's validation and matching tell apart.
+const TRICKY_ORIGINS: &[&str] = &[
+    "https://app.example",
+    "https://APP.example",
+    "https://app.example.",
+    "https://app.example:443",
+    "https://app.example:8443",
+    "https://app.example/",
+    "http://app.example",
+    "https://app.example.evil",
+    "https://evilapp.example",
+    "null",
+    "NULL",
+    "",
+    "https://a.example.org",
+    "https://a.b.example.org",
+    "https://example.org",
+    "https://.example.org",
+    "https://a..example.org",
+    "https://a.example.org:443",
+    "https://a.example.org:444",
+    "https://a_b.example.org",
+    "https://A.example.org",
+    "http://localhost",
+    "http://localhost:3000",
+    "http://localhost:65535",
+    "http://localhost:65536",
+    "http://localhost:03000",
+    "http://localhost:0",
+    "http://localhost:80",
+    "http://localhost:",
+    "https://www.example.com",
+    "https://www1.example.com",
+    "https://w-w.example.com",
+    "https://www.example.com.evil",
+    "https://x.www.example.com",
+    "http://127.0.0.1:8000",
+    "http://127.1:8000",
+    "http://0x7f.0.0.1:8000",
+    "http://127.0.0.01:8000",
+    "http://256.0.0.1:8000",
+    "http://1.2.3.4.:8000",
+    "http://[::1]:8000",
+    "http://[::1]",
+    "http://[::g]:8000",
+    "ftp://files.example:21",
+    "ws://socket.example:80",
+    "custom+scheme://x.example:80",
+    "Https://app.example",
+    "https//app.example",
+    "https://app.example\t",
+    "https://app.example, https://other.example",
+    "https://ünï.example",
+];
+
+/// Origins through a policy of every kind of entry, and through allow-all
+/// with credentials (where validation alone decides): nginx must echo
+/// exactly the origins corsgate echoes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nginx_allows_exactly_the_origins_corsgate_allows() {
+    let reached: Arc<Mutex<BTreeSet<String>>> = Arc::default();
+    let upstream = upstream(Arc::new(Vec::new()), Arc::clone(&reached)).await;
+    let dir = TempDir::new("export-origins");
+    let policies = [
+        (
+            "entries",
+            r#"allowed_origins = ["https://app.example", "https://*.example.org", "http://localhost:*", "http://127.0.0.1:8000", "http://[::1]:8000"]
+allowed_origin_regexes = ['^https://\w+\.example\.com$', '^ws://[a-z]+\.example(:80)?$']
+allow_credentials = true
+"#,
+        ),
+        (
+            "all-with-credentials",
+            "allow_all_origins = true\nallow_credentials = true\n",
+        ),
+        ("all", "allow_all_origins = true\n"),
+    ];
+    let mut differences = Vec::new();
+    for (name, text) in policies {
+        let config = dir.write(&format!("{name}.toml"), text);
+        let risks = accepted_risks(&config);
+        let port = free_port();
+        let listen = format!("127.0.0.1:{port}");
+        let mut args = vec![
+            "--to",
+            "nginx",
+            "--config",
+            config.to_str().unwrap(),
+            "--upstream",
+            &upstream,
+            "--listen",
+            &listen,
+        ];
+        args.extend(risks.iter().map(String::as_str));
+        let (code, conf, stderr) = export(&args);
+        assert_eq!(code, 0, "{name}: {stderr}");
+        let _nginx = Nginx::start(&conf, port);
+        let mut proxy_args = vec![
+            "--upstream",
+            upstream.as_str(),
+            "--config",
+            config.to_str().unwrap(),
+        ];
+        proxy_args.extend(risks.iter().map(String::as_str));
+        let proxy = Proxy::start(&proxy_args);
+        let client = Client::builder(TokioExecutor::new()).build_http::<Empty<bytes::Bytes>>();
+        for origin in TRICKY_ORIGINS {
+            let mut answers = Vec::new();
+            for base in [format!("http://{}", proxy.addr), format!("http://{listen}")] {
+                let mut request = http::Request::new(Empty::new());
+                *request.uri_mut() = format!("{base}/").parse().unwrap();
+                if let Ok(value) = http::HeaderValue::from_bytes(origin.as_bytes()) {
+                    request.headers_mut().insert("origin", value);
+                }
+                let response = client.request(request).await.unwrap();
+                answers.push(
+                    response
+                        .headers()
+                        .get("access-control-allow-origin")
+                        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
+                );
+            }
+            let known = *origin == "https://app.example\t" && name != "all";
+            if known {
+                // (Under plain allow-all both send `*`.) nginx keeps a
+                // trailing tab in the value; HTTP (RFC 9110
+                // § 5.5) and hyper drop it. No browser sends one.
+                assert_ne!(
+                    answers[0], answers[1],
+                    "{name}: the tab now agrees: drop this case"
+                );
+            } else if answers[0] != answers[1] {
+                differences.push(format!(
+                    "{name}: Origin {origin:?}: proxy {:?}, nginx {:?}",
+                    answers[0], answers[1]
+                ));
+            }
+        }
+    }
+    assert!(differences.is_empty(), "{}", differences.join("\n"));
+}
+
+/// The snippet (no --upstream/--listen): its two parts, placed where its
+/// comments say, pass `nginx -t` and serve; the same policy gives the same
+/// bytes; `--explain` names the settings; a policy nginx cannot express is
+/// refused with the setting, nothing written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_snippet_is_valid_deterministic_and_explained() {
+    let dir = TempDir::new("export-snippet");
+    let config = dir.write(
+        "cors.toml",
+        "allowed_origins = [\"http://127.0.0.1:5000\"]\nexpose_headers = [\"X-Total-Count\"]\n",
+    );
+    let config = config.to_str().unwrap();
+    let (code, snippet, stderr) = export(&["--to", "nginx", "--config", config]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        export(&["--to", "nginx", "--config", config]).1,
+        snippet,
+        "deterministic"
+    );
+    let (maps, location) = snippet
+        .split_once("# Part 2, for the location { }")
+        .expect("two parts");
+    let location = location.split_once('\n').map_or("", |(_, rest)| rest);
+    let reached: Arc<Mutex<BTreeSet<String>>> = Arc::default();
+    let upstream = upstream(Arc::new(Vec::new()), reached).await;
+    let port = free_port();
+    let part = dir.write("corsgate-cors.conf", location);
+    let server = format!(
+        "{maps}\nserver {{\n    listen 127.0.0.1:{port};\n    location / {{\n        include {};\n        proxy_pass {upstream};\n    }}\n}}\n",
+        part.display()
+    );
+    let _nginx = Nginx::start(&server, port);
+    let client = Client::builder(TokioExecutor::new()).build_http::<Empty<bytes::Bytes>>();
+    let preflight = http::Request::builder()
+        .method("OPTIONS")
+        .uri(format!("http://127.0.0.1:{port}/items"))
+        .header("origin", "http://127.0.0.1:5000")
+        .header("access-control-request-method", "PUT")
+        .body(Empty::new())
+        .unwrap();
+    let response = client.request(preflight).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["access-control-allow-origin"],
+        "http://127.0.0.1:5000"
+    );
+    assert_eq!(
+        response.headers()["access-control-allow-methods"],
+        "DELETE, GET, OPTIONS, PATCH, POST, PUT"
+    );
+
+    let (code, explained, _) = export(&["--to", "nginx", "--config", config, "--explain"]);
+    assert_eq!(code, 0);
+    assert!(
+        explained.contains("\"http://127.0.0.1:5000\" 1;  # allowed_origins"),
+        "{explained}"
+    );
+    assert!(explained.contains("# expose_headers"), "{explained}");
+
+    let scoped = dir.write(
+        "scoped.toml",
+        "allowed_origins = [\"http://127.0.0.1:5000\"]\nreport_only = true\n[[path_rules]]\nurls_regex = \"^/public/\"\nallow_all_origins = true\n",
+    );
+    let (code, out, stderr) = export(&["--to", "nginx", "--config", scoped.to_str().unwrap()]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(out.is_empty(), "nothing written: {out}");
+    assert!(stderr.contains("report_only: report-only mode"), "{stderr}");
+    assert!(
+        stderr.contains("path_rules[0] (urls_regex = \"^/public/\")"),
+        "{stderr}"
+    );
+
+    let (code, _, stderr) = export(&[
+        "--to",
+        "nginx",
+        "--config",
+        config,
+        "--upstream",
+        "http://127.0.0.1:1",
+    ]);
+    assert_eq!(code, 2, "--upstream needs --listen: {stderr}");
+    let (code, _, stderr) = export(&[
+        "--to",
+        "nginx",
+        "--config",
+        config,
+        "--upstream",
+        "http://127.0.0.1:1/api",
+        "--listen",
+        "127.0.0.1:8080",
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("with no path"), "{stderr}");
+}
