@@ -100,8 +100,8 @@ pub(crate) enum Command {
     /// guarded by corsgate, and a page on another that calls it with
     /// fetch() and shows what the browser allowed and blocked, and why.
     Demo(DemoArgs),
-    /// Write the same policy as an edge server's configuration (nginx),
-    /// so the edge answers exactly as `corsgate proxy` would.
+    /// Write the same policy as an edge server's configuration (nginx,
+    /// HAProxy), so the edge answers exactly as `corsgate proxy` would.
     Export(ExportArgs),
 }
 
@@ -111,10 +111,14 @@ Examples:
   corsgate export --to nginx --config cors.toml \\
                   --upstream http://127.0.0.1:8000 --listen 127.0.0.1:8080
   corsgate export --to nginx --allow-origin http://127.0.0.1:5000 --explain
+  corsgate export --to haproxy --config cors.toml \\
+                  --upstream http://127.0.0.1:8000 --listen 127.0.0.1:8080
 
-The configuration is written to standard output. Without --upstream and
---listen it has two parts: maps for the http { } context, and directives for
-the location that proxies your API.
+The configuration is written to standard output. With --upstream and --listen
+it is complete: for nginx, a file for the http { } context (maps and a
+server); for HAProxy, a whole haproxy.cfg. Without them, nginx gets two parts
+(maps for http { }, directives for the location that proxies your API) and
+HAProxy the lines for your frontend.
 A policy the target cannot express exactly (path rules, report-only mode)
 is refused with the reason; nothing is written then.
 
@@ -126,6 +130,9 @@ Exit codes: 0 written, 1 the policy has errors or cannot be expressed,
 pub(crate) enum Target {
     /// nginx (1.22 or later): `map`s and `add_header … always`.
     Nginx,
+    /// HAProxy (2.6 or later): ACLs, `http-request return` and
+    /// `http-after-response`.
+    Haproxy,
 }
 
 #[derive(Debug, Args)]

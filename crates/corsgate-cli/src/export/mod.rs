@@ -4,10 +4,11 @@
 //! flags) and audited the same way; then it becomes an [`Edge`]: what any
 //! edge server must do to answer as `corsgate proxy` does, in terms small
 //! enough for a configuration language. Each target (`nginx`, …) is a
-//! module that writes an [`Edge`] in its own language. What a target
+//! module (`nginx`, `haproxy`) that writes an [`Edge`] in its own language. What a target
 //! cannot express exactly is refused, with the setting and the reason:
 //! never a silently weaker configuration.
 
+mod haproxy;
 mod nginx;
 pub(crate) mod pcre;
 
@@ -126,6 +127,12 @@ impl Edge {
         }
     }
 
+    /// Whether every non-empty `Origin` gets `*` (allow-all without
+    /// credentials: nothing about the origin matters then).
+    pub(crate) fn star_for_all(&self) -> bool {
+        self.all && !self.credentials
+    }
+
     /// Whether the request's origin must be a valid serialized origin to
     /// be allowed (it must, unless every origin gets `*`).
     pub(crate) fn needs_validity(&self) -> bool {
@@ -238,6 +245,7 @@ pub(crate) fn run(args: &ExportArgs) -> ExitCode {
     };
     let target = match args.to {
         Target::Nginx => "nginx",
+        Target::Haproxy => "HAProxy",
     };
     let edge = match Edge::of(&config) {
         Ok(edge) => edge,
@@ -264,6 +272,7 @@ pub(crate) fn run(args: &ExportArgs) -> ExitCode {
     };
     let text = match args.to {
         Target::Nginx => nginx::render(&edge, &layout),
+        Target::Haproxy => haproxy::render(&edge, &layout),
     };
     exit::print(&text);
     exit::code(exit::OK)

@@ -1,9 +1,9 @@
-//! `corsgate export` proven by running the real edge server: every row of
+//! `corsgate export` proven by running the real edge servers: every row of
 //! the conformance table goes through `corsgate proxy` and through nginx
-//! running the exported configuration, both in front of the same loopback
-//! upstream, and both must answer with the same status, the same CORS
-//! headers, and call the upstream the same way. A policy nginx cannot
-//! express must be refused, with the setting named.
+//! and HAProxy running the exported configuration, all in front of the
+//! same loopback upstream, and each must answer with the same status, the
+//! same CORS headers, and call the upstream the same way. A policy a
+//! target cannot express must be refused, with the setting named.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -21,29 +21,112 @@ use hyper_util::rt::TokioExecutor;
 
 use crate::support::{BIN, Proxy, TempDir, serve};
 
-/// nginx from Debian (`apt-get install nginx`; scripts/test.sh installs
-/// it), or `CORSGATE_NGINX`.
-fn nginx_binary() -> PathBuf {
-    let path = std::env::var_os("CORSGATE_NGINX")
-        .map_or_else(|| PathBuf::from("/usr/sbin/nginx"), PathBuf::from);
-    assert!(
-        path.is_file(),
-        "nginx not found at {}: the export tests need Debian's nginx (`apt-get install -y nginx`; scripts/test.sh installs it), or set CORSGATE_NGINX",
-        path.display()
-    );
-    path
+/// An edge server `corsgate export` writes for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Target {
+    Nginx,
+    Haproxy,
 }
 
-/// A running nginx with one configuration; stopped on drop.
-struct Nginx {
+impl Target {
+    /// `--to`'s value.
+    fn name(self) -> &'static str {
+        match self {
+            Self::Nginx => "nginx",
+            Self::Haproxy => "haproxy",
+        }
+    }
+
+    /// The server from Debian (scripts/test.sh installs it), or
+    /// `CORSGATE_NGINX` / `CORSGATE_HAPROXY`.
+    fn binary(self) -> PathBuf {
+        let (env, default, package) = match self {
+            Self::Nginx => ("CORSGATE_NGINX", "/usr/sbin/nginx", "nginx"),
+            Self::Haproxy => ("CORSGATE_HAPROXY", "/usr/sbin/haproxy", "haproxy"),
+        };
+        let path = std::env::var_os(env).map_or_else(|| PathBuf::from(default), PathBuf::from);
+        assert!(
+            path.is_file(),
+            "{package} not found at {}: the export tests need Debian's {package} (`apt-get install -y {package}`; scripts/test.sh installs it), or set {env}",
+            path.display()
+        );
+        path
+    }
+
+    /// Starts the server on a complete exported configuration (checked by
+    /// the server's own validator first) that listens on `port`.
+    fn start(self, config: &str, port: u16) -> Running {
+        match self {
+            Self::Nginx => Nginx::start(config, port),
+            Self::Haproxy => Haproxy::start(config, port),
+        }
+    }
+}
+
+/// A running edge server (and its folder); stopped on drop.
+struct Running {
     child: Child,
     _dir: TempDir,
 }
 
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Waits (at most 10 s) until `port` accepts connections.
+fn wait_for(port: u16, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "{what} did not listen within 10 s"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// HAProxy with one configuration file.
+struct Haproxy;
+
+impl Haproxy {
+    fn start(config: &str, port: u16) -> Running {
+        let dir = TempDir::new("haproxy");
+        let file = dir.write("haproxy.cfg", config);
+        let haproxy = Target::Haproxy.binary();
+        let check = Command::new(&haproxy)
+            .args(["-c", "-q", "-f"])
+            .arg(&file)
+            .output()
+            .expect("run haproxy -c");
+        assert!(
+            check.status.success(),
+            "haproxy -c refused the exported configuration:\n{}{}\n{config}",
+            String::from_utf8_lossy(&check.stdout),
+            String::from_utf8_lossy(&check.stderr)
+        );
+        let child = Command::new(&haproxy)
+            .args(["-db", "-f"])
+            .arg(&file)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start haproxy");
+        wait_for(port, "haproxy");
+        Running { child, _dir: dir }
+    }
+}
+
+/// nginx with one configuration.
+struct Nginx;
+
 impl Nginx {
     /// Starts nginx with `http_part` inside `http { }`, once `nginx -t`
     /// accepts it, and waits (at most 10 s) until `port` answers.
-    fn start(http_part: &str, port: u16) -> Self {
+    fn start(http_part: &str, port: u16) -> Running {
         let dir = TempDir::new("nginx");
         let root = dir.path().display().to_string();
         std::fs::create_dir_all(dir.path().join("tmp")).unwrap();
@@ -60,7 +143,7 @@ impl Nginx {
                 conf.display()
             ),
         );
-        let nginx = nginx_binary();
+        let nginx = Target::Nginx.binary();
         let test = Command::new(&nginx)
             .args(["-t", "-q", "-p", &root, "-c"])
             .arg(&main)
@@ -79,22 +162,8 @@ impl Nginx {
             .stderr(Stdio::null())
             .spawn()
             .expect("start nginx");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "nginx did not listen within 10 s"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Self { child, _dir: dir }
-    }
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        wait_for(port, "nginx");
+        Running { child, _dir: dir }
     }
 }
 
@@ -232,16 +301,19 @@ fn accepted_risks(config: &Path) -> Vec<String> {
 /// Rows whose request nginx reads differently from corsgate, whatever the
 /// policy (docs/export.md): each with the reason. The test fails if one
 /// starts to agree.
-const REQUEST_DIFFERENCES: &[(&str, &str)] = &[
+const REQUEST_DIFFERENCES: &[(Target, &str, &str)] = &[
     (
+        Target::Nginx,
         "deviation-several-origin-headers-are-refused",
         "nginx 1.22 reads the first of two `Origin` lines; corsgate refuses a request with two (no browser sends two)",
     ),
     (
+        Target::Nginx,
         "options-empty-request-method",
         "nginx cannot tell an empty `Access-Control-Request-Method` from none, so it proxies the OPTIONS (no browser sends an empty one)",
     ),
     (
+        Target::Nginx,
         "options-lowercase-method-is-a-preflight",
         "nginx answers a lower-case `options` method with 400 before any configuration applies (browsers send `OPTIONS`)",
     ),
@@ -249,6 +321,20 @@ const REQUEST_DIFFERENCES: &[(&str, &str)] = &[
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nginx_answers_every_conformance_row_as_the_proxy_does() {
+    every_conformance_row(Target::Nginx).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn haproxy_answers_every_conformance_row_as_the_proxy_does() {
+    every_conformance_row(Target::Haproxy).await;
+}
+
+async fn every_conformance_row(target: Target) {
+    let differences: Vec<(&str, &str)> = REQUEST_DIFFERENCES
+        .iter()
+        .filter(|(t, _, _)| *t == target)
+        .map(|(_, name, why)| (*name, *why))
+        .collect();
     let cases = Arc::new(load_cases());
     let reached: Arc<Mutex<BTreeSet<String>>> = Arc::default();
     let upstream = upstream(Arc::clone(&cases), Arc::clone(&reached)).await;
@@ -263,7 +349,7 @@ async fn nginx_answers_every_conformance_row_as_the_proxy_does() {
         let listen = format!("127.0.0.1:{port}");
         let mut args: Vec<&str> = vec![
             "--to",
-            "nginx",
+            target.name(),
             "--config",
             config.to_str().unwrap(),
             "--upstream",
@@ -275,14 +361,14 @@ async fn nginx_answers_every_conformance_row_as_the_proxy_does() {
         let (code, text, stderr) = export(&args);
         if code != 0 {
             assert!(
-                stderr.contains("nginx cannot enforce this policy exactly"),
+                stderr.contains("cannot enforce this policy exactly"),
                 "row {}: export failed for another reason:\n{stderr}",
                 case.name
             );
             refused.push((case.name.clone(), stderr));
             continue;
         }
-        let nginx = Nginx::start(&text, port);
+        let edge = target.start(&text, port);
         let mut proxy_args = vec![
             "--upstream",
             upstream.as_str(),
@@ -292,12 +378,10 @@ async fn nginx_answers_every_conformance_row_as_the_proxy_does() {
         proxy_args.extend(risks.iter().map(String::as_str));
         let proxy = Proxy::start(&proxy_args);
         let by_proxy = ask(&format!("http://{}", proxy.addr), case, &reached).await;
-        let by_nginx = ask(&format!("http://{listen}"), case, &reached).await;
-        drop(nginx);
-        let known = REQUEST_DIFFERENCES
-            .iter()
-            .find(|(name, _)| *name == case.name);
-        match (by_proxy == by_nginx, known) {
+        let by_edge = ask(&format!("http://{listen}"), case, &reached).await;
+        drop(edge);
+        let known = differences.iter().find(|(name, _)| *name == case.name);
+        match (by_proxy == by_edge, known) {
             (true, None) => agreed += 1,
             (false, Some(_)) => {}
             (true, Some((_, why))) => disagreements.push(format!(
@@ -305,15 +389,17 @@ async fn nginx_answers_every_conformance_row_as_the_proxy_does() {
                 case.name
             )),
             (false, None) => disagreements.push(format!(
-                "row {}:\n  proxy: {by_proxy:?}\n  nginx: {by_nginx:?}\n{text}",
-                case.name
+                "row {}:\n  proxy: {by_proxy:?}\n  {}: {by_edge:?}\n{text}",
+                case.name,
+                target.name()
             )),
         }
     }
     assert!(
         disagreements.is_empty(),
-        "{} rows differ between corsgate proxy and nginx:\n\n{}",
+        "{} rows differ between corsgate proxy and {}:\n\n{}",
         disagreements.len(),
+        target.name(),
         disagreements.join("\n\n")
     );
     // Every refusal names a setting of the row's policy that nginx cannot
@@ -331,11 +417,12 @@ async fn nginx_answers_every_conformance_row_as_the_proxy_does() {
         );
     }
     eprintln!(
-        "{agreed} rows agree, {} differ as documented, {} policies refused (path rules, report-only)",
-        REQUEST_DIFFERENCES.len(),
+        "{}: {agreed} rows agree, {} differ as documented, {} policies refused (path rules, report-only)",
+        target.name(),
+        differences.len(),
         refused.len()
     );
-    assert!(agreed >= cases.len() - refused.len() - REQUEST_DIFFERENCES.len());
+    assert_eq!(agreed + differences.len() + refused.len(), cases.len());
 }
 
 /// Origins a browser sends and ones only an attacker does: every kind the
@@ -399,6 +486,15 @@ const TRICKY_ORIGINS: &[&str] = &[
 /// exactly the origins corsgate echoes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nginx_allows_exactly_the_origins_corsgate_allows() {
+    the_same_origins(Target::Nginx).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn haproxy_allows_exactly_the_origins_corsgate_allows() {
+    the_same_origins(Target::Haproxy).await;
+}
+
+async fn the_same_origins(target: Target) {
     let reached: Arc<Mutex<BTreeSet<String>>> = Arc::default();
     let upstream = upstream(Arc::new(Vec::new()), Arc::clone(&reached)).await;
     let dir = TempDir::new("export-origins");
@@ -424,7 +520,7 @@ allow_credentials = true
         let listen = format!("127.0.0.1:{port}");
         let mut args = vec![
             "--to",
-            "nginx",
+            target.name(),
             "--config",
             config.to_str().unwrap(),
             "--upstream",
@@ -435,7 +531,7 @@ allow_credentials = true
         args.extend(risks.iter().map(String::as_str));
         let (code, conf, stderr) = export(&args);
         assert_eq!(code, 0, "{name}: {stderr}");
-        let _nginx = Nginx::start(&conf, port);
+        let _edge = target.start(&conf, port);
         let mut proxy_args = vec![
             "--upstream",
             upstream.as_str(),
@@ -461,7 +557,8 @@ allow_credentials = true
                         .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
                 );
             }
-            let known = *origin == "https://app.example\t" && name != "all";
+            let known =
+                target == Target::Nginx && *origin == "https://app.example\t" && name != "all";
             if known {
                 // (Under plain allow-all both send `*`.) nginx keeps a
                 // trailing tab in the value; HTTP (RFC 9110
@@ -472,8 +569,10 @@ allow_credentials = true
                 );
             } else if answers[0] != answers[1] {
                 differences.push(format!(
-                    "{name}: Origin {origin:?}: proxy {:?}, nginx {:?}",
-                    answers[0], answers[1]
+                    "{name}: Origin {origin:?}: proxy {:?}, {} {:?}",
+                    answers[0],
+                    target.name(),
+                    answers[1]
                 ));
             }
         }
@@ -574,4 +673,51 @@ async fn the_snippet_is_valid_deterministic_and_explained() {
     ]);
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("with no path"), "{stderr}");
+}
+
+/// HAProxy's snippet: the lines for a frontend, pasted into one before its
+/// backend line, pass `haproxy -c` and answer a preflight.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_haproxy_snippet_goes_into_a_frontend() {
+    let dir = TempDir::new("export-haproxy-snippet");
+    let config = dir.write(
+        "cors.toml",
+        "allowed_origins = [\"http://127.0.0.1:5000\"]\nallow_private_network = true\n",
+    );
+    let config = config.to_str().unwrap();
+    let (code, lines, stderr) = export(&["--to", "haproxy", "--config", config]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        export(&["--to", "haproxy", "--config", config]).1,
+        lines,
+        "deterministic"
+    );
+    let reached: Arc<Mutex<BTreeSet<String>>> = Arc::default();
+    let upstream = upstream(Arc::new(Vec::new()), reached).await;
+    let port = free_port();
+    let whole = format!(
+        "defaults\n    mode http\n    timeout connect 5s\n    timeout client 10s\n    timeout server 10s\n\n\
+         frontend api\n    bind 127.0.0.1:{port}\n{lines}    default_backend app\n\n\
+         backend app\n    server app {}\n",
+        upstream.trim_start_matches("http://")
+    );
+    let _haproxy = Target::Haproxy.start(&whole, port);
+    let client = Client::builder(TokioExecutor::new()).build_http::<Empty<bytes::Bytes>>();
+    let preflight = http::Request::builder()
+        .method("OPTIONS")
+        .uri(format!("http://127.0.0.1:{port}/items"))
+        .header("origin", "http://127.0.0.1:5000")
+        .header("access-control-request-method", "PUT")
+        .header("access-control-request-private-network", "true")
+        .body(Empty::new())
+        .unwrap();
+    let response = client.request(preflight).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let headers = response.headers();
+    assert_eq!(
+        headers["access-control-allow-origin"],
+        "http://127.0.0.1:5000"
+    );
+    assert_eq!(headers["access-control-allow-private-network"], "true");
+    assert_eq!(headers["access-control-max-age"], "86400");
 }
