@@ -10,7 +10,7 @@
 
 use std::fmt::Write as _;
 
-use super::{Edge, Layout, VALID_ORIGIN};
+use super::{Edge, Layout, VALID_ORIGIN, one_line};
 
 /// The configuration text: deterministic (same edge, same bytes).
 pub(crate) fn render(edge: &Edge, layout: &Layout) -> String {
@@ -107,7 +107,7 @@ struct Text {
 
 impl Text {
     fn comment(&mut self, line: &str) {
-        let _ = writeln!(self.text, "# {line}");
+        let _ = writeln!(self.text, "# {}", one_line(line));
     }
 
     fn blank(&mut self) {
@@ -116,12 +116,12 @@ impl Text {
 
     /// A comment inside a section, indented as its lines.
     fn note(&mut self, indent: &str, line: &str) {
-        let _ = writeln!(self.text, "{indent}# {line}");
+        let _ = writeln!(self.text, "{indent}# {}", one_line(line));
     }
 
     fn line(&mut self, line: &str, from: &str) {
         if self.explain && !from.is_empty() {
-            let _ = writeln!(self.text, "{line}  # {from}");
+            let _ = writeln!(self.text, "{line}  # {}", one_line(from));
         } else {
             let _ = writeln!(self.text, "{line}");
         }

@@ -169,6 +169,21 @@ fn pattern_regex(pattern: &OriginPattern) -> Option<String> {
     Some(out)
 }
 
+/// `text` on one line, for a comment: a control character (a newline in
+/// a verbose regex, in a file name) is written escaped, so a comment can
+/// never end early and let the rest be read as configuration.
+pub(crate) fn one_line(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 /// A literal for PCRE: letters, digits and `-` as themselves, the rest
 /// escaped.
 pub(crate) fn escape(text: &str) -> String {
@@ -311,6 +326,12 @@ fn check_server(upstream: &str, listen: &str) -> Result<(String, String), String
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn comments_stay_on_one_line() {
+        assert_eq!(one_line("a\nb\r\tc"), "a\\nb\\r\\tc");
+        assert_eq!(one_line("ünï"), "ünï");
+    }
 
     #[test]
     fn patterns_become_regexes_over_valid_origins() {

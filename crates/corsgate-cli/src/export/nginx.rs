@@ -11,7 +11,7 @@
 
 use std::fmt::Write as _;
 
-use super::{Edge, Layout, VALID_ORIGIN};
+use super::{Edge, Layout, VALID_ORIGIN, one_line};
 
 /// The configuration text: deterministic (same edge, same bytes).
 pub(crate) fn render(edge: &Edge, layout: &Layout) -> String {
@@ -89,7 +89,7 @@ struct Text {
 
 impl Text {
     fn comment(&mut self, line: &str) {
-        let _ = writeln!(self.text, "# {line}");
+        let _ = writeln!(self.text, "# {}", one_line(line));
     }
 
     fn blank(&mut self) {
@@ -99,7 +99,7 @@ impl Text {
     /// A line; with `--explain`, the setting it comes from beside it.
     fn line(&mut self, line: &str, from: &str) {
         if self.explain && !from.is_empty() {
-            let _ = writeln!(self.text, "{line}  # {from}");
+            let _ = writeln!(self.text, "{line}  # {}", one_line(from));
         } else {
             let _ = writeln!(self.text, "{line}");
         }
