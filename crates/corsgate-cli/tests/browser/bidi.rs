@@ -51,8 +51,9 @@ user_pref("remote.prefs.recommended", true);
 "#;
 
 impl Session {
-    /// Starts a headless Firefox on `profile` and opens a BiDi session.
-    pub(crate) async fn start(profile: &Path) -> (Self, Child) {
+    /// Starts a headless Firefox on `profile` and opens a BiDi session
+    /// (accepting any certificate with `accept_insecure`).
+    pub(crate) async fn start(profile: &Path, accept_insecure: bool) -> (Self, Child) {
         let firefox = executable(
             "CORSGATE_FIREFOX",
             &["/usr/bin/firefox-esr", "/usr/bin/firefox"],
@@ -130,7 +131,10 @@ impl Session {
             reader,
         };
         session
-            .command("session.new", json!({ "capabilities": {} }))
+            .command(
+                "session.new",
+                json!({ "capabilities": { "alwaysMatch": { "acceptInsecureCerts": accept_insecure } } }),
+            )
             .await;
         session
             .command("session.subscribe", json!({ "events": ["log.entryAdded"] }))

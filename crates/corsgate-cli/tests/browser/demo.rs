@@ -242,7 +242,7 @@ struct OnHttps {
     browser: Browser,
 }
 
-async fn on_https(name: &str) -> OnHttps {
+async fn on_https(name: &str, engine: Engine) -> OnHttps {
     let pki = crate::pki::Pki::new(name);
     let leaf = pki.issue("localhost", &["localhost", "127.0.0.1"], false);
     let page = format!(
@@ -255,11 +255,18 @@ async fn on_https(name: &str) -> OnHttps {
     let other = stranger.issue("localhost", &["localhost"], false);
     let untrusted =
         crate::pki::serve_tls(&other, &["http/1.1"], Router::new().fallback(api_response)).await;
-    let browser = Browser::start_with(&[format!(
-        "--ignore-certificate-errors-spki-list={}",
-        leaf.spki_sha256()
-    )])
-    .await;
+    let browser = match engine {
+        Engine::Chromium => {
+            Browser::start_with(&[format!(
+                "--ignore-certificate-errors-spki-list={}",
+                leaf.spki_sha256()
+            )])
+            .await
+        }
+        // Neither has a per-key trust switch: their drivers' standard
+        // `acceptInsecureCerts` instead (so a stranger is accepted too).
+        Engine::Firefox | Engine::Webkit => Browser::start_accepting_any_certificate(engine).await,
+    };
     browser.open(&format!("{page}/")).await;
     OnHttps {
         pki,
@@ -271,19 +278,20 @@ async fn on_https(name: &str) -> OnHttps {
 }
 
 /// The seeds' story on https: a page on an https origin calls the API
-/// through `corsgate proxy --tls-cert/--tls-key` over HTTP/2. Chromium
-/// trusts the test certificate by its key's hash
+/// through `corsgate proxy --tls-cert/--tls-key` over HTTP/2, in each
+/// engine. Chromium trusts the test certificate by its key's hash
 /// (`--ignore-certificate-errors-spki-list`), not by turning checks off:
-/// a server with another certificate is still refused.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn corsgate_proxy_over_https_in_chromium() {
+/// a server with another certificate is still refused there. Firefox and
+/// WebKit accept any certificate (`acceptInsecureCerts`), so only the
+/// CORS part is theirs.
+async fn corsgate_proxy_over_https(engine: Engine) {
     let OnHttps {
         pki,
         leaf,
         page,
         untrusted,
         browser,
-    } = on_https("browser-tls").await;
+    } = on_https("browser-tls", engine).await;
     let seen = Recorder::default();
     let backend = Router::new().route("/api/{*rest}", any(api_response));
     let backend = format!("http://{}", serve(seen.around(backend)).await);
@@ -321,17 +329,22 @@ async fn corsgate_proxy_over_https_in_chromium() {
         .fetch(&format!("{api}/api/put"), put, &[])
         .await
         .assert_readable(200);
-    browser
-        .fetch(
-            &format!("https://localhost:{}/api/x", untrusted.port()),
-            json!({}),
-            &[],
-        )
-        .await
-        .assert_blocked();
+    if engine == Engine::Chromium {
+        browser
+            .fetch(
+                &format!("https://localhost:{}/api/x", untrusted.port()),
+                json!({}),
+                &[],
+            )
+            .await
+            .assert_blocked();
+    }
     browser.close().await;
     // The preflight was the proxy's; the back-end saw the PUT once.
     assert_eq!(seen.methods_for("/api/put"), ["PUT"]);
+    if engine != Engine::Chromium {
+        return;
+    }
 
     // doctor agrees: the trusted proxy allows the page, the stranger is a
     // certificate error, named as Chromium names it.
@@ -370,7 +383,7 @@ async fn doctor_names_tls_and_mixed_content_failures_as_chromium_logs_them() {
         untrusted,
         browser,
         ..
-    } = on_https("console").await;
+    } = on_https("console", Engine::Chromium).await;
     let _ = browser.console().await;
 
     let doctor =
@@ -447,4 +460,5 @@ async fn doctor_names_tls_and_mixed_content_failures_as_chromium_logs_them() {
 in_each_engine!(
     the_demo_page_shows_the_expected_outcomes_and_why,
     corsgate_proxy_in_front_of_a_plain_back_end,
+    corsgate_proxy_over_https,
 );

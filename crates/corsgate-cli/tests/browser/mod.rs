@@ -129,12 +129,28 @@ pub(crate) struct Browser {
 impl Browser {
     /// A session in `engine`.
     pub(crate) async fn start_engine(engine: Engine) -> Self {
+        Self::start_checking_certificates(engine, true).await
+    }
+
+    /// A Firefox or WebKit session that accepts any certificate (their
+    /// drivers' `acceptInsecureCerts`: neither can trust one key alone, as
+    /// Chromium's `--ignore-certificate-errors-spki-list` does).
+    pub(crate) async fn start_accepting_any_certificate(engine: Engine) -> Self {
+        assert_ne!(
+            engine,
+            Engine::Chromium,
+            "Chromium trusts a key: start_with"
+        );
+        Self::start_checking_certificates(engine, false).await
+    }
+
+    async fn start_checking_certificates(engine: Engine, check: bool) -> Self {
         match engine {
             Engine::Chromium => Self::start_with(&[]).await,
             Engine::Firefox => {
                 let turn = ONE_AT_A_TIME.lock().await;
                 let profile = TempDir::new("firefox-profile");
-                let (session, firefox) = bidi::Session::start(profile.path()).await;
+                let (session, firefox) = bidi::Session::start(profile.path(), !check).await;
                 Self {
                     engine,
                     driver: Driver::Bidi(session),
@@ -146,7 +162,7 @@ impl Browser {
             Engine::Webkit => {
                 let turn = ONE_AT_A_TIME.lock().await;
                 let profile = TempDir::new("webkit-profile");
-                let (client, processes) = webkit::start_webdriver(profile.path()).await;
+                let (client, processes) = webkit::start_webdriver(profile.path(), !check).await;
                 Self {
                     engine,
                     driver: Driver::WebDriver(client),

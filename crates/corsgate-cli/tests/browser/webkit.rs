@@ -89,9 +89,10 @@ fn free_port() -> u16 {
         .expect("a free loopback port")
 }
 
-/// A WebDriver session in MiniBrowser: the client, and the processes
-/// (Xvfb first, then the driver) to kill in reverse order.
-pub(crate) async fn start_webdriver(profile: &Path) -> (Client, Vec<Child>) {
+/// A WebDriver session in MiniBrowser (accepting any certificate with
+/// `accept_insecure`): the client, and the processes (Xvfb first, then the
+/// driver) to kill in reverse order.
+pub(crate) async fn start_webdriver(profile: &Path, accept_insecure: bool) -> (Client, Vec<Child>) {
     let driver_path = executable(
         "CORSGATE_WEBKITWEBDRIVER",
         &["/usr/bin/WebKitWebDriver"],
@@ -125,6 +126,7 @@ pub(crate) async fn start_webdriver(profile: &Path) -> (Client, Vec<Child>) {
         "webkitgtk:browserOptions".into(),
         json!({ "binary": minibrowser, "args": ["--automation"] }),
     );
+    caps.insert("acceptInsecureCerts".into(), json!(accept_insecure));
     let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
         .capabilities(caps)
         .connect(&format!("http://127.0.0.1:{port}"))
