@@ -119,8 +119,9 @@ it is complete: for nginx, a file for the http { } context (maps and a
 server); for HAProxy, a whole haproxy.cfg. Without them, nginx gets two parts
 (maps for http { }, directives for the location that proxies your API) and
 HAProxy the lines for your frontend.
-A policy the target cannot express exactly (path rules, report-only mode)
-is refused with the reason; nothing is written then.
+A policy the target cannot express exactly (report-only mode; path rules for
+nginx, which matches a normalized path) is refused with the reason; nothing
+is written then.
 
 Exit codes: 0 written, 1 the policy has errors or cannot be expressed,
 2 invalid arguments.";

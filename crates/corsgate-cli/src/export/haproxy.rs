@@ -10,7 +10,7 @@
 
 use std::fmt::Write as _;
 
-use super::{Edge, Layout, VALID_ORIGIN, one_line};
+use super::{Edge, Layout, Rule, VALID_ORIGIN, one_line};
 
 /// The configuration text: deterministic (same edge, same bytes).
 pub(crate) fn render(edge: &Edge, layout: &Layout) -> String {
@@ -154,6 +154,12 @@ fn strong(text: &str) -> String {
 
 const GRANTED: &str = "{ var(txn.corsgate_allow_origin) -m found }";
 
+/// The path as corsgate matches `urls_regex`: percent-decoded, nothing
+/// normalized. A `%` that starts no escape is kept (as Rust's
+/// `percent_decode` keeps it) by rewriting it to `%25` first: HAProxy's
+/// `url_dec` alone fails on it, which would skip the rule.
+const DECODED_PATH: &str = r#"path,regsub(\"%(?![0-9A-Fa-f]{2})\",\"%25\",g),url_dec"#;
+
 fn rules(edge: &Edge, out: &mut Text, i: &str) {
     out.blank();
     out.note(
@@ -176,49 +182,20 @@ fn rules(edge: &Edge, out: &mut Text, i: &str) {
         &format!("{i}acl corsgate_asks_method req.fhdr_cnt(access-control-request-method) gt 0"),
         "",
     );
-    if !edge.star_for_all() {
+    out.line(
+        &format!("{i}acl corsgate_null req.fhdr(origin) -m str null"),
+        "",
+    );
+    if edge.rules.iter().any(Rule::needs_validity) {
         out.line(
-            &format!("{i}acl corsgate_null req.fhdr(origin) -m str null"),
-            "",
+            &format!(
+                "{i}acl corsgate_valid req.fhdr(origin) -m reg {}",
+                strong(VALID_ORIGIN)
+            ),
+            "a valid serialized origin, as browsers send them",
         );
-        for origin in &edge.exact {
-            out.line(
-                &format!(
-                    "{i}acl corsgate_listed req.fhdr(origin) -m str {}",
-                    strong(origin)
-                ),
-                "allowed_origins (exact bytes)",
-            );
-        }
-        if edge.needs_validity() {
-            out.line(
-                &format!(
-                    "{i}acl corsgate_valid req.fhdr(origin) -m reg {}",
-                    strong(VALID_ORIGIN)
-                ),
-                "a valid serialized origin, as browsers send them",
-            );
-        }
-        for (regex, entry) in &edge.patterns {
-            out.line(
-                &format!(
-                    "{i}acl corsgate_matched req.fhdr(origin) -m reg {}",
-                    strong(regex)
-                ),
-                &format!("allowed_origins: {entry}"),
-            );
-        }
-        for (regex, source) in &edge.regexes {
-            out.line(
-                &format!(
-                    "{i}acl corsgate_matched req.fhdr(origin) -m reg {}",
-                    strong(regex)
-                ),
-                &format!("allowed_origin_regexes: {source}"),
-            );
-        }
     }
-    if edge.private_network {
+    if edge.rules.iter().any(|r| r.private_network) {
         out.line(
             &format!(
                 "{i}acl corsgate_asks_private_network req.fhdr(access-control-request-private-network,1) -m str true"
@@ -226,84 +203,60 @@ fn rules(edge: &Edge, out: &mut Text, i: &str) {
             "",
         );
     }
+    // Which rule decides: the first whose scope matches the path.
     out.blank();
     out.note(
         i,
-        "The decision, in the library's order: the value of Access-Control-Allow-Origin.",
+        "Which rule decides: the first whose urls_regex matches the percent-decoded path.",
     );
-    let set = |out: &mut Text, value: &str, condition: &str, from: &str| {
+    for (n, rule) in edge.rules.iter().enumerate() {
+        let condition = match &rule.scope {
+            Some((regex, source)) => {
+                out.line(
+                    &format!(
+                        "{i}acl corsgate_scope_{n} {DECODED_PATH} -m reg {}",
+                        strong(regex)
+                    ),
+                    &format!("{}: urls_regex = {source}", rule.name),
+                );
+                format!(" corsgate_scope_{n}")
+            }
+            None => String::new(),
+        };
         out.line(
-            format!(
-                "{i}http-request set-var(txn.corsgate_allow_origin) {value} if corsgate_one_origin !corsgate_empty_origin {condition}"
-            )
-            .trim_end(),
-            from,
+            &format!(
+                "{i}http-request set-var(txn.corsgate_rule) int({n}) if !{{ var(txn.corsgate_rule) -m found }}{condition}"
+            ),
+            &rule.name,
         );
-    };
-    if edge.star_for_all() {
-        set(
-            out,
-            "str(*)",
-            "",
-            "allow_all_origins = true without credentials: `*` for every origin",
-        );
-    } else {
-        if edge.null || edge.all {
-            set(
-                out,
-                "str(null)",
-                "corsgate_null",
-                if edge.null {
-                    "allowed_origins: null"
-                } else {
-                    "allow_all_origins = true: null echoed"
-                },
-            );
-        }
-        if !edge.exact.is_empty() {
-            set(
-                out,
-                "req.fhdr(origin)",
-                "corsgate_listed",
-                "allowed_origins",
-            );
-        }
-        if edge.all {
-            set(
-                out,
-                "req.fhdr(origin)",
-                "corsgate_valid",
-                "allow_all_origins = true with credentials: every valid origin echoed",
-            );
-        } else if !edge.patterns.is_empty() || !edge.regexes.is_empty() {
-            set(
-                out,
-                "req.fhdr(origin)",
-                "corsgate_valid corsgate_matched",
-                "a valid origin a pattern or regex matches",
-            );
-        }
+    }
+    for (n, rule) in edge.rules.iter().enumerate() {
+        origin_decision(rule, n, out, i);
     }
     out.line(
         &format!("{i}http-request set-var(txn.corsgate_options) bool(1) if corsgate_options"),
         "",
     );
-    if edge.private_network {
+    if edge.rules.iter().any(|r| r.private_network) {
         out.line(
             &format!(
                 "{i}http-request set-var(txn.corsgate_private_network) bool(1) if corsgate_asks_private_network"
             ),
-            "allow_private_network = true",
+            "",
         );
     }
     out.line(
-        &format!("{i}http-request return status 200 if corsgate_options corsgate_asks_method"),
-        "a preflight is answered here, never sent upstream",
+        &format!(
+            "{i}http-request return status 200 if corsgate_options corsgate_asks_method {{ var(txn.corsgate_rule) -m found }}"
+        ),
+        "a preflight in scope is answered here, never sent upstream",
     );
     out.blank();
-    out.comment(
-        "Every response (the upstream's, HAProxy's own, errors): the policy's headers only.",
+    out.note(
+        i,
+        "Every response in scope (the upstream's, HAProxy's own, errors): the policy's headers only.",
     );
+    const IN_SCOPE: &str = "{ var(txn.corsgate_rule) -m found }";
     for name in [
         "Access-Control-Allow-Origin",
         "Access-Control-Allow-Credentials",
@@ -314,7 +267,7 @@ fn rules(edge: &Edge, out: &mut Text, i: &str) {
         "Access-Control-Allow-Private-Network",
     ] {
         out.line(
-            &format!("{i}http-after-response del-header {name}"),
+            &format!("{i}http-after-response del-header {name} if {IN_SCOPE}"),
             "the upstream's own CORS headers are replaced",
         );
     }
@@ -323,7 +276,7 @@ fn rules(edge: &Edge, out: &mut Text, i: &str) {
         "",
     );
     out.line(
-        &format!("{i}http-after-response add-header Vary Origin if !corsgate_varies"),
+        &format!("{i}http-after-response add-header Vary Origin if {IN_SCOPE} !corsgate_varies"),
         "every response depends on Origin (merged with the upstream's Vary)",
     );
     out.line(
@@ -332,6 +285,110 @@ fn rules(edge: &Edge, out: &mut Text, i: &str) {
         ),
         "the decision above",
     );
+    for (n, rule) in edge.rules.iter().enumerate() {
+        rule_headers(rule, n, out, i);
+    }
+}
+
+/// A rule's origin decision, into `txn.corsgate_allow_origin`, in the
+/// library's order.
+fn origin_decision(rule: &Rule, n: usize, out: &mut Text, i: &str) {
+    out.blank();
+    out.note(
+        i,
+        &format!(
+            "{}: the value of Access-Control-Allow-Origin, in the library's order.",
+            rule.name
+        ),
+    );
+    let this_rule = format!("{{ var(txn.corsgate_rule) -m int {n} }}");
+    if !rule.star_for_all() {
+        for origin in &rule.exact {
+            out.line(
+                &format!(
+                    "{i}acl corsgate_listed_{n} req.fhdr(origin) -m str {}",
+                    strong(origin)
+                ),
+                &format!("{}: allowed_origins (exact bytes)", rule.name),
+            );
+        }
+        for (regex, entry) in &rule.patterns {
+            out.line(
+                &format!(
+                    "{i}acl corsgate_matched_{n} req.fhdr(origin) -m reg {}",
+                    strong(regex)
+                ),
+                &format!("{}: allowed_origins: {entry}", rule.name),
+            );
+        }
+        for (regex, source) in &rule.regexes {
+            out.line(
+                &format!(
+                    "{i}acl corsgate_matched_{n} req.fhdr(origin) -m reg {}",
+                    strong(regex)
+                ),
+                &format!("{}: allowed_origin_regexes: {source}", rule.name),
+            );
+        }
+    }
+    let set = |out: &mut Text, value: &str, condition: &str, from: &str| {
+        out.line(
+            format!(
+                "{i}http-request set-var(txn.corsgate_allow_origin) {value} if {this_rule} corsgate_one_origin !corsgate_empty_origin {condition}"
+            )
+            .trim_end(),
+            from,
+        );
+    };
+    if rule.star_for_all() {
+        set(
+            out,
+            "str(*)",
+            "",
+            "allow_all_origins = true without credentials: `*` for every origin",
+        );
+        return;
+    }
+    if rule.null || rule.all {
+        set(
+            out,
+            "str(null)",
+            "corsgate_null",
+            if rule.null {
+                "allowed_origins: null"
+            } else {
+                "allow_all_origins = true: null echoed"
+            },
+        );
+    }
+    if !rule.exact.is_empty() {
+        set(
+            out,
+            "req.fhdr(origin)",
+            &format!("corsgate_listed_{n}"),
+            "allowed_origins",
+        );
+    }
+    if rule.all {
+        set(
+            out,
+            "req.fhdr(origin)",
+            "corsgate_valid",
+            "allow_all_origins = true with credentials: every valid origin echoed",
+        );
+    } else if !rule.patterns.is_empty() || !rule.regexes.is_empty() {
+        set(
+            out,
+            "req.fhdr(origin)",
+            &format!("corsgate_valid corsgate_matched_{n}"),
+            "a valid origin a pattern or regex matches",
+        );
+    }
+}
+
+/// A rule's other headers, beside an allowed origin.
+fn rule_headers(rule: &Rule, n: usize, out: &mut Text, i: &str) {
+    let this_rule = format!(" {{ var(txn.corsgate_rule) -m int {n} }}");
     let mut header = |name: &str, value: &str, extra: &str, from: &str| {
         // An empty list is not sent (HAProxy refuses an empty value; Fetch
         // reads an absent and an empty list alike).
@@ -340,13 +397,13 @@ fn rules(edge: &Edge, out: &mut Text, i: &str) {
         }
         out.line(
             &format!(
-                "{i}http-after-response set-header {name} {} if {GRANTED}{extra}",
+                "{i}http-after-response set-header {name} {} if {GRANTED}{this_rule}{extra}",
                 format_value(value)
             ),
-            from,
+            &format!("{}: {from}", rule.name),
         );
     };
-    if edge.credentials {
+    if rule.credentials {
         header(
             "Access-Control-Allow-Credentials",
             "true",
@@ -354,7 +411,7 @@ fn rules(edge: &Edge, out: &mut Text, i: &str) {
             "allow_credentials = true",
         );
     }
-    if let Some(expose) = &edge.expose_headers {
+    if let Some(expose) = &rule.expose_headers {
         header(
             "Access-Control-Expose-Headers",
             expose,
@@ -365,23 +422,23 @@ fn rules(edge: &Edge, out: &mut Text, i: &str) {
     let on_options = " { var(txn.corsgate_options) -m bool }";
     header(
         "Access-Control-Allow-Methods",
-        &edge.allow_methods,
+        &rule.allow_methods,
         on_options,
         "allow_methods, on OPTIONS",
     );
     header(
         "Access-Control-Allow-Headers",
-        &edge.allow_headers,
+        &rule.allow_headers,
         on_options,
         "allow_headers, on OPTIONS",
     );
     header(
         "Access-Control-Max-Age",
-        &edge.max_age.to_string(),
+        &rule.max_age.to_string(),
         on_options,
         "preflight_max_age, on OPTIONS",
     );
-    if edge.private_network {
+    if rule.private_network {
         header(
             "Access-Control-Allow-Private-Network",
             "true",

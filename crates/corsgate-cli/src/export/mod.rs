@@ -20,9 +20,23 @@ use crate::cli::{ExportArgs, Target};
 use crate::exit;
 use crate::proxy::{PolicySource, audited_config, flags::PolicyFlags};
 
-/// What the edge must do, for a policy with one rule (the top level).
+/// What the edge must do: the policy's rules, in order (its path rules,
+/// then the top level); the first whose scope matches the path decides,
+/// and a path no rule's scope matches is left alone.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Edge {
+    pub(crate) rules: Vec<Rule>,
+}
+
+/// One rule of the edge, its settings inherited as the library inherits
+/// them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Rule {
+    /// As the file names it: `path_rules[0]`, or `the top level`.
+    pub(crate) name: String,
+    /// `urls_regex` as PCRE from the start of the percent-decoded path,
+    /// with its source; `None`: every path.
+    pub(crate) scope: Option<(String, String)>,
     /// Listed origins, serialized as browsers send them: compared byte for
     /// byte. Sorted, each once.
     pub(crate) exact: Vec<String>,
@@ -54,10 +68,66 @@ pub(crate) struct Refusal {
     pub(crate) why: String,
 }
 
+/// One rule's settings after inheritance (a path rule's unset settings are
+/// the top level's).
+struct Settings<'a> {
+    name: String,
+    urls_regex: Option<&'a str>,
+    allowed_origins: &'a [String],
+    allowed_origin_regexes: &'a [String],
+    allow_all_origins: bool,
+    allow_methods: &'a [String],
+    allow_headers: &'a [String],
+    expose_headers: &'a [String],
+    preflight_max_age: u64,
+    allow_credentials: bool,
+    allow_private_network: bool,
+}
+
+impl<'a> Settings<'a> {
+    fn top(c: &'a Config) -> Self {
+        Self {
+            name: "the top level".into(),
+            urls_regex: c.urls_regex.as_deref(),
+            allowed_origins: &c.allowed_origins,
+            allowed_origin_regexes: &c.allowed_origin_regexes,
+            allow_all_origins: c.allow_all_origins,
+            allow_methods: &c.allow_methods,
+            allow_headers: &c.allow_headers,
+            expose_headers: &c.expose_headers,
+            preflight_max_age: c.preflight_max_age,
+            allow_credentials: c.allow_credentials,
+            allow_private_network: c.allow_private_network,
+        }
+    }
+
+    fn path_rule(&self, i: usize, r: &'a corsgate::PathRule) -> Self {
+        Self {
+            name: format!("path_rules[{i}]"),
+            urls_regex: Some(&r.urls_regex),
+            allowed_origins: r.allowed_origins.as_deref().unwrap_or(self.allowed_origins),
+            allowed_origin_regexes: r
+                .allowed_origin_regexes
+                .as_deref()
+                .unwrap_or(self.allowed_origin_regexes),
+            allow_all_origins: r.allow_all_origins.unwrap_or(self.allow_all_origins),
+            allow_methods: r.allow_methods.as_deref().unwrap_or(self.allow_methods),
+            allow_headers: r.allow_headers.as_deref().unwrap_or(self.allow_headers),
+            expose_headers: r.expose_headers.as_deref().unwrap_or(self.expose_headers),
+            preflight_max_age: r.preflight_max_age.unwrap_or(self.preflight_max_age),
+            allow_credentials: r.allow_credentials.unwrap_or(self.allow_credentials),
+            allow_private_network: r
+                .allow_private_network
+                .unwrap_or(self.allow_private_network),
+        }
+    }
+}
+
 impl Edge {
-    /// The edge for `config` (already valid: it compiled), or every part
-    /// no edge server can be given exactly.
-    pub(crate) fn of(config: &Config) -> Result<Self, Vec<Refusal>> {
+    /// The edge for `config` (already valid: it compiled), and every part
+    /// no edge server can be given exactly (the edge must not be written
+    /// unless that is empty).
+    pub(crate) fn of(config: &Config) -> (Self, Vec<Refusal>) {
         let mut refusals = Vec::new();
         if config.report_only {
             refusals.push(Refusal {
@@ -65,33 +135,48 @@ impl Edge {
                 why: "report-only mode changes no response: an edge server that should only watch has nothing to do, and one that enforces would not be report-only".into(),
             });
         }
-        if let Some(regex) = &config.urls_regex {
-            refusals.push(Refusal {
-                setting: format!("urls_regex = {regex:?}"),
-                why: PATHS_NOT_YET.into(),
+        let top = Settings::top(config);
+        let mut rules: Vec<Rule> = config
+            .path_rules
+            .iter()
+            .enumerate()
+            .map(|(i, r)| Rule::of(&top.path_rule(i, r), &mut refusals))
+            .collect();
+        rules.push(Rule::of(&top, &mut refusals));
+        (Self { rules }, refusals)
+    }
+}
+
+impl Rule {
+    fn of(s: &Settings<'_>, refusals: &mut Vec<Refusal>) -> Self {
+        let scope = s
+            .urls_regex
+            .and_then(|source| match pcre::path_prefix(source) {
+                Ok(regex) => Some((regex, source.to_owned())),
+                Err(pcre::Untranslatable(why)) => {
+                    refusals.push(Refusal {
+                        setting: format!("{}: urls_regex = {source:?}", s.name),
+                        why,
+                    });
+                    None
+                }
             });
-        }
-        for (i, rule) in config.path_rules.iter().enumerate() {
-            refusals.push(Refusal {
-                setting: format!("path_rules[{i}] (urls_regex = {:?})", rule.urls_regex),
-                why: PATHS_NOT_YET.into(),
-            });
-        }
-        let mut edge = Self {
+        let mut rule = Self {
+            name: s.name.clone(),
+            scope,
             exact: Vec::new(),
             null: false,
-            all: config.allow_all_origins,
+            all: s.allow_all_origins,
             patterns: Vec::new(),
             regexes: Vec::new(),
-            credentials: config.allow_credentials,
-            allow_methods: config.allow_methods.join(", "),
-            allow_headers: config.allow_headers.join(", "),
-            expose_headers: (!config.expose_headers.is_empty())
-                .then(|| config.expose_headers.join(", ")),
-            max_age: config.preflight_max_age,
-            private_network: config.allow_private_network,
+            credentials: s.allow_credentials,
+            allow_methods: s.allow_methods.join(", "),
+            allow_headers: s.allow_headers.join(", "),
+            expose_headers: (!s.expose_headers.is_empty()).then(|| s.expose_headers.join(", ")),
+            max_age: s.preflight_max_age,
+            private_network: s.allow_private_network,
         };
-        for entry in &config.allowed_origins {
+        for entry in s.allowed_origins {
             // The library's own split: a `*` makes a pattern.
             if entry.contains('*') {
                 if let Some(regex) = OriginPattern::parse(entry)
@@ -99,32 +184,28 @@ impl Edge {
                     .as_ref()
                     .and_then(pattern_regex)
                 {
-                    edge.patterns.push((regex, entry.clone()));
+                    rule.patterns.push((regex, entry.clone()));
                 }
             } else if let Ok(origin) = Origin::parse(entry) {
                 if origin.is_null() {
-                    edge.null = true;
+                    rule.null = true;
                 } else {
-                    edge.exact.push(origin.as_str().to_owned());
+                    rule.exact.push(origin.as_str().to_owned());
                 }
             }
         }
-        edge.exact.sort();
-        edge.exact.dedup();
-        for (i, source) in config.allowed_origin_regexes.iter().enumerate() {
+        rule.exact.sort();
+        rule.exact.dedup();
+        for (i, source) in s.allowed_origin_regexes.iter().enumerate() {
             match pcre::whole_origin(source) {
-                Ok(regex) => edge.regexes.push((regex, source.clone())),
+                Ok(regex) => rule.regexes.push((regex, source.clone())),
                 Err(pcre::Untranslatable(why)) => refusals.push(Refusal {
-                    setting: format!("allowed_origin_regexes[{i}] = {source:?}"),
+                    setting: format!("{}: allowed_origin_regexes[{i}] = {source:?}", s.name),
                     why,
                 }),
             }
         }
-        if refusals.is_empty() {
-            Ok(edge)
-        } else {
-            Err(refusals)
-        }
+        rule
     }
 
     /// Whether every non-empty `Origin` gets `*` (allow-all without
@@ -139,8 +220,6 @@ impl Edge {
         self.all || !self.patterns.is_empty() || !self.regexes.is_empty()
     }
 }
-
-const PATHS_NOT_YET: &str = "corsgate matches path rules against the percent-decoded path as sent; edge servers match locations against a normalized path (`/a/../b` is `/b` there), so a request could be judged by a different rule: not exported yet (a policy without path rules is)";
 
 /// A wildcard pattern as PCRE over a valid origin: the scheme, then the
 /// host (any subdomain of the parent, or one host), then the port (none,
@@ -262,21 +341,20 @@ pub(crate) fn run(args: &ExportArgs) -> ExitCode {
         Target::Nginx => "nginx",
         Target::Haproxy => "HAProxy",
     };
-    let edge = match Edge::of(&config) {
-        Ok(edge) => edge,
-        Err(refusals) => {
-            eprintln!(
-                "error: {target} cannot enforce this policy exactly, so nothing was written:"
-            );
-            for refusal in &refusals {
-                eprintln!("  - {}: {}", refusal.setting, refusal.why);
-            }
-            eprintln!(
-                "  help: `corsgate proxy` enforces every policy; docs/export.md lists what each target can express"
-            );
-            return exit::code(exit::ERRORS);
+    let (edge, mut refusals) = Edge::of(&config);
+    if args.to == Target::Nginx {
+        refusals.extend(nginx::unsupported(&edge));
+    }
+    if !refusals.is_empty() {
+        eprintln!("error: {target} cannot enforce this policy exactly, so nothing was written:");
+        for refusal in &refusals {
+            eprintln!("  - {}: {}", refusal.setting, refusal.why);
         }
-    };
+        eprintln!(
+            "  help: `corsgate proxy` enforces every policy; docs/export.md lists what each target can express"
+        );
+        return exit::code(exit::ERRORS);
+    }
     let layout = Layout {
         server,
         explain: args.explain,
@@ -360,10 +438,35 @@ mod tests {
     fn what_no_edge_can_express_is_refused_with_the_setting() {
         let mut config = Config::default();
         config.report_only = true;
-        config.urls_regex = Some("^/api/".into());
-        let refusals = Edge::of(&config).unwrap_err();
+        config.urls_regex = Some(r"^/api\b".into());
+        let (_, refusals) = Edge::of(&config);
         let settings: Vec<&str> = refusals.iter().map(|r| r.setting.as_str()).collect();
-        assert_eq!(settings, ["report_only", "urls_regex = \"^/api/\""]);
+        assert_eq!(
+            settings,
+            ["report_only", "the top level: urls_regex = \"^/api\\\\b\""]
+        );
+    }
+
+    #[test]
+    fn path_rules_inherit_what_they_leave_unset() {
+        let mut config = Config::default();
+        config.allowed_origins = vec!["https://a.example".into()];
+        config.allow_credentials = true;
+        config.urls_regex = Some("^/api/".into());
+        let mut public = corsgate::PathRule::new("^/public/");
+        public.allow_all_origins = Some(true);
+        public.allow_credentials = Some(false);
+        config.path_rules = vec![public];
+        let (edge, refusals) = Edge::of(&config);
+        assert!(refusals.is_empty(), "{refusals:?}");
+        let names: Vec<&str> = edge.rules.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["path_rules[0]", "the top level"]);
+        let (public, top) = (&edge.rules[0], &edge.rules[1]);
+        assert!(public.all && !public.credentials);
+        assert_eq!(public.exact, ["https://a.example"], "inherited");
+        assert_eq!(public.scope.as_ref().unwrap().1, "^/public/");
+        assert!(!top.all && top.credentials);
+        assert_eq!(top.scope.as_ref().unwrap().1, "^/api/");
     }
 
     #[test]
@@ -377,12 +480,14 @@ mod tests {
             "https://*.c.example".into(),
         ];
         config.allowed_origin_regexes = vec![r"^https://d\.example$".into()];
-        let edge = Edge::of(&config).unwrap();
-        assert_eq!(edge.exact, ["https://a.example", "https://b.example"]);
-        assert!(edge.null);
-        assert_eq!(edge.patterns.len(), 1);
-        assert_eq!(edge.regexes.len(), 1);
-        assert!(edge.needs_validity());
-        assert_eq!(edge.allow_methods, "DELETE, GET, OPTIONS, PATCH, POST, PUT");
+        let (edge, refusals) = Edge::of(&config);
+        assert!(refusals.is_empty(), "{refusals:?}");
+        let rule = &edge.rules[0];
+        assert_eq!(rule.exact, ["https://a.example", "https://b.example"]);
+        assert!(rule.null);
+        assert_eq!(rule.patterns.len(), 1);
+        assert_eq!(rule.regexes.len(), 1);
+        assert!(rule.needs_validity());
+        assert_eq!(rule.allow_methods, "DELETE, GET, OPTIONS, PATCH, POST, PUT");
     }
 }

@@ -1,4 +1,4 @@
-//! An [`Edge`] as nginx configuration: `map`s (in `http { }`) that compute
+//! An [`Edge`] of one rule as nginx configuration: `map`s (in `http { }`) that compute
 //! each CORS header's value from the request, and the directives of the
 //! location that proxies the API: the preflight answered with `return
 //! 200`, the upstream's own CORS headers hidden, the policy's added with
@@ -11,10 +11,29 @@
 
 use std::fmt::Write as _;
 
-use super::{Edge, Layout, VALID_ORIGIN, one_line};
+use super::{Edge, Layout, Refusal, Rule, VALID_ORIGIN, one_line};
 
-/// The configuration text: deterministic (same edge, same bytes).
+/// What nginx cannot be given exactly: path rules. corsgate matches
+/// `urls_regex` against the percent-decoded path as sent; nginx matches
+/// locations, and sees `$uri`, normalized (`/a/../b` is `/b`), so a request
+/// could be judged by another rule than the proxy's.
+pub(crate) fn unsupported(edge: &Edge) -> Vec<Refusal> {
+    edge.rules
+        .iter()
+        .filter_map(|rule| {
+            let (_, source) = rule.scope.as_ref()?;
+            Some(Refusal {
+                setting: format!("{}: urls_regex = {source:?}", rule.name),
+                why: "corsgate matches it against the percent-decoded path as sent; nginx matches against a normalized path (`/a/../b` is `/b` there), so a request could be judged by a different rule. HAProxy decodes without normalizing: `--to haproxy` takes path rules".into(),
+            })
+        })
+        .collect()
+}
+
+/// The configuration text: deterministic (same edge, same bytes). The edge
+/// has one rule for every path ([`unsupported`] refuses the others).
 pub(crate) fn render(edge: &Edge, layout: &Layout) -> String {
+    let edge = &edge.rules[edge.rules.len() - 1];
     let mut out = Text {
         text: String::new(),
         explain: layout.explain,
@@ -137,7 +156,7 @@ fn regex_key(pattern: &str) -> String {
     out
 }
 
-fn maps(edge: &Edge, out: &mut Text) {
+fn maps(edge: &Rule, out: &mut Text) {
     let grant = "the origin is allowed";
     // 1. Which origins are allowed: the value of Access-Control-Allow-Origin.
     out.blank();
@@ -249,7 +268,7 @@ fn maps(edge: &Edge, out: &mut Text) {
 }
 
 /// The origin maps when the answer depends on the origin.
-fn origin_maps(edge: &Edge, out: &mut Text) {
+fn origin_maps(edge: &Rule, out: &mut Text) {
     out.comment("Listed origins: a hash lookup. nginx compares map strings ignoring case, and a");
     out.comment(
         "browser never sends upper case, so an Origin with an upper-case letter is refused.",
@@ -343,7 +362,7 @@ fn origin_maps(edge: &Edge, out: &mut Text) {
 }
 
 /// The location's directives.
-fn location(edge: &Edge, out: &mut Text, indent: &str) {
+fn location(edge: &Rule, out: &mut Text, indent: &str) {
     out.line(
         &format!("{indent}if ($corsgate_preflight) {{"),
         "preflights are answered here: 200, empty, the policy's headers",

@@ -1,38 +1,67 @@
-//! An allowed-origin regex, as corsgate matches it (Rust's `regex`, the
-//! whole origin), rewritten for PCRE, the regex engine of nginx and
-//! HAProxy.
+//! corsgate's regexes (Rust's `regex`) rewritten for PCRE, the regex engine
+//! of nginx and HAProxy: an allowed-origin regex (the whole origin) and a
+//! path rule's `urls_regex` (the start of the percent-decoded path).
 //!
 //! The two engines differ (Unicode classes, `\d` and `\w` are Unicode in
 //! Rust, ASCII in PCRE without UTF mode), so the source is not copied: it
 //! is parsed with the same parser corsgate uses and written back from the
-//! syntax tree, each class spelled out. An `Origin` is compared with the
-//! regexes only once it is a valid serialized origin, which is ASCII, so
-//! each class keeps only its ASCII members: the rewrite matches exactly
-//! the same valid origins.
+//! syntax tree, each class spelled out.
+//! - An `Origin` is compared with the regexes only once it is a valid
+//!   serialized origin, which is ASCII, so an origin regex's classes keep
+//!   only their ASCII members.
+//! - A path is any bytes (percent-decoding can make any), matched by
+//!   corsgate as bytes, a Unicode class matching the UTF-8 encoding of its
+//!   members: a path regex's classes become those byte sequences, which
+//!   PCRE (without UTF mode, as both servers run it) matches byte by byte.
 
 use std::fmt::Write as _;
 
 use regex_syntax::hir::{Class, Hir, HirKind, Look};
+use regex_syntax::utf8::Utf8Sequences;
 
 /// Why a regex cannot be written for PCRE exactly.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Untranslatable(pub(crate) String);
 
+/// What the regex is matched against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Subject {
+    /// A valid serialized origin: ASCII.
+    Origin,
+    /// A percent-decoded path: any bytes.
+    Path,
+}
+
 /// The regex `source`, anchored to match a whole origin, in PCRE syntax
 /// (`\A…\z`).
 pub(crate) fn whole_origin(source: &str) -> Result<String, Untranslatable> {
-    let hir = regex_syntax::ParserBuilder::new()
-        .utf8(true)
-        .build()
-        .parse(source)
-        .map_err(|e| Untranslatable(format!("it does not parse: {e}")))?;
+    let hir = parse(source, true)?;
     let mut out = String::from(r"\A(?:");
-    write(&hir, &mut out)?;
+    write(&hir, Subject::Origin, &mut out)?;
     out.push_str(r")\z");
     Ok(out)
 }
 
-fn write(hir: &Hir, out: &mut String) -> Result<(), Untranslatable> {
+/// A `urls_regex`, anchored at the start of the path only (as django's
+/// `re.match`), in PCRE syntax (`\A…`), over the percent-decoded bytes.
+pub(crate) fn path_prefix(source: &str) -> Result<String, Untranslatable> {
+    // As the library parses it: a path regex may match any bytes.
+    let hir = parse(source, false)?;
+    let mut out = String::from(r"\A(?:");
+    write(&hir, Subject::Path, &mut out)?;
+    out.push(')');
+    Ok(out)
+}
+
+fn parse(source: &str, utf8: bool) -> Result<Hir, Untranslatable> {
+    regex_syntax::ParserBuilder::new()
+        .utf8(utf8)
+        .build()
+        .parse(source)
+        .map_err(|e| Untranslatable(format!("it does not parse: {e}")))
+}
+
+fn write(hir: &Hir, subject: Subject, out: &mut String) -> Result<(), Untranslatable> {
     match hir.kind() {
         HirKind::Empty => out.push_str("(?:)"),
         HirKind::Literal(literal) => {
@@ -40,13 +69,29 @@ fn write(hir: &Hir, out: &mut String) -> Result<(), Untranslatable> {
                 byte_literal(byte, out);
             }
         }
-        HirKind::Class(class) => write_class(class, out),
+        HirKind::Class(class) => match subject {
+            Subject::Origin => write_class(class, out),
+            Subject::Path => write_byte_class(class, out),
+        },
         HirKind::Look(look) => out.push_str(match look {
             Look::Start => r"\A",
             Look::End => r"\z",
             Look::StartLF => "(?m:^)",
             Look::EndLF => "(?m:$)",
-            // On ASCII text Unicode and ASCII word boundaries agree.
+            // On ASCII text (an origin) Unicode and ASCII word boundaries
+            // agree; on a path's bytes only the ASCII ones have a PCRE twin.
+            Look::WordUnicode
+            | Look::WordUnicodeNegate
+            | Look::WordStartUnicode
+            | Look::WordEndUnicode
+            | Look::WordStartHalfUnicode
+            | Look::WordEndHalfUnicode
+                if subject == Subject::Path =>
+            {
+                return Err(Untranslatable(
+                    "it uses a Unicode word boundary (`\\b`), which PCRE cannot match on a path's bytes; write `(?-u:\\b)` for an ASCII one".into(),
+                ));
+            }
             Look::WordAscii | Look::WordUnicode => r"\b",
             Look::WordAsciiNegate | Look::WordUnicodeNegate => r"\B",
             Look::WordStartAscii | Look::WordStartUnicode => r"\b(?=\w)",
@@ -62,7 +107,7 @@ fn write(hir: &Hir, out: &mut String) -> Result<(), Untranslatable> {
         }),
         HirKind::Repetition(rep) => {
             out.push_str("(?:");
-            write(&rep.sub, out)?;
+            write(&rep.sub, subject, out)?;
             out.push(')');
             match (rep.min, rep.max) {
                 (0, None) => out.push('*'),
@@ -84,12 +129,12 @@ fn write(hir: &Hir, out: &mut String) -> Result<(), Untranslatable> {
         }
         HirKind::Capture(capture) => {
             out.push_str("(?:");
-            write(&capture.sub, out)?;
+            write(&capture.sub, subject, out)?;
             out.push(')');
         }
         HirKind::Concat(parts) => {
             for part in parts {
-                write(part, out)?;
+                write(part, subject, out)?;
             }
         }
         HirKind::Alternation(branches) => {
@@ -98,7 +143,7 @@ fn write(hir: &Hir, out: &mut String) -> Result<(), Untranslatable> {
                 if i > 0 {
                     out.push('|');
                 }
-                write(branch, out)?;
+                write(branch, subject, out)?;
             }
             out.push(')');
         }
@@ -147,6 +192,54 @@ fn write_class(class: &Class, out: &mut String) {
     out.push(']');
 }
 
+/// A class over bytes: a byte class as it is; a Unicode class as the UTF-8
+/// encodings of its members, each a sequence of byte ranges.
+fn write_byte_class(class: &Class, out: &mut String) {
+    let byte_range = |out: &mut String, start: u8, end: u8| {
+        out.push('[');
+        let _ = write!(out, r"\x{start:02x}");
+        if end != start {
+            let _ = write!(out, r"-\x{end:02x}");
+        }
+        out.push(']');
+    };
+    match class {
+        Class::Bytes(bytes) => {
+            if bytes.ranges().is_empty() {
+                out.push_str("(?!)");
+                return;
+            }
+            out.push('[');
+            for r in bytes.iter() {
+                let _ = write!(out, r"\x{:02x}", r.start());
+                if r.end() != r.start() {
+                    let _ = write!(out, r"-\x{:02x}", r.end());
+                }
+            }
+            out.push(']');
+        }
+        Class::Unicode(unicode) => {
+            let mut branches = Vec::new();
+            for range in unicode.iter() {
+                for sequence in Utf8Sequences::new(range.start(), range.end()) {
+                    let mut branch = String::new();
+                    for r in sequence.as_slice() {
+                        byte_range(&mut branch, r.start, r.end);
+                    }
+                    branches.push(branch);
+                }
+            }
+            if branches.is_empty() {
+                out.push_str("(?!)");
+            } else {
+                out.push_str("(?:");
+                out.push_str(&branches.join("|"));
+                out.push(')');
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,6 +265,26 @@ mod tests {
             whole_origin("(?i)ab").unwrap(),
             r"\A(?:[\x41\x61][\x42\x62])\z"
         );
+    }
+
+    #[test]
+    fn a_path_regex_matches_bytes_from_the_start() {
+        assert_eq!(path_prefix("^/api/").unwrap(), r"\A(?:\A\x2fapi\x2f)");
+        // A Unicode class: the UTF-8 encodings of its members.
+        assert_eq!(
+            path_prefix("é|[à-á]").unwrap(),
+            r"\A(?:(?:\xc3\xa9|(?:[\xc3][\xa0-\xa1])))"
+        );
+        // `.` is any scalar but `\n`, as UTF-8 byte sequences.
+        assert!(
+            path_prefix("^/a.b")
+                .unwrap()
+                .contains(r"[\xf4][\x80-\x8f][\x80-\xbf][\x80-\xbf]")
+        );
+        // Bytes (`(?-u)`) stay bytes; an ASCII word boundary is kept.
+        assert_eq!(path_prefix(r"(?-u)\xff\b").unwrap(), r"\A(?:\xff\b)");
+        let refused = path_prefix(r"^/a\b").unwrap_err();
+        assert!(refused.0.contains("Unicode word boundary"), "{refused:?}");
     }
 
     #[test]

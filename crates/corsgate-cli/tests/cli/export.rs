@@ -648,7 +648,7 @@ async fn the_snippet_is_valid_deterministic_and_explained() {
     assert!(out.is_empty(), "nothing written: {out}");
     assert!(stderr.contains("report_only: report-only mode"), "{stderr}");
     assert!(
-        stderr.contains("path_rules[0] (urls_regex = \"^/public/\")"),
+        stderr.contains("path_rules[0]: urls_regex = \"^/public/\""),
         "{stderr}"
     );
 
@@ -720,4 +720,121 @@ async fn the_haproxy_snippet_goes_into_a_frontend() {
     );
     assert_eq!(headers["access-control-allow-private-network"], "true");
     assert_eq!(headers["access-control-max-age"], "86400");
+}
+
+/// Path rules through HAProxy: the rule that decides is the one corsgate
+/// picks, for paths as sent (percent-encoded, invalid escapes, dot
+/// segments, encoded slashes, UTF-8) — HAProxy decodes without normalizing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn haproxy_picks_the_rule_corsgate_picks_for_every_path() {
+    let reached: Arc<Mutex<BTreeSet<String>>> = Arc::default();
+    let upstream = upstream(Arc::new(Vec::new()), reached).await;
+    let dir = TempDir::new("export-paths");
+    let config = dir.write(
+        "paths.toml",
+        r#"allowed_origins = ["https://app.example"]
+urls_regex = '^/(api|café)/'
+
+[[path_rules]]
+urls_regex = '^/public/'
+allow_all_origins = true
+
+[[path_rules]]
+urls_regex = '^/api/private/'
+allowed_origins = []
+
+[[path_rules]]
+urls_regex = '^/v[0-9]+/\w+/$'
+allowed_origins = ["https://other.example"]
+"#,
+    );
+    let config = config.to_str().unwrap();
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let (code, text, stderr) = export(&[
+        "--to",
+        "haproxy",
+        "--config",
+        config,
+        "--upstream",
+        &upstream,
+        "--listen",
+        &listen,
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let _haproxy = Target::Haproxy.start(&text, port);
+    let proxy = Proxy::start(&["--upstream", upstream.as_str(), "--config", config]);
+    let client = Client::builder(TokioExecutor::new()).build_http::<Empty<bytes::Bytes>>();
+    let paths = [
+        "/api/x",
+        "/%61pi/x",
+        "/api/%zz",
+        "/api%",
+        "/api%2Fx",
+        "/apix/",
+        "/public/x",
+        "/public/../api/private/x",
+        "/api/private/x",
+        "/api/%70rivate/x",
+        "/api/private%2F",
+        "/caf%C3%A9/x",
+        "/caf%C3%A9x/",
+        "/caf%E9/x",
+        "/v2/users/",
+        "/v2/us%C3%A9rs/",
+        "/v2/users/x",
+        "/other/",
+        "/",
+    ];
+    let mut differences = Vec::new();
+    let mut seen = std::collections::BTreeMap::new();
+    for path in paths {
+        for origin in [
+            "https://app.example",
+            "https://other.example",
+            "https://x.example",
+        ] {
+            let mut answers = Vec::new();
+            for base in [format!("http://{}", proxy.addr), format!("http://{listen}")] {
+                let request = http::Request::builder()
+                    .uri(format!("{base}{path}"))
+                    .header("origin", origin)
+                    .body(Empty::new())
+                    .unwrap();
+                let response = client.request(request).await.unwrap();
+                let header = |name: &str| {
+                    response
+                        .headers()
+                        .get(name)
+                        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+                };
+                answers.push((header("access-control-allow-origin"), header("vary")));
+            }
+            seen.insert((path, origin), answers[0].0.clone());
+            if answers[0] != answers[1] {
+                differences.push(format!(
+                    "{path} from {origin}: proxy {:?}, haproxy {:?}",
+                    answers[0], answers[1]
+                ));
+            }
+        }
+    }
+    assert!(differences.is_empty(), "{}\n{text}", differences.join("\n"));
+    // Every rule decided somewhere (the table is not all one answer).
+    let answer = |path, origin| seen[&(path, origin)].as_deref();
+    assert_eq!(
+        answer("/%61pi/x", "https://app.example"),
+        Some("https://app.example")
+    );
+    assert_eq!(answer("/public/x", "https://x.example"), Some("*"));
+    assert_eq!(answer("/api/%70rivate/x", "https://app.example"), None);
+    assert_eq!(
+        answer("/v2/users/", "https://other.example"),
+        Some("https://other.example")
+    );
+    assert_eq!(
+        answer("/caf%C3%A9/x", "https://app.example"),
+        Some("https://app.example")
+    );
+    assert_eq!(answer("/other/", "https://app.example"), None);
 }
