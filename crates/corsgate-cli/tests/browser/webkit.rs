@@ -100,26 +100,40 @@ pub(crate) async fn start_webdriver(profile: &Path, accept_insecure: bool) -> (C
     );
     let minibrowser = minibrowser();
     let (x, display) = xvfb();
-    let port = free_port();
-    let mut command = Command::new(&driver_path);
-    command
-        .arg(format!("--port={port}"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    webkit_env(&mut command, &display, profile);
-    let mut processes = vec![x];
-    match command.spawn() {
-        Ok(driver) => processes.push(driver),
-        Err(e) => panic!("cannot start {}: {e}", driver_path.display()),
-    }
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "WebKitWebDriver did not listen on port {port} within 20 s"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    let mut processes = Started(vec![x]);
+    // A port chosen free can be taken before the driver binds it (other
+    // tests bind ports too): the driver then exits, and another is tried.
+    let mut port = 0;
+    for _ in 0..5 {
+        port = free_port();
+        let mut command = Command::new(&driver_path);
+        command
+            .arg(format!("--port={port}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        webkit_env(&mut command, &display, profile);
+        let mut driver = command
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", driver_path.display()));
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let listening = loop {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break true;
+            }
+            if matches!(driver.try_wait(), Ok(Some(_))) {
+                break false;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "WebKitWebDriver did not listen on port {port} within 20 s"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        processes.0.push(driver);
+        if listening {
+            break;
+        }
     }
     let mut caps = serde_json::Map::new();
     caps.insert(
@@ -133,7 +147,19 @@ pub(crate) async fn start_webdriver(profile: &Path, accept_insecure: bool) -> (C
         .await
         .unwrap_or_else(|e| panic!("WebKitWebDriver could not start MiniBrowser: {e}"));
     let _ = client.set_window_size(1280, 1400).await;
-    (client, processes)
+    (client, std::mem::take(&mut processes.0))
+}
+
+/// Processes started so far, killed if starting the rest panics.
+struct Started(Vec<Child>);
+
+impl Drop for Started {
+    fn drop(&mut self) {
+        while let Some(mut child) = self.0.pop() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
 }
 
 /// One console line MiniBrowser printed (on standard error): `CONSOLE <SOURCE> <LEVEL> <text>`,

@@ -54,12 +54,28 @@ impl Target {
     }
 
     /// Starts the server on a complete exported configuration (checked by
-    /// the server's own validator first) that listens on `port`.
-    fn start(self, config: &str, port: u16) -> Running {
+    /// the server's own validator first) that listens on `port`; `None`
+    /// when it exits before listening (the port was taken meanwhile).
+    fn start(self, config: &str, port: u16) -> Option<Running> {
         match self {
             Self::Nginx => Nginx::start(config, port),
             Self::Haproxy => Haproxy::start(config, port),
         }
+    }
+
+    /// Starts the server on the configuration `make` writes for a free
+    /// port, trying another port when one was taken between choosing it
+    /// and the server binding it (other tests bind ports too). Returns the
+    /// server, its `127.0.0.1:PORT` and the configuration.
+    fn serve(self, make: impl Fn(u16) -> String) -> (Running, String, String) {
+        for _ in 0..5 {
+            let port = free_port();
+            let config = make(port);
+            if let Some(running) = self.start(&config, port) {
+                return (running, format!("127.0.0.1:{port}"), config);
+            }
+        }
+        panic!("{} could not listen on a free port in 5 tries", self.name());
     }
 }
 
@@ -76,23 +92,28 @@ impl Drop for Running {
     }
 }
 
-/// Waits (at most 10 s) until `port` accepts connections.
-fn wait_for(port: u16, what: &str) {
+/// Waits (at most 10 s) until `port` accepts connections; `false` when
+/// the server exited first (it could not bind the port).
+fn wait_for(port: u16, child: &mut Child, what: &str) -> bool {
     let deadline = Instant::now() + Duration::from_secs(10);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if matches!(child.try_wait(), Ok(Some(_))) {
+            return false;
+        }
         assert!(
             Instant::now() < deadline,
             "{what} did not listen within 10 s"
         );
         std::thread::sleep(Duration::from_millis(20));
     }
+    true
 }
 
 /// HAProxy with one configuration file.
 struct Haproxy;
 
 impl Haproxy {
-    fn start(config: &str, port: u16) -> Running {
+    fn start(config: &str, port: u16) -> Option<Running> {
         let dir = TempDir::new("haproxy");
         let file = dir.write("haproxy.cfg", config);
         let haproxy = Target::Haproxy.binary();
@@ -107,7 +128,7 @@ impl Haproxy {
             String::from_utf8_lossy(&check.stdout),
             String::from_utf8_lossy(&check.stderr)
         );
-        let child = Command::new(&haproxy)
+        let mut child = Command::new(&haproxy)
             .args(["-db", "-f"])
             .arg(&file)
             .stdin(Stdio::null())
@@ -115,8 +136,7 @@ impl Haproxy {
             .stderr(Stdio::null())
             .spawn()
             .expect("start haproxy");
-        wait_for(port, "haproxy");
-        Running { child, _dir: dir }
+        wait_for(port, &mut child, "haproxy").then(|| Running { child, _dir: dir })
     }
 }
 
@@ -126,7 +146,7 @@ struct Nginx;
 impl Nginx {
     /// Starts nginx with `http_part` inside `http { }`, once `nginx -t`
     /// accepts it, and waits (at most 10 s) until `port` answers.
-    fn start(http_part: &str, port: u16) -> Running {
+    fn start(http_part: &str, port: u16) -> Option<Running> {
         let dir = TempDir::new("nginx");
         let root = dir.path().display().to_string();
         std::fs::create_dir_all(dir.path().join("tmp")).unwrap();
@@ -154,7 +174,7 @@ impl Nginx {
             "nginx -t refused the exported configuration:\n{}\n{http_part}",
             String::from_utf8_lossy(&test.stderr)
         );
-        let child = Command::new(&nginx)
+        let mut child = Command::new(&nginx)
             .args(["-p", &root, "-c"])
             .arg(&main)
             .stdin(Stdio::null())
@@ -162,8 +182,7 @@ impl Nginx {
             .stderr(Stdio::null())
             .spawn()
             .expect("start nginx");
-        wait_for(port, "nginx");
-        Running { child, _dir: dir }
+        wait_for(port, &mut child, "nginx").then(|| Running { child, _dir: dir })
     }
 }
 
@@ -345,20 +364,21 @@ async fn every_conformance_row(target: Target) {
     for case in cases.iter() {
         let config = dir.write(&format!("{}.toml", case.name), &case.config_toml());
         let risks = accepted_risks(&config);
-        let port = free_port();
-        let listen = format!("127.0.0.1:{port}");
-        let mut args: Vec<&str> = vec![
-            "--to",
-            target.name(),
-            "--config",
-            config.to_str().unwrap(),
-            "--upstream",
-            &upstream,
-            "--listen",
-            &listen,
-        ];
-        args.extend(risks.iter().map(String::as_str));
-        let (code, text, stderr) = export(&args);
+        let export_on = |listen: &str| {
+            let mut args: Vec<&str> = vec![
+                "--to",
+                target.name(),
+                "--config",
+                config.to_str().unwrap(),
+                "--upstream",
+                &upstream,
+                "--listen",
+                listen,
+            ];
+            args.extend(risks.iter().map(String::as_str));
+            export(&args)
+        };
+        let (code, _, stderr) = export_on("127.0.0.1:9");
         if code != 0 {
             assert!(
                 stderr.contains("cannot enforce this policy exactly"),
@@ -368,7 +388,7 @@ async fn every_conformance_row(target: Target) {
             refused.push((case.name.clone(), stderr));
             continue;
         }
-        let edge = target.start(&text, port);
+        let (edge, listen, text) = target.serve(|port| export_on(&format!("127.0.0.1:{port}")).1);
         let mut proxy_args = vec![
             "--upstream",
             upstream.as_str(),
@@ -516,22 +536,23 @@ allow_credentials = true
     for (name, text) in policies {
         let config = dir.write(&format!("{name}.toml"), text);
         let risks = accepted_risks(&config);
-        let port = free_port();
-        let listen = format!("127.0.0.1:{port}");
-        let mut args = vec![
-            "--to",
-            target.name(),
-            "--config",
-            config.to_str().unwrap(),
-            "--upstream",
-            &upstream,
-            "--listen",
-            &listen,
-        ];
-        args.extend(risks.iter().map(String::as_str));
-        let (code, conf, stderr) = export(&args);
-        assert_eq!(code, 0, "{name}: {stderr}");
-        let _edge = target.start(&conf, port);
+        let (_edge, listen, _) = target.serve(|port| {
+            let listen = format!("127.0.0.1:{port}");
+            let mut args = vec![
+                "--to",
+                target.name(),
+                "--config",
+                config.to_str().unwrap(),
+                "--upstream",
+                &upstream,
+                "--listen",
+                &listen,
+            ];
+            args.extend(risks.iter().map(String::as_str));
+            let (code, conf, stderr) = export(&args);
+            assert_eq!(code, 0, "{name}: {stderr}");
+            conf
+        });
         let mut proxy_args = vec![
             "--upstream",
             upstream.as_str(),
@@ -605,17 +626,17 @@ async fn the_snippet_is_valid_deterministic_and_explained() {
     let location = location.split_once('\n').map_or("", |(_, rest)| rest);
     let reached: Arc<Mutex<BTreeSet<String>>> = Arc::default();
     let upstream = upstream(Arc::new(Vec::new()), reached).await;
-    let port = free_port();
     let part = dir.write("corsgate-cors.conf", location);
-    let server = format!(
-        "{maps}\nserver {{\n    listen 127.0.0.1:{port};\n    location / {{\n        include {};\n        proxy_pass {upstream};\n    }}\n}}\n",
-        part.display()
-    );
-    let _nginx = Nginx::start(&server, port);
+    let (_nginx, listen, _) = Target::Nginx.serve(|port| {
+        format!(
+            "{maps}\nserver {{\n    listen 127.0.0.1:{port};\n    location / {{\n        include {};\n        proxy_pass {upstream};\n    }}\n}}\n",
+            part.display()
+        )
+    });
     let client = Client::builder(TokioExecutor::new()).build_http::<Empty<bytes::Bytes>>();
     let preflight = http::Request::builder()
         .method("OPTIONS")
-        .uri(format!("http://127.0.0.1:{port}/items"))
+        .uri(format!("http://{listen}/items"))
         .header("origin", "http://127.0.0.1:5000")
         .header("access-control-request-method", "PUT")
         .body(Empty::new())
@@ -694,18 +715,18 @@ async fn the_haproxy_snippet_goes_into_a_frontend() {
     );
     let reached: Arc<Mutex<BTreeSet<String>>> = Arc::default();
     let upstream = upstream(Arc::new(Vec::new()), reached).await;
-    let port = free_port();
-    let whole = format!(
-        "defaults\n    mode http\n    timeout connect 5s\n    timeout client 10s\n    timeout server 10s\n\n\
-         frontend api\n    bind 127.0.0.1:{port}\n{lines}    default_backend app\n\n\
-         backend app\n    server app {}\n",
-        upstream.trim_start_matches("http://")
-    );
-    let _haproxy = Target::Haproxy.start(&whole, port);
+    let (_haproxy, listen, _) = Target::Haproxy.serve(|port| {
+        format!(
+            "defaults\n    mode http\n    timeout connect 5s\n    timeout client 10s\n    timeout server 10s\n\n\
+             frontend api\n    bind 127.0.0.1:{port}\n{lines}    default_backend app\n\n\
+             backend app\n    server app {}\n",
+            upstream.trim_start_matches("http://")
+        )
+    });
     let client = Client::builder(TokioExecutor::new()).build_http::<Empty<bytes::Bytes>>();
     let preflight = http::Request::builder()
         .method("OPTIONS")
-        .uri(format!("http://127.0.0.1:{port}/items"))
+        .uri(format!("http://{listen}/items"))
         .header("origin", "http://127.0.0.1:5000")
         .header("access-control-request-method", "PUT")
         .header("access-control-request-private-network", "true")
@@ -749,20 +770,20 @@ allowed_origins = ["https://other.example"]
 "#,
     );
     let config = config.to_str().unwrap();
-    let port = free_port();
-    let listen = format!("127.0.0.1:{port}");
-    let (code, text, stderr) = export(&[
-        "--to",
-        "haproxy",
-        "--config",
-        config,
-        "--upstream",
-        &upstream,
-        "--listen",
-        &listen,
-    ]);
-    assert_eq!(code, 0, "{stderr}");
-    let _haproxy = Target::Haproxy.start(&text, port);
+    let (_haproxy, listen, text) = Target::Haproxy.serve(|port| {
+        let (code, text, stderr) = export(&[
+            "--to",
+            "haproxy",
+            "--config",
+            config,
+            "--upstream",
+            &upstream,
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ]);
+        assert_eq!(code, 0, "{stderr}");
+        text
+    });
     let proxy = Proxy::start(&["--upstream", upstream.as_str(), "--config", config]);
     let client = Client::builder(TokioExecutor::new()).build_http::<Empty<bytes::Bytes>>();
     let paths = [
