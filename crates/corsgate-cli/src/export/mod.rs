@@ -384,10 +384,16 @@ fn check_server(upstream: &str, listen: &str) -> Result<(String, String), String
             "`--upstream {upstream}`: expected `http://HOST:PORT` or `https://HOST[:PORT]` with no path (requests keep their own path)"
         ));
     }
+    // An address, or a host name of letters, digits, `-` and `.`: nothing
+    // else is written into the configuration.
     let addr_ok = listen.parse::<std::net::SocketAddr>().is_ok()
-        || listen
-            .rsplit_once(':')
-            .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+        || listen.rsplit_once(':').is_some_and(|(host, port)| {
+            !host.is_empty()
+                && host
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+                && port.parse::<u16>().is_ok()
+        });
     if !addr_ok {
         return Err(format!(
             "`--listen {listen}` is not HOST:PORT; write e.g. `127.0.0.1:8080`"
@@ -404,6 +410,28 @@ fn check_server(upstream: &str, listen: &str) -> Result<(String, String), String
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_server_flags_are_checked_before_they_are_written() {
+        let ok = |u: &str, l: &str| check_server(u, l).is_ok();
+        assert!(ok("http://127.0.0.1:8000", "127.0.0.1:8080"));
+        assert!(ok("https://api.internal", "localhost:8080"));
+        assert!(ok("http://[::1]:8000/", "[::1]:8080"));
+        assert!(!ok("http://127.0.0.1:8000/api", "127.0.0.1:8080"), "a path");
+        assert!(!ok("ftp://127.0.0.1", "127.0.0.1:8080"), "a scheme");
+        assert!(!ok("http://127.0.0.1:8000", "8080"), "no host");
+        assert!(
+            !ok("http://127.0.0.1:8000", "x; include /etc/passwd:80"),
+            "injection"
+        );
+        assert!(!ok("http://127.0.0.1:8000", "a\nb:80"), "injection");
+        assert_eq!(
+            check_server("http://127.0.0.1:8000/", "127.0.0.1:8080")
+                .unwrap()
+                .0,
+            "http://127.0.0.1:8000"
+        );
+    }
 
     #[test]
     fn comments_stay_on_one_line() {
