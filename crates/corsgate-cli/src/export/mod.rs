@@ -379,7 +379,9 @@ fn check_server(upstream: &str, listen: &str) -> Result<(String, String), String
     })?;
     let scheme_ok = matches!(uri.scheme_str(), Some("http" | "https"));
     let path_ok = matches!(uri.path(), "" | "/") && uri.query().is_none();
-    if !scheme_ok || uri.authority().is_none() || !path_ok {
+    // No user information (`user:pass@`): only a host and port are written.
+    let authority_ok = uri.authority().is_some_and(|a| !a.as_str().contains('@'));
+    if !scheme_ok || !authority_ok || !path_ok {
         return Err(format!(
             "`--upstream {upstream}`: expected `http://HOST:PORT` or `https://HOST[:PORT]` with no path (requests keep their own path)"
         ));
@@ -419,6 +421,10 @@ mod tests {
         assert!(ok("http://[::1]:8000/", "[::1]:8080"));
         assert!(!ok("http://127.0.0.1:8000/api", "127.0.0.1:8080"), "a path");
         assert!(!ok("ftp://127.0.0.1", "127.0.0.1:8080"), "a scheme");
+        assert!(
+            !ok("http://a;b@127.0.0.1", "127.0.0.1:8080"),
+            "user information"
+        );
         assert!(!ok("http://127.0.0.1:8000", "8080"), "no host");
         assert!(
             !ok("http://127.0.0.1:8000", "x; include /etc/passwd:80"),
