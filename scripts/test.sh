@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite from a fresh clone: installs what the tests need
 # when it is missing (Debian's Chromium, Firefox ESR and WebKitGTK, for the
-# browser tests, nginx and HAProxy for the export tests, and openssl; needs apt-get, and sudo unless run as root), then runs
+# browser tests, nginx, HAProxy and Caddy for the export tests, and openssl; needs apt-get, and sudo unless run as root), then runs
 # every test.
 # Extra arguments go to `cargo test`, e.g. `scripts/test.sh -- --skip browser::`.
 # CI (.ci/run) runs exactly this.
@@ -23,13 +23,14 @@ need CORSGATE_XVFB /usr/bin/Xvfb xvfb
 # `corsgate export`'s tests run the edge servers it writes for.
 need CORSGATE_NGINX /usr/sbin/nginx nginx
 need CORSGATE_HAPROXY /usr/sbin/haproxy haproxy
+need CORSGATE_CADDY /usr/bin/caddy caddy
 if [ ${#missing[@]} -gt 0 ]; then
     if command -v apt-get >/dev/null; then
         echo "== installing ${missing[*]} (Debian packages) for the browser and export tests"
         sudo=""
         if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
         $sudo apt-get update -qq
-        # Packaged servers (nginx, HAProxy) must not start as system services here:
+        # Packaged servers (nginx, HAProxy, Caddy) must not start as system services here:
         # the tests start their own, on free loopback ports.
         no_start=""
         if [ ! -e /usr/sbin/policy-rc.d ]; then
@@ -43,7 +44,7 @@ if [ ${#missing[@]} -gt 0 ]; then
         echo "scripts/test.sh: the tests need ${missing[*]}; no apt-get here:" >&2
         echo "  install them, or set CORSGATE_CHROMIUM, CORSGATE_CHROMEDRIVER, CORSGATE_FIREFOX," >&2
         echo "  CORSGATE_WEBKITWEBDRIVER, CORSGATE_MINIBROWSER, CORSGATE_XVFB, CORSGATE_NGINX and" >&2
-        echo "  CORSGATE_HAPROXY to their paths" >&2
+        echo "  CORSGATE_HAPROXY, CORSGATE_CADDY to their paths" >&2
         exit 2
     fi
 fi

@@ -101,7 +101,8 @@ pub(crate) enum Command {
     /// fetch() and shows what the browser allowed and blocked, and why.
     Demo(DemoArgs),
     /// Write the same policy as an edge server's configuration (nginx,
-    /// HAProxy), so the edge answers exactly as `corsgate proxy` would.
+    /// HAProxy, Caddy), so the edge answers exactly as `corsgate proxy`
+    /// would.
     Export(ExportArgs),
 }
 
@@ -113,15 +114,17 @@ Examples:
   corsgate export --to nginx --allow-origin http://127.0.0.1:5000 --explain
   corsgate export --to haproxy --config cors.toml \\
                   --upstream http://127.0.0.1:8000 --listen 127.0.0.1:8080
+  corsgate export --to caddy --config cors.toml
 
 The configuration is written to standard output. With --upstream and --listen
 it is complete: for nginx, a file for the http { } context (maps and a
-server); for HAProxy, a whole haproxy.cfg. Without them, nginx gets two parts
-(maps for http { }, directives for the location that proxies your API) and
-HAProxy the lines for your frontend.
+server); for HAProxy, a whole haproxy.cfg; for Caddy, a whole Caddyfile.
+Without them, nginx gets two parts (maps for http { }, directives for the
+location that proxies your API), HAProxy the lines for your frontend, and
+Caddy a snippet to `import corsgate_cors <upstream>` in your site.
 A policy the target cannot express exactly (report-only mode; path rules for
-nginx, which matches a normalized path) is refused with the reason; nothing
-is written then.
+nginx and Caddy, which match a normalized path) is refused with the reason;
+nothing is written then.
 
 Exit codes: 0 written, 1 the policy has errors or cannot be expressed,
 2 invalid arguments.";
@@ -134,6 +137,9 @@ pub(crate) enum Target {
     /// HAProxy (2.6 or later): ACLs, `http-request return` and
     /// `http-after-response`.
     Haproxy,
+    /// Caddy (2.6 or later): a Caddyfile snippet with CEL matchers,
+    /// `header`, `respond` and `reverse_proxy`.
+    Caddy,
 }
 
 #[derive(Debug, Args)]

@@ -4,10 +4,11 @@
 //! flags) and audited the same way; then it becomes an [`Edge`]: what any
 //! edge server must do to answer as `corsgate proxy` does, in terms small
 //! enough for a configuration language. Each target (`nginx`, …) is a
-//! module (`nginx`, `haproxy`) that writes an [`Edge`] in its own language. What a target
+//! module (`nginx`, `haproxy`, `caddy`) that writes an [`Edge`] in its own language. What a target
 //! cannot express exactly is refused, with the setting and the reason:
 //! never a silently weaker configuration.
 
+mod caddy;
 mod haproxy;
 mod nginx;
 pub(crate) mod pcre;
@@ -340,10 +341,13 @@ pub(crate) fn run(args: &ExportArgs) -> ExitCode {
     let target = match args.to {
         Target::Nginx => "nginx",
         Target::Haproxy => "HAProxy",
+        Target::Caddy => "Caddy",
     };
     let (edge, mut refusals) = Edge::of(&config);
-    if args.to == Target::Nginx {
-        refusals.extend(nginx::unsupported(&edge));
+    match args.to {
+        Target::Nginx => refusals.extend(nginx::unsupported(&edge)),
+        Target::Caddy => refusals.extend(caddy::unsupported(&edge)),
+        Target::Haproxy => {}
     }
     if !refusals.is_empty() {
         eprintln!("error: {target} cannot enforce this policy exactly, so nothing was written:");
@@ -366,6 +370,7 @@ pub(crate) fn run(args: &ExportArgs) -> ExitCode {
     let text = match args.to {
         Target::Nginx => nginx::render(&edge, &layout),
         Target::Haproxy => haproxy::render(&edge, &layout),
+        Target::Caddy => caddy::render(&edge, &layout),
     };
     exit::print(&text);
     exit::code(exit::OK)
