@@ -5,9 +5,8 @@
 //! console lines Firefox prints for a blocked request.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -17,7 +16,7 @@ use serde_json::{Value, json};
 use tokio::sync::oneshot;
 use tokio_tungstenite::tungstenite::Message;
 
-use super::executable;
+use super::{Output, executable, spawn_reporting};
 
 type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<Value>>>>;
 type Sink = futures_util::stream::SplitSink<
@@ -60,33 +59,23 @@ impl Session {
             "firefox-esr",
         );
         std::fs::write(profile.join("user.js"), USER_JS).expect("write the Firefox profile");
-        let mut child = Command::new(&firefox)
+        let mut command = Command::new(&firefox);
+        command
             .args(["--headless", "--no-remote", "--remote-debugging-port", "0"])
             .arg("--profile")
             .arg(profile)
-            .env("MOZ_CRASHREPORTER_DISABLE", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", firefox.display()));
-        let stderr = child.stderr.take().expect("piped");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                // "WebDriver BiDi listening on ws://127.0.0.1:40441"
-                if let Some(url) = line.split("WebDriver BiDi listening on ").nth(1) {
-                    let _ = tx.send(url.trim().to_owned());
-                }
-                // Keep draining so Firefox never blocks on a full pipe.
-            }
-        });
-        let Ok(url) = rx.recv_timeout(Duration::from_secs(30)) else {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("Firefox did not report its WebDriver BiDi address within 30 s");
-        };
+            .env("MOZ_CRASHREPORTER_DISABLE", "1");
+        // "WebDriver BiDi listening on ws://127.0.0.1:40441"
+        let (mut child, url) = spawn_reporting(
+            command,
+            Output::Stderr,
+            Duration::from_secs(30),
+            "its WebDriver BiDi address",
+            |line| {
+                let url = line.split("WebDriver BiDi listening on ").nth(1)?;
+                Some(url.trim().to_owned())
+            },
+        );
         let socket = match tokio_tungstenite::connect_async(format!("{url}/session")).await {
             Ok((socket, _)) => socket,
             Err(e) => {

@@ -39,6 +39,76 @@ pub(crate) use crate::support::serve;
 /// preflight cache) must not starve.
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
+/// Which output of a program reports what the suite waits for.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Output {
+    Stdout,
+    Stderr,
+}
+
+/// Starts `command` (its other output discarded) and waits, at most
+/// `wait`, for the first line of `output` that `find` accepts; the rest is drained
+/// so the program never blocks on a full pipe. On a timeout the program is
+/// killed and the test fails, naming `what`.
+pub(crate) fn spawn_reporting<T: Send + 'static>(
+    mut command: Command,
+    output: Output,
+    wait: Duration,
+    what: &str,
+    find: impl Fn(&str) -> Option<T> + Send + 'static,
+) -> (Child, T) {
+    command.stdin(Stdio::null());
+    match output {
+        Output::Stdout => command.stdout(Stdio::piped()).stderr(Stdio::null()),
+        Output::Stderr => command.stdout(Stdio::null()).stderr(Stdio::piped()),
+    };
+    let program = command.get_program().to_string_lossy().into_owned();
+    let mut child = command
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {program}: {e}"));
+    let reader: Box<dyn std::io::Read + Send> = match output {
+        Output::Stdout => Box::new(child.stdout.take().expect("piped")),
+        Output::Stderr => Box::new(child.stderr.take().expect("piped")),
+    };
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(reader).lines() {
+            let Ok(line) = line else { break };
+            if let Some(found) = find(&line) {
+                let _ = tx.send(found);
+            }
+        }
+    });
+    match rx.recv_timeout(wait) {
+        Ok(found) => (child, found),
+        Err(_) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{program} did not report {what} within {wait:?}");
+        }
+    }
+}
+
+/// Processes a session started (the driver, the browser, an X server):
+/// killed in reverse order on [`stop`](Self::stop) or drop, also when
+/// starting the rest panicked.
+pub(crate) struct Processes(pub(crate) Vec<Child>);
+
+impl Processes {
+    pub(crate) fn stop(&mut self) {
+        while let Some(mut child) = self.0.pop() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Processes {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
 /// A browser engine of the suite, as `corsgate doctor --browser` names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Engine {
@@ -86,25 +156,13 @@ pub(crate) use in_each_engine;
 
 /// A program the suite runs: `$env`, or the first of `defaults` that exists.
 pub(crate) fn executable(env: &str, defaults: &[&str], package: &str) -> PathBuf {
-    let path = std::env::var_os(env).map_or_else(
-        || {
-            defaults
-                .iter()
-                .map(PathBuf::from)
-                .find(|p| p.is_file())
-                .unwrap_or_else(|| PathBuf::from(defaults[0]))
-        },
-        PathBuf::from,
-    );
-    assert!(
-        path.is_file(),
-        "{} not found at {}: the browser tests need Debian's {package} \
-         (`apt-get install -y {package}`; scripts/test.sh installs it), or set {env}. \
-         To run the other tests without a browser: cargo test --workspace --all-features -- --skip browser::",
-        defaults[0].rsplit('/').next().unwrap_or(defaults[0]),
-        path.display()
-    );
-    path
+    crate::support::installed(
+        env,
+        defaults,
+        package,
+        "the browser tests",
+        ". To run the other tests without a browser: cargo test --workspace --all-features -- --skip browser::",
+    )
 }
 
 /// How the suite talks to the browser.
@@ -121,7 +179,7 @@ pub(crate) struct Browser {
     pub(crate) engine: Engine,
     driver: Driver,
     /// The driver, the browser or the X server: killed in reverse order.
-    processes: Vec<Child>,
+    processes: Processes,
     profile: TempDir,
     _turn: tokio::sync::MutexGuard<'static, ()>,
 }
@@ -154,7 +212,7 @@ impl Browser {
                 Self {
                     engine,
                     driver: Driver::Bidi(session),
-                    processes: vec![firefox],
+                    processes: Processes(vec![firefox]),
                     profile,
                     _turn: turn,
                 }
@@ -183,34 +241,20 @@ impl Browser {
             &["/usr/bin/chromedriver"],
             "chromium-driver",
         );
-        let mut driver = Command::new(&chromedriver)
-            .arg("--port=0")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", chromedriver.display()));
-        let stdout = driver.stdout.take().expect("piped");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                // "ChromeDriver was started successfully on port 41481."
-                // (The first line, "Starting ChromeDriver … on port 0", is not it.)
-                if let Some(rest) = line.split("started successfully on port ").nth(1) {
-                    let _ = tx.send(rest.trim_end_matches('.').parse::<u16>().ok());
-                }
-                // Keep draining so the driver never blocks on a full pipe.
-            }
-        });
-        let port = match rx.recv_timeout(Duration::from_secs(20)) {
-            Ok(Some(port)) => port,
-            _ => {
-                let _ = driver.kill();
-                let _ = driver.wait();
-                panic!("ChromeDriver did not report its port within 20 s");
-            }
-        };
+        let mut command = Command::new(&chromedriver);
+        command.arg("--port=0");
+        // "ChromeDriver was started successfully on port 41481." (The first
+        // line, "Starting ChromeDriver … on port 0", is not it.)
+        let (mut driver, port) = spawn_reporting(
+            command,
+            Output::Stdout,
+            Duration::from_secs(20),
+            "its port",
+            |line| {
+                let rest = line.split("started successfully on port ").nth(1)?;
+                rest.trim_end_matches('.').parse::<u16>().ok()
+            },
+        );
         let profile = TempDir::new("chromium-profile");
         let mut args: Vec<String> = [
             "--headless",
@@ -250,7 +294,7 @@ impl Browser {
         Self {
             engine: Engine::Chromium,
             driver: Driver::WebDriver(client),
-            processes: vec![driver],
+            processes: Processes(vec![driver]),
             profile,
             _turn: turn,
         }
@@ -377,10 +421,7 @@ impl Browser {
     }
 
     fn stop(&mut self) {
-        while let Some(mut child) = self.processes.pop() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        self.processes.stop();
         kill_processes_mentioning(&self.profile.path().display().to_string());
     }
 }

@@ -17,7 +17,8 @@ use std::time::{Duration, Instant};
 use fantoccini::{Client, ClientBuilder};
 use serde_json::json;
 
-use super::executable;
+use super::{Output, Processes, executable, spawn_reporting};
+use crate::support::free_port;
 
 fn minibrowser() -> PathBuf {
     executable(
@@ -36,36 +37,26 @@ fn xvfb() -> (Child, String) {
     let xvfb = executable("CORSGATE_XVFB", &["/usr/bin/Xvfb"], "xvfb");
     // `-displayfd 1`: Xvfb picks a free display and writes its number on
     // standard output once it accepts clients.
-    let mut child = Command::new(&xvfb)
-        .args([
-            "-displayfd",
-            "1",
-            "-screen",
-            "0",
-            "1280x1400x24",
-            "-nolisten",
-            "tcp",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {}: {e}", xvfb.display()));
-    let stdout = child.stdout.take().expect("piped");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        let _ = tx.send(line);
-    });
-    match rx.recv_timeout(Duration::from_secs(20)) {
-        Ok(line) if !line.trim().is_empty() => (child, format!(":{}", line.trim())),
-        _ => {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("Xvfb did not report a display within 20 s");
-        }
-    }
+    let mut command = Command::new(&xvfb);
+    command.args([
+        "-displayfd",
+        "1",
+        "-screen",
+        "0",
+        "1280x1400x24",
+        "-nolisten",
+        "tcp",
+    ]);
+    spawn_reporting(
+        command,
+        Output::Stdout,
+        Duration::from_secs(20),
+        "a display",
+        |line| {
+            let number = line.trim();
+            (!number.is_empty()).then(|| format!(":{number}"))
+        },
+    )
 }
 
 /// The environment WebKit runs in: the X server, and a profile of its own.
@@ -81,18 +72,10 @@ fn webkit_env(command: &mut Command, display: &str, profile: &Path) {
         .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1");
 }
 
-/// A free loopback port (WebKitWebDriver cannot pick one itself).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
-}
-
 /// A WebDriver session in MiniBrowser (accepting any certificate with
 /// `accept_insecure`): the client, and the processes (Xvfb first, then the
 /// driver) to kill in reverse order.
-pub(crate) async fn start_webdriver(profile: &Path, accept_insecure: bool) -> (Client, Vec<Child>) {
+pub(crate) async fn start_webdriver(profile: &Path, accept_insecure: bool) -> (Client, Processes) {
     let driver_path = executable(
         "CORSGATE_WEBKITWEBDRIVER",
         &["/usr/bin/WebKitWebDriver"],
@@ -100,7 +83,7 @@ pub(crate) async fn start_webdriver(profile: &Path, accept_insecure: bool) -> (C
     );
     let minibrowser = minibrowser();
     let (x, display) = xvfb();
-    let mut processes = Started(vec![x]);
+    let mut processes = Processes(vec![x]);
     // A port chosen free can be taken before the driver binds it (other
     // tests bind ports too): the driver then exits, and another is tried.
     let mut port = 0;
@@ -147,19 +130,7 @@ pub(crate) async fn start_webdriver(profile: &Path, accept_insecure: bool) -> (C
         .await
         .unwrap_or_else(|e| panic!("WebKitWebDriver could not start MiniBrowser: {e}"));
     let _ = client.set_window_size(1280, 1400).await;
-    (client, std::mem::take(&mut processes.0))
-}
-
-/// Processes started so far, killed if starting the rest panics.
-struct Started(Vec<Child>);
-
-impl Drop for Started {
-    fn drop(&mut self) {
-        while let Some(mut child) = self.0.pop() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
+    (client, processes)
 }
 
 /// One console line MiniBrowser printed (on standard error): `CONSOLE <SOURCE> <LEVEL> <text>`,

@@ -19,7 +19,7 @@ use http_body_util::{BodyExt, Empty};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
-use crate::support::{BIN, Proxy, TempDir, serve};
+use crate::support::{BIN, Proxy, TempDir, free_port, installed, serve};
 
 /// An edge server `corsgate export` writes for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,20 +40,14 @@ impl Target {
     }
 
     /// The server from Debian (scripts/test.sh installs it), or
-    /// `CORSGATE_NGINX` / `CORSGATE_HAPROXY`.
+    /// `CORSGATE_NGINX` / `CORSGATE_HAPROXY` / `CORSGATE_CADDY`.
     fn binary(self) -> PathBuf {
         let (env, default, package) = match self {
             Self::Nginx => ("CORSGATE_NGINX", "/usr/sbin/nginx", "nginx"),
             Self::Haproxy => ("CORSGATE_HAPROXY", "/usr/sbin/haproxy", "haproxy"),
             Self::Caddy => ("CORSGATE_CADDY", "/usr/bin/caddy", "caddy"),
         };
-        let path = std::env::var_os(env).map_or_else(|| PathBuf::from(default), PathBuf::from);
-        assert!(
-            path.is_file(),
-            "{package} not found at {}: the export tests need Debian's {package} (`apt-get install -y {package}`; scripts/test.sh installs it), or set {env}",
-            path.display()
-        );
-        path
+        installed(env, &[default], package, "the export tests", "")
     }
 
     /// Starts the server on a complete exported configuration (checked by
@@ -226,13 +220,6 @@ impl Nginx {
             .expect("start nginx");
         wait_for(port, &mut child, "nginx").then(|| Running { child, _dir: dir })
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
 }
 
 /// The upstream: answers each row as its `app` says (the row named by the
@@ -729,15 +716,7 @@ async fn the_snippet_is_valid_deterministic_and_explained() {
             part.display()
         )
     });
-    let client = Client::builder(TokioExecutor::new()).build_http::<Empty<bytes::Bytes>>();
-    let preflight = http::Request::builder()
-        .method("OPTIONS")
-        .uri(format!("http://{listen}/items"))
-        .header("origin", "http://127.0.0.1:5000")
-        .header("access-control-request-method", "PUT")
-        .body(Empty::new())
-        .unwrap();
-    let response = client.request(preflight).await.unwrap();
+    let response = preflight(&listen, false).await;
     assert_eq!(response.status(), 200);
     assert_eq!(
         response.headers()["access-control-allow-origin"],
@@ -796,47 +775,68 @@ async fn the_snippet_is_valid_deterministic_and_explained() {
 /// backend line, pass `haproxy -c` and answer a preflight.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_haproxy_snippet_goes_into_a_frontend() {
-    let dir = TempDir::new("export-haproxy-snippet");
-    let config = dir.write(
-        "cors.toml",
-        "allowed_origins = [\"http://127.0.0.1:5000\"]\nallow_private_network = true\n",
-    );
-    let config = config.to_str().unwrap();
-    let (code, lines, stderr) = export(&["--to", "haproxy", "--config", config]);
-    assert_eq!(code, 0, "{stderr}");
-    assert_eq!(
-        export(&["--to", "haproxy", "--config", config]).1,
-        lines,
-        "deterministic"
-    );
-    let reached: Arc<Mutex<BTreeSet<String>>> = Arc::default();
-    let upstream = upstream(Arc::new(Vec::new()), reached).await;
-    let (_haproxy, listen, _) = Target::Haproxy.serve(|port| {
+    let headers = snippet_answers_a_preflight(Target::Haproxy, |lines, port, upstream| {
         format!(
             "defaults\n    mode http\n    timeout connect 5s\n    timeout client 10s\n    timeout server 10s\n\n\
              frontend api\n    bind 127.0.0.1:{port}\n{lines}    default_backend app\n\n\
              backend app\n    server app {}\n",
             upstream.trim_start_matches("http://")
         )
-    });
-    let client = Client::builder(TokioExecutor::new()).build_http::<Empty<bytes::Bytes>>();
-    let preflight = http::Request::builder()
-        .method("OPTIONS")
-        .uri(format!("http://{listen}/items"))
-        .header("origin", "http://127.0.0.1:5000")
-        .header("access-control-request-method", "PUT")
-        .header("access-control-request-private-network", "true")
-        .body(Empty::new())
-        .unwrap();
-    let response = client.request(preflight).await.unwrap();
-    assert_eq!(response.status(), 200);
-    let headers = response.headers();
+    })
+    .await;
     assert_eq!(
         headers["access-control-allow-origin"],
         "http://127.0.0.1:5000"
     );
     assert_eq!(headers["access-control-allow-private-network"], "true");
     assert_eq!(headers["access-control-max-age"], "86400");
+}
+
+/// A preflight from `http://127.0.0.1:5000` for a PUT to `listen`, asking
+/// for private network access with `private_network`.
+async fn preflight(listen: &str, private_network: bool) -> http::Response<hyper::body::Incoming> {
+    let client = Client::builder(TokioExecutor::new()).build_http::<Empty<bytes::Bytes>>();
+    let mut request = http::Request::builder()
+        .method("OPTIONS")
+        .uri(format!("http://{listen}/items"))
+        .header("origin", "http://127.0.0.1:5000")
+        .header("access-control-request-method", "PUT");
+    if private_network {
+        request = request.header("access-control-request-private-network", "true");
+    }
+    client
+        .request(request.body(Empty::new()).unwrap())
+        .await
+        .unwrap()
+}
+
+/// `target`'s snippet for a policy allowing `http://127.0.0.1:5000` and
+/// private network access — the same text twice — placed into a whole
+/// configuration by `place(snippet, port, upstream)` and served: the
+/// headers of its `200` answer to [`preflight`].
+async fn snippet_answers_a_preflight(
+    target: Target,
+    place: impl Fn(&str, u16, &str) -> String,
+) -> http::HeaderMap {
+    let dir = TempDir::new(&format!("export-{}-snippet", target.name()));
+    let config = dir.write(
+        "cors.toml",
+        "allowed_origins = [\"http://127.0.0.1:5000\"]\nallow_private_network = true\n",
+    );
+    let config = config.to_str().unwrap();
+    let (code, snippet, stderr) = export(&["--to", target.name(), "--config", config]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        export(&["--to", target.name(), "--config", config]).1,
+        snippet,
+        "deterministic"
+    );
+    let reached: Arc<Mutex<BTreeSet<String>>> = Arc::default();
+    let upstream = upstream(Arc::new(Vec::new()), reached).await;
+    let (_server, listen, _) = target.serve(|port| place(&snippet, port, &upstream));
+    let response = preflight(&listen, true).await;
+    assert_eq!(response.status(), 200);
+    response.headers().clone()
 }
 
 /// Path rules through HAProxy: the rule that decides is the one corsgate
@@ -960,38 +960,12 @@ allowed_origins = ["https://other.example"]
 /// argument, it passes `caddy validate` and answers a preflight.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_caddy_snippet_is_imported_into_a_site() {
-    let dir = TempDir::new("export-caddy-snippet");
-    let config = dir.write(
-        "cors.toml",
-        "allowed_origins = [\"http://127.0.0.1:5000\"]\nallow_private_network = true\n",
-    );
-    let config = config.to_str().unwrap();
-    let (code, snippet, stderr) = export(&["--to", "caddy", "--config", config]);
-    assert_eq!(code, 0, "{stderr}");
-    assert_eq!(
-        export(&["--to", "caddy", "--config", config]).1,
-        snippet,
-        "deterministic"
-    );
-    let reached: Arc<Mutex<BTreeSet<String>>> = Arc::default();
-    let upstream = upstream(Arc::new(Vec::new()), reached).await;
-    let (_caddy, listen, _) = Target::Caddy.serve(|port| {
+    let headers = snippet_answers_a_preflight(Target::Caddy, |snippet, port, upstream| {
         format!(
             "{{\n\tadmin off\n\tauto_https off\n}}\n\n{snippet}\nhttp://127.0.0.1:{port} {{\n\timport corsgate_cors {upstream}\n}}\n"
         )
-    });
-    let client = Client::builder(TokioExecutor::new()).build_http::<Empty<bytes::Bytes>>();
-    let preflight = http::Request::builder()
-        .method("OPTIONS")
-        .uri(format!("http://{listen}/items"))
-        .header("origin", "http://127.0.0.1:5000")
-        .header("access-control-request-method", "PUT")
-        .header("access-control-request-private-network", "true")
-        .body(Empty::new())
-        .unwrap();
-    let response = client.request(preflight).await.unwrap();
-    assert_eq!(response.status(), 200);
-    let headers = response.headers();
+    })
+    .await;
     assert_eq!(
         headers["access-control-allow-origin"],
         "http://127.0.0.1:5000"

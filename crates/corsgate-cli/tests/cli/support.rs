@@ -376,3 +376,43 @@ pub(crate) async fn websocket_hello(proxy: &Proxy) -> (u16, String) {
         reply.into_text().unwrap().as_str().to_owned(),
     )
 }
+
+/// A free loopback port, for a program that cannot pick one itself (it may
+/// be taken again before the program binds it: callers retry).
+pub(crate) fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+/// A program from a Debian package that tests run: `env`'s path, or the
+/// first of `defaults` that exists. A missing one fails the test, saying
+/// what to install: `needed_by` names the tests, `afterword` may add a way
+/// around them.
+pub(crate) fn installed(
+    env: &str,
+    defaults: &[&str],
+    package: &str,
+    needed_by: &str,
+    afterword: &str,
+) -> PathBuf {
+    let path = std::env::var_os(env).map_or_else(
+        || {
+            defaults
+                .iter()
+                .map(PathBuf::from)
+                .find(|p| p.is_file())
+                .unwrap_or_else(|| PathBuf::from(defaults[0]))
+        },
+        PathBuf::from,
+    );
+    assert!(
+        path.is_file(),
+        "{} not found at {}: {needed_by} need Debian's {package} \
+         (`apt-get install -y {package}`; scripts/test.sh installs it), or set {env}{afterword}",
+        defaults[0].rsplit('/').next().unwrap_or(defaults[0]),
+        path.display()
+    );
+    path
+}
