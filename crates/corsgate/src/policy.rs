@@ -180,9 +180,13 @@ impl Policy {
 fn grant(decision: &mut Decision, rule: &Arc<Rule>, request: &RequestView<'_>, echo: HeaderValue) {
     // django-cors-headers answers `*` under allow-all without credentials
     // whatever else allowed the origin: a listed one gets `*` too.
-    let wildcard = rule.origins.all && !rule.allow_credentials;
-    // Exactly `true` (Private Network Access draft; django compares the same way).
-    let wants_private_network = request.first(Asked::PrivateNetwork) == Some(b"true");
+    let wildcard = rule.answers_wildcard();
+    // Exactly `true` (Private Network Access draft; django compares the same
+    // way). Looked up only where it can matter: a preflight's reason, or a
+    // rule that answers it.
+    let wants_private_network = (decision.kind == DecisionKind::Preflight
+        || rule.allow_private_network)
+        && request.first(Asked::PrivateNetwork) == Some(b"true");
     let private_network = rule.allow_private_network && wants_private_network;
     if decision.kind == DecisionKind::Preflight
         && let Some(problem) = preflight_problem(rule, request, wants_private_network)
@@ -196,7 +200,6 @@ fn grant(decision: &mut Decision, rule: &Arc<Rule>, request: &RequestView<'_>, e
         } else {
             echo
         },
-        wildcard,
         private_network,
     });
 }

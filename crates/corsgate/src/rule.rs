@@ -2,12 +2,13 @@
 //! its origin matcher and every header value, built once — and its
 //! compilation from the rule's settings, with every error.
 
-use http::{HeaderName, HeaderValue, Method};
+use http::{HeaderMap, HeaderName, HeaderValue, Method};
 
 use crate::anchored::{self, Anchor, AnchoredRegex, MAX_REGEX_BYTES, RegexProblem};
 use crate::config::{
     ConfigError, ConfigErrorKind, DEFAULT_MAX_AGE, Field, KeyPath, MAX_MAX_AGE, RuleSettings,
 };
+use crate::decision::preflight_template;
 use crate::origin::{Origin, OriginMatcher, OriginPattern};
 
 /// One compiled rule: its scope and every header value, built once.
@@ -25,6 +26,9 @@ pub(crate) struct Rule {
     pub(crate) expose: Option<HeaderValue>,
     pub(crate) max_age: Option<HeaderValue>,
     pub(crate) allow_private_network: bool,
+    /// The preflight answer's headers (`decision::preflight_template`):
+    /// without and with `Access-Control-Allow-Private-Network`.
+    preflight: [HeaderMap; 2],
 }
 
 pub(crate) type Raw = Vec<(KeyPath, ConfigError)>;
@@ -40,7 +44,22 @@ fn path(rule: Option<usize>, field: Field) -> KeyPath {
 impl Rule {
     /// Compiles one rule's settings, pushing every error with its place.
     pub(crate) fn compile(s: &RuleSettings<'_>, errors: &mut Raw) -> Self {
-        compile_rule(s, errors)
+        let mut rule = compile_rule(s, errors);
+        rule.preflight = [false, true].map(|pna| preflight_template(&rule, pna));
+        rule
+    }
+
+    /// Whether an allowed origin is answered with `*`: allow-all without
+    /// credentials (django-cors-headers answers `*` then whatever else
+    /// allowed the origin).
+    pub(crate) fn answers_wildcard(&self) -> bool {
+        self.origins.all && !self.allow_credentials
+    }
+
+    /// The headers of a preflight answer under this rule, with `*` for the
+    /// request's origin to replace.
+    pub(crate) fn preflight_headers(&self, private_network: bool) -> &HeaderMap {
+        &self.preflight[usize::from(private_network)]
     }
 }
 
@@ -99,6 +118,7 @@ fn compile_rule(s: &RuleSettings<'_>, errors: &mut Raw) -> Rule {
         // browsers cache the preflight for 5 s; `0` means no caching.
         max_age: Some(HeaderValue::from(max_age)),
         allow_private_network: s.allow_private_network.0,
+        preflight: Default::default(),
     }
 }
 

@@ -1,10 +1,13 @@
 //! Properties over arbitrary request bytes: the policy never panics and
 //! never opens a hole, whatever the client sends.
 
-use corsgate::{Config, DecisionKind, OriginPattern, Policy, RequestView};
+use corsgate::{
+    ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK, Config, DecisionKind, OriginPattern, Policy,
+    RequestView,
+};
 use http::header::{
     ACCESS_CONTROL_ALLOW_CREDENTIALS, ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_REQUEST_HEADERS,
-    ACCESS_CONTROL_REQUEST_METHOD, ORIGIN, VARY,
+    ACCESS_CONTROL_REQUEST_METHOD, CONTENT_LENGTH, ORIGIN, VARY,
 };
 use http::{HeaderMap, HeaderValue, Method};
 use proptest::prelude::*;
@@ -17,8 +20,16 @@ fn policies() -> Vec<Policy> {
     };
     vec![
         base().compile().unwrap(),
-        base().allow_credentials(true).compile().unwrap(),
-        Config::builder().allow_all_origins(true).compile().unwrap(),
+        base()
+            .allow_credentials(true)
+            .expose_headers(["x-total-count"])
+            .compile()
+            .unwrap(),
+        Config::builder()
+            .allow_all_origins(true)
+            .allow_private_network(true)
+            .compile()
+            .unwrap(),
         Config::builder()
             .allow_all_origins(true)
             .allow_credentials(true)
@@ -75,13 +86,14 @@ proptest! {
 
     #[test]
     fn arbitrary_requests_keep_the_invariants(
-        which in 0usize..5,
+        which in 0usize..policies().len(),
         method in method(),
         path in path(),
         origins in proptest::collection::vec(header_bytes(), 0..3),
         acrm in proptest::option::of(header_bytes()),
         acrh in proptest::option::of(header_bytes()),
         app_has_acac in any::<bool>(),
+        private_network in proptest::option::of(prop_oneof![Just("true"), Just("TRUE"), Just("false")]),
     ) {
         let policy = &policies()[which];
         let mut headers = HeaderMap::new();
@@ -95,6 +107,9 @@ proptest! {
         }
         if let Some(Ok(v)) = acrh.as_deref().map(HeaderValue::from_bytes) {
             headers.insert(ACCESS_CONTROL_REQUEST_HEADERS, v);
+        }
+        if let Some(value) = private_network {
+            headers.insert(ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK, HeaderValue::from_static(value));
         }
         let decision = policy.decide(&RequestView::new(&method, &path, &headers));
 
@@ -134,11 +149,18 @@ proptest! {
         } else {
             prop_assert!(response.is_empty() || (app_has_acac && response.len() == 1));
         }
-        // A preflight answer is always well-formed.
-        if decision.is_preflight() {
-            let answer: http::Response<()> = decision.preflight_response();
-            prop_assert_eq!(answer.status(), http::StatusCode::OK);
-        }
+        // A preflight answer is always well-formed, and its headers (built
+        // from a per-rule copy) are exactly `Content-Length: 0` and what
+        // `apply` writes, in the same order: for any decision.
+        let answer: http::Response<()> = decision.preflight_response();
+        prop_assert_eq!(answer.status(), http::StatusCode::OK);
+        let mut expected = HeaderMap::new();
+        expected.insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
+        decision.apply(&mut expected);
+        prop_assert_eq!(
+            answer.headers().iter().collect::<Vec<_>>(),
+            expected.iter().collect::<Vec<_>>()
+        );
     }
 
     #[test]

@@ -4,6 +4,13 @@
 
 use std::collections::HashMap;
 
+/// The origin maps' hasher: foldhash (hashbrown's own default), about a
+/// quarter of SipHash's instructions on an origin-sized key
+/// (docs/benchmarks.md). SipHash's flooding resistance buys nothing here:
+/// the maps are filled once from the configuration, never from requests,
+/// so a request can only look up, never lengthen a chain.
+type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
 use super::pattern::HostKey;
 use super::{OriginPattern, RequestOrigin, parse_request_origin};
 use crate::anchored::AnchoredRegex;
@@ -31,7 +38,7 @@ pub(crate) struct OriginMatcher {
     pub(crate) all: bool,
     pub(crate) null: bool,
     /// Exact serialized origins, keyed by their bytes.
-    pub(crate) exact: HashMap<Box<[u8]>, HeaderValue>,
+    pub(crate) exact: Map<Box<[u8]>, HeaderValue>,
     pub(crate) patterns: PatternSet,
     /// Every regex, anchored to match the whole origin.
     pub(crate) regexes: Option<AnchoredRegex>,
@@ -82,12 +89,12 @@ pub(crate) struct PatternSet {
     patterns: Vec<OriginPattern>,
     /// Subdomain patterns (`https://*.example.com`) by parent domain
     /// (`example.com`): indices into `patterns`.
-    by_parent: HashMap<Box<str>, Vec<usize>>,
+    by_parent: Map<Box<str>, Vec<usize>>,
     /// The parent domains' label counts (`example.com`: 2), ascending: the
     /// only suffixes of a request's host worth looking up.
     depths: Vec<usize>,
     /// Any-port patterns (`http://localhost:*`) by host.
-    by_host: HashMap<Box<str>, Vec<usize>>,
+    by_host: Map<Box<str>, Vec<usize>>,
 }
 
 impl PatternSet {
