@@ -226,10 +226,13 @@ fn preflight_problem(
     let star = wildcards && rule.headers.iter().any(|h| &**h == "*");
     for value in request.values(Asked::Headers) {
         for name in list_items(value.as_bytes()) {
+            // The rule's names are lower-case, and browsers send them so
+            // (Fetch lower-cases them): compare whole first, byte by byte
+            // without case only if that fails.
             if rule
                 .headers
                 .iter()
-                .any(|h| h.as_bytes().eq_ignore_ascii_case(name))
+                .any(|h| h.as_bytes() == name || h.as_bytes().eq_ignore_ascii_case(name))
             {
                 continue;
             }
