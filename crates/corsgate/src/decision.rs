@@ -667,4 +667,93 @@ mod tests {
         );
         assert_eq!(ReasonKind::ALL[first_refusal], ReasonKind::OriginNotAllowed);
     }
+
+    /// A preflight answer is built from a copy each rule makes once: it
+    /// must be exactly `Content-Length: 0` and what `apply` writes, in
+    /// order, for every kind of decision (and for a decision that is not an
+    /// `OPTIONS` one, as the public method allows).
+    #[test]
+    fn a_preflight_answer_is_content_length_and_what_apply_writes() {
+        use http::{HeaderMap, HeaderValue, Method};
+
+        use crate::{Config, RequestView};
+
+        let policies = [
+            Config::builder()
+                .allowed_origins(["https://app.example"])
+                .allow_credentials(true)
+                .expose_headers(["x-total-count"])
+                .allow_private_network(true)
+                .compile()
+                .unwrap(),
+            Config::builder().allow_all_origins(true).compile().unwrap(),
+            Config::builder()
+                .allowed_origins(["https://app.example"])
+                .urls_regex("^/api/")
+                .compile()
+                .unwrap(),
+        ];
+        type Sent = &'static [(&'static str, &'static str)];
+        let requests: [(Method, &str, Sent); 7] = [
+            (
+                Method::OPTIONS,
+                "/api/x",
+                &[
+                    ("origin", "https://app.example"),
+                    ("access-control-request-method", "PUT"),
+                ],
+            ),
+            (
+                Method::OPTIONS,
+                "/api/x",
+                &[
+                    ("origin", "https://app.example"),
+                    ("access-control-request-method", "PUT"),
+                    ("access-control-request-private-network", "true"),
+                ],
+            ),
+            (
+                Method::OPTIONS,
+                "/api/x",
+                &[("origin", "https://app.example")],
+            ),
+            (Method::GET, "/api/x", &[("origin", "https://app.example")]),
+            (
+                Method::OPTIONS,
+                "/api/x",
+                &[
+                    ("origin", "https://evil.example"),
+                    ("access-control-request-method", "PUT"),
+                ],
+            ),
+            (Method::OPTIONS, "/api/x", &[]),
+            (
+                Method::OPTIONS,
+                "/other",
+                &[
+                    ("origin", "https://app.example"),
+                    ("access-control-request-method", "PUT"),
+                ],
+            ),
+        ];
+        for (p, policy) in policies.iter().enumerate() {
+            for (method, path, sent) in &requests {
+                let mut headers = HeaderMap::new();
+                for (name, value) in *sent {
+                    headers.insert(*name, HeaderValue::from_static(value));
+                }
+                let decision = policy.decide(&RequestView::new(method, path, &headers));
+                let answer: http::Response<()> = decision.preflight_response();
+                let mut expected = HeaderMap::new();
+                expected.insert(http::header::CONTENT_LENGTH, HeaderValue::from_static("0"));
+                decision.apply(&mut expected);
+                assert_eq!(answer.status(), http::StatusCode::OK);
+                assert_eq!(
+                    answer.headers().iter().collect::<Vec<_>>(),
+                    expected.iter().collect::<Vec<_>>(),
+                    "policy {p}, {method} {path} {sent:?}"
+                );
+            }
+        }
+    }
 }

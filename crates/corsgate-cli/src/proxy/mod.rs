@@ -7,6 +7,7 @@
 mod body;
 mod conns;
 pub(crate) mod flags;
+mod log;
 mod metrics;
 mod upstream;
 
@@ -153,25 +154,28 @@ pub(crate) fn run(args: ProxyArgs) -> ExitCode {
     }
 }
 
-/// Logs to stderr through a writer thread: a request's log line is handed
-/// over, never written on the request's path (a synchronous write per
-/// request cost about a tenth of the throughput: docs/benchmarks.md). Nothing is dropped: a
-/// full buffer makes the logger wait. The guard flushes what is left when
-/// the proxy stops; keep it until then.
-fn init_logging() -> Option<tracing_appender::non_blocking::WorkerGuard> {
+/// Logs to stderr in batches (`log.rs`): a request's log line is copied
+/// into memory, never written on the request's path (a write per line, or
+/// a wake-up of a writer thread per line, cost a tenth of the throughput
+/// and more: docs/benchmarks.md). Nothing is dropped. The guard writes
+/// what is left when the proxy stops; keep it until then.
+fn init_logging() -> Option<log::Flush> {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("corsgate=info"));
-    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-        .lossy(false)
-        .thread_name("corsgate-log")
-        .finish(std::io::stderr());
+    let (writer, flush) = match log::batched(std::io::stderr(), log::Limits::DEFAULT) {
+        Ok(batched) => batched,
+        Err(e) => {
+            eprintln!("warning: no log: cannot start its writer thread: {e}");
+            return None;
+        }
+    };
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(writer)
         .with_target(false)
         .try_init()
         .ok()
-        .map(|()| guard)
+        .map(|()| flush)
 }
 
 /// The policy from `--config` or the flags; else the report and a one-line
