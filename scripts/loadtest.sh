@@ -7,7 +7,8 @@
 # answered at the edge, the upstream over keep-alive connections, its access log on. corsgate
 # runs with its default logging. Proxy and upstream share core 0 (`taskset -c 0`); wrk drives
 # them from core 1. Each contender gets the same wrk runs, alternating, and the script prints a
-# table of requests/s, p50 and p99 latency (medians of the runs) and the ratio corsgate ÷ nginx,
+# table of requests/s, p50 and p99 latency and the CPU time each proxy process spent per request
+# (medians of the runs) and the ratio corsgate ÷ nginx,
 # then the memory each proxy holds per idle client connection.
 #
 #   scripts/loadtest.sh              # 3 runs of 8 s per contender and request kind
@@ -182,34 +183,44 @@ for port in "$nginx_port" "$corsgate_port"; do
     done
 done
 
-# wrk's output -> "requests/s p50_ms p99_ms"
-measure() { # port kind
-    local script=()
+# Process-wide CPU time (user + system) in clock ticks.
+ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+tck=$(getconf CLK_TCK)
+
+# wrk's output -> "requests/s p50_ms p99_ms cpu_us_per_request" (the CPU time the proxy process
+# spent per request during the run: steadier than requests/s on a noisy machine)
+measure() { # port kind pid
+    local script=() before after
     [ "$2" = preflight ] && script=(-s "$dir/preflight.lua")
+    before=$(ticks "$3")
     taskset -c 1 wrk -t1 -c"$connections" -d"${seconds}s" --latency "${script[@]}" \
-        -H "Origin: $origin" "http://127.0.0.1:$1/users" | awk '
+        -H "Origin: $origin" "http://127.0.0.1:$1/users" >"$dir/wrk.out"
+    after=$(ticks "$3")
+    awk -v cpu=$((after - before)) -v tck="$tck" '
         function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
         $1 == "50%" { p50 = ms($2) }
         $1 == "99%" { p99 = ms($2) }
         $1 == "Requests/sec:" { rps = $2 }
+        $2 == "requests" && $3 == "in" { n = $1 }
         /Non-2xx/ { bad = "non-2xx answers: " $NF }
         /Socket errors/ { bad = $0 }
         END {
-            if (bad || rps + 0 == 0) { print "scripts/loadtest.sh: wrk: " (bad ? bad : "no requests") > "/dev/stderr"; exit 1 }
-            printf "%s %.3f %.3f\n", rps, p50, p99
-        }'
+            if (bad || rps + 0 == 0 || n + 0 == 0) { print "scripts/loadtest.sh: wrk: " (bad ? bad : "no requests") > "/dev/stderr"; exit 1 }
+            printf "%s %.3f %.3f %.2f\n", rps, p50, p99, cpu * 1e6 / tck / n
+        }' "$dir/wrk.out"
 }
 
 median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
-echo "| request | nginx req/s | corsgate req/s | corsgate ÷ nginx | nginx p50 / p99 | corsgate p50 / p99 |"
-echo "|---|---:|---:|---:|---:|---:|"
+nginx_worker=$(pgrep -P "$nginx_master" | head -1)
+echo "| request | nginx req/s | corsgate req/s | corsgate ÷ nginx | nginx p50 / p99 | corsgate p50 / p99 | CPU µs per request: nginx, corsgate |"
+echo "|---|---:|---:|---:|---:|---:|---:|"
 for kind in get preflight; do
     : >"$dir/nginx.$kind"
     : >"$dir/corsgate.$kind"
     for _ in $(seq "$runs"); do
-        measure "$nginx_port" "$kind" >>"$dir/nginx.$kind"
-        measure "$corsgate_port" "$kind" >>"$dir/corsgate.$kind"
+        measure "$nginx_port" "$kind" "$nginx_worker" >>"$dir/nginx.$kind"
+        measure "$corsgate_port" "$kind" "$corsgate_pid" >>"$dir/corsgate.$kind"
     done
     n_rps=$(cut -d' ' -f1 "$dir/nginx.$kind" | median)
     c_rps=$(cut -d' ' -f1 "$dir/corsgate.$kind" | median)
@@ -217,14 +228,16 @@ for kind in get preflight; do
     c_p50=$(cut -d' ' -f2 "$dir/corsgate.$kind" | median)
     n_p99=$(cut -d' ' -f3 "$dir/nginx.$kind" | median)
     c_p99=$(cut -d' ' -f3 "$dir/corsgate.$kind" | median)
+    n_cpu=$(cut -d' ' -f4 "$dir/nginx.$kind" | median)
+    c_cpu=$(cut -d' ' -f4 "$dir/corsgate.$kind" | median)
     awk -v k="$kind" -v nr="$n_rps" -v cr="$c_rps" -v n50="$n_p50" -v c50="$c_p50" -v n99="$n_p99" -v c99="$c_p99" \
-        'BEGIN { printf "| %s | %.0f | %.0f | **%.2f** | %.2f / %.2f ms | %.2f / %.2f ms |\n", k, nr, cr, cr / nr, n50, n99, c50, c99 }'
+        -v ncpu="$n_cpu" -v ccpu="$c_cpu" \
+        'BEGIN { printf "| %s | %.0f | %.0f | **%.2f** | %.2f / %.2f ms | %.2f / %.2f ms | %.1f, %.1f |\n", k, nr, cr, cr / nr, n50, n99, c50, c99, ncpu, ccpu }'
 done
 
 # Memory per idle connection: the proxy's resident set before and after `idle` connections
 # that send nothing (nginx: its worker's).
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
-nginx_worker=$(pgrep -P "$nginx_master" | head -1)
 idle_cost() { # pid port
     local before after fds=()
     before=$(rss_kb "$1")
