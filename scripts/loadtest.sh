@@ -13,6 +13,7 @@
 #
 #   scripts/loadtest.sh              # 3 runs of 8 s per contender and request kind
 #   RUNS=5 SECONDS_EACH=10 scripts/loadtest.sh
+#   CORSGATE_BIN=/path/to/other/corsgate scripts/loadtest.sh   # measure another build
 #
 # Needs nginx and wrk (apt-get install -y nginx wrk). Loopback only; every process it starts is
 # stopped on exit; bounded in time: RUNS × 2 kinds × 2 contenders × SECONDS_EACH, plus ~10 s.
@@ -33,8 +34,13 @@ for tool in nginx wrk taskset; do
 done
 [ "$(nproc)" -ge 2 ] || { echo "scripts/loadtest.sh: needs 2 cores (proxy on one, wrk on the other)" >&2; exit 2; }
 
-cargo build -q --release -p corsgate-cli
-corsgate=target/release/corsgate
+# CORSGATE_BIN: another build to measure (e.g. an older commit's, for a before/after).
+if [ -n "${CORSGATE_BIN:-}" ]; then
+    corsgate=$CORSGATE_BIN
+else
+    cargo build -q --release -p corsgate-cli
+    corsgate=target/release/corsgate
+fi
 
 dir=$(mktemp -d)
 pids=()
