@@ -723,6 +723,9 @@ mod tests {
         tracing::trace!("only a message");
         tracing::info!("");
         tracing::info!(message = "as a field", after = 1_u64);
+        // Inside a span (h2 enters some at debug level).
+        let _span = tracing::info_span!("conn", id = 1_u64).entered();
+        tracing::info!(inside = true, "in a span");
     }
 
     #[test]
@@ -732,7 +735,7 @@ mod tests {
             corpus,
         );
         let ours = render(super::LineFormat::default(), corpus);
-        assert_eq!(theirs.lines().count(), 25, "{theirs}");
+        assert_eq!(theirs.lines().count(), 26, "{theirs}");
         assert_eq!(without_times(&ours), without_times(&theirs));
     }
 
