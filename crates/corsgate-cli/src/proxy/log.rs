@@ -223,9 +223,7 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Batched {
 /// message, errors, spans) goes to `tracing_subscriber`'s own code, so the
 /// output is the same byte for byte (`the_format_is_tracing_subscribers`).
 #[derive(Debug, Default)]
-pub(crate) struct LineFormat {
-    clock: Clock,
-}
+pub(crate) struct LineFormat;
 
 impl<S, N> FormatEvent<S, N> for LineFormat
 where
@@ -244,7 +242,7 @@ where
                 .with_target(false)
                 .format_event(ctx, writer, event);
         }
-        self.clock.write(&mut writer)?;
+        write_time(&mut writer)?;
         writer.write_str(match *event.metadata().level() {
             Level::TRACE => "TRACE ",
             Level::DEBUG => "DEBUG ",
@@ -263,12 +261,6 @@ where
     }
 }
 
-/// The time as `tracing_subscriber`'s `SystemTime` writes it
-/// (`2026-11-27T05:15:25.123456Z`), its date and time to the second made
-/// once a second per thread, by that same code.
-#[derive(Debug, Default)]
-struct Clock;
-
 thread_local! {
     /// The last second a line was dated in, and its text up to the `.`.
     static SECOND: std::cell::RefCell<(u64, String)> = const {
@@ -276,34 +268,35 @@ thread_local! {
     };
 }
 
-impl Clock {
-    fn write(&self, writer: &mut Writer<'_>) -> fmt::Result {
-        for _ in 0..3 {
-            let Ok(now) = SystemTime::now().duration_since(UNIX_EPOCH) else {
-                break;
-            };
-            let written = SECOND.with_borrow_mut(|(second, text)| {
-                if *second != now.as_secs() || text.is_empty() {
-                    *text = second_text(now.as_secs())?;
-                    *second = now.as_secs();
-                }
-                Some(writer.write_str(text))
-            });
-            if let Some(result) = written {
-                result?;
-                let mut micros = [b'0'; 6];
-                let mut n = now.subsec_micros();
-                for digit in micros.iter_mut().rev() {
-                    // A digit: `n % 10` fits.
-                    *digit = b'0' + u8::try_from(n % 10).unwrap_or(0);
-                    n /= 10;
-                }
-                writer.write_str(std::str::from_utf8(&micros).unwrap_or("000000"))?;
-                return writer.write_str("Z ");
+/// The time as `tracing_subscriber`'s `SystemTime` writes it
+/// (`2026-11-27T05:15:25.123456Z`) and a space, its date and time to the
+/// second made once a second per thread, by that same code.
+fn write_time(writer: &mut Writer<'_>) -> fmt::Result {
+    for _ in 0..3 {
+        let Ok(now) = SystemTime::now().duration_since(UNIX_EPOCH) else {
+            break;
+        };
+        let written = SECOND.with_borrow_mut(|(second, text)| {
+            if *second != now.as_secs() || text.is_empty() {
+                *text = second_text(now.as_secs())?;
+                *second = now.as_secs();
             }
+            Some(writer.write_str(text))
+        });
+        if let Some(result) = written {
+            result?;
+            let mut micros = [b'0'; 6];
+            let mut n = now.subsec_micros();
+            for digit in micros.iter_mut().rev() {
+                // A digit: `n % 10` fits.
+                *digit = b'0' + u8::try_from(n % 10).unwrap_or(0);
+                n /= 10;
+            }
+            writer.write_str(std::str::from_utf8(&micros).unwrap_or("000000"))?;
+            return writer.write_str("Z ");
         }
-        writer.write_str("<unknown time> ")
     }
+    writer.write_str("<unknown time> ")
 }
 
 /// `tracing_subscriber`'s text for the second `secs`, up to and with the
@@ -734,7 +727,7 @@ mod tests {
             tracing_subscriber::fmt::format::Format::default().with_target(false),
             corpus,
         );
-        let ours = render(super::LineFormat::default(), corpus);
+        let ours = render(super::LineFormat, corpus);
         assert_eq!(theirs.lines().count(), 26, "{theirs}");
         assert_eq!(without_times(&ours), without_times(&theirs));
     }
@@ -749,7 +742,7 @@ mod tests {
                 tracing_subscriber::fmt::format::Format::default().with_target(false),
                 || tracing::info!("x"),
             );
-            let ours = render(super::LineFormat::default(), || tracing::info!("x"));
+            let ours = render(super::LineFormat, || tracing::info!("x"));
             let again = render(
                 tracing_subscriber::fmt::format::Format::default().with_target(false),
                 || tracing::info!("x"),

@@ -172,7 +172,7 @@ fn init_logging() -> Option<log::Flush> {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(writer)
-        .event_format(log::LineFormat::default())
+        .event_format(log::LineFormat)
         .try_init()
         .ok()
         .map(|()| flush)
