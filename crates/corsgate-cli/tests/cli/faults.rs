@@ -58,10 +58,13 @@ fn read_head(stream: &mut TcpStream) -> Option<(String, usize)> {
     let mut head = Vec::new();
     let mut byte = [0u8; 1];
     while !head.ends_with(b"\r\n\r\n") {
-        if stream.read(&mut byte).ok()? == 0 || head.len() > 64 * 1024 {
-            return None;
+        match stream.read(&mut byte) {
+            Ok(0) => return None,
+            Ok(_) if head.len() > 64 * 1024 => return None,
+            Ok(_) => head.push(byte[0]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return None,
         }
-        head.push(byte[0]);
     }
     let text = String::from_utf8_lossy(&head).to_string();
     let path = text.split(' ').nth(1)?.to_owned();
@@ -152,10 +155,21 @@ fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> (String, bool) 
             Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
                 return (String::from_utf8_lossy(&out).into_owned(), true);
             }
-            Err(_) => break,
+            // Interrupted: a signal meant for another thread of this test
+            // process ends a read that has a timeout with EINTR, even under
+            // SA_RESTART (signal(7)); it is not the proxy's doing.
+            Err(e) if is_transient(&e) => {}
+            Err(e) => panic!("reading the proxy's reply: {e}"),
         }
     }
     (String::from_utf8_lossy(&out).into_owned(), false)
+}
+
+/// A read error that is no answer: the read timed out (the caller's
+/// deadline decides) or a signal interrupted it.
+fn is_transient(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::{Interrupted, TimedOut, WouldBlock};
+    matches!(e.kind(), Interrupted | TimedOut | WouldBlock)
 }
 
 fn get(path: &str) -> Vec<u8> {
@@ -407,8 +421,10 @@ fn issue_11_a_stalled_upload_is_408_with_cors_headers() {
 fn issue_11_a_malformed_chunked_body_is_the_clients_fault() {
     let up = RawUpstream::start();
     let proxy = proxy_for(&up, &[]);
+    // To an upstream that never answers: had it answered first (this one
+    // reads no chunked body), that answer would be the right reply.
     let request = format!(
-        "POST /upload HTTP/1.1\r\nHost: x\r\nOrigin: {ORIGIN}\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nZZZ\r\n"
+        "POST /hang HTTP/1.1\r\nHost: x\r\nOrigin: {ORIGIN}\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nZZZ\r\n"
     );
     let (reply, _) = exchange(proxy.addr, request.as_bytes(), Duration::from_secs(5));
     assert!(reply.starts_with("HTTP/1.1 400"), "{reply}");
@@ -474,8 +490,14 @@ fn issue_11_broken_upstreams_get_clear_statuses_and_others_keep_being_served() {
     let (fds_before, _) = proxy.fds_and_rss();
     for round in 0..3 {
         for (path, status, kind) in cases {
-            let (reply, _) = exchange(proxy.addr, &get(path), Duration::from_secs(5));
-            assert!(reply.starts_with(status), "round {round} {path}: {reply}");
+            let start = Instant::now();
+            let (reply, closed) = exchange(proxy.addr, &get(path), Duration::from_secs(5));
+            assert!(
+                reply.starts_with(status),
+                "round {round} {path} (closed: {closed}, after {:?}): {reply}\nproxy's log:\n{}",
+                start.elapsed(),
+                proxy.stderr()
+            );
             assert!(reply.contains(kind), "round {round} {path}: {reply}");
             assert!(
                 reply.contains(&format!("access-control-allow-origin: {ORIGIN}")),
