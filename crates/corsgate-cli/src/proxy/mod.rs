@@ -9,6 +9,7 @@ mod conns;
 pub(crate) mod flags;
 mod log;
 mod metrics;
+mod pinned;
 mod upstream;
 
 use std::borrow::Cow;
@@ -37,6 +38,7 @@ use tracing::{debug, error, info, warn};
 use self::body::{ClientBodyProblem, UploadBody, client_body_problem};
 use self::conns::{AcceptBackoff, Conn, Tracker};
 use self::flags::PolicyFlags;
+use self::pinned::{Pinned, SendError};
 use self::upstream::{Upstreams, is_upgrade, strip_hop_by_hop};
 use crate::cli::ProxyArgs;
 use crate::exit;
@@ -52,8 +54,12 @@ impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Io for T {}
 /// What every request handler shares.
 struct Shared {
     upstreams: Upstreams,
-    /// http and https upstreams (HTTP/2 by ALPN where offered), pooled.
+    /// https upstreams (HTTP/2 by ALPN where offered), and any upstream
+    /// for an HTTP/2 client: pooled.
     client: Client<tls::Connector, Body>,
+    /// Connections to plain-http upstreams for HTTP/1 clients, each kept
+    /// by its client connection ([`Pinned`]).
+    connector: HttpConnector,
     /// TLS for a forwarded upgrade (WebSocket): HTTP/1.1 only.
     upgrade_tls: tokio_rustls::TlsConnector,
     /// The proxy itself serves https (`X-Forwarded-Proto`).
@@ -415,7 +421,7 @@ async fn serve(
     upgrade_tls.alpn_protocols = vec![b"http/1.1".to_vec()];
     let client = Client::builder(TokioExecutor::new())
         .pool_idle_timeout(Duration::from_secs(30))
-        .build(tls::connector(connector, upstream_tls, true));
+        .build(tls::connector(connector.clone(), upstream_tls, true));
     // The library's tower layer decides every request: the proxy has no
     // CORS logic of its own. It replaces the upstream's CORS headers and
     // hands its decision over for the log line.
@@ -425,6 +431,7 @@ async fn serve(
     let shared = Arc::new(Shared {
         upstreams,
         client,
+        connector,
         upgrade_tls: tokio_rustls::TlsConnector::from(Arc::new(upgrade_tls)),
         listen_tls: acceptor.is_some(),
         connect_timeout: Duration::from_secs_f64(args.connect_timeout),
@@ -526,9 +533,14 @@ async fn serve(
                     .unwrap_or_else(|_| HeaderValue::from_static("unknown"));
                 let upstream = {
                     let shared = Arc::clone(&shared);
+                    // Dropped with the connection, closing its upstream ones.
+                    let pinned = Arc::new(Pinned::default());
                     tower::service_fn(move |req: Request<Incoming>| {
-                        let (shared, peer_ip) = (Arc::clone(&shared), peer_ip.clone());
-                        async move { Ok::<_, Infallible>(forward(&shared, req, &peer_ip).await) }
+                        let (shared, peer_ip, pinned) =
+                            (Arc::clone(&shared), peer_ip.clone(), Arc::clone(&pinned));
+                        async move {
+                            Ok::<_, Infallible>(forward(&shared, req, &peer_ip, &pinned).await)
+                        }
                     })
                 };
                 let service = cors.layer(upstream);
@@ -907,11 +919,13 @@ impl std::fmt::Display for Millis {
     }
 }
 
-/// `peer`: the client's address as an `X-Forwarded-For` value.
+/// `peer`: the client's address as an `X-Forwarded-For` value; `pinned`:
+/// the client connection's upstream connections.
 async fn forward(
     shared: &Shared,
     mut req: Request<Incoming>,
     peer: &HeaderValue,
+    pinned: &Pinned,
 ) -> Response<Body> {
     if req.method() == Method::CONNECT {
         return failure(
@@ -991,7 +1005,28 @@ async fn forward(
     // `--timeout` is for the upstream's answer: it starts once the request
     // body has been forwarded whole (the body guards itself against a
     // client that stalls). An upstream may answer before that.
-    let request = shared.client.request(outgoing);
+    let request = async {
+        if upstream.tls || client_version == http::Version::HTTP_2 {
+            shared
+                .client
+                .request(outgoing)
+                .await
+                .map_err(|e| SendError {
+                    connect: e.is_connect(),
+                    error: e.into(),
+                })
+        } else {
+            let (mut parts, body) = outgoing.into_parts();
+            parts.uri = parts
+                .uri
+                .path_and_query()
+                .map_or_else(|| Uri::from_static("/"), |p| Uri::from(p.clone()));
+            let outgoing = Request::from_parts(parts, body);
+            pinned
+                .send(&shared.connector, &upstream.authority, outgoing)
+                .await
+        }
+    };
     let mut request = std::pin::pin!(request);
     let early = tokio::select! {
         result = &mut request => Some(result),
@@ -1002,15 +1037,15 @@ async fn forward(
         None => tokio::time::timeout(shared.timeout, request).await,
     };
     if let Ok(Err(e)) = &result
-        && let Some(problem) = client_body_problem(e)
+        && let Some(problem) = client_body_problem(&*e.error)
     {
         let (status, kind) = match problem {
             ClientBodyProblem::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
             ClientBodyProblem::Stalled => (StatusCode::REQUEST_TIMEOUT, "body_timeout"),
             ClientBodyProblem::Malformed => (StatusCode::BAD_REQUEST, "bad_request_body"),
         };
-        debug!("client body: {}", error_chain(e));
-        let message = sources(e)
+        debug!("client body: {}", error_chain(&*e.error));
+        let message = sources(&*e.error)
             .find(|s| s.is::<body::ClientBodyError>())
             .map_or_else(String::new, ToString::to_string);
         return failure(status, kind, &message);
@@ -1024,18 +1059,18 @@ async fn forward(
                 upstream.display, shared.timeout
             ),
         ),
-        Ok(Err(e)) if let Some(problem) = tls::Problem::find(&e) => {
+        Ok(Err(e)) if let Some(problem) = tls::Problem::find(&*e.error) => {
             tls_failure(&upstream.display, &problem)
         }
         Ok(Err(e)) => {
-            let (status, kind) = if e.is_connect() && is_timeout(&e) {
+            let (status, kind) = if e.connect && is_timeout(&*e.error) {
                 (StatusCode::GATEWAY_TIMEOUT, "upstream_timeout")
-            } else if e.is_connect() {
+            } else if e.connect {
                 (StatusCode::BAD_GATEWAY, "upstream_unreachable")
             } else {
                 (StatusCode::BAD_GATEWAY, "upstream_error")
             };
-            let message = format!("{}: {}", upstream.display, error_chain(&e));
+            let message = format!("{}: {}", upstream.display, error_chain(&*e.error));
             if status == StatusCode::GATEWAY_TIMEOUT {
                 failure(
                     status,
@@ -1279,14 +1314,14 @@ fn sources<'a>(
     std::iter::successors(Some(e), |e| e.source())
 }
 
-fn is_timeout(e: &hyper_util::client::legacy::Error) -> bool {
+fn is_timeout(e: &(dyn std::error::Error + 'static)) -> bool {
     sources(e).any(|s| {
         s.downcast_ref::<std::io::Error>()
             .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
     })
 }
 
-fn error_chain(e: &hyper_util::client::legacy::Error) -> String {
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut parts: Vec<String> = sources(e).map(ToString::to_string).collect();
     parts.dedup();
     parts.join(": ")

@@ -7,7 +7,7 @@
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -20,6 +20,9 @@ const ORIGIN: &str = "http://127.0.0.1:5000";
 struct RawUpstream {
     addr: SocketAddr,
     stop: Arc<AtomicBool>,
+    /// Connections accepted, and open now.
+    accepted: Arc<AtomicUsize>,
+    open: Arc<AtomicUsize>,
 }
 
 impl RawUpstream {
@@ -27,18 +30,38 @@ impl RawUpstream {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let stop = Arc::new(AtomicBool::new(false));
-        let flag = Arc::clone(&stop);
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let open = Arc::new(AtomicUsize::new(0));
+        let (flag, counted, opened) = (Arc::clone(&stop), Arc::clone(&accepted), Arc::clone(&open));
         thread::spawn(move || {
             for stream in listener.incoming() {
                 if flag.load(Ordering::SeqCst) {
                     break;
                 }
                 let Ok(stream) = stream else { continue };
-                let flag = Arc::clone(&flag);
-                thread::spawn(move || serve_raw(stream, &flag));
+                counted.fetch_add(1, Ordering::SeqCst);
+                opened.fetch_add(1, Ordering::SeqCst);
+                let (flag, opened) = (Arc::clone(&flag), Arc::clone(&opened));
+                thread::spawn(move || {
+                    serve_raw(stream, &flag);
+                    opened.fetch_sub(1, Ordering::SeqCst);
+                });
             }
         });
-        Self { addr, stop }
+        Self {
+            addr,
+            stop,
+            accepted,
+            open,
+        }
+    }
+
+    fn accepted(&self) -> usize {
+        self.accepted.load(Ordering::SeqCst)
+    }
+
+    fn open(&self) -> usize {
+        self.open.load(Ordering::SeqCst)
     }
 
     fn url(&self) -> String {
@@ -88,6 +111,12 @@ fn serve_raw(mut stream: TcpStream, stop: &AtomicBool) {
         }
         let reply: Vec<u8> = match path.as_str() {
             "/ok" => b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".to_vec(),
+            // Kept alive, then closed by the upstream while idle.
+            "/ok-then-close" => {
+                let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+                thread::sleep(Duration::from_millis(100));
+                return;
+            }
             // Each request then needs a new upstream connection.
             "/ok-close" => {
                 let _ = stream.write_all(
@@ -861,4 +890,110 @@ fn issue_14_a_proxy_that_allows_nothing_or_ignores_an_alias_says_so() {
     let stderr = proxy.stderr();
     assert!(stderr.contains("CORS_ORIGIN_WHITELIST"), "{stderr}");
     assert!(!stderr.contains("no origin is allowed"), "{stderr}");
+}
+
+/// One response on a kept-alive connection: its head and `Content-Length`
+/// bytes of body, read within `limit`.
+fn read_response(stream: &mut TcpStream, limit: Duration) -> String {
+    let deadline = Instant::now() + limit;
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let text = String::from_utf8_lossy(&out).into_owned();
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let length = head
+                .lines()
+                .find_map(|l| {
+                    let (name, value) = l.split_once(':')?;
+                    name.eq_ignore_ascii_case("content-length")
+                        .then(|| value.trim().parse::<usize>().ok())?
+                })
+                .unwrap_or(0);
+            if body.len() >= length {
+                return text;
+            }
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        assert!(
+            !left.is_zero(),
+            "no whole response within {limit:?}: {text}"
+        );
+        let _ = stream.set_read_timeout(Some(left));
+        match stream.read(&mut buf) {
+            Ok(0) => panic!("closed before a whole response: {text}"),
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(e) if is_transient(&e) => {}
+            Err(e) => panic!("reading a response: {e}"),
+        }
+    }
+}
+
+fn keep_alive_get(path: &str) -> Vec<u8> {
+    format!("GET {path} HTTP/1.1\r\nHost: x\r\nOrigin: {ORIGIN}\r\n\r\n").into_bytes()
+}
+
+/// Waits (at most `limit`) until `done` holds.
+fn eventually(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if done() {
+            return true;
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    done()
+}
+
+// Issue #13: an HTTP/1 client connection's requests share one upstream
+// connection, and it closes with the client's.
+#[test]
+fn issue_13_a_client_connection_keeps_one_upstream_connection() {
+    let up = RawUpstream::start();
+    let proxy = proxy_for(&up, &[]);
+    let mut clients: Vec<TcpStream> = (0..2)
+        .map(|_| TcpStream::connect(proxy.addr).unwrap())
+        .collect();
+    for round in 0..5 {
+        for client in &mut clients {
+            client.write_all(&keep_alive_get("/ok")).unwrap();
+            let reply = read_response(client, Duration::from_secs(5));
+            assert!(reply.starts_with("HTTP/1.1 200"), "round {round}: {reply}");
+            assert!(
+                reply.contains(&format!("access-control-allow-origin: {ORIGIN}")),
+                "{reply}"
+            );
+        }
+    }
+    assert_eq!(
+        up.accepted(),
+        2,
+        "upstream connections for 2 clients × 5 requests"
+    );
+    drop(clients);
+    assert!(
+        eventually(Duration::from_secs(5), || up.open() == 0),
+        "{} upstream connections still open after their clients closed",
+        up.open()
+    );
+}
+
+// Issue #13: a kept upstream connection the upstream closed while idle is
+// replaced: the client's next request is answered, not a 502.
+#[test]
+fn issue_13_an_upstream_connection_closed_while_idle_is_replaced() {
+    let up = RawUpstream::start();
+    let proxy = proxy_for(&up, &[]);
+    let mut client = TcpStream::connect(proxy.addr).unwrap();
+    for round in 0..3 {
+        client.write_all(&keep_alive_get("/ok-then-close")).unwrap();
+        let reply = read_response(&mut client, Duration::from_secs(5));
+        assert!(
+            reply.starts_with("HTTP/1.1 200"),
+            "round {round}: {reply}\n{}",
+            proxy.stderr()
+        );
+        // The upstream closes its side meanwhile.
+        assert!(eventually(Duration::from_secs(5), || up.open() == 0));
+    }
+    assert_eq!(up.accepted(), 3);
 }
