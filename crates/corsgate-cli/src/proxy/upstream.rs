@@ -94,46 +94,50 @@ fn parse_url(url: &str) -> Result<(bool, Authority), String> {
     Ok((tls, authority))
 }
 
-/// Hop-by-hop headers (RFC 9110 § 7.6.1): they describe one connection and
-/// are not forwarded.
-static HOP_BY_HOP: [HeaderName; 8] = [
-    header::CONNECTION,
-    HeaderName::from_static("keep-alive"),
-    HeaderName::from_static("proxy-connection"),
-    header::PROXY_AUTHENTICATE,
-    header::PROXY_AUTHORIZATION,
-    header::TE,
-    header::TRAILER,
-    header::TRANSFER_ENCODING,
-];
+/// Whether a header is hop-by-hop (RFC 9110 § 7.6.1): it describes one
+/// connection and is not forwarded. (`Upgrade` is handled apart.)
+fn is_hop_by_hop(name: &HeaderName) -> bool {
+    matches!(
+        name.as_str(),
+        "connection"
+            | "keep-alive"
+            | "proxy-connection"
+            | "proxy-authenticate"
+            | "proxy-authorization"
+            | "te"
+            | "trailer"
+            | "transfer-encoding"
+    )
+}
 
 /// Removes hop-by-hop headers, and those the `Connection` header names.
 /// `Upgrade` is removed too unless `keep_upgrade` (a WebSocket handshake).
 pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
-    // One pass over the few names present, then only those removed: most
-    // messages carry none of these headers, or only `Connection`.
-    let mut present = [false; 8];
+    // Runs twice per proxied request: one pass over the names present,
+    // comparing the `Connection` header's tokens as text (most name
+    // nothing but `keep-alive` or `close`, which are no header here).
+    let connection = headers.get_all(header::CONNECTION);
+    let listed = |name: &str| {
+        connection
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|token| token.trim().eq_ignore_ascii_case(name))
+    };
+    let mut doomed: Vec<HeaderName> = Vec::new();
     let mut upgrade_present = false;
     for name in headers.keys() {
-        if let Some(i) = HOP_BY_HOP.iter().position(|hop| hop == name) {
-            present[i] = true;
+        if name == header::UPGRADE {
+            upgrade_present = true;
+        } else if is_hop_by_hop(name) || listed(name.as_str()) {
+            doomed.push(name.clone());
         }
-        upgrade_present |= name == header::UPGRADE;
     }
-    if !upgrade_present && !present.contains(&true) {
+    if doomed.is_empty() && !upgrade_present {
         return;
     }
-    let named: Vec<HeaderName> = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
-        .filter(|name| !(keep_upgrade && name == header::UPGRADE))
-        .collect();
     let upgrade = headers.remove(header::UPGRADE);
-    let found = HOP_BY_HOP.iter().zip(present).filter(|&(_, here)| here);
-    for name in found.map(|(name, _)| name).chain(&named) {
+    for name in &doomed {
         headers.remove(name);
     }
     if keep_upgrade && let Some(upgrade) = upgrade {
@@ -219,15 +223,20 @@ mod tests {
             "connection",
             HeaderValue::from_static("keep-alive, x-secret"),
         );
+        h.append("connection", HeaderValue::from_static(" X-Other ,close"));
         h.insert("keep-alive", HeaderValue::from_static("timeout=5"));
         h.insert("x-secret", HeaderValue::from_static("1"));
+        h.insert("x-other", HeaderValue::from_static("1"));
+        h.insert("proxy-connection", HeaderValue::from_static("keep-alive"));
+        h.insert("proxy-authenticate", HeaderValue::from_static("Basic"));
+        h.insert("trailer", HeaderValue::from_static("x-sum"));
+        h.insert("x-connection", HeaderValue::from_static("kept: not hop-by-hop"));
         h.insert("transfer-encoding", HeaderValue::from_static("chunked"));
         h.insert("x-kept", HeaderValue::from_static("1"));
         strip_hop_by_hop(&mut h, false);
-        assert_eq!(
-            h.keys().map(HeaderName::as_str).collect::<Vec<_>>(),
-            ["x-kept"]
-        );
+        let mut kept = h.keys().map(HeaderName::as_str).collect::<Vec<_>>();
+        kept.sort_unstable();
+        assert_eq!(kept, ["x-connection", "x-kept"]);
         // Without `Connection`: each hop-by-hop header present still goes;
         // a message with none is left as it was.
         let mut bare = HeaderMap::new();
