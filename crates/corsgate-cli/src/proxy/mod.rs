@@ -177,11 +177,14 @@ fn init_logging() -> Option<log::Flush> {
     };
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(writer)
+        .with_writer(writer.clone())
         .event_format(log::LineFormat)
         .try_init()
         .ok()
-        .map(|()| flush)
+        .map(|()| {
+            log::set_access_writer(writer);
+            flush
+        })
 }
 
 /// The policy from `--config` or the flags; else the report and a one-line
@@ -866,7 +869,7 @@ where
         .extensions()
         .get::<Decision>()
         .map_or("-", |d| d.reason().name());
-    let latency_ms = Millis(start.elapsed());
+    let latency_ms = log::Millis(start.elapsed());
     let origin = origin.as_ref().map_or(Cow::Borrowed("-"), |o| {
         String::from_utf8_lossy(o.as_bytes())
     });
@@ -886,15 +889,17 @@ where
             "{}",
             failed.message
         );
-    } else {
-        info!(
-            %method,
-            %path,
+    } else if tracing::enabled!(tracing::Level::INFO) {
+        // What `info!(%method, %path, origin, decision, status,
+        // %latency_ms)` writes, for a fraction of its cost (`log::access`).
+        log::access(&log::AccessLine {
+            method: &method,
+            path,
             origin,
-            decision = decided,
+            decision: decided,
             status,
-            %latency_ms,
-        );
+            latency_ms,
+        });
     }
     // The closure owns the guard, so it is dropped with the body.
     Ok(response.map(|body| {
@@ -904,19 +909,6 @@ where
         })
         .boxed()
     }))
-}
-
-/// A duration in milliseconds to a tenth (`2.1`), written with integers
-/// (cheaper than a float's `{:.1}`, on every request's log line).
-struct Millis(Duration);
-
-impl std::fmt::Display for Millis {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let tenths = u64::try_from(self.0.as_micros() / 100)
-            .unwrap_or(u64::MAX)
-            .saturating_add(u64::from(self.0.as_micros() % 100 >= 50));
-        write!(f, "{}.{}", tenths / 10, tenths % 10)
-    }
 }
 
 /// `peer`: the client's address as an `X-Forwarded-For` value; `pinned`:
@@ -1374,27 +1366,5 @@ mod audit_tests {
                 .iter()
                 .any(|l| l.ends_with("(accepted with `--accept-risk null-allowed`)"))
         );
-    }
-}
-
-#[cfg(test)]
-mod millis_tests {
-    use std::time::Duration;
-
-    use super::Millis;
-
-    #[test]
-    fn latency_is_written_in_milliseconds_to_a_tenth() {
-        for (micros, text) in [
-            (0, "0.0"),
-            (49, "0.0"),
-            (50, "0.1"),
-            (2_140, "2.1"),
-            (2_150, "2.2"),
-            (999_960, "1000.0"),
-            (61_000_000, "61000.0"),
-        ] {
-            assert_eq!(Millis(Duration::from_micros(micros)).to_string(), text);
-        }
     }
 }

@@ -230,7 +230,10 @@ mod tests {
         h.insert("proxy-connection", HeaderValue::from_static("keep-alive"));
         h.insert("proxy-authenticate", HeaderValue::from_static("Basic"));
         h.insert("trailer", HeaderValue::from_static("x-sum"));
-        h.insert("x-connection", HeaderValue::from_static("kept: not hop-by-hop"));
+        h.insert(
+            "x-connection",
+            HeaderValue::from_static("kept: not hop-by-hop"),
+        );
         h.insert("transfer-encoding", HeaderValue::from_static("chunked"));
         h.insert("x-kept", HeaderValue::from_static("1"));
         strip_hop_by_hop(&mut h, false);
