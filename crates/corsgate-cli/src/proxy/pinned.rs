@@ -7,9 +7,9 @@
 //! needs at most one upstream connection per upstream, and keeping it here
 //! skips what the pool does per request (a checkout under a lock keyed by
 //! the upstream, a task to return the connection when its body is done).
-//! callgrind, the proxy per GET: 64,131 → 53,226 instructions (the
-//! prototype; docs/benchmarks.md has the current figures). The upstream
-//! connection closes with the client connection (this is dropped with it).
+//! callgrind, the proxy per GET: 60,052 → 51,590 instructions
+//! (docs/benchmarks.md). The upstream connection closes with the client
+//! connection (this is dropped with it).
 //!
 //! https upstreams and HTTP/2 clients (whose requests come concurrently)
 //! keep the pool.
