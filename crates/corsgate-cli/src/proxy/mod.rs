@@ -425,6 +425,7 @@ async fn serve(
     let client = Client::builder(TokioExecutor::new())
         .pool_idle_timeout(Duration::from_secs(30))
         .build(tls::connector(connector.clone(), upstream_tls, true));
+    let idle = Arc::new(pinned::Idle::default());
     // The library's tower layer decides every request: the proxy has no
     // CORS logic of its own. It replaces the upstream's CORS headers and
     // hands its decision over for the log line.
@@ -536,8 +537,9 @@ async fn serve(
                     .unwrap_or_else(|_| HeaderValue::from_static("unknown"));
                 let upstream = {
                     let shared = Arc::clone(&shared);
-                    // Dropped with the connection, closing its upstream ones.
-                    let pinned = Arc::new(Pinned::default());
+                    // Dropped with the connection; its upstream connections
+                    // then wait in `idle` for the next client connection.
+                    let pinned = Arc::new(Pinned::new(Arc::clone(&idle)));
                     tower::service_fn(move |req: Request<Incoming>| {
                         let (shared, peer_ip, pinned) =
                             (Arc::clone(&shared), peer_ip.clone(), Arc::clone(&pinned));

@@ -8,13 +8,18 @@
 //! skips what the pool does per request (a checkout under a lock keyed by
 //! the upstream, a task to return the connection when its body is done).
 //! callgrind, the proxy per GET: 60,052 → 51,590 instructions
-//! (docs/benchmarks.md). The upstream connection closes with the client
-//! connection (this is dropped with it).
+//! (docs/benchmarks.md).
+//!
+//! When the client connection closes, its upstream connections are left
+//! in [`Idle`] for the next client connection to take: a client that sends
+//! one request per connection (`Connection: close`) would otherwise cost a
+//! new upstream connection per request.
 //!
 //! https upstreams and HTTP/2 clients (whose requests come concurrently)
 //! keep the pool.
 
-use std::sync::Mutex;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use http::uri::Authority;
 use http::{Request, Response, Uri};
@@ -27,9 +32,54 @@ use tracing::debug;
 use super::{Body, BoxError};
 
 /// The upstream connections of one client connection, by authority.
-#[derive(Default)]
 pub(crate) struct Pinned {
     kept: Mutex<Vec<(Authority, SendRequest<Body>)>>,
+    /// Where they go when the client connection closes.
+    idle: Arc<Idle>,
+}
+
+/// Upstream connections left by client connections that closed, newest
+/// last; at most [`Idle::MOST`] (then the oldest is closed).
+#[derive(Default)]
+pub(crate) struct Idle {
+    kept: Mutex<VecDeque<(Authority, SendRequest<Body>)>>,
+}
+
+impl Idle {
+    const MOST: usize = 64;
+
+    /// The newest connection to `authority` that can take a request now;
+    /// the others to it met on the way (closed, or still busy) are closed.
+    fn take(&self, authority: &Authority) -> Option<SendRequest<Body>> {
+        let mut kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
+        while let Some(at) = kept.iter().rposition(|(a, _)| a == authority) {
+            let (_, sender) = kept.remove(at)?;
+            if sender.is_ready() {
+                return Some(sender);
+            }
+        }
+        None
+    }
+
+    fn put(&self, authority: Authority, sender: SendRequest<Body>) {
+        if sender.is_closed() {
+            return;
+        }
+        let mut kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
+        if kept.len() >= Self::MOST {
+            kept.pop_front();
+        }
+        kept.push_back((authority, sender));
+    }
+}
+
+impl Drop for Pinned {
+    fn drop(&mut self) {
+        let kept = self.kept.get_mut().unwrap_or_else(PoisonError::into_inner);
+        for (authority, sender) in kept.drain(..) {
+            self.idle.put(authority, sender);
+        }
+    }
 }
 
 /// Why a request got no response from the upstream.
@@ -41,6 +91,15 @@ pub(crate) struct SendError {
 }
 
 impl Pinned {
+    /// A client connection's, handing its connections to `idle` when it
+    /// closes.
+    pub(crate) fn new(idle: Arc<Idle>) -> Self {
+        Self {
+            kept: Mutex::new(Vec::new()),
+            idle,
+        }
+    }
+
     /// Sends `request` (its URI in origin form: the path and query) to the
     /// upstream at `authority`, over this client connection's connection
     /// to it, or a new one.
@@ -87,17 +146,24 @@ impl Pinned {
         Ok(response)
     }
 
+    /// This client connection's connection to `authority`, else one an
+    /// earlier client connection left.
     fn take(&self, authority: &Authority) -> Option<SendRequest<Body>> {
-        let mut kept = self.kept.lock().ok()?;
-        let at = kept.iter().position(|(a, _)| a == authority)?;
-        let (_, sender) = kept.swap_remove(at);
-        (!sender.is_closed()).then_some(sender)
+        let own = {
+            let mut kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
+            kept.iter()
+                .position(|(a, _)| a == authority)
+                .map(|at| kept.swap_remove(at).1)
+        };
+        match own {
+            Some(sender) if !sender.is_closed() => Some(sender),
+            _ => self.idle.take(authority),
+        }
     }
 
     fn keep(&self, authority: &Authority, sender: SendRequest<Body>) {
-        if let Ok(mut kept) = self.kept.lock() {
-            kept.push((authority.clone(), sender));
-        }
+        let mut kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
+        kept.push((authority.clone(), sender));
     }
 }
 
