@@ -114,16 +114,17 @@ fn is_hop_by_hop(name: &HeaderName) -> bool {
 /// `Upgrade` is removed too unless `keep_upgrade` (a WebSocket handshake).
 pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
     // Runs twice per proxied request: one pass over the names present,
-    // comparing the `Connection` header's tokens as text (most name
-    // nothing but `keep-alive` or `close`, which are no header here).
-    let connection = headers.get_all(header::CONNECTION);
-    let listed = |name: &str| {
-        connection
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .any(|token| token.trim().eq_ignore_ascii_case(name))
-    };
+    // each compared as text with the `Connection` header's tokens, split
+    // once (most name nothing but `keep-alive` or `close`, which are no
+    // header here; without the header, nothing is allocated).
+    let tokens: Vec<&str> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    let listed = |name: &str| tokens.iter().any(|token| token.eq_ignore_ascii_case(name));
     let mut doomed: Vec<HeaderName> = Vec::new();
     let mut upgrade_present = false;
     for name in headers.keys() {
