@@ -34,80 +34,22 @@ for tool in nginx wrk taskset; do
 done
 [ "$(nproc)" -ge 2 ] || { echo "scripts/loadtest.sh: needs 2 cores (proxy on one, wrk on the other)" >&2; exit 2; }
 
-# CORSGATE_BIN: another build to measure (e.g. an older commit's, for a before/after).
-if [ -n "${CORSGATE_BIN:-}" ]; then
-    corsgate=$CORSGATE_BIN
-else
-    cargo build -q --release -p corsgate-cli
-    corsgate=target/release/corsgate
-fi
-
-dir=$(mktemp -d)
-pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$dir"
-}
-trap cleanup EXIT
-
-# A loopback port nothing listens on (bash's /dev/tcp fails to connect to it).
-free_port() {
-    local port
-    while :; do
-        port=$((20000 + RANDOM % 40000))
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-            echo "$port"
-            return
-        fi
-    done
-}
-
-wait_listening() { # port
-    for _ in $(seq 100); do
-        if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-        sleep 0.05
-    done
-    echo "scripts/loadtest.sh: nothing listens on 127.0.0.1:$1" >&2
-    exit 1
-}
+# $corsgate, $dir (removed on exit with every pid in `pids`), free_port, wait_listening,
+# nginx_common, write_upstream_conf.
+. scripts/proxy-common.sh
 
 upstream_port=$(free_port)
 nginx_port=$(free_port)
 corsgate_port=$(free_port)
 
-# Shared by both nginx processes: no daemon, files in the temporary directory.
-common() { # name
-    cat <<EOF
-worker_processes 1;
-daemon off;
-pid $dir/$1.pid;
-error_log $dir/$1.error.log warn;
-events { worker_connections 4096; }
-EOF
-}
-temp_paths="client_body_temp_path $dir; proxy_temp_path $dir; fastcgi_temp_path $dir; uwsgi_temp_path $dir; scgi_temp_path $dir;"
-
 # The upstream both proxies forward to: a process of its own, so each proxy pays the same
 # hand-over to another process per request.
-{
-    common upstream
-    cat <<EOF
-http {
-    $temp_paths
-    access_log off;
-    server {
-        listen 127.0.0.1:$upstream_port;
-        location / { return 200 "ok\n"; }
-    }
-}
-EOF
-} >"$dir/upstream.conf"
+write_upstream_conf "$upstream_port"
 
 # nginx as the CORS proxy: the usual recipe, with `always` so errors carry the headers too,
 # the allowed origins in a lookup table (not a chain of ifs), its access log on.
 {
-    common proxy
+    nginx_common proxy
     cat <<EOF
 http {
     $temp_paths

@@ -27,47 +27,13 @@ for tool in nginx wrk valgrind; do
         exit 2
     }
 done
-if [ -n "${CORSGATE_BIN:-}" ]; then
-    corsgate=$CORSGATE_BIN
-else
-    cargo build --release -q -p corsgate-cli
-    corsgate=target/release/corsgate
-fi
-
-dir=$(mktemp -d)
-pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$dir"
-}
-trap cleanup EXIT
-
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-wait_port() {
-    for _ in $(seq 300); do
-        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-        sleep 0.1
-    done
-    echo "scripts/proxy-instructions.sh: nothing listens on $1 after 30 s" >&2
-    exit 1
-}
+. scripts/proxy-common.sh
 
 upstream=$(free_port)
-cat >"$dir/upstream.conf" <<CONF
-worker_processes 1; daemon off; pid $dir/upstream.pid; error_log $dir/upstream.err warn;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    client_body_temp_path $dir; proxy_temp_path $dir; fastcgi_temp_path $dir; uwsgi_temp_path $dir; scgi_temp_path $dir;
-    server { listen 127.0.0.1:$upstream; location / { return 200 "ok\n"; } }
-}
-CONF
+write_upstream_conf "$upstream"
 nginx -c "$dir/upstream.conf" -p "$dir" &
 pids+=($!)
-wait_port "$upstream"
+wait_listening "$upstream"
 
 headers=(-H "Origin: http://127.0.0.1:5000")
 [ "$kind" = close ] && headers+=(-H "Connection: close")
@@ -88,7 +54,7 @@ count() {
         --allow-origin http://127.0.0.1:5000 --allow-credentials >"$dir/proxy.$n.log" 2>&1 &
     local proxy=$!
     pids+=("$proxy")
-    wait_port "$port"
+    wait_listening "$port" 600
     {
         echo "local n = 0"
         if [ "$kind" = preflight ]; then
