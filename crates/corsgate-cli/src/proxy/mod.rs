@@ -1011,10 +1011,7 @@ async fn forward(
                 })
         } else {
             let (mut parts, body) = outgoing.into_parts();
-            parts.uri = parts
-                .uri
-                .path_and_query()
-                .map_or_else(|| Uri::from_static("/"), |p| Uri::from(p.clone()));
+            parts.uri = origin_form(&parts.uri);
             let outgoing = Request::from_parts(parts, body);
             pinned
                 .send(&shared.connector, &upstream.authority, outgoing)
@@ -1206,9 +1203,7 @@ async fn forward_upgrade(shared: &Shared, mut req: Request<Incoming>, uri: Uri) 
         }
     });
     let (mut parts, _) = req.into_parts();
-    parts.uri = uri
-        .path_and_query()
-        .map_or_else(|| Uri::from_static("/"), |p| Uri::from(p.clone()));
+    parts.uri = origin_form(&uri);
     parts.version = http::Version::HTTP_11;
     let outgoing = Request::from_parts(parts, Full::new(Bytes::new()));
     let mut response =
@@ -1246,6 +1241,13 @@ async fn forward_upgrade(shared: &Shared, mut req: Request<Incoming>, uri: Uri) 
     });
     let (parts, body) = response.into_parts();
     Response::from_parts(parts, body.map_err(BoxError::from).boxed())
+}
+
+/// `uri`'s path and query alone (`/users?x=1`): the request target a
+/// connection of our own to the upstream is sent.
+fn origin_form(uri: &Uri) -> Uri {
+    uri.path_and_query()
+        .map_or_else(|| Uri::from_static("/"), |p| Uri::from(p.clone()))
 }
 
 /// A short JSON error, with the CORS headers so a browser page can read it

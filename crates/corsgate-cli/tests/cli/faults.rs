@@ -91,15 +91,18 @@ fn read_head(stream: &mut TcpStream) -> Option<(String, usize)> {
     }
     let text = String::from_utf8_lossy(&head).to_string();
     let path = text.split(' ').nth(1)?.to_owned();
-    let length = text
-        .lines()
+    Some((path, content_length(&text)))
+}
+
+/// A message head's `Content-Length`, 0 without one.
+fn content_length(head: &str) -> usize {
+    head.lines()
         .find_map(|l| {
             let (name, value) = l.split_once(':')?;
             name.eq_ignore_ascii_case("content-length")
                 .then(|| value.trim().parse().ok())?
         })
-        .unwrap_or(0);
-    Some((path, length))
+        .unwrap_or(0)
 }
 
 fn serve_raw(mut stream: TcpStream, stop: &AtomicBool) {
@@ -900,18 +903,10 @@ fn read_response(stream: &mut TcpStream, limit: Duration) -> String {
     let mut buf = [0u8; 4096];
     loop {
         let text = String::from_utf8_lossy(&out).into_owned();
-        if let Some((head, body)) = text.split_once("\r\n\r\n") {
-            let length = head
-                .lines()
-                .find_map(|l| {
-                    let (name, value) = l.split_once(':')?;
-                    name.eq_ignore_ascii_case("content-length")
-                        .then(|| value.trim().parse::<usize>().ok())?
-                })
-                .unwrap_or(0);
-            if body.len() >= length {
-                return text;
-            }
+        if let Some((head, body)) = text.split_once("\r\n\r\n")
+            && body.len() >= content_length(head)
+        {
+            return text;
         }
         let left = deadline.saturating_duration_since(Instant::now());
         assert!(
