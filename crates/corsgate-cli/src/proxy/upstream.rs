@@ -117,13 +117,7 @@ pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
     // each compared as text with the `Connection` header's tokens, split
     // once (most name nothing but `keep-alive` or `close`, which are no
     // header here; without the header, nothing is allocated).
-    let tokens: Vec<&str> = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
-        .collect();
+    let tokens: Vec<&str> = connection_tokens(headers).collect();
     let listed = |name: &str| tokens.iter().any(|token| token.eq_ignore_ascii_case(name));
     let mut doomed: Vec<HeaderName> = Vec::new();
     let mut upgrade_present = false;
@@ -150,12 +144,17 @@ pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
 /// Whether a request asks to switch protocols (a WebSocket handshake).
 pub(crate) fn is_upgrade(headers: &HeaderMap) -> bool {
     headers.contains_key(header::UPGRADE)
-        && headers
-            .get_all(header::CONNECTION)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
+        && connection_tokens(headers).any(|t| t.eq_ignore_ascii_case("upgrade"))
+}
+
+/// The `Connection` header's tokens, trimmed, over all its lines.
+fn connection_tokens(headers: &HeaderMap) -> impl Iterator<Item = &str> {
+    headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
 }
 
 #[cfg(test)]
