@@ -18,7 +18,7 @@ use fantoccini::{Client, ClientBuilder};
 use serde_json::json;
 
 use super::{Output, Processes, executable, spawn_reporting};
-use crate::support::free_port;
+use crate::support::{free_port, listens};
 
 fn minibrowser() -> PathBuf {
     executable(
@@ -101,7 +101,9 @@ pub(crate) async fn start_webdriver(profile: &Path, accept_insecure: bool) -> (C
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", driver_path.display()));
         let deadline = Instant::now() + Duration::from_secs(20);
         let listening = loop {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            // Its own listener, not another test's server on a port taken
+            // meanwhile (support::wait_listening says why).
+            if listens(driver.id(), port) {
                 break true;
             }
             if matches!(driver.try_wait(), Ok(Some(_))) {

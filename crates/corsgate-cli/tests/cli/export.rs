@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::Request;
@@ -19,7 +19,7 @@ use http_body_util::{BodyExt, Empty};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
-use crate::support::{BIN, Proxy, TempDir, free_port, installed, serve};
+use crate::support::{BIN, Proxy, TempDir, free_port, installed, serve, wait_listening};
 
 /// An edge server `corsgate export` writes for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,21 +90,10 @@ impl Drop for Running {
     }
 }
 
-/// Waits (at most 10 s) until `port` accepts connections; `false` when
-/// the server exited first (it could not bind the port).
+/// Waits (at most 10 s) until the server listens on `port`; `false` when
+/// it exited first (it could not bind the port).
 fn wait_for(port: u16, child: &mut Child, what: &str) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if matches!(child.try_wait(), Ok(Some(_))) {
-            return false;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{what} did not listen within 10 s"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    true
+    wait_listening(child, port, what, Duration::from_secs(10))
 }
 
 /// Caddy with one Caddyfile, its state kept in the test's folder.
@@ -688,6 +677,24 @@ allow_credentials = true
 /// comments say, pass `nginx -t` and serve; the same policy gives the same
 /// bytes; `--explain` names the settings; a policy nginx cannot express is
 /// refused with the setting, nothing written.
+/// An edge server that could not bind its port (another test's server
+/// took it after it was chosen free) is not taken for listening on it: a
+/// CI run once asked nginx's port after the other server had gone, and
+/// failed to connect.
+#[test]
+fn a_port_someone_else_listens_on_is_not_the_servers() {
+    let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = held.local_addr().unwrap().port();
+    let server = format!("server {{\n    listen 127.0.0.1:{port};\n    return 204;\n}}\n");
+    assert!(
+        Nginx::start(&server, port).is_none(),
+        "nginx could not bind port {port}, which this test holds, yet was taken for listening"
+    );
+    let proxy = Proxy::start(&["--upstream", "http://127.0.0.1:9"]);
+    assert!(crate::support::listens(proxy.child.id(), proxy.addr.port()));
+    assert!(!crate::support::listens(proxy.child.id(), port));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_snippet_is_valid_deterministic_and_explained() {
     let dir = TempDir::new("export-snippet");

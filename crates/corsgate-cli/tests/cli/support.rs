@@ -386,6 +386,81 @@ pub(crate) fn free_port() -> u16 {
         .expect("a free loopback port")
 }
 
+/// Waits (at most `within`) until `child` listens on loopback `port`:
+/// `true` once a listening socket on that port is one of the child's
+/// (or its children's) open files, `false` when the child exits first
+/// (it could not bind the port).
+///
+/// Connecting to the port would not tell: the port chosen free may have
+/// been taken by another test's server meanwhile (the child then fails to
+/// bind it, and nginx keeps retrying for 2.5 s before it exits, while the
+/// connection reaches the other server), and a connection to a port no one
+/// listens on can even connect to itself. So the kernel's table of
+/// listening sockets (`/proc/net/tcp`) is read instead.
+pub(crate) fn wait_listening(child: &mut Child, port: u16, what: &str, within: Duration) -> bool {
+    let deadline = Instant::now() + within;
+    loop {
+        if listens(child.id(), port) {
+            return true;
+        }
+        if matches!(child.try_wait(), Ok(Some(_))) {
+            return false;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what} did not listen on port {port} within {within:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Whether process `pid` or one of its children holds a socket listening
+/// on TCP `port` (IPv4 or IPv6), read from `/proc` (the tests run on Linux).
+pub(crate) fn listens(pid: u32, port: u16) -> bool {
+    let inodes: Vec<String> = ["/proc/net/tcp", "/proc/net/tcp6"]
+        .iter()
+        .filter_map(|table| std::fs::read_to_string(table).ok())
+        .flat_map(|table| {
+            table
+                .lines()
+                .skip(1)
+                .filter_map(|line| {
+                    // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
+                    let fields: Vec<&str> = line.split_whitespace().collect();
+                    let local_port = fields.get(1)?.rsplit(':').next()?;
+                    let listening = *fields.get(3)? == "0A";
+                    let inode = fields.get(9)?;
+                    (listening && u16::from_str_radix(local_port, 16).ok()? == port)
+                        .then(|| format!("socket:[{inode}]"))
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    if inodes.is_empty() {
+        return false;
+    }
+    let mut pids = vec![pid.to_string()];
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .into_iter()
+        .flatten();
+    for task in tasks.flatten() {
+        let children = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+        pids.extend(children.split_whitespace().map(str::to_owned));
+    }
+    pids.iter().any(|pid| {
+        let fds = std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .into_iter()
+            .flatten();
+        fds.flatten().any(|fd| {
+            std::fs::read_link(fd.path()).is_ok_and(|target| {
+                inodes
+                    .iter()
+                    .any(|inode| target.as_os_str() == inode.as_str())
+            })
+        })
+    })
+}
+
 /// A program from a Debian package that tests run: `env`'s path, or the
 /// first of `defaults` that exists. A missing one fails the test, saying
 /// what to install: `needed_by` names the tests, `afterword` may add a way
