@@ -19,7 +19,7 @@ use http_body_util::{BodyExt, Empty};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
-use crate::support::{BIN, Proxy, TempDir, free_port, installed, serve, wait_listening};
+use crate::support::{BIN, Proxy, TempDir, free_port, installed, listens, serve, wait_listening};
 
 /// An edge server `corsgate export` writes for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,6 +81,25 @@ impl Target {
 struct Running {
     child: Child,
     _dir: TempDir,
+}
+
+impl Running {
+    /// Whether the server still runs and listens on `listen`'s port, for a
+    /// failure's message.
+    fn state(&mut self, listen: &str) -> String {
+        let port: u16 = listen.rsplit(':').next().unwrap().parse().unwrap();
+        match self.child.try_wait() {
+            Ok(Some(status)) => format!("it has exited: {status}"),
+            _ => format!(
+                "it runs, and {} on port {port}",
+                if listens(self.child.id(), port) {
+                    "listens"
+                } else {
+                    "does not listen"
+                }
+            ),
+        }
+    }
 }
 
 impl Drop for Running {
@@ -246,7 +265,8 @@ struct Answer {
     upstream_called: bool,
 }
 
-async fn ask(base: &str, case: &Case, reached: &Mutex<BTreeSet<String>>) -> Answer {
+/// Sends `case` to `base`; an error says why it got no answer.
+async fn ask(base: &str, case: &Case, reached: &Mutex<BTreeSet<String>>) -> Result<Answer, String> {
     let mut request: http::Request<Empty<bytes::Bytes>> = case.request();
     *request.uri_mut() = format!("{base}{}", case.request.path).parse().unwrap();
     request
@@ -256,8 +276,8 @@ async fn ask(base: &str, case: &Case, reached: &Mutex<BTreeSet<String>>) -> Answ
     let client = Client::builder(TokioExecutor::new()).build_http();
     let response = tokio::time::timeout(Duration::from_secs(10), client.request(request))
         .await
-        .unwrap_or_else(|_| panic!("row {}: no answer from {base} in 10 s", case.name))
-        .unwrap_or_else(|e| panic!("row {}: {base}: {e}", case.name));
+        .map_err(|_| format!("row {}: no answer from {base} in 10 s", case.name))?
+        .map_err(|e| format!("row {}: {base}: {e:?}", case.name))?;
     let status = response.status().as_u16();
     let headers = response.headers().clone();
     let _ = response.into_body().collect().await;
@@ -282,11 +302,11 @@ async fn ask(base: &str, case: &Case, reached: &Mutex<BTreeSet<String>>) -> Answ
         // the empty list); nginx's add_header never sends an empty value.
         .filter(|(name, value)| !(value.is_empty() && LISTS.contains(&name.as_str())))
         .collect();
-    Answer {
+    Ok(Answer {
         status,
         cors,
         upstream_called: reached.lock().unwrap().contains(&case.name),
-    }
+    })
 }
 
 /// `edge`'s CORS headers with its `Vary` replaced by `proxy`'s when both
@@ -450,7 +470,8 @@ async fn every_conformance_row(target: Target) {
             refused.push((case.name.clone(), stderr));
             continue;
         }
-        let (edge, listen, text) = target.serve(|port| export_on(&format!("127.0.0.1:{port}")).1);
+        let (mut edge, listen, text) =
+            target.serve(|port| export_on(&format!("127.0.0.1:{port}")).1);
         let mut proxy_args = vec![
             "--upstream",
             upstream.as_str(),
@@ -459,8 +480,12 @@ async fn every_conformance_row(target: Target) {
         ];
         proxy_args.extend(risks.iter().map(String::as_str));
         let proxy = Proxy::start(&proxy_args);
-        let by_proxy = ask(&format!("http://{}", proxy.addr), case, &reached).await;
-        let mut by_edge = ask(&format!("http://{listen}"), case, &reached).await;
+        let by_proxy = ask(&format!("http://{}", proxy.addr), case, &reached)
+            .await
+            .unwrap_or_else(|e| panic!("corsgate proxy: {e}\n{}", proxy.stderr()));
+        let mut by_edge = ask(&format!("http://{listen}"), case, &reached)
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}\n{}", target.name(), edge.state(&listen)));
         drop(edge);
         if target == Target::Caddy {
             // Caddy writes its `Vary: Origin` line before the upstream's
