@@ -950,41 +950,50 @@ async fn forward(
 
     // Only the path and query are forwarded, to a configured upstream: the
     // proxy is never an open proxy, whatever authority the request names.
-    let path_and_query = req
-        .uri()
-        .path_and_query()
-        .map_or("/", |p| p.as_str())
-        .to_owned();
-    let uri = match Uri::builder()
-        .scheme(if upstream.tls { "https" } else { "http" })
-        .authority(upstream.authority.clone())
-        .path_and_query(path_and_query)
-        .build()
-    {
-        Ok(uri) => uri,
-        Err(_) => {
-            return failure(
-                StatusCode::BAD_REQUEST,
-                "bad_request",
-                "the request target is not a valid path",
-            );
-        }
-    };
-    let client_version = req.version();
-    let upgrade = is_upgrade(req.headers());
+    // An HTTP/1 client sends just those (origin form): that target is kept.
     let original_host = req.headers().get(header::HOST).cloned().or_else(|| {
         req.uri()
             .authority()
             .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
     });
+    let target = if req.uri().scheme().is_none() && req.uri().authority().is_none() {
+        std::mem::take(req.uri_mut())
+    } else {
+        origin_form(req.uri())
+    };
+    let client_version = req.version();
+    let upgrade = is_upgrade(req.headers());
     let headers = req.headers_mut();
     strip_hop_by_hop(headers, upgrade);
     add_forwarding_headers(headers, peer, original_host.as_ref(), shared.listen_tls);
-    if (!shared.preserve_host || original_host.is_none())
-        && let Ok(host) = HeaderValue::from_str(upstream.authority.as_str())
-    {
-        headers.insert(header::HOST, host);
+    if !shared.preserve_host || original_host.is_none() {
+        headers.insert(header::HOST, upstream.host.clone());
     }
+    // The pool (https upstreams, HTTP/2 clients) and the upgrade's own
+    // connection need the whole URL; a pinned connection, the target alone.
+    let pooled = upstream.tls || client_version == http::Version::HTTP_2;
+    let uri = if upgrade || pooled {
+        let mut parts = http::uri::Parts::default();
+        parts.scheme = Some(if upstream.tls {
+            http::uri::Scheme::HTTPS
+        } else {
+            http::uri::Scheme::HTTP
+        });
+        parts.authority = Some(upstream.authority.clone());
+        parts.path_and_query = target.into_parts().path_and_query;
+        match Uri::from_parts(parts) {
+            Ok(uri) => uri,
+            Err(_) => {
+                return failure(
+                    StatusCode::BAD_REQUEST,
+                    "bad_request",
+                    "the request target is not a valid path",
+                );
+            }
+        }
+    } else {
+        target
+    };
     if upgrade {
         return forward_upgrade(shared, req, uri).await;
     }
@@ -1000,7 +1009,7 @@ async fn forward(
     // body has been forwarded whole (the body guards itself against a
     // client that stalls). An upstream may answer before that.
     let request = async {
-        if upstream.tls || client_version == http::Version::HTTP_2 {
+        if pooled {
             shared
                 .client
                 .request(outgoing)
@@ -1010,9 +1019,6 @@ async fn forward(
                     error: e.into(),
                 })
         } else {
-            let (mut parts, body) = outgoing.into_parts();
-            parts.uri = origin_form(&parts.uri);
-            let outgoing = Request::from_parts(parts, body);
             pinned
                 .send(&shared.connector, &upstream.authority, outgoing)
                 .await

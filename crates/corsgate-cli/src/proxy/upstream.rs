@@ -11,6 +11,8 @@ pub(crate) struct Upstream {
     /// `https://`: TLS to the upstream, SNI and certificate check by its host.
     pub(crate) tls: bool,
     pub(crate) display: String,
+    /// The `Host` header for it: its authority, made once.
+    pub(crate) host: HeaderValue,
 }
 
 /// The upstreams, longest prefix first.
@@ -27,8 +29,14 @@ impl Upstreams {
                 Some((prefix, url)) if prefix.starts_with('/') => (prefix.to_owned(), url),
                 _ => ("/".to_owned(), value.as_str()),
             };
-            match parse_url(url) {
-                Ok((tls, authority)) => {
+            let parsed = parse_url(url).and_then(|(tls, authority)| {
+                // An authority's characters are all allowed in a header value.
+                HeaderValue::from_str(authority.as_str())
+                    .map(|host| (tls, authority, host))
+                    .map_err(|_| "its host and port cannot be a `Host` header".to_owned())
+            });
+            match parsed {
+                Ok((tls, authority, host)) => {
                     if upstreams.iter().any(|u: &Upstream| u.prefix == prefix) {
                         errors.push(format!(
                             "`--upstream {value}`: the prefix `{prefix}` is given twice"
@@ -39,6 +47,7 @@ impl Upstreams {
                         display: format!("{}://{authority}", if tls { "https" } else { "http" }),
                         authority,
                         tls,
+                        host,
                     });
                 }
                 Err(problem) => errors.push(format!("`--upstream {value}`: {problem}")),

@@ -66,6 +66,11 @@ async fn start_upstream() -> Upstream {
                 "slow"
             }),
         )
+        // The request target as the upstream received it.
+        .route(
+            "/target",
+            get(|uri: axum::http::Uri| async move { uri.to_string() }),
+        )
         .route(
             "/headers",
             get(|headers: HeaderMap| async move {
@@ -456,6 +461,30 @@ async fn it_is_not_an_open_proxy() {
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert!(answer.ends_with(r#"["ada","grace"]"#), "{answer}");
     assert_eq!(up.hits.load(Ordering::SeqCst), 1);
+    // The upstream gets the path and query alone (origin form), from a
+    // request in absolute form as from one in origin form, in HTTP/1 and 2.
+    for target in ["http://example.com/target?a=1&b=%20", "/target?a=1&b=%20"] {
+        let mut stream = tokio::net::TcpStream::connect(proxy.addr).await.unwrap();
+        let request =
+            format!("GET {target} HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await.unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200"), "{target}: {answer}");
+        assert!(
+            answer.ends_with("\r\n\r\n/target?a=1&b=%20"),
+            "{target}: {answer}"
+        );
+    }
+    let client = Client::builder(TokioExecutor::new())
+        .http2_only(true)
+        .build_http::<http_body_util::Empty<Bytes>>();
+    let response = client
+        .get(proxy.url("/target?a=1&b=%20").parse().unwrap())
+        .await
+        .unwrap();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(body, "/target?a=1&b=%20");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
