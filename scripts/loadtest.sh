@@ -131,12 +131,13 @@ for port in "$nginx_port" "$corsgate_port"; do
     done
 done
 
-# Process-wide CPU time (user + system) in clock ticks.
-ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+# Process-wide CPU time in clock ticks: "user system".
+ticks() { awk '{ print $14, $15 }' "/proc/$1/stat"; }
 tck=$(getconf CLK_TCK)
 
-# wrk's output -> "requests/s p50_ms p99_ms cpu_us_per_request" (the CPU time the proxy process
-# spent per request during the run: steadier than requests/s on a noisy machine)
+# wrk's output -> "requests/s p50_ms p99_ms cpu_us user_us system_us" (the CPU time the proxy
+# process spent per request during the run, and its user and kernel parts: steadier than
+# requests/s on a noisy machine; the kernel part is what no user-space work can remove)
 measure() { # port kind pid
     local script=() before after
     [ "$2" = preflight ] && script=(-s "$dir/preflight.lua")
@@ -144,7 +145,7 @@ measure() { # port kind pid
     taskset -c 1 wrk -t1 -c"$connections" -d"${seconds}s" --latency "${script[@]}" \
         -H "Origin: $origin" "http://127.0.0.1:$1/users" >"$dir/wrk.out"
     after=$(ticks "$3")
-    awk -v cpu=$((after - before)) -v tck="$tck" '
+    awk -v before="$before" -v after="$after" -v tck="$tck" '
         function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
         $1 == "50%" { p50 = ms($2) }
         $1 == "99%" { p99 = ms($2) }
@@ -153,15 +154,17 @@ measure() { # port kind pid
         /Non-2xx/ { bad = "non-2xx answers: " $NF }
         /Socket errors/ { bad = $0 }
         END {
+            split(before, b, " "); split(after, a, " ")
+            user = a[1] - b[1]; sys = a[2] - b[2]; per = 1e6 / tck / n
             if (bad || rps + 0 == 0 || n + 0 == 0) { print "scripts/loadtest.sh: wrk: " (bad ? bad : "no requests") > "/dev/stderr"; exit 1 }
-            printf "%s %.3f %.3f %.2f\n", rps, p50, p99, cpu * 1e6 / tck / n
+            printf "%s %.3f %.3f %.2f %.2f %.2f\n", rps, p50, p99, (user + sys) * per, user * per, sys * per
         }' "$dir/wrk.out"
 }
 
 median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 nginx_worker=$(pgrep -P "$nginx_master" | head -1)
-echo "| request | nginx req/s | corsgate req/s | corsgate ÷ nginx | nginx p50 / p99 | corsgate p50 / p99 | CPU µs per request: nginx, corsgate |"
+echo "| request | nginx req/s | corsgate req/s | corsgate ÷ nginx | nginx p50 / p99 | corsgate p50 / p99 | CPU µs per request (user + kernel): nginx, corsgate |"
 echo "|---|---:|---:|---:|---:|---:|---:|"
 for kind in get preflight; do
     : >"$dir/nginx.$kind"
@@ -178,9 +181,13 @@ for kind in get preflight; do
     c_p99=$(cut -d' ' -f3 "$dir/corsgate.$kind" | median)
     n_cpu=$(cut -d' ' -f4 "$dir/nginx.$kind" | median)
     c_cpu=$(cut -d' ' -f4 "$dir/corsgate.$kind" | median)
+    n_usr=$(cut -d' ' -f5 "$dir/nginx.$kind" | median)
+    c_usr=$(cut -d' ' -f5 "$dir/corsgate.$kind" | median)
+    n_sys=$(cut -d' ' -f6 "$dir/nginx.$kind" | median)
+    c_sys=$(cut -d' ' -f6 "$dir/corsgate.$kind" | median)
     awk -v k="$kind" -v nr="$n_rps" -v cr="$c_rps" -v n50="$n_p50" -v c50="$c_p50" -v n99="$n_p99" -v c99="$c_p99" \
-        -v ncpu="$n_cpu" -v ccpu="$c_cpu" \
-        'BEGIN { printf "| %s | %.0f | %.0f | **%.2f** | %.2f / %.2f ms | %.2f / %.2f ms | %.1f, %.1f |\n", k, nr, cr, cr / nr, n50, n99, c50, c99, ncpu, ccpu }'
+        -v ncpu="$n_cpu" -v ccpu="$c_cpu" -v nu="$n_usr" -v cu="$c_usr" -v ns="$n_sys" -v cs="$c_sys" \
+        'BEGIN { printf "| %s | %.0f | %.0f | **%.2f** | %.2f / %.2f ms | %.2f / %.2f ms | %.1f (%.1f + %.1f), %.1f (%.1f + %.1f) |\n", k, nr, cr, cr / nr, n50, n99, c50, c99, ncpu, nu, ns, ccpu, cu, cs }'
 done
 
 # Memory per idle connection: the proxy's resident set before and after `idle` connections
