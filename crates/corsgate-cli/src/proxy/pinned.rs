@@ -15,15 +15,24 @@
 //! one request per connection (`Connection: close`) would otherwise cost a
 //! new upstream connection per request.
 //!
+//! An upstream may close a kept connection (its keep-alive timeout) just
+//! as a request is written to it. A request it did not take goes on a new
+//! connection; one it took is sent again only if that is safe: no body, an
+//! idempotent method, and the connection had been idle long enough to have
+//! timed out ([`MAY_HAVE_TIMED_OUT`]), so the copy this needs is not made on
+//! a busy connection.
+//!
 //! https upstreams and HTTP/2 clients (whose requests come concurrently)
 //! keep the pool.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use http::uri::Authority;
-use http::{Request, Response, Uri};
-use hyper::body::Incoming;
+use http::{Method, Request, Response, Uri};
+use http_body_util::BodyExt;
+use hyper::body::{Body as _, Incoming};
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::client::legacy::connect::HttpConnector;
 use tower::ServiceExt;
@@ -31,9 +40,24 @@ use tracing::debug;
 
 use super::{Body, BoxError};
 
+/// How long a kept connection must have been idle before a request sent on
+/// it is copied, to be sent again should the upstream close the connection
+/// instead of answering. Upstreams close idle connections after seconds
+/// (gunicorn 2 s, uvicorn and Node.js 5 s, nginx 75 s); a connection in use
+/// more often than this is not closed by a timeout, and its requests are not
+/// copied.
+const MAY_HAVE_TIMED_OUT: Duration = Duration::from_secs(1);
+
+/// An upstream connection not in use, and since when.
+struct Kept {
+    authority: Authority,
+    sender: SendRequest<Body>,
+    since: Instant,
+}
+
 /// The upstream connections of one client connection, by authority.
 pub(crate) struct Pinned {
-    kept: Mutex<Vec<(Authority, SendRequest<Body>)>>,
+    kept: Mutex<Vec<Kept>>,
     /// Where they go when the client connection closes.
     idle: Arc<Idle>,
 }
@@ -42,7 +66,7 @@ pub(crate) struct Pinned {
 /// last; at most [`Idle::MOST`] (then the oldest is closed).
 #[derive(Default)]
 pub(crate) struct Idle {
-    kept: Mutex<VecDeque<(Authority, SendRequest<Body>)>>,
+    kept: Mutex<VecDeque<Kept>>,
 }
 
 impl Idle {
@@ -50,34 +74,34 @@ impl Idle {
 
     /// The newest connection to `authority` that can take a request now;
     /// the others to it met on the way (closed, or still busy) are closed.
-    fn take(&self, authority: &Authority) -> Option<SendRequest<Body>> {
+    fn take(&self, authority: &Authority) -> Option<Kept> {
         let mut kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
-        while let Some(at) = kept.iter().rposition(|(a, _)| a == authority) {
-            let (_, sender) = kept.remove(at)?;
-            if sender.is_ready() {
-                return Some(sender);
+        while let Some(at) = kept.iter().rposition(|k| k.authority == *authority) {
+            let one = kept.remove(at)?;
+            if one.sender.is_ready() {
+                return Some(one);
             }
         }
         None
     }
 
-    fn put(&self, authority: Authority, sender: SendRequest<Body>) {
-        if sender.is_closed() {
+    fn put(&self, one: Kept) {
+        if one.sender.is_closed() {
             return;
         }
         let mut kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
         if kept.len() >= Self::MOST {
             kept.pop_front();
         }
-        kept.push_back((authority, sender));
+        kept.push_back(one);
     }
 }
 
 impl Drop for Pinned {
     fn drop(&mut self) {
         let kept = self.kept.get_mut().unwrap_or_else(PoisonError::into_inner);
-        for (authority, sender) in kept.drain(..) {
-            self.idle.put(authority, sender);
+        for one in kept.drain(..) {
+            self.idle.put(one);
         }
     }
 }
@@ -106,28 +130,46 @@ impl Pinned {
     ///
     /// A kept connection the upstream closed meanwhile is replaced: if the
     /// request was not written to it, it goes on a new connection (what the
-    /// pool does too). A request written to a connection that then fails is
-    /// not sent again (it may not be idempotent): that is the caller's 502.
+    /// pool does too). A request written to a kept connection that the
+    /// upstream then closed without answering is sent again on a new one if
+    /// that is safe ([`resendable`]); otherwise (it may have been acted on)
+    /// that is the caller's 502.
     pub(crate) async fn send(
         &self,
         connector: &HttpConnector,
         authority: &Authority,
         mut request: Request<Body>,
     ) -> Result<Response<Incoming>, SendError> {
-        if let Some(mut sender) = self.take(authority) {
+        if let Some(Kept {
+            mut sender, since, ..
+        }) = self.take(authority)
+        {
             // Ready once the previous response's body has been read.
             if sender.ready().await.is_ok() {
+                let copy = if since.elapsed() >= MAY_HAVE_TIMED_OUT {
+                    resendable(&request)
+                } else {
+                    None
+                };
                 match sender.try_send_request(request).await {
                     Ok(response) => {
                         self.keep(authority, sender);
                         return Ok(response);
                     }
-                    Err(mut e) => match e.take_message() {
-                        Some(unsent) => {
+                    Err(mut e) => match (e.take_message(), copy) {
+                        (Some(unsent), _) => {
                             debug!("kept upstream connection closed: {}", e.error());
                             request = unsent;
                         }
-                        None => {
+                        (None, Some(copy)) if closed_unanswered(e.error()) => {
+                            debug!(
+                                "kept upstream connection closed instead of answering, \
+                                 sending the request again: {}",
+                                e.error()
+                            );
+                            request = copy;
+                        }
+                        (None, _) => {
                             return Err(SendError {
                                 connect: false,
                                 error: e.into_error().into(),
@@ -148,23 +190,67 @@ impl Pinned {
 
     /// This client connection's connection to `authority`, else one an
     /// earlier client connection left.
-    fn take(&self, authority: &Authority) -> Option<SendRequest<Body>> {
+    fn take(&self, authority: &Authority) -> Option<Kept> {
         let own = {
             let mut kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
             kept.iter()
-                .position(|(a, _)| a == authority)
-                .map(|at| kept.swap_remove(at).1)
+                .position(|k| k.authority == *authority)
+                .map(|at| kept.swap_remove(at))
         };
         match own {
-            Some(sender) if !sender.is_closed() => Some(sender),
+            Some(one) if !one.sender.is_closed() => Some(one),
             _ => self.idle.take(authority),
         }
     }
 
+    /// Keeps the connection, in use until the response's body is read (so
+    /// its idle time is counted from the response's head: at most longer
+    /// than it really was idle, which costs only a needless copy).
     fn keep(&self, authority: &Authority, sender: SendRequest<Body>) {
         let mut kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
-        kept.push((authority.clone(), sender));
+        kept.push(Kept {
+            authority: authority.clone(),
+            sender,
+            since: Instant::now(),
+        });
     }
+}
+
+/// A copy of `request` to send again, if sending it twice is safe: it has
+/// no body, and its method is idempotent (RFC 9110 § 9.2.2), so an upstream
+/// that acted on the first one before closing acts the same on the second.
+fn resendable(request: &Request<Body>) -> Option<Request<Body>> {
+    let idempotent = matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE | Method::TRACE
+    );
+    if !idempotent || !request.body().is_end_stream() {
+        return None;
+    }
+    let mut copy = Request::new(
+        http_body_util::Empty::new()
+            .map_err(|never| match never {})
+            .boxed(),
+    );
+    *copy.method_mut() = request.method().clone();
+    *copy.uri_mut() = request.uri().clone();
+    *copy.version_mut() = request.version();
+    *copy.headers_mut() = request.headers().clone();
+    Some(copy)
+}
+
+/// Whether the upstream closed the connection before its answer's head was
+/// complete (hyper's "connection closed before message completed"), or
+/// reset it: as nginx's `proxy_next_upstream error`, a request safe to send
+/// twice is then sent again.
+fn closed_unanswered(error: &hyper::Error) -> bool {
+    use std::io::ErrorKind::{BrokenPipe, ConnectionAborted, ConnectionReset};
+    error.is_incomplete_message()
+        || std::iter::successors(Some(error as &(dyn std::error::Error + 'static)), |e| {
+            e.source()
+        })
+        .filter_map(|e| e.downcast_ref::<std::io::Error>())
+        .any(|e| matches!(e.kind(), ConnectionReset | ConnectionAborted | BrokenPipe))
 }
 
 /// A new HTTP/1.1 connection to `authority`, its I/O driven by a task of
@@ -197,4 +283,49 @@ async fn connect(
         }
     });
     Ok(sender)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(method: Method, body: &'static str) -> Request<Body> {
+        let body = http_body_util::Full::new(bytes::Bytes::from_static(body.as_bytes()))
+            .map_err(|never| match never {})
+            .boxed();
+        let mut request = Request::new(body);
+        *request.method_mut() = method;
+        *request.uri_mut() = Uri::from_static("/items?page=2");
+        *request.version_mut() = http::Version::HTTP_11;
+        request
+            .headers_mut()
+            .insert("x-request-id", http::HeaderValue::from_static("7"));
+        request
+    }
+
+    #[test]
+    fn only_a_bodiless_request_with_an_idempotent_method_is_copied_to_send_again() {
+        for method in [
+            Method::GET,
+            Method::HEAD,
+            Method::OPTIONS,
+            Method::PUT,
+            Method::DELETE,
+        ] {
+            let original = request(method.clone(), "");
+            let copy = resendable(&original).unwrap_or_else(|| panic!("{method} is copied"));
+            assert_eq!(copy.method(), original.method());
+            assert_eq!(copy.uri(), original.uri());
+            assert_eq!(copy.version(), original.version());
+            assert_eq!(copy.headers(), original.headers());
+            assert!(copy.body().is_end_stream());
+        }
+        for method in [Method::POST, Method::PATCH, Method::CONNECT] {
+            assert!(
+                resendable(&request(method.clone(), "")).is_none(),
+                "{method}"
+            );
+        }
+        assert!(resendable(&request(Method::PUT, "{}")).is_none(), "a body");
+    }
 }

@@ -107,13 +107,20 @@ fn content_length(head: &str) -> usize {
 
 fn serve_raw(mut stream: TcpStream, stop: &AtomicBool) {
     let _ = stream.set_read_timeout(Some(Duration::from_secs(20)));
+    let mut served = 0;
     while let Some((path, length)) = read_head(&mut stream) {
         let mut body = vec![0u8; length];
         if stream.read_exact(&mut body).is_err() {
             return;
         }
+        served += 1;
         let reply: Vec<u8> = match path.as_str() {
             "/ok" => b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".to_vec(),
+            // Answered on a new connection; on a kept one the upstream
+            // closes it instead, as if its keep-alive timeout ran out just
+            // as the request came.
+            "/ok-once" if served > 1 => return,
+            "/ok-once" => b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".to_vec(),
             // Kept alive, then closed by the upstream while idle.
             "/ok-then-close" => {
                 let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
@@ -989,6 +996,44 @@ fn issue_13_a_closed_client_connection_passes_its_upstream_connection_on() {
         "{} upstream connections for 5 requests on 5 client connections",
         up.accepted()
     );
+}
+
+// A kept upstream connection can be closed by the upstream (its keep-alive
+// timeout) just as a request is written to it: a request without a body
+// and with an idempotent method is then sent again on a new connection
+// (as nginx does); any other gets its 502, since the upstream may have
+// acted on it.
+#[test]
+fn issue_13_a_kept_connection_closed_as_the_request_came_is_retried_if_safe() {
+    let up = RawUpstream::start();
+    let proxy = proxy_for(&up, &[]);
+    let mut client = TcpStream::connect(proxy.addr).unwrap();
+    client.write_all(&keep_alive_get("/ok-once")).unwrap();
+    let reply = read_response(&mut client, Duration::from_secs(5));
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    // Idle long enough for an upstream to time the connection out.
+    thread::sleep(Duration::from_millis(1200));
+    client.write_all(&keep_alive_get("/ok-once")).unwrap();
+    let reply = read_response(&mut client, Duration::from_secs(5));
+    assert!(
+        reply.starts_with("HTTP/1.1 200"),
+        "a GET on a kept connection the upstream closed: {reply}\n{}",
+        proxy.stderr()
+    );
+    assert_eq!(up.accepted(), 2, "sent again on a new connection");
+
+    thread::sleep(Duration::from_millis(1200));
+    let post = format!(
+        "POST /ok-once HTTP/1.1\r\nHost: x\r\nOrigin: {ORIGIN}\r\nContent-Length: 2\r\n\r\nhi"
+    );
+    client.write_all(post.as_bytes()).unwrap();
+    let reply = read_response(&mut client, Duration::from_secs(5));
+    assert!(
+        reply.starts_with("HTTP/1.1 502"),
+        "a POST is not sent twice: {reply}\n{}",
+        proxy.stderr()
+    );
+    assert_eq!(up.accepted(), 2);
 }
 
 // Issue #13: a kept upstream connection the upstream closed while idle is
