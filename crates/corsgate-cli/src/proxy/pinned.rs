@@ -203,9 +203,10 @@ impl Pinned {
         }
     }
 
-    /// Keeps the connection, in use until the response's body is read (so
-    /// its idle time is counted from the response's head: at most longer
-    /// than it really was idle, which costs only a needless copy).
+    /// Keeps the connection, which stays in use until the response's body
+    /// is read: its idle time is counted from the response's head, so it can
+    /// read longer than the connection was really idle — which costs at most
+    /// a needless copy, never a missed one.
     fn keep(&self, authority: &Authority, sender: SendRequest<Body>) {
         let mut kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
         kept.push(Kept {

@@ -698,14 +698,9 @@ allow_credentials = true
     assert!(differences.is_empty(), "{}", differences.join("\n"));
 }
 
-/// The snippet (no --upstream/--listen): its two parts, placed where its
-/// comments say, pass `nginx -t` and serve; the same policy gives the same
-/// bytes; `--explain` names the settings; a policy nginx cannot express is
-/// refused with the setting, nothing written.
 /// An edge server that could not bind its port (another test's server
-/// took it after it was chosen free) is not taken for listening on it: a
-/// CI run once asked nginx's port after the other server had gone, and
-/// failed to connect.
+/// took it after it was chosen free) is not taken for listening on it —
+/// the likely cause of a CI run that could not connect to nginx's port.
 #[test]
 fn a_port_someone_else_listens_on_is_not_the_servers() {
     let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -716,10 +711,14 @@ fn a_port_someone_else_listens_on_is_not_the_servers() {
         "nginx could not bind port {port}, which this test holds, yet was taken for listening"
     );
     let proxy = Proxy::start(&["--upstream", "http://127.0.0.1:9"]);
-    assert!(crate::support::listens(proxy.child.id(), proxy.addr.port()));
-    assert!(!crate::support::listens(proxy.child.id(), port));
+    assert!(listens(proxy.child.id(), proxy.addr.port()));
+    assert!(!listens(proxy.child.id(), port));
 }
 
+/// The snippet (no --upstream/--listen): its two parts, placed where its
+/// comments say, pass `nginx -t` and serve; the same policy gives the same
+/// bytes; `--explain` names the settings; a policy nginx cannot express is
+/// refused with the setting, nothing written.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_snippet_is_valid_deterministic_and_explained() {
     let dir = TempDir::new("export-snippet");
