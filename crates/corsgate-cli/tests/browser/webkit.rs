@@ -18,7 +18,7 @@ use fantoccini::{Client, ClientBuilder};
 use serde_json::json;
 
 use super::{Output, Processes, executable, spawn_reporting};
-use crate::support::{free_port, listens};
+use crate::support::{free_port, wait_listening};
 
 fn minibrowser() -> PathBuf {
     executable(
@@ -99,22 +99,16 @@ pub(crate) async fn start_webdriver(profile: &Path, accept_insecure: bool) -> (C
         let mut driver = command
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", driver_path.display()));
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let listening = loop {
-            // Its own listener, not another test's server on a port taken
-            // meanwhile (support::wait_listening says why).
-            if listens(driver.id(), port) {
-                break true;
-            }
-            if matches!(driver.try_wait(), Ok(Some(_))) {
-                break false;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "WebKitWebDriver did not listen on port {port} within 20 s"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        };
+        // Its own listener, not another test's server on a port taken
+        // meanwhile (support::wait_listening says why).
+        let listening = tokio::task::block_in_place(|| {
+            wait_listening(
+                &mut driver,
+                port,
+                "WebKitWebDriver",
+                Duration::from_secs(20),
+            )
+        });
         processes.0.push(driver);
         if listening {
             break;
