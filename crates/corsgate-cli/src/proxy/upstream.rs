@@ -122,31 +122,62 @@ fn is_hop_by_hop(name: &HeaderName) -> bool {
 /// Removes hop-by-hop headers, and those the `Connection` header names.
 /// `Upgrade` is removed too unless `keep_upgrade` (a WebSocket handshake).
 pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
-    // Runs twice per proxied request: one pass over the names present,
-    // each compared as text with the `Connection` header's tokens, split
-    // once (most name nothing but `keep-alive` or `close`, which are no
-    // header here; without the header, nothing is allocated).
-    let tokens: Vec<&str> = connection_tokens(headers).collect();
-    let listed = |name: &str| tokens.iter().any(|token| token.eq_ignore_ascii_case(name));
-    let mut doomed: Vec<HeaderName> = Vec::new();
+    // Runs twice per proxied request, so the usual message costs one pass
+    // over the names present and nothing allocated. The `Connection`
+    // header's tokens are read once: the usual ones (`keep-alive`, `close`,
+    // `upgrade`) name no header that is not already handled but one
+    // called `close`; only other tokens are compared with each name. When
+    // no header is doomed but `Connection` itself (`Connection:
+    // keep-alive`, the usual case), it is removed by name; only when more
+    // must go are their names collected.
+    let connection = headers.get_all(header::CONNECTION);
+    let has_connection = connection.iter().next().is_some();
+    let tokens = || {
+        connection
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+    };
+    let usual = tokens().all(|token| {
+        ["keep-alive", "close", "upgrade"]
+            .iter()
+            .any(|usual| token.eq_ignore_ascii_case(usual))
+    });
+    let listed = |name: &HeaderName| {
+        if usual {
+            name.as_str() == "close"
+        } else {
+            tokens().any(|token| token.eq_ignore_ascii_case(name.as_str()))
+        }
+    };
     let mut upgrade_present = false;
+    let mut others = false;
     for name in headers.keys() {
         if name == header::UPGRADE {
             upgrade_present = true;
-        } else if is_hop_by_hop(name) || listed(name.as_str()) {
-            doomed.push(name.clone());
+        } else if name != header::CONNECTION && (is_hop_by_hop(name) || listed(name)) {
+            others = true;
         }
     }
-    if doomed.is_empty() && !upgrade_present {
-        return;
+    if others {
+        let doomed: Vec<HeaderName> = headers
+            .keys()
+            .filter(|&name| name != header::UPGRADE && (is_hop_by_hop(name) || listed(name)))
+            .cloned()
+            .collect();
+        for name in &doomed {
+            headers.remove(name);
+        }
+    } else if has_connection {
+        headers.remove(header::CONNECTION);
     }
-    let upgrade = headers.remove(header::UPGRADE);
-    for name in &doomed {
-        headers.remove(name);
-    }
-    if keep_upgrade && let Some(upgrade) = upgrade {
-        headers.insert(header::UPGRADE, upgrade);
-        headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+    if upgrade_present {
+        let upgrade = headers.remove(header::UPGRADE);
+        if keep_upgrade && let Some(upgrade) = upgrade {
+            headers.insert(header::UPGRADE, upgrade);
+            headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+        }
     }
 }
 
@@ -265,6 +296,33 @@ mod tests {
         none.insert("x-kept", HeaderValue::from_static("1"));
         strip_hop_by_hop(&mut none, true);
         assert_eq!(none.len(), 1);
+        // The usual message: `Connection` alone goes, every line of it.
+        let mut usual = HeaderMap::new();
+        usual.insert("connection", HeaderValue::from_static("keep-alive"));
+        usual.append("connection", HeaderValue::from_static("close"));
+        usual.insert("x-kept", HeaderValue::from_static("1"));
+        usual.insert("content-type", HeaderValue::from_static("text/plain"));
+        strip_hop_by_hop(&mut usual, false);
+        let mut kept = usual.keys().map(HeaderName::as_str).collect::<Vec<_>>();
+        kept.sort_unstable();
+        assert_eq!(kept, ["content-type", "x-kept"]);
+        // `close` names a header too, if one has that name.
+        let mut close = HeaderMap::new();
+        close.insert("connection", HeaderValue::from_static("Close"));
+        close.insert("close", HeaderValue::from_static("1"));
+        close.insert("x-kept", HeaderValue::from_static("1"));
+        strip_hop_by_hop(&mut close, false);
+        assert_eq!(
+            close.keys().map(HeaderName::as_str).collect::<Vec<_>>(),
+            ["x-kept"]
+        );
+        // A header `Connection` names goes even when nothing else marks it.
+        let mut named = HeaderMap::new();
+        named.insert("connection", HeaderValue::from_static("X-Kept"));
+        named.insert("x-kept", HeaderValue::from_static("1"));
+        named.insert("upgrade", HeaderValue::from_static("h2c"));
+        strip_hop_by_hop(&mut named, false);
+        assert!(named.is_empty(), "{named:?}");
 
         let mut ws = HeaderMap::new();
         ws.insert("connection", HeaderValue::from_static("Upgrade"));
