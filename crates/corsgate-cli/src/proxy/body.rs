@@ -11,11 +11,49 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::LengthLimitError;
+use http_body_util::combinators::BoxBody;
 use hyper::body::{Body, Frame, SizeHint};
 use tokio::sync::oneshot;
 use tokio::time::Sleep;
 
+use super::conns::RequestGuard;
+
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A response body that keeps its client connection counted busy until it
+/// is done or dropped: the connection's guard goes with it. (A type of its
+/// own rather than a closure that owns the guard and a second box around
+/// the body, which cost an allocation and a dynamic call per frame.)
+pub(crate) struct Guarded {
+    body: BoxBody<Bytes, BoxError>,
+    _busy: RequestGuard,
+}
+
+impl Guarded {
+    pub(crate) fn new(body: BoxBody<Bytes, BoxError>, busy: RequestGuard) -> Self {
+        Self { body, _busy: busy }
+    }
+}
+
+impl Body for Guarded {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        Pin::new(&mut self.get_mut().body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}
 
 /// What went wrong with the client's body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -151,4 +189,43 @@ pub(crate) fn client_body_problem(
     std::iter::successors(Some(error), |e| e.source())
         .find_map(|e| e.downcast_ref::<ClientBodyError>())
         .map(|e| e.problem)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use bytes::Bytes;
+    use http_body_util::{BodyExt, Full};
+    use hyper::body::Body as _;
+
+    use super::Guarded;
+    use crate::proxy::conns::Tracker;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_guarded_body_is_its_body_and_keeps_the_connection_busy_until_dropped() {
+        let tracker = Tracker::new(100, Duration::from_secs(1), Duration::from_secs(5));
+        tokio::spawn(Arc::clone(&tracker).sweep());
+        let conn = tracker.open();
+        let body = Full::new(Bytes::from_static(b"abc"))
+            .map_err(|never| match never {})
+            .boxed();
+        let mut guarded = Guarded::new(body, conn.request());
+        assert_eq!(guarded.size_hint().exact(), Some(3));
+        assert!(!guarded.is_end_stream());
+        let frame = guarded.frame().await.expect("a frame").expect("no error");
+        assert_eq!(frame.into_data().expect("data"), "abc");
+        assert!(guarded.is_end_stream());
+        assert!(
+            tokio::time::timeout(Duration::from_secs(30), conn.closed())
+                .await
+                .is_err(),
+            "the body is not dropped: the connection is busy"
+        );
+        drop(guarded);
+        tokio::time::timeout(Duration::from_secs(7), conn.closed())
+            .await
+            .expect("idle once the body is gone: closed after the idle timeout");
+    }
 }

@@ -35,7 +35,7 @@ use tokio::net::TcpListener;
 use tower::{Layer, ServiceExt};
 use tracing::{debug, error, info, warn};
 
-use self::body::{ClientBodyProblem, UploadBody, client_body_problem};
+use self::body::{ClientBodyProblem, Guarded, UploadBody, client_body_problem};
 use self::conns::{AcceptBackoff, Conn, Tracker};
 use self::flags::PolicyFlags;
 use self::pinned::{Pinned, SendError};
@@ -855,7 +855,7 @@ async fn handle<S>(
     cors: S,
     conn: Arc<Conn>,
     req: Request<Incoming>,
-) -> Result<Response<Body>, Infallible>
+) -> Result<Response<Guarded>, Infallible>
 where
     S: tower::Service<Request<Incoming>, Response = Response<Body>, Error = Infallible>,
 {
@@ -872,8 +872,10 @@ where
         .get::<Decision>()
         .map_or("-", |d| d.reason().name());
     let latency_ms = log::Millis(start.elapsed());
+    // Visible ASCII as browsers send it; anything else is shown lossily.
     let origin = origin.as_ref().map_or(Cow::Borrowed("-"), |o| {
-        String::from_utf8_lossy(o.as_bytes())
+        o.to_str()
+            .map_or_else(|_| String::from_utf8_lossy(o.as_bytes()), Cow::Borrowed)
     });
     let origin = &*origin;
     let path = uri.path();
@@ -903,14 +905,7 @@ where
             latency_ms,
         });
     }
-    // The closure owns the guard, so it is dropped with the body.
-    Ok(response.map(|body| {
-        body.map_err(move |e| {
-            let _busy = &guard;
-            e
-        })
-        .boxed()
-    }))
+    Ok(response.map(|body| Guarded::new(body, guard)))
 }
 
 /// `peer`: the client's address as an `X-Forwarded-For` value; `pinned`:
