@@ -1095,22 +1095,23 @@ fn add_forwarding_headers(
     const PROTO: http::HeaderName = http::HeaderName::from_static("x-forwarded-proto");
     const HOST: http::HeaderName = http::HeaderName::from_static("x-forwarded-host");
     // The usual request has no `X-Forwarded-For`: the peer's address, made
-    // once per connection, is the whole chain.
-    let chain = if headers.contains_key(&FOR) {
-        let mut chain = headers
-            .get_all(&FOR)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .collect::<Vec<_>>()
-            .join(", ");
-        chain.push_str(", ");
-        chain.push_str(peer.to_str().unwrap_or_default());
-        HeaderValue::from_str(&chain).ok()
-    } else {
-        Some(peer.clone())
-    };
-    if let Some(chain) = chain {
-        headers.insert(&FOR, chain);
+    // once per connection, is the whole chain (one lookup either way).
+    match headers.entry(&FOR) {
+        http::header::Entry::Vacant(vacant) => {
+            vacant.insert(peer.clone());
+        }
+        http::header::Entry::Occupied(mut occupied) => {
+            let mut chain = occupied
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .collect::<Vec<_>>()
+                .join(", ");
+            chain.push_str(", ");
+            chain.push_str(peer.to_str().unwrap_or_default());
+            if let Ok(chain) = HeaderValue::from_str(&chain) {
+                occupied.insert(chain);
+            }
+        }
     }
     headers.insert(
         &PROTO,

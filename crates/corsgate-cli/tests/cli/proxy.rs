@@ -443,6 +443,10 @@ async fn forwarding_headers_and_host() {
         !seen.contains("x-hop"),
         "headers named by Connection are hop-by-hop: {seen}"
     );
+    // Without one, the client's address is the whole chain.
+    let (_, _, body) = send("GET", &proxy.url("/headers"), &[("origin", ORIGIN)]).await;
+    let seen = String::from_utf8_lossy(&body);
+    assert!(seen.contains("x-forwarded-for: 127.0.0.1\n"), "{seen}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
