@@ -26,8 +26,8 @@ use corsgate::{Config, ConfigErrorKind, Decision, Policy, PolicyHandle};
 use http::header::{self, HeaderValue};
 use http::{Method, Request, Response, StatusCode, Uri};
 use http_body_util::combinators::BoxBody;
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Incoming;
+use http_body_util::{BodyExt, Empty, Full, Limited};
+use hyper::body::{Body as _, Incoming};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -996,9 +996,18 @@ async fn forward(
     let (mut parts, body) = req.into_parts();
     parts.uri = uri;
     parts.version = http::Version::HTTP_11;
-    let limit = usize::try_from(shared.max_body).unwrap_or(usize::MAX);
-    let (body, uploaded) = UploadBody::new(Limited::new(body, limit), shared.body_timeout);
-    let outgoing = Request::from_parts(parts, body.boxed());
+    // A request without a body (most) has nothing to watch: it is sent
+    // with an empty one, and the upstream's time starts at once. (The
+    // empty body is not allocated; the watched one is, with a timer and a
+    // channel.)
+    let (body, uploaded) = if body.is_end_stream() {
+        (Empty::new().map_err(|never| match never {}).boxed(), None)
+    } else {
+        let limit = usize::try_from(shared.max_body).unwrap_or(usize::MAX);
+        let (body, uploaded) = UploadBody::new(Limited::new(body, limit), shared.body_timeout);
+        (body.boxed(), Some(uploaded))
+    };
+    let outgoing = Request::from_parts(parts, body);
 
     // `--timeout` is for the upstream's answer: it starts once the request
     // body has been forwarded whole (the body guards itself against a
@@ -1020,9 +1029,12 @@ async fn forward(
         }
     };
     let mut request = std::pin::pin!(request);
-    let early = tokio::select! {
-        result = &mut request => Some(result),
-        _ = uploaded => None,
+    let early = match uploaded {
+        Some(uploaded) => tokio::select! {
+            result = &mut request => Some(result),
+            _ = uploaded => None,
+        },
+        None => None,
     };
     let result = match early {
         Some(result) => Ok(result),
