@@ -1024,7 +1024,11 @@ async fn forward(
                 })
         } else {
             pinned
-                .send(&shared.connector, &upstream.authority, outgoing)
+                .send(
+                    &shared.connector,
+                    (upstream.key, &upstream.authority),
+                    outgoing,
+                )
                 .await
         }
     };

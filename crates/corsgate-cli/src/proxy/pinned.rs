@@ -50,12 +50,13 @@ const MAY_HAVE_TIMED_OUT: Duration = Duration::from_secs(1);
 
 /// An upstream connection not in use, and since when.
 struct Kept {
-    authority: Authority,
+    /// The upstream's [`key`](super::upstream::Upstream::key).
+    key: usize,
     sender: SendRequest<Body>,
     since: Instant,
 }
 
-/// The upstream connections of one client connection, by authority.
+/// The upstream connections of one client connection, by upstream key.
 pub(crate) struct Pinned {
     kept: Mutex<Vec<Kept>>,
     /// Where they go when the client connection closes.
@@ -72,11 +73,12 @@ pub(crate) struct Idle {
 impl Idle {
     const MOST: usize = 64;
 
-    /// The newest connection to `authority` that can take a request now;
-    /// the others to it met on the way (closed, or still busy) are closed.
-    fn take(&self, authority: &Authority) -> Option<Kept> {
+    /// The newest connection to the upstream `key` that can take a request
+    /// now; the others to it met on the way (closed, or still busy) are
+    /// closed.
+    fn take(&self, key: usize) -> Option<Kept> {
         let mut kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
-        while let Some(at) = kept.iter().rposition(|k| k.authority == *authority) {
+        while let Some(at) = kept.iter().rposition(|k| k.key == key) {
             let one = kept.remove(at)?;
             if one.sender.is_ready() {
                 return Some(one);
@@ -125,8 +127,8 @@ impl Pinned {
     }
 
     /// Sends `request` (its URI in origin form: the path and query) to the
-    /// upstream at `authority`, over this client connection's connection
-    /// to it, or a new one.
+    /// upstream at `authority` (whose key is `key`), over this client
+    /// connection's connection to it, or a new one.
     ///
     /// A kept connection the upstream closed meanwhile is replaced: if the
     /// request was not written to it, it goes on a new connection (what the
@@ -137,12 +139,12 @@ impl Pinned {
     pub(crate) async fn send(
         &self,
         connector: &HttpConnector,
-        authority: &Authority,
+        (key, authority): (usize, &Authority),
         mut request: Request<Body>,
     ) -> Result<Response<Incoming>, SendError> {
         if let Some(Kept {
             mut sender, since, ..
-        }) = self.take(authority)
+        }) = self.take(key)
         {
             // Ready once the previous response's body has been read.
             if sender.ready().await.is_ok() {
@@ -153,7 +155,7 @@ impl Pinned {
                 };
                 match sender.try_send_request(request).await {
                     Ok(response) => {
-                        self.keep(authority, sender);
+                        self.keep(key, sender);
                         return Ok(response);
                     }
                     Err(mut e) => match (e.take_message(), copy) {
@@ -184,22 +186,22 @@ impl Pinned {
             connect: false,
             error: e.into(),
         })?;
-        self.keep(authority, sender);
+        self.keep(key, sender);
         Ok(response)
     }
 
-    /// This client connection's connection to `authority`, else one an
-    /// earlier client connection left.
-    fn take(&self, authority: &Authority) -> Option<Kept> {
+    /// This client connection's connection to the upstream `key`, else one
+    /// an earlier client connection left.
+    fn take(&self, key: usize) -> Option<Kept> {
         let own = {
             let mut kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
             kept.iter()
-                .position(|k| k.authority == *authority)
+                .position(|k| k.key == key)
                 .map(|at| kept.swap_remove(at))
         };
         match own {
             Some(one) if !one.sender.is_closed() => Some(one),
-            _ => self.idle.take(authority),
+            _ => self.idle.take(key),
         }
     }
 
@@ -207,10 +209,10 @@ impl Pinned {
     /// is read: its idle time is counted from the response's head, so it can
     /// read longer than the connection was really idle — which costs at most
     /// a needless copy, never a missed one.
-    fn keep(&self, authority: &Authority, sender: SendRequest<Body>) {
+    fn keep(&self, key: usize, sender: SendRequest<Body>) {
         let mut kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
         kept.push(Kept {
-            authority: authority.clone(),
+            key,
             sender,
             since: Instant::now(),
         });

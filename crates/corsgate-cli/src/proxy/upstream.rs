@@ -13,6 +13,10 @@ pub(crate) struct Upstream {
     pub(crate) display: String,
     /// The `Host` header for it: its authority, made once.
     pub(crate) host: HeaderValue,
+    /// Which kept upstream connections it can use: upstreams with the same
+    /// scheme and authority share one key (a number compares faster than an
+    /// authority, which compares without case).
+    pub(crate) key: usize,
 }
 
 /// The upstreams, longest prefix first.
@@ -48,6 +52,7 @@ impl Upstreams {
                         authority,
                         tls,
                         host,
+                        key: 0,
                     });
                 }
                 Err(problem) => errors.push(format!("`--upstream {value}`: {problem}")),
@@ -57,6 +62,14 @@ impl Upstreams {
             return Err(errors);
         }
         upstreams.sort_by_key(|u| std::cmp::Reverse(u.prefix.len()));
+        for at in 0..upstreams.len() {
+            let (before, rest) = upstreams.split_at_mut(at);
+            let this = &mut rest[0];
+            this.key = before
+                .iter()
+                .find(|u| u.tls == this.tls && u.authority == this.authority)
+                .map_or(at, |u| u.key);
+        }
         Ok(Self(upstreams))
     }
 
@@ -254,6 +267,28 @@ mod tests {
         let local = ups.route("/local/x").unwrap();
         assert!(!local.tls);
         assert_eq!(local.display, "http://127.0.0.1:8000");
+    }
+
+    #[test]
+    fn upstreams_at_one_address_share_their_connections_key() {
+        let ups = Upstreams::parse(&[
+            "http://127.0.0.1:8000".into(),
+            "/auth=http://127.0.0.1:9000".into(),
+            "/api=http://LOCALHOST:8000".into(),
+            "/v2=http://localhost:8000".into(),
+            "/tls=https://localhost:8000".into(),
+            "/admin=http://127.0.0.1:8000".into(),
+        ])
+        .unwrap();
+        let key = |path: &str| ups.route(path).unwrap().key;
+        assert_eq!(key("/admin"), key("/"));
+        assert_eq!(key("/api"), key("/v2"));
+        let distinct = [key("/"), key("/auth"), key("/api"), key("/tls")];
+        for (i, a) in distinct.iter().enumerate() {
+            for b in &distinct[i + 1..] {
+                assert_ne!(a, b, "{distinct:?}");
+            }
+        }
     }
 
     #[test]
