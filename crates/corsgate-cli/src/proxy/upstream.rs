@@ -148,12 +148,11 @@ pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
     let tokens = || {
         connection
             .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .map(str::trim)
+            .flat_map(|v| v.as_bytes().split(|&b| b == b','))
+            .map(<[u8]>::trim_ascii)
     };
     let usual = tokens().all(|token| {
-        ["keep-alive", "close", "upgrade"]
+        [&b"keep-alive"[..], b"close", b"upgrade"]
             .iter()
             .any(|usual| token.eq_ignore_ascii_case(usual))
     });
@@ -161,7 +160,7 @@ pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
         if usual {
             name.as_str() == "close"
         } else {
-            tokens().any(|token| token.eq_ignore_ascii_case(name.as_str()))
+            tokens().any(|token| token.eq_ignore_ascii_case(name.as_str().as_bytes()))
         }
     };
     let mut upgrade_present = false;
