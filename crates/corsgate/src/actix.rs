@@ -47,7 +47,7 @@ use actix_web::http::header::{
 };
 use actix_web::{Error, HttpResponse};
 
-use crate::decision::{Field, ResponseHeaders, Value, vary_names_origin};
+use crate::decision::{CORS_PREFIX, Field, ResponseHeaders, Value, vary_names_origin};
 use crate::engine::Engine;
 use crate::{Decision, OriginCheck, Policy, PolicyHandle, RequestView, Stats};
 
@@ -300,6 +300,14 @@ impl ResponseHeaders for Headers<'_> {
 
     fn remove(&mut self, field: Field) {
         self.0.remove(name(field));
+    }
+
+    fn remove_cors(&mut self) {
+        if self.0.keys().any(|n| n.as_str().starts_with(CORS_PREFIX)) {
+            for field in &Field::ALL[1..] {
+                self.0.remove(name(*field));
+            }
+        }
     }
 }
 
