@@ -101,7 +101,16 @@ impl Policy {
             };
             return (decision, None);
         };
-        let kind = if request.is_preflight() {
+        // A preflight (`RequestView::is_preflight`): `OPTIONS` with the
+        // method it asks for, looked up once for this and for the check of
+        // what it asks.
+        let options = request.is_options();
+        let asked_method = if options {
+            request.first(Asked::Method)
+        } else {
+            None
+        };
+        let kind = if asked_method.is_some() {
             DecisionKind::Preflight
         } else {
             DecisionKind::Actual
@@ -109,7 +118,7 @@ impl Policy {
         let mut decision = Decision {
             kind,
             reason: Reason::NoOrigin,
-            options: request.is_options(),
+            options,
             grant: None,
         };
         let mut origins = request.values(Asked::Origin);
@@ -140,7 +149,7 @@ impl Policy {
                 let by_check = (check && origin.as_bytes() != b"null").then(|| {
                     let mut allowed = decision.clone();
                     allowed.reason = Reason::AllowedByCheck;
-                    grant(&mut allowed, rule, request, origin.to_value());
+                    grant(&mut allowed, rule, request, asked_method, origin.to_value());
                     allowed
                 });
                 return (decision, by_check);
@@ -148,7 +157,7 @@ impl Policy {
         };
         decision.reason = reason;
         if let Some(echo) = echo {
-            grant(&mut decision, rule, request, echo);
+            grant(&mut decision, rule, request, asked_method, echo);
         }
         (decision, None)
     }
@@ -176,8 +185,15 @@ impl Policy {
 
 /// Grants the origin `echo` under `rule`: `*` instead for allow-all
 /// without credentials, private network access when asked and allowed, and
-/// for a preflight the first method or header the rule refuses as reason.
-fn grant(decision: &mut Decision, rule: &Arc<Rule>, request: &RequestView<'_>, echo: HeaderValue) {
+/// for a preflight (`asked_method`: its `Access-Control-Request-Method`)
+/// the first method or header the rule refuses as reason.
+fn grant(
+    decision: &mut Decision,
+    rule: &Arc<Rule>,
+    request: &RequestView<'_>,
+    asked_method: Option<&[u8]>,
+    echo: HeaderValue,
+) {
     // django-cors-headers answers `*` under allow-all without credentials
     // whatever else allowed the origin: a listed one gets `*` too.
     let wildcard = rule.answers_wildcard();
@@ -189,7 +205,12 @@ fn grant(decision: &mut Decision, rule: &Arc<Rule>, request: &RequestView<'_>, e
         && request.first(Asked::PrivateNetwork) == Some(b"true");
     let private_network = rule.allow_private_network && wants_private_network;
     if decision.kind == DecisionKind::Preflight
-        && let Some(problem) = preflight_problem(rule, request, wants_private_network)
+        && let Some(problem) = preflight_problem(
+            rule,
+            request,
+            asked_method.unwrap_or_default(),
+            wants_private_network,
+        )
     {
         decision.reason = problem;
     }
@@ -210,11 +231,11 @@ fn grant(decision: &mut Decision, rule: &Arc<Rule>, request: &RequestView<'_>, e
 fn preflight_problem(
     rule: &Rule,
     request: &RequestView<'_>,
+    method: &[u8],
     wants_private_network: bool,
 ) -> Option<Reason> {
     // `*` is a wildcard only without credentials; with them it is literal.
     let wildcards = !rule.allow_credentials;
-    let method = request.first(Asked::Method).unwrap_or_default();
     let method_ok = matches!(method, b"GET" | b"HEAD" | b"POST")
         || rule.methods.iter().any(|m| m.as_bytes() == method)
         || (wildcards && rule.methods.iter().any(|m| &**m == "*"));
