@@ -101,15 +101,9 @@ impl Policy {
             };
             return (decision, None);
         };
-        // A preflight (`RequestView::is_preflight`): `OPTIONS` with the
-        // method it asks for, looked up once for this and for the check of
-        // what it asks.
-        let options = request.is_options();
-        let asked_method = if options {
-            request.first(Asked::Method)
-        } else {
-            None
-        };
+        // Looked up once: it makes the request a preflight, and the
+        // preflight check reads it.
+        let asked_method = request.preflight_method();
         let kind = if asked_method.is_some() {
             DecisionKind::Preflight
         } else {
@@ -118,7 +112,7 @@ impl Policy {
         let mut decision = Decision {
             kind,
             reason: Reason::NoOrigin,
-            options,
+            options: request.is_options(),
             grant: None,
         };
         let mut origins = request.values(Asked::Origin);

@@ -212,7 +212,17 @@ impl<'a> RequestView<'a> {
     /// `Access-Control-Request-Method` header of any value, even empty.
     /// (A plain `OPTIONS` request is an ordinary request for the app.)
     pub fn is_preflight(&self) -> bool {
-        self.is_options() && self.first(Asked::Method).is_some()
+        self.preflight_method().is_some()
+    }
+
+    /// A preflight's `Access-Control-Request-Method`; `None` when the
+    /// request is not a preflight ([`is_preflight`](Self::is_preflight)).
+    pub(crate) fn preflight_method(&self) -> Option<&'a [u8]> {
+        if self.is_options() {
+            self.first(Asked::Method)
+        } else {
+            None
+        }
     }
 
     pub(crate) fn is_options(&self) -> bool {

@@ -1,6 +1,6 @@
 //! Upstreams by path prefix, and what a proxy changes in forwarded headers.
 
-use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::header::{self, GetAll, HeaderMap, HeaderName, HeaderValue};
 use http::uri::{Authority, Uri};
 
 /// One upstream: where requests under `prefix` go.
@@ -62,13 +62,13 @@ impl Upstreams {
             return Err(errors);
         }
         upstreams.sort_by_key(|u| std::cmp::Reverse(u.prefix.len()));
+        // The key: the place of the first upstream at the same address.
         for at in 0..upstreams.len() {
-            let (before, rest) = upstreams.split_at_mut(at);
-            let this = &mut rest[0];
-            this.key = before
+            let this = &upstreams[at];
+            upstreams[at].key = upstreams
                 .iter()
-                .find(|u| u.tls == this.tls && u.authority == this.authority)
-                .map_or(at, |u| u.key);
+                .position(|u| u.tls == this.tls && u.authority == this.authority)
+                .unwrap_or(at);
         }
         Ok(Self(upstreams))
     }
@@ -145,12 +145,7 @@ pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
     // must go are their names collected.
     let connection = headers.get_all(header::CONNECTION);
     let has_connection = connection.iter().next().is_some();
-    let tokens = || {
-        connection
-            .iter()
-            .flat_map(|v| v.as_bytes().split(|&b| b == b','))
-            .map(<[u8]>::trim_ascii)
-    };
+    let tokens = || connection_tokens(&connection);
     let usual = tokens().all(|token| {
         [&b"keep-alive"[..], b"close", b"upgrade"]
             .iter()
@@ -196,17 +191,18 @@ pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
 /// Whether a request asks to switch protocols (a WebSocket handshake).
 pub(crate) fn is_upgrade(headers: &HeaderMap) -> bool {
     headers.contains_key(header::UPGRADE)
-        && connection_tokens(headers).any(|t| t.eq_ignore_ascii_case("upgrade"))
+        && connection_tokens(&headers.get_all(header::CONNECTION))
+            .any(|t| t.eq_ignore_ascii_case(b"upgrade"))
 }
 
-/// The `Connection` header's tokens, trimmed, over all its lines.
-fn connection_tokens(headers: &HeaderMap) -> impl Iterator<Item = &str> {
-    headers
-        .get_all(header::CONNECTION)
+/// The `Connection` header's tokens, trimmed, over all its lines (`values`:
+/// its lines, looked up once by the caller), as bytes: a line with a token
+/// that is not text still names its other headers.
+fn connection_tokens<'a>(values: &GetAll<'a, HeaderValue>) -> impl Iterator<Item = &'a [u8]> {
+    values
         .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
+        .flat_map(|v| v.as_bytes().split(|&b| b == b','))
+        .map(<[u8]>::trim_ascii)
 }
 
 #[cfg(test)]
@@ -362,6 +358,13 @@ mod tests {
         ws.insert("connection", HeaderValue::from_static("Upgrade"));
         ws.insert("upgrade", HeaderValue::from_static("websocket"));
         assert!(is_upgrade(&ws));
+        // A line with a token that is not text still says what else it says.
+        let mut mixed = ws.clone();
+        mixed.insert(
+            "connection",
+            HeaderValue::from_bytes(b"Upgrade, caf\xc3\xa9").unwrap(),
+        );
+        assert!(is_upgrade(&mixed));
         strip_hop_by_hop(&mut ws, true);
         assert_eq!(ws["upgrade"], "websocket");
         assert_eq!(ws["connection"], "upgrade");
