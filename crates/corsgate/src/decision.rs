@@ -452,7 +452,15 @@ impl Decision {
             // instructions, docs/benchmarks.md), with the request's origin.
             Some(grant) if self.options => {
                 let mut headers = grant.rule.preflight_headers(grant.private_network).clone();
-                headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, grant.origin.clone());
+                // The template holds `Access-Control-Allow-Origin` (third of
+                // its seven fields): its value replaced where it stands,
+                // without hashing the name as `insert` would.
+                if let Some((_, value)) = headers
+                    .iter_mut()
+                    .find(|(name, _)| *name == ACCESS_CONTROL_ALLOW_ORIGIN)
+                {
+                    *value = grant.origin.clone();
+                }
                 headers
             }
             _ => {
