@@ -123,7 +123,7 @@ fn bare_service(bencher: Bencher, kind: &str) {
     let make = request_for(kind);
     bencher
         .with_inputs(make)
-        .bench_local_values(|req| ready(service.clone().oneshot(req)));
+        .bench_local_values(|req| ready(service.clone().oneshot(req)).map(|r| r.status()));
 }
 
 #[divan::bench(args = SCENARIOS)]
@@ -132,7 +132,7 @@ fn tower_http_cors(bencher: Bencher, kind: &str) {
     let make = request_for(kind);
     bencher
         .with_inputs(make)
-        .bench_local_values(|req| ready(service.clone().oneshot(req)));
+        .bench_local_values(|req| ready(service.clone().oneshot(req)).map(|r| r.status()));
 }
 
 #[divan::bench(args = SCENARIOS)]
@@ -141,7 +141,7 @@ fn corsgate_cors(bencher: Bencher, kind: &str) {
     let make = request_for(kind);
     bencher
         .with_inputs(make)
-        .bench_local_values(|req| ready(service.clone().oneshot(req)));
+        .bench_local_values(|req| ready(service.clone().oneshot(req)).map(|r| r.status()));
 }
 
 /// The listed origins of the many-origins benchmarks: `n - 1` others, then
@@ -168,7 +168,7 @@ fn origins_corsgate(bencher: Bencher, origins: usize) {
     let service = corsgate::tower::CorsLayer::new(policy).layer(app());
     bencher
         .with_inputs(get)
-        .bench_local_values(|req| ready(service.clone().oneshot(req)));
+        .bench_local_values(|req| ready(service.clone().oneshot(req)).map(|r| r.status()));
 }
 
 #[divan::bench(args = [1, 10_000])]
@@ -180,7 +180,7 @@ fn origins_tower_http_list(bencher: Bencher, origins: usize) {
     let service = layer.layer(app());
     bencher
         .with_inputs(get)
-        .bench_local_values(|req| ready(service.clone().oneshot(req)));
+        .bench_local_values(|req| ready(service.clone().oneshot(req)).map(|r| r.status()));
 }
 
 #[divan::bench(args = [1, 10_000])]
@@ -195,7 +195,7 @@ fn origins_tower_http_set(bencher: Bencher, origins: usize) {
     let service = tower_http_layer().allow_origin(allow).layer(app());
     bencher
         .with_inputs(get)
-        .bench_local_values(|req| ready(service.clone().oneshot(req)));
+        .bench_local_values(|req| ready(service.clone().oneshot(req)).map(|r| r.status()));
 }
 
 /// decide + apply alone, with 1 or 10,000 listed origins (the request's
