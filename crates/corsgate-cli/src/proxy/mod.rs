@@ -990,7 +990,11 @@ async fn forward(
         target
     };
     if upgrade {
-        return forward_upgrade(shared, req, uri).await;
+        // Boxed: the upgrade's future (connect, TLS, the joined streams) is
+        // about 2 KB, and held inline it would make every request's future
+        // that much larger, copied as hyper and tower move it into place
+        // (docs/benchmarks.md). Upgrades are rare; one allocation for them.
+        return Box::pin(forward_upgrade(shared, req, uri)).await;
     }
 
     let (mut parts, body) = req.into_parts();
