@@ -453,7 +453,7 @@ impl Decision {
             Some(grant) if self.options => {
                 let mut headers = grant.rule.preflight_headers(grant.private_network).clone();
                 // The template holds `Access-Control-Allow-Origin` (third of
-                // its seven fields): its value replaced where it stands,
+                // its fields): its value replaced where it stands,
                 // without hashing the name as `insert` would.
                 if let Some((_, value)) = headers
                     .iter_mut()
