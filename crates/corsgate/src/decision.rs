@@ -692,10 +692,8 @@ mod tests {
         assert_eq!(ReasonKind::ALL[first_refusal], ReasonKind::OriginNotAllowed);
     }
 
-    /// A preflight answer is built from a copy each rule makes once: it
-    /// must be exactly `Content-Length: 0` and what `apply` writes, in
-    /// order, for every kind of decision (and for a decision that is not an
-    /// `OPTIONS` one, as the public method allows).
+    /// `apply_replacing` removes each CORS header an application set, alone
+    /// or with the others, and leaves the rest (`Vary` is merged).
     #[test]
     fn replacing_removes_every_cors_header_the_app_set_and_nothing_else() {
         use http::{HeaderMap, HeaderValue, Method};
@@ -743,6 +741,10 @@ mod tests {
         }
     }
 
+    /// A preflight answer is built from a copy each rule makes once: it
+    /// must be exactly `Content-Length: 0` and what `apply` writes, in
+    /// order, for every kind of decision (and for a decision that is not an
+    /// `OPTIONS` one, as the public method allows).
     #[test]
     fn a_preflight_answer_is_content_length_and_what_apply_writes() {
         use http::{HeaderMap, HeaderValue, Method};
