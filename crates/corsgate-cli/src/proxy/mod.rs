@@ -1027,13 +1027,7 @@ async fn forward(
                     error: e.into(),
                 })
         } else {
-            pinned
-                .send(
-                    &shared.connector,
-                    (upstream.key, &upstream.authority),
-                    outgoing,
-                )
-                .await
+            pinned.send(&shared.connector, upstream, outgoing).await
         }
     };
     let mut request = std::pin::pin!(request);

@@ -38,6 +38,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use tower::ServiceExt;
 use tracing::debug;
 
+use super::upstream::Upstream;
 use super::{Body, BoxError};
 
 /// How long a kept connection must have been idle before a request sent on
@@ -126,9 +127,9 @@ impl Pinned {
         }
     }
 
-    /// Sends `request` (its URI in origin form: the path and query) to the
-    /// upstream at `authority` (whose key is `key`), over this client
-    /// connection's connection to it, or a new one.
+    /// Sends `request` (its URI in origin form: the path and query) to
+    /// `upstream`, over this client connection's connection to it (found by
+    /// the upstream's key), or a new one.
     ///
     /// A kept connection the upstream closed meanwhile is replaced: if the
     /// request was not written to it, it goes on a new connection (what the
@@ -139,9 +140,10 @@ impl Pinned {
     pub(crate) async fn send(
         &self,
         connector: &HttpConnector,
-        (key, authority): (usize, &Authority),
+        upstream: &Upstream,
         mut request: Request<Body>,
     ) -> Result<Response<Incoming>, SendError> {
+        let key = upstream.key;
         if let Some(Kept {
             mut sender, since, ..
         }) = self.take(key)
@@ -181,7 +183,7 @@ impl Pinned {
                 }
             }
         }
-        let mut sender = connect(connector, authority).await?;
+        let mut sender = connect(connector, &upstream.authority).await?;
         let response = sender.send_request(request).await.map_err(|e| SendError {
             connect: false,
             error: e.into(),
