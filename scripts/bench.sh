@@ -44,7 +44,7 @@ allocs_of() { echo "$allocs" | awk -v k="$1" '$1 == k { print $2; found = 1 } EN
 table() { # peer label, bench prefix, bare, peer, ours
     echo "| scenario | bare | $1 | corsgate | $1's overhead | corsgate's overhead | corsgate ÷ $1 | allocations: bare, $1, corsgate |"
     echo "|---|---:|---:|---:|---:|---:|---:|---:|"
-    for scenario in get preflight disallowed no-origin; do
+    for scenario in get preflight browser-preflight disallowed no-origin; do
         bare=$(count "$2$3::$scenario")
         theirs=$(count "$2$4::$scenario")
         ours=$(count "$2$5::$scenario")

@@ -2,7 +2,8 @@
 //! same run: a bare tower service, tower-http's `CorsLayer`, and
 //! corsgate's `CorsLayer`; with the `actix` feature also a bare actix-web
 //! app, actix-cors and corsgate's actix middleware; each answering a CORS
-//! GET, a preflight, a GET from an origin the policy refuses and a GET
+//! GET, a preflight (with only the CORS headers, and with every header
+//! Chromium sends), a GET from an origin the policy refuses and a GET
 //! without `Origin`; plus the bare `Policy::decide` + `apply` with many
 //! listed origins.
 //!
@@ -76,12 +77,19 @@ fn request_for(kind: &str) -> fn() -> Request<()> {
     match kind {
         "get" => get,
         "preflight" => preflight,
+        "browser-preflight" => browser_preflight,
         "disallowed" => disallowed,
         _ => no_origin,
     }
 }
 
-const SCENARIOS: [&str; 4] = ["get", "preflight", "disallowed", "no-origin"];
+const SCENARIOS: [&str; 5] = [
+    "get",
+    "preflight",
+    "browser-preflight",
+    "disallowed",
+    "no-origin",
+];
 
 fn preflight() -> Request<()> {
     Request::options("/users")
@@ -90,6 +98,37 @@ fn preflight() -> Request<()> {
         .header("access-control-request-headers", "content-type,x-csrftoken")
         .body(())
         .unwrap()
+}
+
+/// The same preflight with every header Chromium sends on one (its
+/// `fetch` of a JSON `PUT` from another site), in Chromium's order: the
+/// CORS headers among a browser's dozen others.
+const BROWSER_PREFLIGHT: [(&str, &str); 13] = [
+    ("host", "127.0.0.1:8000"),
+    ("connection", "keep-alive"),
+    ("accept", "*/*"),
+    ("access-control-request-method", "PUT"),
+    ("access-control-request-headers", "content-type,x-csrftoken"),
+    ("origin", ORIGIN),
+    (
+        "user-agent",
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) \
+         Chrome/131.0.0.0 Safari/537.36",
+    ),
+    ("sec-fetch-mode", "cors"),
+    ("sec-fetch-site", "same-site"),
+    ("sec-fetch-dest", "empty"),
+    ("referer", "http://127.0.0.1:5000/"),
+    ("accept-encoding", "gzip, deflate, br, zstd"),
+    ("accept-language", "en-US,en;q=0.9"),
+];
+
+fn browser_preflight() -> Request<()> {
+    let mut request = Request::options("/users");
+    for (name, value) in BROWSER_PREFLIGHT {
+        request = request.header(name, value);
+    }
+    request.body(()).unwrap()
 }
 
 /// The policy every contender applies: one origin, with credentials.
@@ -276,7 +315,7 @@ mod actix {
     use actix_web::{App, HttpResponse, test, web};
     use divan::Bencher;
 
-    use super::{ORIGIN, SCENARIOS, ready};
+    use super::{BROWSER_PREFLIGHT, ORIGIN, SCENARIOS, ready};
 
     fn request(kind: &str) -> actix_http::Request {
         let request = match kind {
@@ -286,6 +325,10 @@ mod actix {
                 .insert_header(("origin", ORIGIN))
                 .insert_header(("access-control-request-method", "PUT"))
                 .insert_header(("access-control-request-headers", "content-type,x-csrftoken")),
+            "browser-preflight" => BROWSER_PREFLIGHT.into_iter().fold(
+                test::TestRequest::default().method(actix_web::http::Method::OPTIONS),
+                |request, header| request.append_header(header),
+            ),
             "disallowed" => {
                 test::TestRequest::get().insert_header(("origin", "https://evil.example"))
             }
