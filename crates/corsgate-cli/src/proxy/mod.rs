@@ -910,189 +910,205 @@ where
 
 /// `peer`: the client's address as an `X-Forwarded-For` value; `pinned`:
 /// the client connection's upstream connections.
-async fn forward(
-    shared: &Shared,
+///
+/// Not an `async fn`: one stores its arguments and again the locals they
+/// are moved into, and this future is part of every request's (preflights
+/// included), which hyper and the CORS layer each move whole per request.
+/// An `async move` block uses what it captured in place.
+#[expect(
+    clippy::manual_async_fn,
+    reason = "an `async fn` stores its arguments and their copies, see above"
+)]
+fn forward<'a>(
+    shared: &'a Shared,
     mut req: Request<Incoming>,
-    peer: &HeaderValue,
-    pinned: &Pinned,
-) -> Response<Body> {
-    if req.method() == Method::CONNECT {
-        return failure(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
-            "corsgate proxy does not tunnel CONNECT",
-        );
-    }
-    let Some(upstream) = shared.upstreams.route(req.uri().path()) else {
-        return failure(
-            StatusCode::NOT_FOUND,
-            "no_upstream",
-            "no --upstream covers this path",
-        );
-    };
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > shared.max_body) {
-        return failure(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body_too_large",
-            "the request body is larger than --max-body",
-        );
-    }
-
-    // Only the path and query are forwarded, to a configured upstream: the
-    // proxy is never an open proxy, whatever authority the request names.
-    // An HTTP/1 client sends just those (origin form): that target is kept.
-    let original_host = req.headers().get(header::HOST).cloned().or_else(|| {
-        req.uri()
-            .authority()
-            .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
-    });
-    let target = if req.uri().scheme().is_none() && req.uri().authority().is_none() {
-        std::mem::take(req.uri_mut())
-    } else {
-        origin_form(req.uri())
-    };
-    let client_version = req.version();
-    let upgrade = is_upgrade(req.headers());
-    let headers = req.headers_mut();
-    strip_hop_by_hop(headers, upgrade);
-    add_forwarding_headers(headers, peer, original_host.as_ref(), shared.listen_tls);
-    if !shared.preserve_host || original_host.is_none() {
-        headers.insert(header::HOST, upstream.host.clone());
-    }
-    // The pool (https upstreams, HTTP/2 clients) and the upgrade's own
-    // connection need the whole URL; a pinned connection, the target alone.
-    let pooled = upstream.tls || client_version == http::Version::HTTP_2;
-    let uri = if upgrade || pooled {
-        let mut parts = http::uri::Parts::default();
-        parts.scheme = Some(if upstream.tls {
-            http::uri::Scheme::HTTPS
-        } else {
-            http::uri::Scheme::HTTP
-        });
-        parts.authority = Some(upstream.authority.clone());
-        parts.path_and_query = target.into_parts().path_and_query;
-        match Uri::from_parts(parts) {
-            Ok(uri) => uri,
-            Err(_) => {
-                return failure(
-                    StatusCode::BAD_REQUEST,
-                    "bad_request",
-                    "the request target is not a valid path",
-                );
-            }
+    peer: &'a HeaderValue,
+    pinned: &'a Pinned,
+) -> impl Future<Output = Response<Body>> + Send + 'a {
+    async move {
+        if req.method() == Method::CONNECT {
+            return failure(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "corsgate proxy does not tunnel CONNECT",
+            );
         }
-    } else {
-        target
-    };
-    if upgrade {
-        // Boxed: the upgrade's future (connect, TLS, the joined streams) is
-        // about 2 KB, and held inline it would make every request's future
-        // that much larger, copied as hyper and tower move it into place
-        // (docs/benchmarks.md). Upgrades are rare; one allocation for them.
-        return Box::pin(forward_upgrade(shared, req, uri)).await;
-    }
-
-    let (mut parts, body) = req.into_parts();
-    parts.uri = uri;
-    parts.version = http::Version::HTTP_11;
-    // A request without a body (most) has nothing to watch: it is sent
-    // with an empty one, and the upstream's time starts at once. (The
-    // empty body is not allocated; the watched one is, with a timer and a
-    // channel.)
-    let (body, uploaded) = if body.is_end_stream() {
-        (Empty::new().map_err(|never| match never {}).boxed(), None)
-    } else {
-        let limit = usize::try_from(shared.max_body).unwrap_or(usize::MAX);
-        let (body, uploaded) = UploadBody::new(Limited::new(body, limit), shared.body_timeout);
-        (body.boxed(), Some(uploaded))
-    };
-    let outgoing = Request::from_parts(parts, body);
-
-    // `--timeout` is for the upstream's answer: it starts once the request
-    // body has been forwarded whole (the body guards itself against a
-    // client that stalls). An upstream may answer before that.
-    let request = async {
-        if pooled {
-            shared
-                .client
-                .request(outgoing)
-                .await
-                .map_err(|e| SendError {
-                    connect: e.is_connect(),
-                    error: e.into(),
-                })
-        } else {
-            pinned.send(&shared.connector, upstream, outgoing).await
-        }
-    };
-    let mut request = std::pin::pin!(request);
-    let early = match uploaded {
-        Some(uploaded) => tokio::select! {
-            result = &mut request => Some(result),
-            _ = uploaded => None,
-        },
-        None => None,
-    };
-    let result = match early {
-        Some(result) => Ok(result),
-        None => tokio::time::timeout(shared.timeout, request).await,
-    };
-    if let Ok(Err(e)) = &result
-        && let Some(problem) = client_body_problem(&*e.error)
-    {
-        let (status, kind) = match problem {
-            ClientBodyProblem::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
-            ClientBodyProblem::Stalled => (StatusCode::REQUEST_TIMEOUT, "body_timeout"),
-            ClientBodyProblem::Malformed => (StatusCode::BAD_REQUEST, "bad_request_body"),
+        let Some(upstream) = shared.upstreams.route(req.uri().path()) else {
+            return failure(
+                StatusCode::NOT_FOUND,
+                "no_upstream",
+                "no --upstream covers this path",
+            );
         };
-        debug!("client body: {}", error_chain(&*e.error));
-        let message = sources(&*e.error)
-            .find(|s| s.is::<body::ClientBodyError>())
-            .map_or_else(String::new, ToString::to_string);
-        return failure(status, kind, &message);
-    }
-    match result {
-        Err(_) => failure(
-            StatusCode::GATEWAY_TIMEOUT,
-            "upstream_timeout",
-            &format!(
-                "{} did not answer within {:?}",
-                upstream.display, shared.timeout
-            ),
-        ),
-        Ok(Err(e)) if let Some(problem) = tls::Problem::find(&*e.error) => {
-            tls_failure(&upstream.display, &problem)
+        let declared = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > shared.max_body) {
+            return failure(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                "the request body is larger than --max-body",
+            );
         }
-        Ok(Err(e)) => {
-            let (status, kind) = if e.connect && is_timeout(&*e.error) {
-                (StatusCode::GATEWAY_TIMEOUT, "upstream_timeout")
-            } else if e.connect {
-                (StatusCode::BAD_GATEWAY, "upstream_unreachable")
+
+        // Only the path and query are forwarded, to a configured upstream: the
+        // proxy is never an open proxy, whatever authority the request names.
+        // An HTTP/1 client sends just those (origin form): that target is kept.
+        let original_host = req.headers().get(header::HOST).cloned().or_else(|| {
+            req.uri()
+                .authority()
+                .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+        });
+        let target = if req.uri().scheme().is_none() && req.uri().authority().is_none() {
+            std::mem::take(req.uri_mut())
+        } else {
+            origin_form(req.uri())
+        };
+        let client_version = req.version();
+        let upgrade = is_upgrade(req.headers());
+        let headers = req.headers_mut();
+        strip_hop_by_hop(headers, upgrade);
+        add_forwarding_headers(headers, peer, original_host.as_ref(), shared.listen_tls);
+        if !shared.preserve_host || original_host.is_none() {
+            headers.insert(header::HOST, upstream.host.clone());
+        }
+        // The pool (https upstreams, HTTP/2 clients) and the upgrade's own
+        // connection need the whole URL; a pinned connection, the target alone.
+        let pooled = upstream.tls || client_version == http::Version::HTTP_2;
+        let uri = if upgrade || pooled {
+            let mut parts = http::uri::Parts::default();
+            parts.scheme = Some(if upstream.tls {
+                http::uri::Scheme::HTTPS
             } else {
-                (StatusCode::BAD_GATEWAY, "upstream_error")
-            };
-            let message = format!("{}: {}", upstream.display, error_chain(&*e.error));
-            if status == StatusCode::GATEWAY_TIMEOUT {
-                failure(
-                    status,
-                    kind,
-                    &format!("{message} (connect timeout {:?})", shared.connect_timeout),
-                )
-            } else {
-                failure(status, kind, &message)
+                http::uri::Scheme::HTTP
+            });
+            parts.authority = Some(upstream.authority.clone());
+            parts.path_and_query = target.into_parts().path_and_query;
+            match Uri::from_parts(parts) {
+                Ok(uri) => uri,
+                Err(_) => {
+                    return failure(
+                        StatusCode::BAD_REQUEST,
+                        "bad_request",
+                        "the request target is not a valid path",
+                    );
+                }
             }
+        } else {
+            target
+        };
+        if upgrade {
+            // Boxed: the upgrade's future (connect, TLS, the joined streams) is
+            // about 2 KB, and held inline it would make every request's future
+            // that much larger, copied as hyper and tower move it into place
+            // (docs/benchmarks.md). Upgrades are rare; one allocation for them.
+            return Box::pin(forward_upgrade(shared, req, uri)).await;
         }
-        Ok(Ok(response)) => {
-            let (mut parts, body) = response.into_parts();
-            // Answer in the client's protocol, not the upstream's.
-            parts.version = client_version;
-            strip_hop_by_hop(&mut parts.headers, false);
-            Response::from_parts(parts, body.map_err(BoxError::from).boxed())
+
+        // In a block of its own: the parts' storage then ends here instead
+        // of being kept in the future across the send (see above).
+        let (outgoing, uploaded) = {
+            let (mut parts, body) = req.into_parts();
+            parts.uri = uri;
+            parts.version = http::Version::HTTP_11;
+            // A request without a body (most) has nothing to watch: it is
+            // sent with an empty one, and the upstream's time starts at once.
+            // (The empty body is not allocated; the watched one is, with a
+            // timer and a channel.)
+            let (body, uploaded) = if body.is_end_stream() {
+                (Empty::new().map_err(|never| match never {}).boxed(), None)
+            } else {
+                let limit = usize::try_from(shared.max_body).unwrap_or(usize::MAX);
+                let (body, uploaded) =
+                    UploadBody::new(Limited::new(body, limit), shared.body_timeout);
+                (body.boxed(), Some(uploaded))
+            };
+            (Request::from_parts(parts, body), uploaded)
+        };
+
+        // `--timeout` is for the upstream's answer: it starts once the request
+        // body has been forwarded whole (the body guards itself against a
+        // client that stalls). An upstream may answer before that.
+        let request = async {
+            if pooled {
+                shared
+                    .client
+                    .request(outgoing)
+                    .await
+                    .map_err(|e| SendError {
+                        connect: e.is_connect(),
+                        error: e.into(),
+                    })
+            } else {
+                pinned.send(&shared.connector, upstream, outgoing).await
+            }
+        };
+        let mut request = std::pin::pin!(request);
+        let early = match uploaded {
+            Some(uploaded) => tokio::select! {
+                result = &mut request => Some(result),
+                _ = uploaded => None,
+            },
+            None => None,
+        };
+        let result = match early {
+            Some(result) => Ok(result),
+            None => tokio::time::timeout(shared.timeout, request).await,
+        };
+        if let Ok(Err(e)) = &result
+            && let Some(problem) = client_body_problem(&*e.error)
+        {
+            let (status, kind) = match problem {
+                ClientBodyProblem::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
+                ClientBodyProblem::Stalled => (StatusCode::REQUEST_TIMEOUT, "body_timeout"),
+                ClientBodyProblem::Malformed => (StatusCode::BAD_REQUEST, "bad_request_body"),
+            };
+            debug!("client body: {}", error_chain(&*e.error));
+            let message = sources(&*e.error)
+                .find(|s| s.is::<body::ClientBodyError>())
+                .map_or_else(String::new, ToString::to_string);
+            return failure(status, kind, &message);
+        }
+        match result {
+            Err(_) => failure(
+                StatusCode::GATEWAY_TIMEOUT,
+                "upstream_timeout",
+                &format!(
+                    "{} did not answer within {:?}",
+                    upstream.display, shared.timeout
+                ),
+            ),
+            Ok(Err(e)) if let Some(problem) = tls::Problem::find(&*e.error) => {
+                tls_failure(&upstream.display, &problem)
+            }
+            Ok(Err(e)) => {
+                let (status, kind) = if e.connect && is_timeout(&*e.error) {
+                    (StatusCode::GATEWAY_TIMEOUT, "upstream_timeout")
+                } else if e.connect {
+                    (StatusCode::BAD_GATEWAY, "upstream_unreachable")
+                } else {
+                    (StatusCode::BAD_GATEWAY, "upstream_error")
+                };
+                let message = format!("{}: {}", upstream.display, error_chain(&*e.error));
+                if status == StatusCode::GATEWAY_TIMEOUT {
+                    failure(
+                        status,
+                        kind,
+                        &format!("{message} (connect timeout {:?})", shared.connect_timeout),
+                    )
+                } else {
+                    failure(status, kind, &message)
+                }
+            }
+            Ok(Ok(response)) => {
+                let (mut parts, body) = response.into_parts();
+                // Answer in the client's protocol, not the upstream's.
+                parts.version = client_version;
+                strip_hop_by_hop(&mut parts.headers, false);
+                Response::from_parts(parts, body.map_err(BoxError::from).boxed())
+            }
         }
     }
 }
