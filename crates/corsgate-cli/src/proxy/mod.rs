@@ -36,7 +36,7 @@ use tower::{Layer, ServiceExt};
 use tracing::{debug, error, info, warn};
 
 use self::body::{ClientBodyProblem, Guarded, UploadBody, client_body_problem};
-use self::conns::{AcceptBackoff, Conn, Tracker};
+use self::conns::{AcceptBackoff, Conn, Serving, Tracker};
 use self::flags::PolicyFlags;
 use self::pinned::{Pinned, SendError};
 use self::upstream::{Upstreams, is_upgrade, strip_hop_by_hop};
@@ -507,7 +507,6 @@ async fn serve(
         .header_read_timeout(Duration::from_secs_f64(args.header_timeout));
     let builder = Arc::new(builder);
     let handshake_timeout = Duration::from_secs_f64(args.header_timeout);
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(crate::rt::shutdown_signal());
     let mut backoff = AcceptBackoff::new();
     loop {
@@ -552,8 +551,7 @@ async fn serve(
                 let service = hyper::service::service_fn(move |req| {
                     handle(service.clone(), Arc::clone(&state), req)
                 });
-                let (builder, watcher, acceptor) =
-                    (Arc::clone(&builder), graceful.watcher(), acceptor.clone());
+                let (builder, acceptor) = (Arc::clone(&builder), acceptor.clone());
                 tokio::spawn(async move {
                     let io: Box<dyn Io> = match acceptor {
                         None => Box::new(stream),
@@ -565,18 +563,13 @@ async fn serve(
                                 Ok(Err(e)) => return debug!("TLS handshake with {peer} failed: {e}"),
                                 Err(_) => return debug!("TLS handshake with {peer} timed out"),
                             },
-                            () = conn_state.closed() => return,
+                            () = conn_state.closed_or_draining() => return,
                         },
                     };
                     let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
-                    let conn = watcher.watch(conn.into_owned());
-                    tokio::select! {
-                        result = conn => {
-                            if let Err(e) = result {
-                                debug!("connection from {peer}: {e}");
-                            }
-                        }
-                        () = conn_state.closed() => {}
+                    // Until done, evicted, or (the proxy stopping) drained.
+                    if let Some(Err(e)) = Serving::new(conn.into_owned(), conn_state).await {
+                        debug!("connection from {peer}: {e}");
                     }
                 });
             }
@@ -588,8 +581,9 @@ async fn serve(
     }
     drop(listener);
     let grace = Duration::from_secs_f64(args.shutdown_grace);
+    tracker.drain();
     tokio::select! {
-        () = graceful.shutdown() => info!("stopped"),
+        () = tracker.all_closed() => info!("stopped"),
         () = tokio::time::sleep(grace) => warn!("stopped with requests still in flight after {grace:?}"),
     }
     exit::code(exit::OK)

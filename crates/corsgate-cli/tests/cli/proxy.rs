@@ -1058,10 +1058,34 @@ async fn a_changed_file_is_reloaded_without_a_signal() {
     assert!(dir.path().exists());
 }
 
+/// On SIGTERM a request in flight is answered whole, an idle keep-alive
+/// connection is closed at once (it does not hold the exit up to
+/// `--shutdown-grace`), and the proxy exits 0.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_finishes_requests_in_flight_then_exits_0() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
     let up = start_upstream().await;
-    let mut proxy = start(&["--upstream", &up.url(), "--allow-origin", ORIGIN]);
+    let mut proxy = start(&[
+        "--upstream",
+        &up.url(),
+        "--allow-origin",
+        ORIGIN,
+        "--shutdown-grace",
+        "60",
+    ]);
+    // A keep-alive connection that has had its answer and sits idle.
+    let mut idle = tokio::net::TcpStream::connect(proxy.addr).await.unwrap();
+    idle.write_all(b"GET /users HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = vec![0u8; 4096];
+    let n = idle.read(&mut answer).await.unwrap();
+    assert!(
+        answer[..n].starts_with(b"HTTP/1.1 200"),
+        "{:?}",
+        String::from_utf8_lossy(&answer[..n])
+    );
     let url = proxy.url("/slow");
     let in_flight = tokio::spawn(async move { send("GET", &url, &[("origin", ORIGIN)]).await });
     // Let the request reach the upstream, which takes 0.8 s to answer.
@@ -1072,11 +1096,24 @@ async fn sigterm_finishes_requests_in_flight_then_exits_0() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     proxy.signal("TERM");
+    // The idle connection is closed (end of stream), not left open.
+    let closed = tokio::time::timeout(Duration::from_secs(5), idle.read(&mut answer)).await;
+    assert!(matches!(closed, Ok(Ok(0))), "idle connection: {closed:?}");
     let (status, headers, body) = in_flight.await.unwrap();
     assert_eq!((status.as_u16(), &body[..]), (200, &b"slow"[..]));
     assert_eq!(all(&headers, "access-control-allow-origin"), [ORIGIN]);
+    // Well within the 60 s grace: nothing was left waiting.
     let code = tokio::task::block_in_place(|| proxy.wait_exit(Duration::from_secs(10)));
     assert_eq!(code, Some(0), "{}", proxy.stderr());
+    let log = tokio::task::block_in_place(|| {
+        proxy
+            .stderr_once("stopped", Duration::from_secs(5))
+            .unwrap_or_else(|| proxy.stderr())
+    });
+    assert!(
+        log.contains(" INFO stopped") && !log.contains("still in flight"),
+        "{log}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
