@@ -1,5 +1,5 @@
-//! The tower adapter (feature `tower`): [`CorsLayer`], [`Cors`] and
-//! [`ResponseFuture`], for axum 0.8, hyper 1 (through `hyper-util`'s tower
+//! The tower adapter (feature `tower`): [`CorsLayer`], [`Cors`],
+//! [`ResponseFuture`] and [`Decided`], for axum 0.8, hyper 1 (through `hyper-util`'s tower
 //! bridge) and tonic.
 //!
 //! The adapter only translates: it builds a [`RequestView`], asks the
@@ -184,6 +184,54 @@ where
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        self.respond(request)
+    }
+}
+
+impl<S> Cors<S> {
+    /// Calls the service as [`Service::call`] does (after
+    /// [`poll_ready`](Service::poll_ready), as tower requires), and hands
+    /// back the decision the layer made beside the response — what
+    /// [`CorsLayer::exposing_decision`] puts in the response's extensions,
+    /// without the extensions' allocations (they are left alone, even by a
+    /// layer set to expose the decision). For a log line or a metric per
+    /// reason, as `corsgate proxy` writes them.
+    ///
+    /// ```
+    /// # use corsgate::{Config, tower::CorsLayer};
+    /// # use tower::{Layer, ServiceExt, service_fn};
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// let policy = Config::builder().allowed_origins(["https://app.example"]).compile()?;
+    /// let app = service_fn(|_req: http::Request<()>| async {
+    ///     Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
+    /// });
+    /// let mut service = CorsLayer::new(policy).layer(app);
+    /// let request = http::Request::get("/").header("origin", "https://evil.example").body(())?;
+    /// service.ready().await?;
+    /// let (response, decision) = service.call_decided(request).await?;
+    /// assert_eq!(decision.reason().name(), "origin-not-allowed");
+    /// assert!(response.headers().get("access-control-allow-origin").is_none());
+    /// # Ok(()) }
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(run()).unwrap();
+    /// ```
+    pub fn call_decided<ReqBody, ResBody>(
+        &mut self,
+        request: Request<ReqBody>,
+    ) -> Decided<S::Future>
+    where
+        S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+        ResBody: Default,
+    {
+        Decided {
+            inner: self.respond(request),
+        }
+    }
+
+    #[inline]
+    fn respond<ReqBody, ResBody>(&mut self, request: Request<ReqBody>) -> ResponseFuture<S::Future>
+    where
+        S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    {
         let started = self.engine.start(&RequestView::from_request(&request));
         if let Deciding::Ready(Some(decision)) = &started.deciding {
             crate::trace_decision(decision, request.method(), request.uri().path());
@@ -236,24 +284,27 @@ pin_project! {
     }
 }
 
-impl<F, ResBody, E> Future for ResponseFuture<F>
+impl<F, ResBody, E> ResponseFuture<F>
 where
     F: Future<Output = Result<Response<ResBody>, E>>,
     ResBody: Default,
 {
-    type Output = Result<Response<ResBody>, E>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+    /// The response: the layer's own answer to a preflight, or the inner
+    /// service's with the decision applied. `decided` may take the
+    /// decision made for it, with the response to note it on (in place:
+    /// the response is not moved again to be paired with it).
+    fn poll_decided(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        decided: impl FnOnce(&mut Response<ResBody>, &mut Option<Decision>),
+    ) -> Poll<Result<Response<ResBody>, E>> {
         let this = self.project();
         let report_only = *this.report_only;
-        let expose = *this.expose;
         match this.state.project() {
             StateProj::Preflight { deciding } => {
                 deciding.poll_decision(cx, report_only).map(|decision| {
                     let mut response = decision.preflight_response();
-                    if expose {
-                        response.extensions_mut().insert(decision);
-                    }
+                    decided(&mut response, &mut Some(decision));
                     Ok(response)
                 })
             }
@@ -284,13 +335,62 @@ where
                         (true, false) => d.apply(response.headers_mut()),
                         (false, _) => {}
                     }
-                    if expose {
-                        response.extensions_mut().insert(d.clone());
-                    }
+                    decided(response, decision);
                 }
                 Poll::Ready(result)
             }
         }
+    }
+}
+
+impl<F, ResBody, E> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<Response<ResBody>, E>>,
+    ResBody: Default,
+{
+    type Output = Result<Response<ResBody>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let expose = self.expose;
+        self.poll_decided(cx, |response, decision| {
+            if expose && let Some(decision) = decision.take() {
+                response.extensions_mut().insert(decision);
+            }
+        })
+    }
+}
+
+pin_project! {
+    /// The future of [`Cors::call_decided`]: the response with the
+    /// decision made for it.
+    pub struct Decided<F: Future> {
+        #[pin]
+        inner: ResponseFuture<F>,
+    }
+}
+
+impl<F, ResBody, E> Future for Decided<F>
+where
+    F: Future<Output = Result<Response<ResBody>, E>>,
+    ResBody: Default,
+{
+    type Output = Result<(Response<ResBody>, Decision), E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut decided = None;
+        let polled = std::task::ready!(
+            self.project()
+                .inner
+                .poll_decided(cx, |_, decision| decided = decision.take())
+        );
+        // `poll_decided` hands the decision over with every response.
+        Poll::Ready(polled.map(|response| (response, decided.expect("decided with the response"))))
+    }
+}
+
+impl<F: Future> std::fmt::Debug for Decided<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Decided").finish_non_exhaustive()
     }
 }
 

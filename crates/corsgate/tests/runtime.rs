@@ -435,3 +435,75 @@ async fn replacing_app_headers_and_exposing_the_decision() {
     let decision = response.extensions().get::<corsgate::Decision>().unwrap();
     assert_eq!(decision.kind(), DecisionKind::Preflight);
 }
+
+/// `Cors::call_decided` answers as `call` does, with the decision beside
+/// the response instead of in its extensions: for a refused and an allowed
+/// origin, a preflight the layer answers, an origin an async check allows,
+/// report-only mode, and an inner service's error.
+#[tokio::test]
+async fn call_decided_hands_back_the_decision_beside_the_response() {
+    async fn decided(
+        layer: &CorsLayer,
+        req: Request<String>,
+    ) -> (Response<String>, corsgate::Decision) {
+        let mut service = layer.layer(tower::service_fn(app));
+        service.ready().await.unwrap();
+        service.call_decided(req).await.unwrap()
+    }
+    let policy = Config::builder().allowed_origins([APP]).compile().unwrap();
+    let proxy = CorsLayer::new(policy.clone()).replacing_app_headers();
+
+    let (response, decision) =
+        decided(&proxy, request("GET", Some("https://evil.example"), &[])).await;
+    assert_eq!(decision.reason().name(), "origin-not-allowed");
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    assert!(acao(&response).is_empty());
+    assert!(response.extensions().get::<corsgate::Decision>().is_none());
+
+    let (response, decision) = decided(&proxy, request("GET", Some(APP), &[])).await;
+    assert_eq!(decision.reason().name(), "origin-listed");
+    assert_eq!(acao(&response), [APP]);
+    assert_eq!(response.headers()["x-app"], "1");
+
+    let (response, decision) = decided(&proxy, preflight(APP)).await;
+    assert_eq!(decision.kind(), DecisionKind::Preflight);
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(
+        response.headers().get("x-app").is_none(),
+        "the layer answered"
+    );
+    assert_eq!(acao(&response), [APP]);
+
+    // The caller has the decision: it is not put in the extensions too,
+    // even by a layer set to expose it.
+    let (response, _) = decided(&proxy.clone().exposing_decision(), preflight(APP)).await;
+    assert!(response.extensions().get::<corsgate::Decision>().is_none());
+
+    let store = Store::default();
+    store.add(TENANT);
+    let checked = CorsLayer::new(policy.clone()).with_origin_check(store_check(&store));
+    let (response, decision) = decided(&checked, request("GET", Some(TENANT), &[])).await;
+    assert_eq!(decision.reason().kind(), ReasonKind::AllowedByCheck);
+    assert_eq!(acao(&response), [TENANT]);
+
+    let report_only = Config::builder()
+        .allowed_origins([APP])
+        .report_only(true)
+        .compile()
+        .unwrap();
+    let (response, decision) = decided(
+        &CorsLayer::new(report_only),
+        preflight("https://evil.example"),
+    )
+    .await;
+    assert_eq!(decision.reason().name(), "origin-not-allowed");
+    assert_eq!(response.status(), StatusCode::ACCEPTED, "left to the app");
+    assert_eq!(acao(&response), ["*"], "untouched");
+
+    let mut failing = CorsLayer::new(policy).layer(tower::service_fn(|_: Request<String>| async {
+        Err::<Response<String>, _>("the app failed")
+    }));
+    failing.ready().await.unwrap();
+    let failed = failing.call_decided(request("GET", Some(APP), &[])).await;
+    assert_eq!(failed.err(), Some("the app failed"));
+}

@@ -21,8 +21,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use corsgate::tower::CorsLayer;
-use corsgate::{Config, ConfigErrorKind, Decision, Policy, PolicyHandle};
+use corsgate::tower::{Cors, CorsLayer};
+use corsgate::{Config, ConfigErrorKind, Policy, PolicyHandle};
 use http::header::{self, HeaderValue};
 use http::{Method, Request, Response, StatusCode, Uri};
 use http_body_util::combinators::BoxBody;
@@ -428,10 +428,8 @@ async fn serve(
     let idle = Arc::new(pinned::Idle::default());
     // The library's tower layer decides every request: the proxy has no
     // CORS logic of its own. It replaces the upstream's CORS headers and
-    // hands its decision over for the log line.
-    let cors = CorsLayer::with_handle(PolicyHandle::new(policy))
-        .replacing_app_headers()
-        .exposing_decision();
+    // hands its decision over for the log line (`Cors::call_decided`).
+    let cors = CorsLayer::with_handle(PolicyHandle::new(policy)).replacing_app_headers();
     let shared = Arc::new(Shared {
         upstreams,
         client,
@@ -846,7 +844,7 @@ fn reload(handle: &PolicyHandle, path: &Path, text: &str, cause: &str, with: &Re
 /// replaces the upstream's CORS headers on everything else), then one
 /// log line with the decision the layer made.
 async fn handle<S>(
-    cors: S,
+    mut cors: Cors<S>,
     conn: Arc<Conn>,
     req: Request<Incoming>,
 ) -> Result<Response<Guarded>, Infallible>
@@ -860,11 +858,9 @@ where
     let method = req.method().clone();
     let uri = req.uri().clone();
     let origin = req.headers().get(header::ORIGIN).cloned();
-    let response = cors.oneshot(req).await?;
-    let decided = response
-        .extensions()
-        .get::<Decision>()
-        .map_or("-", |d| d.reason().name());
+    cors.ready().await?;
+    let (response, decision) = cors.call_decided(req).await?;
+    let decided = decision.reason().name();
     let latency_ms = log::Millis(start.elapsed());
     // Visible ASCII as browsers send it; anything else is shown lossily.
     let origin = origin.as_ref().map_or(Cow::Borrowed("-"), |o| {
