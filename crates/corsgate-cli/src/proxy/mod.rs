@@ -38,7 +38,7 @@ use tracing::{debug, error, info, warn};
 use self::body::{ClientBodyProblem, Guarded, UploadBody, client_body_problem};
 use self::conns::{AcceptBackoff, Conn, Serving, Tracker};
 use self::flags::PolicyFlags;
-use self::pinned::{Pinned, SendError};
+use self::pinned::{Pinned, SendError, TimedOut};
 use self::upstream::{Upstreams, is_upgrade, strip_hop_by_hop};
 use crate::cli::ProxyArgs;
 use crate::exit;
@@ -1045,7 +1045,11 @@ fn forward<'a>(
         };
         let result = match early {
             Some(result) => Ok(result),
-            None => tokio::time::timeout(shared.timeout, request).await,
+            None if pooled => tokio::time::timeout(shared.timeout, request)
+                .await
+                .map_err(|_| TimedOut),
+            // One timer per client connection (see `Pinned::within`).
+            None => pinned.within(shared.timeout, request).await,
         };
         if let Ok(Err(e)) = &result
             && let Some(problem) = client_body_problem(&*e.error)

@@ -973,6 +973,45 @@ fn issue_13_a_client_connection_keeps_one_upstream_connection() {
     );
 }
 
+// Issue #13: a client connection's requests share one `--timeout` timer
+// (`Pinned::within`), pushed to each request's deadline. Each request still
+// gets its whole time: the first, one right after a timeout, one after the
+// connection sat idle past the timeout (the timer fired meanwhile), and one
+// that starts while the previous request's deadline is still ahead.
+#[test]
+fn issue_13_each_request_on_a_kept_connection_gets_its_whole_timeout() {
+    let up = RawUpstream::start();
+    let proxy = proxy_for(&up, &["--timeout", "0.5"]);
+    let mut client = TcpStream::connect(proxy.addr).unwrap();
+    let mut ask = |path: &str| {
+        let start = Instant::now();
+        client.write_all(&keep_alive_get(path)).unwrap();
+        let reply = read_response(&mut client, Duration::from_secs(10));
+        (reply, start.elapsed())
+    };
+    let timed_out = |(reply, took): (String, Duration), when: &str| {
+        assert!(reply.starts_with("HTTP/1.1 504"), "{when}: {reply}");
+        assert!(
+            took >= Duration::from_millis(450),
+            "{when}: timed out after {took:?}, not 0.5 s"
+        );
+    };
+    timed_out(ask("/hang"), "the first request");
+    timed_out(ask("/hang"), "right after a timeout");
+    let (reply, _) = ask("/ok");
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    thread::sleep(Duration::from_millis(1200));
+    timed_out(ask("/hang"), "after idling past the timeout");
+    let (reply, _) = ask("/ok");
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    thread::sleep(Duration::from_millis(300));
+    timed_out(ask("/hang"), "0.3 s after an answered request");
+    assert_eq!(
+        served_within(&proxy, Duration::from_secs(2)),
+        "HTTP/1.1 200 OK"
+    );
+}
+
 // Issue #13: a client that sends one request per connection does not cost
 // a new upstream connection per request: a closed client connection's
 // upstream connection is taken by the next.

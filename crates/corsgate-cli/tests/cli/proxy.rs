@@ -1087,14 +1087,19 @@ async fn sigterm_finishes_requests_in_flight_then_exits_0() {
         String::from_utf8_lossy(&answer[..n])
     );
     let url = proxy.url("/slow");
+    let before = up.hits.load(Ordering::SeqCst);
     let in_flight = tokio::spawn(async move { send("GET", &url, &[("origin", ORIGIN)]).await });
     // Let the request reach the upstream, which takes 0.8 s to answer.
-    for _ in 0..100 {
-        if up.hits.load(Ordering::SeqCst) > 0 {
+    for _ in 0..250 {
+        if up.hits.load(Ordering::SeqCst) > before {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    assert!(
+        up.hits.load(Ordering::SeqCst) > before,
+        "the request never reached the upstream"
+    );
     proxy.signal("TERM");
     // The idle connection is closed (end of stream), not left open.
     let closed = tokio::time::timeout(Duration::from_secs(5), idle.read(&mut answer)).await;
