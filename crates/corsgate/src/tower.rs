@@ -227,7 +227,6 @@ impl<S> Cors<S> {
         }
     }
 
-    #[inline]
     fn respond<ReqBody, ResBody>(&mut self, request: Request<ReqBody>) -> ResponseFuture<S::Future>
     where
         S: Service<Request<ReqBody>, Response = Response<ResBody>>,

@@ -101,21 +101,19 @@ impl Conn {
     /// [`Serving`].)
     #[cfg(test)]
     pub(crate) async fn closed(&self) {
-        std::future::poll_fn(|cx| {
-            if self.poll_told(cx) & EVICT == 0 {
-                Poll::Pending
-            } else {
-                Poll::Ready(())
-            }
-        })
-        .await;
+        self.told_any(EVICT).await;
     }
 
     /// Resolves when this connection should not start (a TLS handshake
     /// still running): told to close, or the proxy is stopping.
     pub(crate) async fn closed_or_draining(&self) {
+        self.told_any(EVICT | DRAIN).await;
+    }
+
+    /// Resolves once the connection has been told any of `what`.
+    async fn told_any(&self, what: u8) {
         std::future::poll_fn(|cx| {
-            if self.poll_told(cx) == 0 {
+            if self.poll_told(cx) & what == 0 {
                 Poll::Pending
             } else {
                 Poll::Ready(())

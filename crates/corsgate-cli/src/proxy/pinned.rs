@@ -151,6 +151,10 @@ impl Pinned {
     /// whose requests come here — sends one request at a time, so its
     /// requests never share the timer at once (HTTP/2 clients, whose
     /// requests are concurrent, keep a timer each).
+    ///
+    /// An `async fn`, though it holds `request`'s future twice (see
+    /// [`Pinned::send`]): written as a future of its own it made no
+    /// difference per proxied GET (callgrind, docs/benchmarks.md).
     pub(crate) async fn within<F: Future>(
         &self,
         limit: Duration,
