@@ -540,9 +540,7 @@ async fn serve(
                     tower::service_fn(move |req: Request<Incoming>| {
                         let (shared, peer_ip, pinned) =
                             (Arc::clone(&shared), peer_ip.clone(), Arc::clone(&pinned));
-                        async move {
-                            Ok::<_, Infallible>(forward(&shared, req, &peer_ip, &pinned).await)
-                        }
+                        forward(shared, req, peer_ip, pinned)
                     })
                 };
                 let service = cors.layer(upstream);
@@ -843,59 +841,67 @@ fn reload(handle: &PolicyHandle, path: &Path, text: &str, cause: &str, with: &Re
 /// One request through the CORS layer (which answers preflights, and
 /// replaces the upstream's CORS headers on everything else), then one
 /// log line with the decision the layer made.
-async fn handle<S>(
+///
+/// Not an `async fn`, for the reason [`forward`] gives.
+#[expect(
+    clippy::manual_async_fn,
+    reason = "an `async fn` stores its arguments and their copies, see `forward`"
+)]
+fn handle<S>(
     mut cors: Cors<S>,
     conn: Arc<Conn>,
     req: Request<Incoming>,
-) -> Result<Response<Guarded>, Infallible>
+) -> impl Future<Output = Result<Response<Guarded>, Infallible>>
 where
     S: tower::Service<Request<Incoming>, Response = Response<Body>, Error = Infallible>,
 {
-    // The connection is busy until the response body is done or dropped.
-    let guard = conn.request();
-    let start = Instant::now();
-    // Kept for the log line: shared, not copied.
-    let method = req.method().clone();
-    let uri = req.uri().clone();
-    let origin = req.headers().get(header::ORIGIN).cloned();
-    cors.ready().await?;
-    let (response, decision) = cors.call_decided(req).await?;
-    let decided = decision.reason().name();
-    let latency_ms = log::Millis(start.elapsed());
-    // Visible ASCII as browsers send it; anything else is shown lossily.
-    let origin = origin.as_ref().map_or(Cow::Borrowed("-"), |o| {
-        o.to_str()
-            .map_or_else(|_| String::from_utf8_lossy(o.as_bytes()), Cow::Borrowed)
-    });
-    let origin = &*origin;
-    let path = uri.path();
-    let status = response.status().as_u16();
-    // The proxy's own errors (502, 504, 413, …) say why, at warn.
-    if let Some(failed) = response.extensions().get::<Failure>() {
-        warn!(
-            %method,
-            %path,
-            origin,
-            decision = decided,
-            status,
-            error = %failed.kind,
-            %latency_ms,
-            "{}",
-            failed.message
-        );
-    } else if tracing::enabled!(tracing::Level::INFO) {
-        // What `info!(%method, %path, origin, decision, status,
-        // %latency_ms)` writes, for a fraction of its cost (`log::access`).
-        log::access(&log::AccessLine {
-            method: &method,
-            path,
-            origin,
-            decision: decided,
-            status,
-            latency_ms,
+    async move {
+        // The connection is busy until the response body is done or dropped.
+        let guard = conn.request();
+        let start = Instant::now();
+        // Kept for the log line: shared, not copied.
+        let method = req.method().clone();
+        let uri = req.uri().clone();
+        let origin = req.headers().get(header::ORIGIN).cloned();
+        cors.ready().await?;
+        let (response, decision) = cors.call_decided(req).await?;
+        let decided = decision.reason().name();
+        let latency_ms = log::Millis(start.elapsed());
+        // Visible ASCII as browsers send it; anything else is shown lossily.
+        let origin = origin.as_ref().map_or(Cow::Borrowed("-"), |o| {
+            o.to_str()
+                .map_or_else(|_| String::from_utf8_lossy(o.as_bytes()), Cow::Borrowed)
         });
+        let origin = &*origin;
+        let path = uri.path();
+        let status = response.status().as_u16();
+        // The proxy's own errors (502, 504, 413, …) say why, at warn.
+        if let Some(failed) = response.extensions().get::<Failure>() {
+            warn!(
+                %method,
+                %path,
+                origin,
+                decision = decided,
+                status,
+                error = %failed.kind,
+                %latency_ms,
+                "{}",
+                failed.message
+            );
+        } else if tracing::enabled!(tracing::Level::INFO) {
+            // What `info!(%method, %path, origin, decision, status,
+            // %latency_ms)` writes, for a fraction of its cost (`log::access`).
+            log::access(&log::AccessLine {
+                method: &method,
+                path,
+                origin,
+                decision: decided,
+                status,
+                latency_ms,
+            });
+        }
+        Ok(response.map(|body| Guarded::new(body, guard)))
     }
-    Ok(response.map(|body| Guarded::new(body, guard)))
 }
 
 /// `peer`: the client's address as an `X-Forwarded-For` value; `pinned`:
@@ -909,26 +915,26 @@ where
     clippy::manual_async_fn,
     reason = "an `async fn` stores its arguments and their copies, see above"
 )]
-fn forward<'a>(
-    shared: &'a Shared,
+fn forward(
+    shared: Arc<Shared>,
     mut req: Request<Incoming>,
-    peer: &'a HeaderValue,
-    pinned: &'a Pinned,
-) -> impl Future<Output = Response<Body>> + Send + 'a {
+    peer: HeaderValue,
+    pinned: Arc<Pinned>,
+) -> impl Future<Output = Result<Response<Body>, Infallible>> + Send + 'static {
     async move {
         if req.method() == Method::CONNECT {
-            return failure(
+            return Ok(failure(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "method_not_allowed",
                 "corsgate proxy does not tunnel CONNECT",
-            );
+            ));
         }
         let Some(upstream) = shared.upstreams.route(req.uri().path()) else {
-            return failure(
+            return Ok(failure(
                 StatusCode::NOT_FOUND,
                 "no_upstream",
                 "no --upstream covers this path",
-            );
+            ));
         };
         let declared = req
             .headers()
@@ -936,11 +942,11 @@ fn forward<'a>(
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
         if declared.is_some_and(|n| n > shared.max_body) {
-            return failure(
+            return Ok(failure(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "body_too_large",
                 "the request body is larger than --max-body",
-            );
+            ));
         }
 
         // Only the path and query are forwarded, to a configured upstream: the
@@ -960,7 +966,7 @@ fn forward<'a>(
         let upgrade = is_upgrade(req.headers());
         let headers = req.headers_mut();
         strip_hop_by_hop(headers, upgrade);
-        add_forwarding_headers(headers, peer, original_host.as_ref(), shared.listen_tls);
+        add_forwarding_headers(headers, &peer, original_host.as_ref(), shared.listen_tls);
         if !shared.preserve_host || original_host.is_none() {
             headers.insert(header::HOST, upstream.host.clone());
         }
@@ -979,11 +985,11 @@ fn forward<'a>(
             match Uri::from_parts(parts) {
                 Ok(uri) => uri,
                 Err(_) => {
-                    return failure(
+                    return Ok(failure(
                         StatusCode::BAD_REQUEST,
                         "bad_request",
                         "the request target is not a valid path",
-                    );
+                    ));
                 }
             }
         } else {
@@ -994,7 +1000,7 @@ fn forward<'a>(
             // about 2 KB, and held inline it would make every request's future
             // that much larger, copied as hyper and tower move it into place
             // (docs/benchmarks.md). Upgrades are rare; one allocation for them.
-            return Box::pin(forward_upgrade(shared, req, uri)).await;
+            return Ok(Box::pin(forward_upgrade(&shared, req, uri)).await);
         }
 
         // In a block of its own: the parts' storage then ends here instead
@@ -1063,9 +1069,9 @@ fn forward<'a>(
             let message = sources(&*e.error)
                 .find(|s| s.is::<body::ClientBodyError>())
                 .map_or_else(String::new, ToString::to_string);
-            return failure(status, kind, &message);
+            return Ok(failure(status, kind, &message));
         }
-        match result {
+        Ok(match result {
             Err(_) => failure(
                 StatusCode::GATEWAY_TIMEOUT,
                 "upstream_timeout",
@@ -1103,7 +1109,7 @@ fn forward<'a>(
                 strip_hop_by_hop(&mut parts.headers, false);
                 Response::from_parts(parts, body.map_err(BoxError::from).boxed())
             }
-        }
+        })
     }
 }
 
