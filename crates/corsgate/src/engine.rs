@@ -191,6 +191,24 @@ impl Deciding {
             Deciding::Checking(checking) => checking.poll(cx, report_only),
         }
     }
+
+    /// Ready once the decision is known (an async check's, kept here for
+    /// [`take_known`](Self::take_known)).
+    pub(crate) fn poll_known(&mut self, cx: &mut Context<'_>, report_only: bool) -> Poll<()> {
+        if let Deciding::Checking(checking) = self {
+            let decision = std::task::ready!(checking.poll(cx, report_only));
+            *self = Deciding::Ready(Some(decision));
+        }
+        Poll::Ready(())
+    }
+
+    /// The decision, once [`poll_known`](Self::poll_known) is ready.
+    pub(crate) fn take_known(&mut self) -> Option<Decision> {
+        match self {
+            Deciding::Ready(decision) => decision.take(),
+            Deciding::Checking(_) => None,
+        }
+    }
 }
 
 impl Checking {

@@ -241,10 +241,10 @@ impl<S> Cors<S> {
             }
         } else {
             State::Inner {
-                future: self.inner.call(request),
+                inner: Running::Future {
+                    future: self.inner.call(request),
+                },
                 deciding: started.deciding,
-                decision: None,
-                response: None,
                 apply: !started.report_only,
             }
         };
@@ -274,12 +274,23 @@ pin_project! {
         Preflight { deciding: Deciding },
         // The application runs while an async check (if any) is awaited.
         Inner {
-            #[pin] future: F,
+            #[pin] inner: Running<F>,
             deciding: Deciding,
-            decision: Option<Decision>,
-            response: Option<F::Output>,
             apply: bool,
         },
+    }
+}
+
+pin_project! {
+    /// The application's future, then its output while an async check
+    /// still decides (the same place: the future is over by then, and this
+    /// state is part of every request's future, moved whole by servers).
+    #[project = RunningProj]
+    #[project_replace = RunningReplace]
+    enum Running<F: Future> {
+        Future { #[pin] future: F },
+        Done { output: F::Output },
+        Taken,
     }
 }
 
@@ -308,33 +319,43 @@ where
                 })
             }
             StateProj::Inner {
-                future,
+                mut inner,
                 deciding,
-                decision,
-                response,
                 apply,
             } => {
-                if decision.is_none()
-                    && let Poll::Ready(d) = deciding.poll_decision(cx, report_only)
-                {
-                    *decision = Some(d);
-                }
-                if response.is_none()
-                    && let Poll::Ready(r) = future.poll(cx)
-                {
-                    *response = Some(r);
-                }
-                let (Some(d), Some(_)) = (decision.as_ref(), response.as_ref()) else {
-                    return Poll::Pending;
+                // The check (if any) first: it runs beside the application.
+                let known = deciding.poll_known(cx, report_only).is_ready();
+                let mut result = match inner.as_mut().project() {
+                    RunningProj::Future { future } => match future.poll(cx) {
+                        Poll::Ready(output) if known => {
+                            // Dropped in place, not moved: a second poll
+                            // then panics here, not in the application.
+                            inner.project_replace(Running::Taken);
+                            output
+                        }
+                        Poll::Ready(output) => {
+                            inner.project_replace(Running::Done { output });
+                            return Poll::Pending;
+                        }
+                        Poll::Pending => return Poll::Pending,
+                    },
+                    RunningProj::Done { .. } if known => {
+                        match inner.project_replace(Running::Taken) {
+                            RunningReplace::Done { output } => output,
+                            _ => unreachable!("matched as done above"),
+                        }
+                    }
+                    RunningProj::Done { .. } => return Poll::Pending,
+                    RunningProj::Taken => panic!("ResponseFuture polled after completion"),
                 };
-                let mut result = response.take().expect("checked above");
-                if let Ok(response) = &mut result {
+                let mut decision = deciding.take_known();
+                if let (Ok(response), Some(d)) = (&mut result, &decision) {
                     match (*apply, *this.replace) {
                         (true, true) => d.apply_replacing(response.headers_mut()),
                         (true, false) => d.apply(response.headers_mut()),
                         (false, _) => {}
                     }
-                    decided(response, decision);
+                    decided(response, &mut decision);
                 }
                 Poll::Ready(result)
             }

@@ -153,6 +153,69 @@ async fn an_async_check_allows_an_origin_added_at_run_time() {
     );
 }
 
+/// The application and an async check run side by side, and either may
+/// finish first: the answer waits for both, and the check's decision is
+/// applied to the application's response (or its error passed on) in
+/// either order.
+#[tokio::test]
+async fn an_async_check_and_the_application_may_finish_in_either_order() {
+    let policy = Config::builder().allowed_origins([APP]).compile().unwrap();
+    let millis = |ms: u64| Duration::from_millis(ms);
+    for (check_ms, app_ms) in [(0, 0), (30, 0), (0, 30), (10, 40), (40, 10)] {
+        let check = OriginCheck::new_async(move |_| async move {
+            tokio::time::sleep(millis(check_ms)).await;
+            Ok::<_, std::io::Error>(true)
+        });
+        let layer = CorsLayer::new(policy.clone()).with_origin_check(check);
+        let slow_app = tower::service_fn(move |request: Request<String>| async move {
+            tokio::time::sleep(millis(app_ms)).await;
+            if request.uri().path() == "/fail" {
+                return Err("the application failed");
+            }
+            Ok(Response::new("hello".to_owned()))
+        });
+        let mut service = layer.layer(slow_app);
+        let case = format!("check {check_ms} ms, application {app_ms} ms");
+        let started = Instant::now();
+        let response = service
+            .ready()
+            .await
+            .unwrap()
+            .call(request("GET", Some(TENANT), &[]))
+            .await
+            .unwrap();
+        assert_eq!(acao(&response), [TENANT], "{case}");
+        assert_eq!(response.body(), "hello", "{case}");
+        assert!(started.elapsed() >= millis(check_ms.max(app_ms)), "{case}");
+        let failed = Request::builder()
+            .uri("/fail")
+            .header("origin", TENANT)
+            .body(String::new())
+            .unwrap();
+        let error = service.ready().await.unwrap().call(failed).await;
+        assert_eq!(error.unwrap_err(), "the application failed", "{case}");
+    }
+    // Polled after its answer, the future says so instead of polling the
+    // application's finished future again.
+    let layer = CorsLayer::new(policy);
+    let mut future = std::pin::pin!(layer.layer(tower::service_fn(app)).call(request(
+        "GET",
+        Some(APP),
+        &[]
+    )));
+    let waker = std::task::Waker::noop();
+    let mut cx = std::task::Context::from_waker(waker);
+    assert!(future.as_mut().poll(&mut cx).is_ready());
+    let again = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _ = future.as_mut().poll(&mut cx);
+    }));
+    let message = again.expect_err("a second poll panics");
+    assert_eq!(
+        message.downcast_ref::<&str>(),
+        Some(&"ResponseFuture polled after completion")
+    );
+}
+
 #[tokio::test]
 async fn a_sync_check_sees_the_request() {
     let check = OriginCheck::new(|request| {
