@@ -194,6 +194,7 @@ impl Deciding {
 
     /// Ready once the decision is known (an async check's, kept here for
     /// [`take_known`](Self::take_known)).
+    #[cfg(feature = "tower")]
     pub(crate) fn poll_known(&mut self, cx: &mut Context<'_>, report_only: bool) -> Poll<()> {
         if let Deciding::Checking(checking) = self {
             let decision = std::task::ready!(checking.poll(cx, report_only));
@@ -203,6 +204,7 @@ impl Deciding {
     }
 
     /// The decision, once [`poll_known`](Self::poll_known) is ready.
+    #[cfg(feature = "tower")]
     pub(crate) fn take_known(&mut self) -> Option<Decision> {
         match self {
             Deciding::Ready(decision) => decision.take(),
