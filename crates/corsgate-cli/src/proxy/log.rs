@@ -342,9 +342,20 @@ impl AccessLine<'_> {
 }
 
 /// Printable ASCII without `"` or `\\`: what `{:?}` leaves as is.
+///
+/// By a table: one load per byte instead of three comparisons, on the two
+/// quoted fields of every request's line.
 fn is_bare(text: &str) -> bool {
-    text.bytes()
-        .all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\')
+    const BARE: [bool; 256] = {
+        let mut table = [false; 256];
+        let mut b = b' ';
+        while b <= b'~' {
+            table[b as usize] = b != b'"' && b != b'\\';
+            b += 1;
+        }
+        table
+    };
+    text.bytes().all(|b| BARE[usize::from(b)])
 }
 
 /// `text` as `{:?}` writes it: quoted, escaped where needed.
@@ -572,7 +583,25 @@ mod tests {
 
     use tracing_subscriber::fmt::MakeWriter;
 
-    use super::{Limits, batched};
+    use super::{Limits, batched, is_bare, write_quoted};
+
+    /// Text is left bare exactly where `{:?}` leaves it as is: every ASCII
+    /// character, alone and inside text; anything else goes through `{:?}`.
+    #[test]
+    fn text_is_bare_exactly_where_debug_leaves_it_as_is() {
+        for c in (0..=0x7f_u8)
+            .map(char::from)
+            .chain(['é', '\u{7f}', '\u{a0}', '\u{301}'])
+        {
+            for text in [c.to_string(), format!("http://a{c}b.example")] {
+                let unescaped = format!("{text:?}") == format!("\"{text}\"");
+                assert_eq!(is_bare(&text), unescaped && c.is_ascii(), "{text:?}");
+                let mut quoted = String::new();
+                write_quoted(&mut quoted, &text);
+                assert_eq!(quoted, format!("{text:?}"));
+            }
+        }
+    }
 
     /// An output that records what reaches it, optionally slowly.
     #[derive(Clone, Default)]
