@@ -289,10 +289,15 @@ impl ResponseHeaders for Headers<'_> {
         static TRUE: ActixValue = ActixValue::from_static("true");
         let value = match value {
             Value::True => TRUE.clone(),
-            // Bytes a `http` 1 value holds are valid in `http` 0.2's too.
-            Value::Shared(value) => match ActixValue::from_bytes(value.as_bytes()) {
-                Ok(value) => value,
-                Err(_) => return,
+            Value::Shared(value) => match value.actix() {
+                // Made once (the policy's values, an actix request's origin).
+                Some(value) => value.clone(),
+                // Taken from an `http` 1 request (an origin check's copy):
+                // its bytes are valid in `http` 0.2's values too.
+                None => match ActixValue::from_bytes(value.http().as_bytes()) {
+                    Ok(value) => value,
+                    Err(_) => return,
+                },
             },
         };
         self.0.insert(name(field).clone(), value);
@@ -313,9 +318,75 @@ impl ResponseHeaders for Headers<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::{NAMES, name};
-    use crate::RESPONSE_HEADERS;
+    use super::{Cors, NAMES, name};
     use crate::decision::Field;
+    use crate::{Config, RESPONSE_HEADERS};
+    use actix_web::http::{Method, header::HeaderMap};
+    use actix_web::{App, HttpResponse, test as actix_test, web};
+
+    const ORIGIN: &str = "http://127.0.0.1:5000";
+
+    /// Whether the response's `name` is the policy's own value, its
+    /// buffer shared, not copied.
+    fn shares(response: &HeaderMap, name: &str, compiled: &[u8]) -> bool {
+        let value = response.get(name).map(|v| v.as_bytes()).unwrap_or_default();
+        value == compiled && value.as_ptr() == compiled.as_ptr()
+    }
+
+    /// The values a policy builds when it is compiled (a listed origin's
+    /// `Access-Control-Allow-Origin`, the allowed methods and headers, the
+    /// max age, the exposed headers) reach actix's response without a copy
+    /// of their bytes per request, as they reach an `http` one.
+    #[actix_web::test]
+    async fn compiled_values_are_written_without_a_copy() {
+        let policy = Config::builder()
+            .allowed_origins([ORIGIN])
+            .allow_credentials(true)
+            .expose_headers(["x-total-count"])
+            .compile()
+            .unwrap();
+        let rule = policy.rules[0].clone();
+        let listed = rule.origins.exact.get(ORIGIN.as_bytes()).unwrap().clone();
+        let app = actix_test::init_service(App::new().wrap(Cors::new(policy)).route(
+            "/users",
+            web::get().to(|| async { HttpResponse::Ok().body("[]") }),
+        ))
+        .await;
+
+        let get = actix_test::TestRequest::get()
+            .uri("/users")
+            .insert_header(("origin", ORIGIN))
+            .to_request();
+        let response = actix_test::call_service(&app, get).await;
+        let headers = response.headers();
+        assert!(shares(
+            headers,
+            "access-control-allow-origin",
+            listed.http().as_bytes()
+        ));
+        let expose = rule.expose.as_ref().unwrap().http().as_bytes();
+        assert!(shares(headers, "access-control-expose-headers", expose));
+
+        let preflight = actix_test::TestRequest::default()
+            .method(Method::OPTIONS)
+            .uri("/users")
+            .insert_header(("origin", ORIGIN))
+            .insert_header(("access-control-request-method", "PUT"))
+            .to_request();
+        let response = actix_test::call_service(&app, preflight).await;
+        let headers = response.headers();
+        assert!(shares(
+            headers,
+            "access-control-allow-origin",
+            listed.http().as_bytes()
+        ));
+        let methods = rule.allow_methods.http().as_bytes();
+        assert!(shares(headers, "access-control-allow-methods", methods));
+        let allowed = rule.allow_headers.http().as_bytes();
+        assert!(shares(headers, "access-control-allow-headers", allowed));
+        let max_age = rule.max_age.as_ref().unwrap().http().as_bytes();
+        assert!(shares(headers, "access-control-max-age", max_age));
+    }
 
     #[test]
     fn each_field_has_its_own_name_in_actix() {

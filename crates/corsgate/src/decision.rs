@@ -13,6 +13,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 
 use crate::request::list_items;
 use crate::rule::Rule;
+use crate::value::Shared;
 
 /// `Access-Control-Allow-Private-Network` (Private Network Access draft).
 pub const ACCESS_CONTROL_ALLOW_PRIVATE_NETWORK: HeaderName =
@@ -302,7 +303,7 @@ impl fmt::Display for Reason {
 pub(crate) struct Grant {
     pub(crate) rule: Arc<Rule>,
     /// `*`, or the origin to echo.
-    pub(crate) origin: HeaderValue,
+    pub(crate) origin: Shared,
     pub(crate) private_network: bool,
 }
 
@@ -459,7 +460,7 @@ impl Decision {
                     .iter_mut()
                     .find(|(name, _)| *name == ACCESS_CONTROL_ALLOW_ORIGIN)
                 {
-                    *value = grant.origin.clone();
+                    *value = grant.origin.http().clone();
                 }
                 headers
             }
@@ -485,7 +486,7 @@ pub(crate) fn preflight_template(rule: &Rule, private_network: bool) -> HeaderMa
     write_granted(
         &mut headers,
         rule,
-        &HeaderValue::from_static("*"),
+        &Shared::from_static("*"),
         true,
         private_network,
     );
@@ -498,7 +499,7 @@ pub(crate) fn preflight_template(rule: &Rule, private_network: bool) -> HeaderMa
 fn write_granted(
     headers: &mut impl ResponseHeaders,
     rule: &Rule,
-    origin: &HeaderValue,
+    origin: &Shared,
     options: bool,
     private_network: bool,
 ) {
@@ -565,7 +566,7 @@ impl Field {
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Value<'a> {
     True,
-    Shared(&'a HeaderValue),
+    Shared(&'a Shared),
 }
 
 /// A response's headers as a decision writes them: [`http::HeaderMap`], or
@@ -609,7 +610,7 @@ impl ResponseHeaders for HeaderMap {
     fn set(&mut self, field: Field, value: Value<'_>) {
         let value = match value {
             Value::True => HeaderValue::from_static("true"),
-            Value::Shared(value) => value.clone(),
+            Value::Shared(value) => value.http().clone(),
         };
         self.insert(field.name(), value);
     }

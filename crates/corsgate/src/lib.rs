@@ -153,6 +153,7 @@ mod policy;
 mod request;
 mod rule;
 mod stats;
+mod value;
 
 #[cfg(feature = "actix")]
 pub mod actix;

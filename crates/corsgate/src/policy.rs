@@ -1,14 +1,13 @@
 //! [`Policy`]: a compiled, immutable configuration that decides requests.
 
 use std::borrow::Cow;
-use std::sync::Arc;
-
-use http::HeaderValue;
+use std::sync::{Arc, LazyLock};
 
 use crate::decision::{Decision, DecisionKind, Grant, Reason};
 use crate::origin::OriginMatch;
-use crate::request::{Asked, RequestView, list_items};
+use crate::request::{Asked, RequestView, ValueRef, list_items};
 use crate::rule::Rule;
+use crate::value::Shared;
 
 /// A compiled CORS policy: immutable, valid by construction, and cheap to
 /// clone and share across threads (a reference count).
@@ -37,7 +36,7 @@ use crate::rule::Rule;
 /// ```
 #[derive(Debug, Clone)]
 pub struct Policy {
-    rules: Arc<[Arc<Rule>]>,
+    pub(crate) rules: Arc<[Arc<Rule>]>,
     /// Whether any rule has a scope regex (else the path is never decoded).
     scoped: bool,
     report_only: bool,
@@ -126,15 +125,15 @@ impl Policy {
             (Some(origin), None) => origin,
         };
         let (reason, echo) = match rule.origins.check(origin.as_bytes()) {
-            OriginMatch::Listed(value) => (Reason::OriginListed, Some(value)),
-            OriginMatch::NullListed => (Reason::NullListed, Some(origin.to_value())),
-            OriginMatch::Pattern => (Reason::OriginMatchesPattern, Some(origin.to_value())),
-            OriginMatch::Regex => (Reason::OriginMatchesRegex, Some(origin.to_value())),
-            OriginMatch::All => (Reason::AllOriginsAllowed, Some(origin.to_value())),
+            OriginMatch::Listed(value) => (Reason::OriginListed, Some(Echo::Listed(value))),
+            OriginMatch::NullListed => (Reason::NullListed, Some(Echo::Request(origin))),
+            OriginMatch::Pattern => (Reason::OriginMatchesPattern, Some(Echo::Request(origin))),
+            OriginMatch::Regex => (Reason::OriginMatchesRegex, Some(Echo::Request(origin))),
+            OriginMatch::All => (Reason::AllOriginsAllowed, Some(Echo::Request(origin))),
             // Without credentials allow-all answers `*`, which echoes
             // nothing, whatever the header held (as django does).
             OriginMatch::Malformed if rule.origins.all && !rule.allow_credentials => {
-                (Reason::AllOriginsAllowed, Some(origin.to_value()))
+                (Reason::AllOriginsAllowed, Some(Echo::Request(origin)))
             }
             OriginMatch::Malformed => (Reason::MalformedOrigin, None),
             OriginMatch::NotAllowed => {
@@ -143,7 +142,13 @@ impl Policy {
                 let by_check = (check && origin.as_bytes() != b"null").then(|| {
                     let mut allowed = decision.clone();
                     allowed.reason = Reason::AllowedByCheck;
-                    grant(&mut allowed, rule, request, asked_method, origin.to_value());
+                    grant(
+                        &mut allowed,
+                        rule,
+                        request,
+                        asked_method,
+                        Echo::Request(origin),
+                    );
                     allowed
                 });
                 return (decision, by_check);
@@ -177,6 +182,17 @@ impl Policy {
     }
 }
 
+/// What an allowed origin's answer echoes.
+enum Echo<'a> {
+    /// A listed origin's value, built when the policy was compiled.
+    Listed(Shared),
+    /// The request's own `Origin`, made a value only when it is echoed.
+    Request(ValueRef<'a>),
+}
+
+/// `Access-Control-Allow-Origin: *`, made once.
+static STAR: LazyLock<Shared> = LazyLock::new(|| Shared::from_static("*"));
+
 /// Grants the origin `echo` under `rule`: `*` instead for allow-all
 /// without credentials, private network access when asked and allowed, and
 /// for a preflight (`asked_method`: its `Access-Control-Request-Method`)
@@ -186,7 +202,7 @@ fn grant(
     rule: &Arc<Rule>,
     request: &RequestView<'_>,
     asked_method: Option<&[u8]>,
-    echo: HeaderValue,
+    echo: Echo<'_>,
 ) {
     // django-cors-headers answers `*` under allow-all without credentials
     // whatever else allowed the origin: a listed one gets `*` too.
@@ -210,10 +226,10 @@ fn grant(
     }
     decision.grant = Some(Grant {
         rule: Arc::clone(rule),
-        origin: if wildcard {
-            HeaderValue::from_static("*")
-        } else {
-            echo
+        origin: match echo {
+            _ if wildcard => STAR.clone(),
+            Echo::Listed(value) => value,
+            Echo::Request(origin) => origin.to_value(),
         },
         private_network,
     });

@@ -2,7 +2,7 @@
 //! its origin matcher and every header value, built once — and its
 //! compilation from the rule's settings, with every error.
 
-use http::{HeaderMap, HeaderName, HeaderValue, Method};
+use http::{HeaderMap, HeaderName, Method};
 
 use crate::anchored::{self, Anchor, AnchoredRegex, MAX_REGEX_BYTES, RegexProblem};
 use crate::config::{
@@ -10,6 +10,7 @@ use crate::config::{
 };
 use crate::decision::preflight_template;
 use crate::origin::{Origin, OriginMatcher, OriginPattern};
+use crate::value::Shared;
 
 /// One compiled rule: its scope and every header value, built once.
 #[derive(Debug)]
@@ -17,14 +18,14 @@ pub(crate) struct Rule {
     pub(crate) scope: Option<AnchoredRegex>,
     pub(crate) origins: OriginMatcher,
     pub(crate) allow_credentials: bool,
-    pub(crate) allow_methods: HeaderValue,
+    pub(crate) allow_methods: Shared,
     /// As configured: methods compare case-sensitively.
     pub(crate) methods: Box<[Box<str>]>,
-    pub(crate) allow_headers: HeaderValue,
+    pub(crate) allow_headers: Shared,
     /// Lower-cased: header names compare case-insensitively.
     pub(crate) headers: Box<[Box<str>]>,
-    pub(crate) expose: Option<HeaderValue>,
-    pub(crate) max_age: Option<HeaderValue>,
+    pub(crate) expose: Option<Shared>,
+    pub(crate) max_age: Option<Shared>,
     pub(crate) allow_private_network: bool,
     /// The preflight answer's headers (`decision::preflight_template`):
     /// without and with `Access-Control-Allow-Private-Network`.
@@ -116,7 +117,7 @@ fn compile_rule(s: &RuleSettings<'_>, errors: &mut Raw) -> Rule {
         expose: (!s.expose_headers.0.is_empty()).then_some(expose),
         // `0` is sent, not omitted (django omits it): without the header
         // browsers cache the preflight for 5 s; `0` means no caching.
-        max_age: Some(HeaderValue::from(max_age)),
+        max_age: Shared::new(&max_age.to_string()),
         allow_private_network: s.allow_private_network.0,
         preflight: Default::default(),
     }
@@ -132,7 +133,7 @@ fn compile_tokens(
     field: Field,
     errors: &mut Raw,
     valid: impl Fn(&str) -> bool,
-) -> (HeaderValue, Vec<Box<str>>) {
+) -> (Shared, Vec<Box<str>>) {
     let key = path(rule, field);
     let mut good: Vec<Box<str>> = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
@@ -176,7 +177,7 @@ fn compile_tokens(
         .collect::<Vec<&str>>()
         .join(", ");
     // Every element is a valid token, so the joined value is a valid header value.
-    let value = HeaderValue::from_str(&joined).unwrap_or_else(|_| HeaderValue::from_static(""));
+    let value = Shared::new(&joined).unwrap_or_else(|| Shared::from_static(""));
     (value, good)
 }
 
@@ -224,7 +225,7 @@ fn compile_origins(s: &RuleSettings<'_>, errors: &mut Raw) -> OriginMatcher {
             Origin::parse(entry).map(|origin| {
                 if origin.is_null() {
                     matcher.null = true;
-                } else if let Ok(value) = HeaderValue::from_str(origin.as_str()) {
+                } else if let Some(value) = Shared::new(origin.as_str()) {
                     matcher
                         .exact
                         .insert(origin.as_str().as_bytes().into(), value);

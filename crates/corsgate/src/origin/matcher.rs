@@ -14,13 +14,13 @@ type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 use super::pattern::HostKey;
 use super::{OriginPattern, RequestOrigin, parse_request_origin};
 use crate::anchored::AnchoredRegex;
-use http::HeaderValue;
+use crate::value::Shared;
 
 /// How a request's origin was allowed, or why not.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum OriginMatch {
     /// Listed exactly; carries the prebuilt header value to echo.
-    Listed(HeaderValue),
+    Listed(Shared),
     /// `null` is listed and the request's origin is `null`.
     NullListed,
     Pattern,
@@ -38,7 +38,7 @@ pub(crate) struct OriginMatcher {
     pub(crate) all: bool,
     pub(crate) null: bool,
     /// Exact serialized origins, keyed by their bytes.
-    pub(crate) exact: Map<Box<[u8]>, HeaderValue>,
+    pub(crate) exact: Map<Box<[u8]>, Shared>,
     pub(crate) patterns: PatternSet,
     /// Every regex, anchored to match the whole origin.
     pub(crate) regexes: Option<AnchoredRegex>,
