@@ -34,10 +34,11 @@
 //! # }
 //! ```
 
-use std::future::{Future, Ready, poll_fn, ready};
+use std::future::{Future, Ready, ready};
 use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
+use std::task::{Context, Poll, ready};
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
@@ -48,8 +49,9 @@ use actix_web::http::header::{
 use actix_web::{Error, HttpResponse};
 
 use crate::decision::{CORS_PREFIX, Field, ResponseHeaders, Value, vary_names_origin};
-use crate::engine::Engine;
+use crate::engine::{Deciding, Engine};
 use crate::{Decision, OriginCheck, Policy, PolicyHandle, RequestView, Stats};
+use pin_project_lite::pin_project;
 
 /// The actix-web middleware: `App::new().wrap(Cors::new(policy))`.
 #[derive(Debug, Clone)]
@@ -151,8 +153,6 @@ pub struct CorsMiddleware<S> {
     engine: Arc<Engine>,
 }
 
-type LocalBoxFuture<T> = Pin<Box<dyn Future<Output = T>>>;
-
 impl<S, B> Service<ServiceRequest> for CorsMiddleware<S>
 where
     S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error> + 'static,
@@ -160,7 +160,7 @@ where
 {
     type Response = ServiceResponse<EitherBody<B>>;
     type Error = Error;
-    type Future = LocalBoxFuture<Result<Self::Response, Error>>;
+    type Future = CorsFuture<S>;
 
     forward_ready!(service);
 
@@ -175,54 +175,138 @@ where
             self.engine
                 .start(&RequestView::actix(&method, req.path(), req.headers()))
         };
-        let (report_only, preflight) = (started.report_only, started.preflight);
-        let mut deciding = started.deciding;
-        let service = Rc::clone(&self.service);
-        let (replace, expose) = (self.engine.replace, self.engine.expose);
-        if report_only {
-            // Decide and count; the application answers, untouched.
-            return Box::pin(async move {
-                let decision = poll_fn(|cx| deciding.poll_decision(cx, true)).await;
-                crate::trace_decision(&decision, &method, req.path());
-                let mut response = service.call(req).await?;
-                if expose {
-                    response.response_mut().extensions_mut().insert(decision);
-                }
-                Ok(response.map_into_left_body())
-            });
+        CorsFuture {
+            step: Step::Deciding,
+            deciding: started.deciding,
+            request: Some(req),
+            service: Rc::clone(&self.service),
+            method,
+            decision: None,
+            report_only: started.report_only,
+            preflight: started.preflight,
+            replace: self.engine.replace,
+            expose: self.engine.expose,
         }
-        Box::pin(async move {
-            let decision = poll_fn(|cx| deciding.poll_decision(cx, false)).await;
-            crate::trace_decision(&decision, &method, req.path());
-            if preflight {
-                // django's answer: `200`, an empty body, the decision's headers.
-                let mut response = HttpResponse::Ok().finish();
-                let headers = response.headers_mut();
-                headers.insert(names::CONTENT_LENGTH, ActixValue::from_static("0"));
-                decision.write(&mut Headers(headers));
-                if expose {
-                    response.extensions_mut().insert(decision);
-                }
-                return Ok(req.into_response(response).map_into_right_body());
-            }
-            match service.call(req).await {
-                Ok(mut response) => {
-                    apply(&decision, response.headers_mut(), replace);
-                    if expose {
-                        response.response_mut().extensions_mut().insert(decision);
+    }
+}
+
+pin_project! {
+    /// The future of [`CorsMiddleware`]'s answer: the decision (awaited
+    /// only while an async origin check runs, before the application is
+    /// called), then the middleware's own answer to a preflight, or the
+    /// application's with the decision's headers. A future of its own
+    /// rather than a boxed one: no allocation per request.
+    pub struct CorsFuture<S: Service<ServiceRequest>> {
+        #[pin]
+        step: Step<S::Future>,
+        deciding: Deciding,
+        // Until the decision is known.
+        request: Option<ServiceRequest>,
+        service: Rc<S>,
+        method: http::Method,
+        // While the application answers.
+        decision: Option<Decision>,
+        report_only: bool,
+        preflight: bool,
+        replace: bool,
+        expose: bool,
+    }
+}
+
+pin_project! {
+    #[project = StepProj]
+    enum Step<F> {
+        Deciding,
+        Called { #[pin] future: F },
+    }
+}
+
+impl<S, B> Future for CorsFuture<S>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error>,
+    B: MessageBody,
+{
+    type Output = Result<ServiceResponse<EitherBody<B>>, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        loop {
+            match this.step.as_mut().project() {
+                StepProj::Deciding => {
+                    let decision = ready!(this.deciding.poll_decision(cx, *this.report_only));
+                    let request = this.request.take().expect(POLLED_AFTER_COMPLETION);
+                    crate::trace_decision(&decision, this.method, request.path());
+                    if *this.preflight && !*this.report_only {
+                        return Poll::Ready(Ok(answer_preflight(request, decision, *this.expose)));
                     }
-                    Ok(response.map_into_left_body())
+                    *this.decision = Some(decision);
+                    let future = this.service.call(request);
+                    this.step.set(Step::Called { future });
                 }
-                Err(error) => {
-                    let mut rendered = error.error_response();
-                    apply(&decision, rendered.headers_mut(), replace);
-                    if expose {
-                        rendered.extensions_mut().insert(decision);
-                    }
-                    Err(InternalError::from_response(error, rendered).into())
+                StepProj::Called { future } => {
+                    let answer = ready!(future.poll(cx));
+                    let decision = this.decision.take().expect(POLLED_AFTER_COMPLETION);
+                    let (replace, expose) = (*this.replace, *this.expose);
+                    return Poll::Ready(if *this.report_only {
+                        // Decided and counted; the application's answer, untouched.
+                        answer.map(|mut response| {
+                            if expose {
+                                response.response_mut().extensions_mut().insert(decision);
+                            }
+                            response.map_into_left_body()
+                        })
+                    } else {
+                        with_decision(answer, decision, replace, expose)
+                    });
                 }
             }
-        })
+        }
+    }
+}
+
+const POLLED_AFTER_COMPLETION: &str = "CorsFuture polled after completion";
+
+/// django's answer to a preflight: `200`, an empty body, the decision's
+/// headers.
+fn answer_preflight<B>(
+    request: ServiceRequest,
+    decision: Decision,
+    expose: bool,
+) -> ServiceResponse<EitherBody<B>> {
+    let mut response = HttpResponse::Ok().finish();
+    let headers = response.headers_mut();
+    headers.insert(names::CONTENT_LENGTH, ActixValue::from_static("0"));
+    decision.write(&mut Headers(headers));
+    if expose {
+        response.extensions_mut().insert(decision);
+    }
+    request.into_response(response).map_into_right_body()
+}
+
+/// The application's answer with the decision's headers, an error's
+/// rendered response included.
+fn with_decision<B>(
+    answer: Result<ServiceResponse<B>, Error>,
+    decision: Decision,
+    replace: bool,
+    expose: bool,
+) -> Result<ServiceResponse<EitherBody<B>>, Error> {
+    match answer {
+        Ok(mut response) => {
+            apply(&decision, response.headers_mut(), replace);
+            if expose {
+                response.response_mut().extensions_mut().insert(decision);
+            }
+            Ok(response.map_into_left_body())
+        }
+        Err(error) => {
+            let mut rendered = error.error_response();
+            apply(&decision, rendered.headers_mut(), replace);
+            if expose {
+                rendered.extensions_mut().insert(decision);
+            }
+            Err(InternalError::from_response(error, rendered).into())
+        }
     }
 }
 

@@ -360,6 +360,43 @@ mod runtime {
         );
     }
 
+    /// In report-only mode an error from below (an auth middleware's)
+    /// reaches actix as it was: no CORS headers on its rendered response,
+    /// the decision still counted.
+    #[actix_web::test]
+    async fn report_only_passes_errors_on_untouched() {
+        let policy = Config::builder()
+            .allowed_origins([TENANT])
+            .report_only(true)
+            .compile()
+            .unwrap();
+        let cors = Cors::new(policy).exposing_decision();
+        let stats = cors.stats();
+        let app = init_service(
+            App::new()
+                .wrap_fn(|_req, _srv| async {
+                    Err::<actix_web::dev::ServiceResponse, _>(actix_web::error::ErrorUnauthorized(
+                        "no token",
+                    ))
+                })
+                .wrap(cors)
+                .route("/x", web::get().to(|| async { app_answer() })),
+        )
+        .await;
+        let response = actix_web::dev::Service::call(&app, get(TENANT).to_request()).await;
+        let error = response.err().expect("the inner error, passed on");
+        let rendered = error.error_response();
+        assert_eq!(rendered.status(), 401);
+        assert!(
+            rendered
+                .headers()
+                .get("access-control-allow-origin")
+                .is_none()
+        );
+        assert!(rendered.headers().get("vary").is_none());
+        assert_eq!(stats.snapshot().allowed(), 1);
+    }
+
     #[actix_web::test]
     async fn a_stored_policy_serves_the_next_request() {
         let handle = PolicyHandle::new(
