@@ -384,7 +384,9 @@ mod runtime {
         )
         .await;
         let response = actix_web::dev::Service::call(&app, get(TENANT).to_request()).await;
-        let error = response.err().expect("the inner error, passed on");
+        let Err(error) = response else {
+            panic!("the inner error is passed on");
+        };
         let rendered = error.error_response();
         assert_eq!(rendered.status(), 401);
         assert!(
