@@ -1,13 +1,14 @@
 //! [`Policy`]: a compiled, immutable configuration that decides requests.
 
 use std::borrow::Cow;
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
+
+use http::HeaderValue;
 
 use crate::decision::{Decision, DecisionKind, Grant, Reason};
 use crate::origin::OriginMatch;
 use crate::request::{Asked, RequestView, ValueRef, list_items};
 use crate::rule::Rule;
-use crate::value::Shared;
 
 /// A compiled CORS policy: immutable, valid by construction, and cheap to
 /// clone and share across threads (a reference count).
@@ -96,6 +97,7 @@ impl Policy {
                 kind: DecisionKind::OutOfScope,
                 reason: Reason::PathNotInScope,
                 options: false,
+                private_network: false,
                 grant: None,
             };
             return (decision, None);
@@ -112,6 +114,7 @@ impl Policy {
             kind,
             reason: Reason::NoOrigin,
             options: request.is_options(),
+            private_network: false,
             grant: None,
         };
         let mut origins = request.values(Asked::Origin);
@@ -185,13 +188,10 @@ impl Policy {
 /// What an allowed origin's answer echoes.
 enum Echo<'a> {
     /// A listed origin's value, built when the policy was compiled.
-    Listed(Shared),
+    Listed(HeaderValue),
     /// The request's own `Origin`, made a value only when it is echoed.
     Request(ValueRef<'a>),
 }
-
-/// `Access-Control-Allow-Origin: *`, made once.
-static STAR: LazyLock<Shared> = LazyLock::new(|| Shared::from_static("*"));
 
 /// Grants the origin `echo` under `rule`: `*` instead for allow-all
 /// without credentials, private network access when asked and allowed, and
@@ -227,12 +227,12 @@ fn grant(
     decision.grant = Some(Grant {
         rule: Arc::clone(rule),
         origin: match echo {
-            _ if wildcard => STAR.clone(),
+            _ if wildcard => HeaderValue::from_static("*"),
             Echo::Listed(value) => value,
             Echo::Request(origin) => origin.to_value(),
         },
-        private_network,
     });
+    decision.private_network = private_network;
 }
 
 /// The CORS-preflight check a browser will run on our answer (Fetch

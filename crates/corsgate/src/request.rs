@@ -3,7 +3,6 @@
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
 
 use crate::decision::REQUEST_HEADERS;
-use crate::value::Shared;
 
 /// The parts of a request that a [`Policy`](crate::Policy) looks at: its
 /// method, its path and its headers, all borrowed (nothing is copied).
@@ -79,12 +78,15 @@ impl<'a> ValueRef<'a> {
         }
     }
 
-    /// The value to echo: shared (no copy) in the form it already has.
-    pub(crate) fn to_value(self) -> Shared {
+    /// The value as an [`HeaderValue`] to echo: shared (no copy) when it
+    /// already is one.
+    pub(crate) fn to_value(self) -> HeaderValue {
         match self {
-            ValueRef::Http(value) => Shared::from_http(value),
+            ValueRef::Http(value) => value.clone(),
+            // Any byte actix accepted in a value, `http` 1 accepts too.
             #[cfg(feature = "actix")]
-            ValueRef::Actix(value) => Shared::from_actix(value),
+            ValueRef::Actix(value) => HeaderValue::from_bytes(value.as_bytes())
+                .unwrap_or_else(|_| HeaderValue::from_static("")),
         }
     }
 }

@@ -15,12 +15,13 @@ use super::pattern::HostKey;
 use super::{OriginPattern, RequestOrigin, parse_request_origin};
 use crate::anchored::AnchoredRegex;
 use crate::value::Shared;
+use http::HeaderValue;
 
 /// How a request's origin was allowed, or why not.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum OriginMatch {
     /// Listed exactly; carries the prebuilt header value to echo.
-    Listed(Shared),
+    Listed(HeaderValue),
     /// `null` is listed and the request's origin is `null`.
     NullListed,
     Pattern,
@@ -37,7 +38,8 @@ pub(crate) enum OriginMatch {
 pub(crate) struct OriginMatcher {
     pub(crate) all: bool,
     pub(crate) null: bool,
-    /// Exact serialized origins, keyed by their bytes.
+    /// Exact serialized origins, keyed by their bytes; each one's value
+    /// (to echo), in actix's form too.
     pub(crate) exact: Map<Box<[u8]>, Shared>,
     pub(crate) patterns: PatternSet,
     /// Every regex, anchored to match the whole origin.
@@ -59,7 +61,7 @@ impl OriginMatcher {
             };
         }
         if let Some(value) = self.exact.get(origin) {
-            return OriginMatch::Listed(value.clone());
+            return OriginMatch::Listed(value.http().clone());
         }
         let Some(parts) = parse_request_origin(origin) else {
             return OriginMatch::Malformed;
