@@ -325,7 +325,7 @@ pub struct Decision {
     pub(crate) options: bool,
     /// With a grant: whether it answers a private network request. (Here
     /// rather than in the grant, beside the other flags: the decision
-    /// stays at 96 bytes, moved inline, not by `memcpy` calls.)
+    /// stays small, 88 bytes, moved inline rather than by `memcpy` calls.)
     pub(crate) private_network: bool,
     pub(crate) grant: Option<Grant>,
 }
