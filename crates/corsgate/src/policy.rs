@@ -7,7 +7,7 @@ use http::HeaderValue;
 
 use crate::decision::{Decision, DecisionKind, Grant, Reason};
 use crate::origin::OriginMatch;
-use crate::request::{Asked, RequestView, ValueRef, list_items};
+use crate::request::{Asked, CorsHeaders, RequestView, ValueRef, list_items};
 use crate::rule::Rule;
 
 /// A compiled CORS policy: immutable, valid by construction, and cheap to
@@ -104,7 +104,8 @@ impl Policy {
         };
         // Looked up once: it makes the request a preflight, and the
         // preflight check reads it.
-        let asked_method = request.preflight_method();
+        let headers = request.cors_headers();
+        let asked_method = headers.preflight_method();
         let kind = if asked_method.is_some() {
             DecisionKind::Preflight
         } else {
@@ -113,11 +114,11 @@ impl Policy {
         let mut decision = Decision {
             kind,
             reason: Reason::NoOrigin,
-            options: request.is_options(),
+            options: headers.is_options(),
             private_network: false,
             grant: None,
         };
-        let mut origins = request.values(Asked::Origin);
+        let mut origins = headers.values(Asked::Origin);
         let origin = match (origins.next(), origins.next()) {
             (None, _) => return (decision, None),
             (Some(_), Some(_)) => {
@@ -148,7 +149,7 @@ impl Policy {
                     grant(
                         &mut allowed,
                         rule,
-                        request,
+                        &headers,
                         asked_method,
                         Echo::Request(origin),
                     );
@@ -159,7 +160,7 @@ impl Policy {
         };
         decision.reason = reason;
         if let Some(echo) = echo {
-            grant(&mut decision, rule, request, asked_method, echo);
+            grant(&mut decision, rule, &headers, asked_method, echo);
         }
         (decision, None)
     }
@@ -200,7 +201,7 @@ enum Echo<'a> {
 fn grant(
     decision: &mut Decision,
     rule: &Arc<Rule>,
-    request: &RequestView<'_>,
+    headers: &CorsHeaders<'_>,
     asked_method: Option<&[u8]>,
     echo: Echo<'_>,
 ) {
@@ -212,12 +213,12 @@ fn grant(
     // rule that answers it.
     let wants_private_network = (decision.kind == DecisionKind::Preflight
         || rule.allow_private_network)
-        && request.first(Asked::PrivateNetwork) == Some(b"true");
+        && headers.first(Asked::PrivateNetwork) == Some(b"true");
     let private_network = rule.allow_private_network && wants_private_network;
     if decision.kind == DecisionKind::Preflight
         && let Some(problem) = preflight_problem(
             rule,
-            request,
+            headers,
             asked_method.unwrap_or_default(),
             wants_private_network,
         )
@@ -240,7 +241,7 @@ fn grant(
 /// check; corsgate answers the same but records the reason.
 fn preflight_problem(
     rule: &Rule,
-    request: &RequestView<'_>,
+    headers: &CorsHeaders<'_>,
     method: &[u8],
     wants_private_network: bool,
 ) -> Option<Reason> {
@@ -255,7 +256,7 @@ fn preflight_problem(
         });
     }
     let star = wildcards && rule.headers.iter().any(|h| &**h == "*");
-    for value in request.values(Asked::Headers) {
+    for value in headers.values(Asked::Headers) {
         for name in list_items(value.as_bytes()) {
             // The rule's names are lower-case, and browsers send them so
             // (Fetch lower-cases them): compare whole first, byte by byte

@@ -43,8 +43,10 @@ pub(crate) enum Asked {
 }
 
 impl Asked {
+    const NAMES: [HeaderName; 4] = REQUEST_HEADERS;
+
     fn name(self) -> &'static HeaderName {
-        static NAMES: [HeaderName; 4] = REQUEST_HEADERS;
+        static NAMES: [HeaderName; 4] = Asked::NAMES;
         &NAMES[self as usize]
     }
 
@@ -93,6 +95,8 @@ impl<'a> ValueRef<'a> {
 
 /// The values of one request header, in order.
 pub(crate) enum ValueRefs<'a> {
+    /// None or one value, found by [`Found::scan`].
+    One(Option<ValueRef<'a>>),
     Http(http::header::ValueIter<'a, HeaderValue>),
     #[cfg(feature = "actix")]
     Actix(std::slice::Iter<'a, actix_web::http::header::HeaderValue>),
@@ -103,6 +107,7 @@ impl<'a> Iterator for ValueRefs<'a> {
 
     fn next(&mut self) -> Option<ValueRef<'a>> {
         match self {
+            ValueRefs::One(value) => value.take(),
             ValueRefs::Http(values) => values.next().map(ValueRef::Http),
             #[cfg(feature = "actix")]
             ValueRefs::Actix(values) => values.next().map(ValueRef::Actix),
@@ -176,24 +181,30 @@ impl<'a> RequestView<'a> {
         }
     }
 
-    /// The values of one of the CORS request headers, in order.
-    pub(crate) fn values(&self, asked: Asked) -> ValueRefs<'a> {
-        match self.headers {
-            Source::Http(headers) => ValueRefs::Http(headers.get_all(asked.name()).iter()),
-            #[cfg(feature = "actix")]
-            Source::Actix(headers) => ValueRefs::Actix(headers.get_all(asked.actix_name())),
+    /// The CORS request headers, to read for one decision: an `OPTIONS`
+    /// request's (a preflight reads all four) found by one pass over its
+    /// map, any other's (which reads only `Origin`) by a hashed lookup.
+    #[inline]
+    pub(crate) fn cors_headers(&self) -> CorsHeaders<'a> {
+        let options = self.is_options();
+        // actix's map is not passed over: its lookups are cheap (a fast
+        // hash) and its iteration is not (+30 on a preflight, +900 with a
+        // browser's headers, measured).
+        let found = match self.headers {
+            Source::Http(headers) if options => Found::scan(headers),
+            _ => None,
+        };
+        CorsHeaders {
+            source: self.headers,
+            options,
+            found,
         }
-    }
-
-    /// The first value of one of the CORS request headers.
-    pub(crate) fn first(&self, asked: Asked) -> Option<&'a [u8]> {
-        self.values(asked).next().map(ValueRef::as_bytes)
     }
 
     /// The `Origin` header as text, when there is exactly one and it is
     /// visible ASCII (what a dynamic origin check looks up).
     pub fn origin(&self) -> Option<&'a str> {
-        let mut origins = self.values(Asked::Origin);
+        let mut origins = lookup(self.headers, Asked::Origin);
         match (origins.next(), origins.next()) {
             // Visible ASCII (and tab), as `HeaderValue::to_str` accepts.
             (Some(origin), None) => {
@@ -212,23 +223,118 @@ impl<'a> RequestView<'a> {
     /// `Access-Control-Request-Method` header of any value, even empty.
     /// (A plain `OPTIONS` request is an ordinary request for the app.)
     pub fn is_preflight(&self) -> bool {
-        self.preflight_method().is_some()
-    }
-
-    /// A preflight's `Access-Control-Request-Method`; `None` when the
-    /// request is not a preflight ([`is_preflight`](Self::is_preflight)).
-    pub(crate) fn preflight_method(&self) -> Option<&'a [u8]> {
-        if self.is_options() {
-            self.first(Asked::Method)
-        } else {
-            None
-        }
+        self.is_options() && lookup(self.headers, Asked::Method).next().is_some()
     }
 
     pub(crate) fn is_options(&self) -> bool {
         // The usual `OPTIONS` compares as a standard method; an extension
         // method spelled in another case (`options`) by its text.
         *self.method == Method::OPTIONS || self.method.as_str().eq_ignore_ascii_case("OPTIONS")
+    }
+}
+
+/// The CORS request headers as one decision reads them ([`RequestView::cors_headers`]).
+#[derive(Clone, Copy)]
+pub(crate) struct CorsHeaders<'a> {
+    source: Source<'a>,
+    options: bool,
+    found: Option<Found<'a>>,
+}
+
+impl<'a> CorsHeaders<'a> {
+    /// The values of one of the CORS request headers, in order.
+    #[inline]
+    pub(crate) fn values(&self, asked: Asked) -> ValueRefs<'a> {
+        match &self.found {
+            Some(found) if !found.repeated(asked) => ValueRefs::One(found.first(asked)),
+            _ => lookup(self.source, asked),
+        }
+    }
+
+    /// The first value of one of the CORS request headers.
+    #[inline]
+    pub(crate) fn first(&self, asked: Asked) -> Option<&'a [u8]> {
+        self.values(asked).next().map(ValueRef::as_bytes)
+    }
+
+    /// Whether the request's method is `OPTIONS` (in any letter case).
+    pub(crate) fn is_options(&self) -> bool {
+        self.options
+    }
+
+    /// A preflight's `Access-Control-Request-Method`; `None` when the
+    /// request is not a preflight ([`RequestView::is_preflight`]).
+    #[inline]
+    pub(crate) fn preflight_method(&self) -> Option<&'a [u8]> {
+        if self.options {
+            self.first(Asked::Method)
+        } else {
+            None
+        }
+    }
+}
+
+/// The CORS request headers of an `OPTIONS` request, found by one pass
+/// over its `http` map instead of a hashed lookup each: a preflight reads
+/// all four, and hashing a name costs more than comparing it with every
+/// name of a small map — most of all
+/// `Access-Control-Request-Private-Network`'s, hashed byte by byte
+/// (docs/benchmarks.md, session 17).
+#[derive(Debug, Clone, Copy)]
+struct Found<'a> {
+    /// The first value of each [`Asked`] header.
+    first: [Option<&'a HeaderValue>; 4],
+    /// The headers (a bit per [`Asked`]) sent more than once: read with
+    /// `get_all`, which yields every value.
+    repeated: u8,
+}
+
+impl<'a> Found<'a> {
+    /// A map with more names than this is read by hashed lookups: past it,
+    /// the pass costs more than the four lookups (measured, session 17).
+    const MAX_NAMES: usize = 24;
+
+    // Kept out of line: inlined, its loop made every decision's
+    // `cors_headers` save and restore registers (+30 instructions a GET).
+    #[inline(never)]
+    fn scan(headers: &'a HeaderMap) -> Option<Self> {
+        if headers.keys_len() > Self::MAX_NAMES {
+            return None;
+        }
+        let mut found = Found {
+            first: [None; 4],
+            repeated: 0,
+        };
+        for (name, value) in headers {
+            if let Some(at) = Asked::NAMES.iter().position(|asked| asked == name) {
+                found.record(at, value);
+            }
+        }
+        Some(found)
+    }
+
+    fn record(&mut self, at: usize, value: &'a HeaderValue) {
+        match self.first[at] {
+            None => self.first[at] = Some(value),
+            Some(_) => self.repeated |= 1 << at,
+        }
+    }
+
+    /// Whether `asked` was sent more than once.
+    fn repeated(&self, asked: Asked) -> bool {
+        self.repeated & (1 << asked as u8) != 0
+    }
+
+    fn first(&self, asked: Asked) -> Option<ValueRef<'a>> {
+        self.first[asked as usize].map(ValueRef::Http)
+    }
+}
+
+fn lookup(source: Source<'_>, asked: Asked) -> ValueRefs<'_> {
+    match source {
+        Source::Http(headers) => ValueRefs::Http(headers.get_all(asked.name()).iter()),
+        #[cfg(feature = "actix")]
+        Source::Actix(headers) => ValueRefs::Actix(headers.get_all(asked.actix_name())),
     }
 }
 
@@ -248,7 +354,9 @@ pub(crate) fn list_items(value: &[u8]) -> impl Iterator<Item = &[u8]> {
 mod tests {
     use http::{HeaderMap, HeaderValue, Method};
 
-    use super::{RequestView, list_items};
+    use proptest::prelude::*;
+
+    use super::{Asked, Found, RequestView, Source, list_items, lookup};
 
     fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
         let mut map = HeaderMap::new();
@@ -316,5 +424,96 @@ mod tests {
         let items: Vec<&[u8]> = list_items(b" a ,\tb,, ,c\t").collect();
         assert_eq!(items, [&b"a"[..], b"b", b"c"]);
         assert_eq!(list_items(b"").count(), 0);
+    }
+
+    const ASKED: [Asked; 4] = [
+        Asked::Origin,
+        Asked::Method,
+        Asked::Headers,
+        Asked::PrivateNetwork,
+    ];
+
+    /// Names a map is built from: the four a decision reads (in two letter
+    /// cases: a name is the same header either way) and others.
+    const NAMES: [&str; 9] = [
+        "origin",
+        "Access-Control-Request-Method",
+        "access-control-request-headers",
+        "access-control-request-private-network",
+        "ACCESS-CONTROL-REQUEST-PRIVATE-NETWORK",
+        "accept",
+        "user-agent",
+        "x-custom",
+        "access-control-request-other",
+    ];
+
+    fn read(values: super::ValueRefs<'_>) -> Vec<Vec<u8>> {
+        values.map(|value| value.as_bytes().to_vec()).collect()
+    }
+
+    proptest! {
+        /// A decision reads each CORS request header's values as the map
+        /// holds them, in order, whether found by the one pass (an
+        /// `OPTIONS` request with a small map) or by a hashed lookup: the
+        /// same with a header sent twice, absent, or in a map too big for
+        /// the pass.
+        #[test]
+        fn the_pass_reads_what_a_lookup_reads(
+            pairs in proptest::collection::vec((0..NAMES.len(), "[a-z]{0,3}"), 0..40),
+            extra in 0..30usize,
+            options in any::<bool>(),
+        ) {
+            let mut map = HeaderMap::new();
+            for (name, value) in &pairs {
+                map.append(NAMES[*name], HeaderValue::from_str(value).unwrap());
+            }
+            for i in 0..extra {
+                map.append(
+                    http::HeaderName::from_bytes(format!("x-filler-{i}").as_bytes()).unwrap(),
+                    HeaderValue::from_static("1"),
+                );
+            }
+            let method = if options { Method::OPTIONS } else { Method::GET };
+            let view = RequestView::new(&method, "/", &map);
+            let headers = view.cors_headers();
+            for asked in ASKED {
+                let expected: Vec<Vec<u8>> =
+                    map.get_all(asked.name()).iter().map(|v| v.as_bytes().to_vec()).collect();
+                prop_assert_eq!(&read(headers.values(asked)), &expected, "{:?}", asked);
+                prop_assert_eq!(&read(lookup(Source::Http(&map), asked)), &expected);
+                prop_assert_eq!(headers.first(asked), expected.first().map(Vec::as_slice));
+            }
+            let preflight = options && map.contains_key(Asked::Method.name());
+            prop_assert_eq!(headers.preflight_method().is_some(), preflight);
+            prop_assert_eq!(view.is_preflight(), preflight);
+        }
+    }
+
+    #[test]
+    fn the_pass_is_made_for_small_options_requests_only() {
+        let mut map = headers(&[
+            ("origin", "https://a.example"),
+            ("access-control-request-method", "PUT"),
+        ]);
+        let options = RequestView::new(&Method::OPTIONS, "/", &map);
+        assert!(options.cors_headers().found.is_some());
+        assert!(
+            RequestView::new(&Method::GET, "/", &map)
+                .cors_headers()
+                .found
+                .is_none()
+        );
+        for i in map.keys_len()..Found::MAX_NAMES {
+            map.append(
+                http::HeaderName::from_bytes(format!("x-filler-{i}").as_bytes()).unwrap(),
+                HeaderValue::from_static("1"),
+            );
+        }
+        let full = RequestView::new(&Method::OPTIONS, "/", &map);
+        assert!(full.cors_headers().found.is_some());
+        map.append("x-one-more", HeaderValue::from_static("1"));
+        let over = RequestView::new(&Method::OPTIONS, "/", &map);
+        assert!(over.cors_headers().found.is_none());
+        assert_eq!(over.cors_headers().first(Asked::Method), Some(&b"PUT"[..]));
     }
 }
