@@ -276,7 +276,11 @@ fn answer_preflight<B>(
     let mut response = HttpResponse::Ok().finish();
     let headers = response.headers_mut();
     headers.insert(names::CONTENT_LENGTH, ActixValue::from_static("0"));
-    decision.write(&mut Headers(headers));
+    // Built here: it holds no CORS header.
+    decision.write(&mut Headers {
+        map: headers,
+        fresh: true,
+    });
     if expose {
         response.extensions_mut().insert(decision);
     }
@@ -332,15 +336,32 @@ fn copy_headers(from: &ActixHeaders) -> http::HeaderMap {
 /// Applies the decision to actix's headers; `replace`: the application's
 /// own CORS headers go even for a refused origin.
 fn apply(decision: &Decision, headers: &mut ActixHeaders, replace: bool) {
+    // Looked for only where a header may be set or removed: a refused
+    // origin's answer gets only `Vary` (appended anyway).
+    let fresh = (replace || decision.grant.is_some())
+        && !headers.keys().any(|n| n.as_str().starts_with(CORS_PREFIX));
+    let mut headers = Headers {
+        map: headers,
+        fresh,
+    };
     if replace {
-        decision.write_replacing(&mut Headers(headers));
+        decision.write_replacing(&mut headers);
     } else {
-        decision.write(&mut Headers(headers));
+        decision.write(&mut headers);
     }
 }
 
 /// actix-web's response headers, written by a decision in place.
-struct Headers<'a>(&'a mut ActixHeaders);
+struct Headers<'a> {
+    map: &'a mut ActixHeaders,
+    /// The map holds no `Access-Control-*` header (usual for an
+    /// application's answer, always for a preflight's), so a decision's
+    /// are appended: `insert` would also look for old values to remove and
+    /// hand them back in a `Removed`, which costs ≈ 70 instructions a
+    /// header here (docs/benchmarks.md, session 17). `false` is always
+    /// safe.
+    fresh: bool,
+}
 
 /// [`Field`]'s names as actix-web's `http` 0.2 spells them, made once.
 static NAMES: [ActixName; 8] = [
@@ -360,12 +381,12 @@ fn name(field: Field) -> &'static ActixName {
 
 impl ResponseHeaders for Headers<'_> {
     fn varies_by_origin(&self) -> bool {
-        vary_names_origin(self.0.get_all(&names::VARY).map(ActixValue::as_bytes))
+        vary_names_origin(self.map.get_all(&names::VARY).map(ActixValue::as_bytes))
     }
 
     fn append_vary_origin(&mut self) {
         static ORIGIN: ActixValue = ActixValue::from_static("Origin");
-        self.0.append(names::VARY, ORIGIN.clone());
+        self.map.append(names::VARY, ORIGIN.clone());
     }
 
     fn set(&mut self, field: Field, value: Value<'_>) {
@@ -394,18 +415,25 @@ impl ResponseHeaders for Headers<'_> {
                 }
             }
         };
-        self.0.insert(name(field).clone(), value);
+        if self.fresh {
+            self.map.append(name(field).clone(), value);
+        } else {
+            self.map.insert(name(field).clone(), value);
+        }
     }
 
     fn remove(&mut self, field: Field) {
-        self.0.remove(name(field));
+        if !self.fresh {
+            self.map.remove(name(field));
+        }
     }
 
     fn remove_cors(&mut self) {
-        if self.0.keys().any(|n| n.as_str().starts_with(CORS_PREFIX)) {
+        if !self.fresh {
             for field in &Field::ALL[1..] {
-                self.0.remove(name(*field));
+                self.map.remove(name(*field));
             }
+            self.fresh = true;
         }
     }
 }

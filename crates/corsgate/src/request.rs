@@ -489,6 +489,39 @@ mod tests {
         }
     }
 
+    /// The same, for fixed maps: each header once, twice, three times.
+    #[test]
+    fn the_pass_reads_a_repeated_header_whole() {
+        let map = headers(&[
+            ("origin", "https://a.example"),
+            ("access-control-request-headers", "a"),
+            ("origin", "https://b.example"),
+            ("access-control-request-method", "PUT"),
+            ("access-control-request-headers", "b"),
+            ("origin", "https://c.example"),
+            ("access-control-request-private-network", "true"),
+        ]);
+        let view = RequestView::new(&Method::OPTIONS, "/", &map);
+        let headers = view.cors_headers();
+        assert!(headers.found.is_some());
+        let expected: [&[&str]; 4] = [
+            &[
+                "https://a.example",
+                "https://b.example",
+                "https://c.example",
+            ],
+            &["PUT"],
+            &["a", "b"],
+            &["true"],
+        ];
+        for (asked, expected) in ASKED.into_iter().zip(expected) {
+            let read: Vec<Vec<u8>> = read(headers.values(asked));
+            let expected: Vec<Vec<u8>> = expected.iter().map(|v| v.as_bytes().to_vec()).collect();
+            assert_eq!(read, expected, "{asked:?}");
+        }
+        assert_eq!(headers.preflight_method(), Some(&b"PUT"[..]));
+    }
+
     #[test]
     fn the_pass_is_made_for_small_options_requests_only() {
         let mut map = headers(&[

@@ -220,6 +220,75 @@ mod runtime {
         assert_eq!(kind, Some(corsgate::DecisionKind::Preflight));
     }
 
+    /// An application's own CORS headers are replaced by the policy's, one
+    /// value each, and a preflight's answer holds each header once: the
+    /// middleware appends only to a map with no `Access-Control-*` header.
+    #[actix_web::test]
+    async fn the_apps_own_cors_headers_are_replaced_not_doubled() {
+        let policy = Config::builder()
+            .allowed_origins([TENANT])
+            .allow_credentials(true)
+            .expose_headers(["x-total"])
+            .compile()
+            .unwrap();
+        let app = init_service(App::new().wrap(Cors::new(policy)).route(
+            "/x",
+            web::get().to(|| async {
+                HttpResponse::Ok()
+                    .insert_header(("access-control-allow-origin", "*"))
+                    .insert_header(("access-control-allow-credentials", "false"))
+                    .insert_header(("access-control-expose-headers", "x-app"))
+                    .body("hi")
+            }),
+        ))
+        .await;
+        let values = |response: &actix_web::dev::ServiceResponse<_>, name: &str| {
+            let values: Vec<String> = response
+                .headers()
+                .get_all(name)
+                .map(|v| v.to_str().unwrap().to_owned())
+                .collect();
+            values
+        };
+        let response = call_service(&app, get(TENANT).to_request()).await;
+        assert_eq!(values(&response, "access-control-allow-origin"), [TENANT]);
+        assert_eq!(
+            values(&response, "access-control-allow-credentials"),
+            ["true"]
+        );
+        assert_eq!(
+            values(&response, "access-control-expose-headers"),
+            ["x-total"]
+        );
+        // Refused: the app's own headers stay (as django leaves them).
+        let response = call_service(&app, get("https://evil.example").to_request()).await;
+        assert_eq!(values(&response, "access-control-allow-origin"), ["*"]);
+        let preflight = TestRequest::default()
+            .method(actix_web::http::Method::OPTIONS)
+            .uri("/x")
+            .insert_header(("origin", TENANT))
+            .insert_header(("access-control-request-method", "PUT"))
+            .to_request();
+        let response = call_service(&app, preflight).await;
+        let mut names: Vec<&str> = response.headers().keys().map(|n| n.as_str()).collect();
+        names.sort_unstable();
+        let total = response.headers().len();
+        assert_eq!(total, names.len(), "one value a header: {names:?}");
+        assert_eq!(
+            names,
+            [
+                "access-control-allow-credentials",
+                "access-control-allow-headers",
+                "access-control-allow-methods",
+                "access-control-allow-origin",
+                "access-control-expose-headers",
+                "access-control-max-age",
+                "content-length",
+                "vary",
+            ]
+        );
+    }
+
     #[actix_web::test]
     async fn an_async_check_is_awaited_and_fails_closed() {
         let tenants: Arc<Mutex<HashSet<String>>> = Arc::default();
