@@ -249,13 +249,13 @@ fn preflight_problem(
     let wildcards = !rule.allow_credentials;
     let method_ok = matches!(method, b"GET" | b"HEAD" | b"POST")
         || rule.methods.iter().any(|m| m.as_bytes() == method)
-        || (wildcards && rule.methods.iter().any(|m| &**m == "*"));
+        || (wildcards && rule.any_method);
     if !method_ok {
         return Some(Reason::MethodNotAllowed {
             method: String::from_utf8_lossy(method).into_owned(),
         });
     }
-    let star = wildcards && rule.headers.iter().any(|h| &**h == "*");
+    let star = wildcards && rule.any_header;
     for value in headers.values(Asked::Headers) {
         for name in list_items(value.as_bytes()) {
             // The rule's names are lower-case, and browsers send them so

@@ -24,6 +24,10 @@ pub(crate) struct Rule {
     pub(crate) allow_headers: Shared,
     /// Lower-cased: header names compare case-insensitively.
     pub(crate) headers: Box<[Box<str>]>,
+    /// `*` is among the methods / the headers (a wildcard only without
+    /// credentials): known once, not looked for on every preflight.
+    pub(crate) any_method: bool,
+    pub(crate) any_header: bool,
     pub(crate) expose: Option<Shared>,
     pub(crate) max_age: Option<Shared>,
     pub(crate) allow_private_network: bool,
@@ -103,6 +107,7 @@ fn compile_rule(s: &RuleSettings<'_>, errors: &mut Raw) -> Rule {
             )),
         ));
     }
+    let any_method = methods.iter().any(|m| &**m == "*");
     Rule {
         scope,
         origins,
@@ -110,6 +115,8 @@ fn compile_rule(s: &RuleSettings<'_>, errors: &mut Raw) -> Rule {
         allow_methods,
         methods: methods.into_boxed_slice(),
         allow_headers,
+        any_method,
+        any_header: headers.iter().any(|h| &**h == "*"),
         headers: headers
             .iter()
             .map(|h| h.to_ascii_lowercase().into_boxed_str())
