@@ -396,6 +396,22 @@ impl Decision {
         if !headers.varies_by_origin() {
             headers.append_vary_origin();
         }
+        self.write_grant(headers);
+    }
+
+    /// [`write`](Self::write) into a map the adapter built for this answer
+    /// (a preflight's): it holds no `Vary` to merge with, so none is
+    /// looked for.
+    #[cfg(feature = "actix")]
+    pub(crate) fn write_new(&self, headers: &mut impl ResponseHeaders) {
+        if self.kind == DecisionKind::OutOfScope {
+            return;
+        }
+        headers.append_vary_origin();
+        self.write_grant(headers);
+    }
+
+    fn write_grant(&self, headers: &mut impl ResponseHeaders) {
         let Some(grant) = &self.grant else { return };
         write_granted(
             headers,
