@@ -386,7 +386,7 @@ mod tests {
 
     use proptest::prelude::*;
 
-    use super::{Asked, Found, RequestView, Source, list_items, lookup};
+    use super::{Asked, Found, RequestView, Source, ValueRefs, list_items, lookup};
 
     fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
         let mut map = HeaderMap::new();
@@ -578,6 +578,22 @@ mod tests {
         ]);
         let options = RequestView::new(&Method::OPTIONS, "/", &map);
         assert!(options.cors_headers().found.is_some());
+        // Read from the pass (not looked up again), unless sent twice.
+        let read = options.cors_headers();
+        assert!(matches!(
+            read.values(Asked::Method),
+            ValueRefs::One(Some(_))
+        ));
+        assert!(matches!(read.values(Asked::Headers), ValueRefs::One(None)));
+        let twice = headers(&[
+            ("origin", "https://a.example"),
+            ("origin", "https://b.example"),
+        ]);
+        let twice = RequestView::new(&Method::OPTIONS, "/", &twice);
+        assert!(matches!(
+            twice.cors_headers().values(Asked::Origin),
+            ValueRefs::Http(_)
+        ));
         assert!(
             RequestView::new(&Method::GET, "/", &map)
                 .cors_headers()
