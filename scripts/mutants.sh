@@ -100,9 +100,14 @@ if [ -d "$results" ]; then
     fi
 fi
 
+# cargo-mutants exits 3 when a mutant timed out even if another survived:
+# a surviving mutant fails the run whatever the exit status says.
+if [ "${missed:-0}" -gt 0 ] && [ "$status" -ne 124 ] && [ "$status" -ne 130 ]; then
+    exit 1
+fi
 case "$status" in
-    # 3: only timeouts besides caught mutants. A mutant that makes the tests
-    # hang was noticed (the suite did not pass), so it counts as caught.
+    # 3: timeouts besides caught mutants. A mutant that makes the tests hang
+    # was noticed (the suite did not pass), so it counts as caught.
     0 | 3) exit 0 ;;
     2) exit 1 ;; # surviving mutants, listed above
     124 | 130)

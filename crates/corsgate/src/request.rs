@@ -364,8 +364,9 @@ impl<'a> Iterator for ListItems<'a> {
             let rest = self.rest?;
             let item = match rest.iter().position(|&b| b == b',') {
                 Some(comma) => {
-                    self.rest = Some(&rest[comma + 1..]);
-                    &rest[..comma]
+                    let (item, from_comma) = rest.split_at(comma);
+                    self.rest = from_comma.get(1..);
+                    item
                 }
                 None => {
                     self.rest = None;
