@@ -24,7 +24,10 @@ trap cleanup EXIT
 free_port() {
     local port
     while :; do
-        port=$((20000 + RANDOM % 40000))
+        # Below the kernel's ephemeral range (from 32768 by default): a port
+        # in it can be taken, between this check and the server's bind, as the
+        # local port of one of the load's own client connections.
+        port=$((20000 + RANDOM % 12000))
         if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
             echo "$port"
             return
