@@ -155,6 +155,15 @@ mod runtime {
             .insert_header(("origin", origin))
     }
 
+    /// A preflight of `PUT /x` from `origin`.
+    fn preflight(origin: &str) -> TestRequest {
+        TestRequest::default()
+            .method(actix_web::http::Method::OPTIONS)
+            .uri("/x")
+            .insert_header(("origin", origin))
+            .insert_header(("access-control-request-method", "PUT"))
+    }
+
     fn app_answer() -> HttpResponse {
         HttpResponse::Ok()
             .insert_header(("access-control-allow-origin", "*"))
@@ -205,12 +214,7 @@ mod runtime {
         assert_eq!(reason, Some(ReasonKind::OriginNotAllowed));
         let response = call_service(&proxy, get(TENANT).to_request()).await;
         assert_eq!(acao(&response).as_deref(), Some(TENANT));
-        let preflight = TestRequest::default()
-            .method(actix_web::http::Method::OPTIONS)
-            .uri("/x")
-            .insert_header(("origin", TENANT))
-            .insert_header(("access-control-request-method", "PUT"))
-            .to_request();
+        let preflight = preflight(TENANT).to_request();
         let response = call_service(&proxy, preflight).await;
         let kind = response
             .response()
@@ -263,12 +267,7 @@ mod runtime {
         // Refused: the app's own headers stay (as django leaves them).
         let response = call_service(&app, get("https://evil.example").to_request()).await;
         assert_eq!(values(&response, "access-control-allow-origin"), ["*"]);
-        let preflight = TestRequest::default()
-            .method(actix_web::http::Method::OPTIONS)
-            .uri("/x")
-            .insert_header(("origin", TENANT))
-            .insert_header(("access-control-request-method", "PUT"))
-            .to_request();
+        let preflight = preflight(TENANT).to_request();
         let response = call_service(&app, preflight).await;
         let mut names: Vec<&str> = response.headers().keys().map(|n| n.as_str()).collect();
         names.sort_unstable();
@@ -321,12 +320,7 @@ mod runtime {
             acao(&call_service(&app, get(TENANT).to_request()).await).as_deref(),
             Some(TENANT)
         );
-        let preflight = TestRequest::default()
-            .method(actix_web::http::Method::OPTIONS)
-            .uri("/x")
-            .insert_header(("origin", TENANT))
-            .insert_header(("access-control-request-method", "PUT"))
-            .to_request();
+        let preflight = preflight(TENANT).to_request();
         let answer = call_service(&app, preflight).await;
         assert_eq!(acao(&answer).as_deref(), Some(TENANT));
         assert_eq!(
@@ -410,12 +404,7 @@ mod runtime {
             assert_eq!(response.status(), bare.status());
         }
         // A preflight reaches the application.
-        let preflight = TestRequest::default()
-            .method(actix_web::http::Method::OPTIONS)
-            .uri("/x")
-            .insert_header(("origin", "https://evil.example"))
-            .insert_header(("access-control-request-method", "PUT"))
-            .to_request();
+        let preflight = preflight("https://evil.example").to_request();
         let answer = call_service(&app, preflight).await;
         assert_eq!(answer.headers().get("x-app").unwrap(), "1");
         let now = stats.snapshot();
