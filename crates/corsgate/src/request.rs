@@ -306,6 +306,9 @@ impl<'a> Found<'a> {
             repeated: 0,
         };
         for (name, value) in headers {
+            // The `const`, not `name()`'s static: known at compile time, the
+            // four comparisons become constant ones (through the static:
+            // +85 instructions a preflight, +420 with a browser's headers).
             if let Some(at) = Asked::NAMES.iter().position(|asked| asked == name) {
                 found.record(at, value);
             }
