@@ -175,17 +175,25 @@ where
             self.engine
                 .start(&RequestView::actix(&method, req.path(), req.headers()))
         };
+        // Known now unless an async check runs: traced here, with the
+        // method at hand (the future does not keep it).
+        let traced = match &started.deciding {
+            Deciding::Ready(Some(decision)) => {
+                crate::trace_decision(decision, &method, req.path());
+                true
+            }
+            _ => false,
+        };
         CorsFuture {
             step: Step::Deciding,
             deciding: started.deciding,
             request: Some(req),
             service: Rc::clone(&self.service),
-            method,
-            decision: None,
             report_only: started.report_only,
             preflight: started.preflight,
             replace: self.engine.replace,
             expose: self.engine.expose,
+            traced,
         }
     }
 }
@@ -199,17 +207,20 @@ pin_project! {
     pub struct CorsFuture<S: Service<ServiceRequest>> {
         #[pin]
         step: Step<S::Future>,
+        // The decision stays here until the answer takes it: moved once,
+        // not into a field of its own first (each move of its 88 bytes,
+        // and of a future that held it twice, cost instructions on every
+        // request: docs/benchmarks.md, session 18).
         deciding: Deciding,
         // Until the decision is known.
         request: Option<ServiceRequest>,
         service: Rc<S>,
-        method: http::Method,
-        // While the application answers.
-        decision: Option<Decision>,
         report_only: bool,
         preflight: bool,
         replace: bool,
         expose: bool,
+        // The decision was traced when the middleware was called.
+        traced: bool,
     }
 }
 
@@ -233,19 +244,24 @@ where
         loop {
             match this.step.as_mut().project() {
                 StepProj::Deciding => {
-                    let decision = ready!(this.deciding.poll_decision(cx, *this.report_only));
+                    ready!(this.deciding.poll_known(cx, *this.report_only));
                     let request = this.request.take().expect(POLLED_AFTER_COMPLETION);
-                    crate::trace_decision(&decision, this.method, request.path());
+                    if !*this.traced
+                        && let Deciding::Ready(Some(decision)) = &*this.deciding
+                    {
+                        let method = method(request.method());
+                        crate::trace_decision(decision, &method, request.path());
+                    }
                     if *this.preflight && !*this.report_only {
+                        let decision = this.deciding.take_known().expect(POLLED_AFTER_COMPLETION);
                         return Poll::Ready(Ok(answer_preflight(request, decision, *this.expose)));
                     }
-                    *this.decision = Some(decision);
                     let future = this.service.call(request);
                     this.step.set(Step::Called { future });
                 }
                 StepProj::Called { future } => {
                     let answer = ready!(future.poll(cx));
-                    let decision = this.decision.take().expect(POLLED_AFTER_COMPLETION);
+                    let decision = this.deciding.take_known().expect(POLLED_AFTER_COMPLETION);
                     let (replace, expose) = (*this.replace, *this.expose);
                     return Poll::Ready(if *this.report_only {
                         // Decided and counted; the application's answer, untouched.
@@ -527,6 +543,83 @@ mod tests {
         assert!(shares(headers, "access-control-allow-headers", allowed));
         let max_age = rule.max_age.as_ref().unwrap().http().as_bytes();
         assert!(shares(headers, "access-control-max-age", max_age));
+    }
+
+    /// Each request's decision is traced once, with its method and path:
+    /// when the middleware is called, or (an async check's) once known.
+    #[cfg(feature = "tracing")]
+    #[actix_web::test]
+    async fn each_decision_is_traced_once() {
+        let recorder = crate::test_log::Recorder::start();
+        let policy = Config::builder()
+            .allowed_origins([ORIGIN])
+            .compile()
+            .unwrap();
+        let checked = crate::OriginCheck::new_async(|request: &crate::RequestView<'_>| {
+            let tenant = request.origin() == Some("https://tenant.example");
+            async move { Ok::<_, std::io::Error>(tenant) }
+        });
+        let route = || web::route().to(|| async { HttpResponse::Ok().body("x") });
+        let plain = actix_test::init_service(
+            App::new()
+                .wrap(Cors::new(policy.clone()))
+                .route("/users", route()),
+        )
+        .await;
+        let checking = actix_test::init_service(
+            App::new()
+                .wrap(Cors::new(policy).with_origin_check(checked))
+                .route("/users", route()),
+        )
+        .await;
+        let get = |origin| {
+            actix_test::TestRequest::get()
+                .uri("/users")
+                .insert_header(("origin", origin))
+                .to_request()
+        };
+        let preflight = || {
+            actix_test::TestRequest::default()
+                .method(Method::OPTIONS)
+                .uri("/users")
+                .insert_header(("origin", ORIGIN))
+                .insert_header(("access-control-request-method", "PUT"))
+                .to_request()
+        };
+        actix_test::call_service(&plain, get(ORIGIN)).await;
+        actix_test::call_service(&plain, preflight()).await;
+        actix_test::call_service(&checking, get("https://tenant.example")).await;
+        actix_test::call_service(&checking, get("https://evil.example")).await;
+        actix_test::call_service(&checking, preflight()).await;
+        let decided = |method, kind, reason, allowed, message| {
+            format!(
+                "DEBUG method={method} path=/users kind={kind} reason={reason} \
+                 allowed={allowed} cors decision: {message}"
+            )
+        };
+        let listed = "the origin is in `allowed_origins`";
+        assert_eq!(
+            recorder.lines(),
+            [
+                decided("GET", "Actual", "origin-listed", true, listed),
+                decided("OPTIONS", "Preflight", "origin-listed", true, listed),
+                decided(
+                    "GET",
+                    "Actual",
+                    "allowed-by-check",
+                    true,
+                    "the dynamic origin check allowed the origin"
+                ),
+                decided(
+                    "GET",
+                    "Actual",
+                    "origin-not-allowed",
+                    false,
+                    "the origin is not allowed"
+                ),
+                decided("OPTIONS", "Preflight", "origin-listed", true, listed),
+            ]
+        );
     }
 
     #[test]

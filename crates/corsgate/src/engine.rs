@@ -179,6 +179,7 @@ fn log_failure(origin: &str, what: &str) {
 
 impl Deciding {
     /// The final decision: at once when ready, else when the check is done.
+    #[cfg(feature = "tower")]
     pub(crate) fn poll_decision(
         &mut self,
         cx: &mut Context<'_>,
@@ -194,7 +195,6 @@ impl Deciding {
 
     /// Ready once the decision is known (an async check's, kept here for
     /// [`take_known`](Self::take_known)).
-    #[cfg(feature = "tower")]
     pub(crate) fn poll_known(&mut self, cx: &mut Context<'_>, report_only: bool) -> Poll<()> {
         if let Deciding::Checking(checking) = self {
             let decision = std::task::ready!(checking.poll(cx, report_only));
@@ -204,7 +204,6 @@ impl Deciding {
     }
 
     /// The decision, once [`poll_known`](Self::poll_known) is ready.
-    #[cfg(feature = "tower")]
     pub(crate) fn take_known(&mut self) -> Option<Decision> {
         match self {
             Deciding::Ready(decision) => decision.take(),
@@ -270,57 +269,11 @@ impl Checking {
 #[cfg(test)]
 #[cfg(feature = "tracing")]
 mod tests {
-    use std::sync::{Arc, Mutex};
-
     use http::{HeaderMap, HeaderValue, Method};
-    use tracing::field::{Field, Visit};
-    use tracing::span::{Attributes, Id, Record};
-    use tracing::{Event, Metadata, Subscriber};
 
     use super::*;
     use crate::Config;
-
-    /// Each event as `LEVEL field=value … message`.
-    #[derive(Clone, Default)]
-    struct Recorder(Arc<Mutex<Vec<String>>>);
-
-    struct Line(String, String);
-
-    impl Visit for Line {
-        fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-            if field.name() == "message" {
-                self.1 = format!("{value:?}");
-            } else {
-                self.0.push_str(&format!("{}={value:?} ", field.name()));
-            }
-        }
-        fn record_str(&mut self, field: &Field, value: &str) {
-            self.0.push_str(&format!("{}={value} ", field.name()));
-        }
-    }
-
-    impl Subscriber for Recorder {
-        fn enabled(&self, _: &Metadata<'_>) -> bool {
-            true
-        }
-        fn new_span(&self, _: &Attributes<'_>) -> Id {
-            Id::from_u64(1)
-        }
-        fn record(&self, _: &Id, _: &Record<'_>) {}
-        fn record_follows_from(&self, _: &Id, _: &Id) {}
-        fn event(&self, event: &Event<'_>) {
-            let mut line = Line(String::new(), String::new());
-            event.record(&mut line);
-            let level = *event.metadata().level();
-            assert_eq!(event.metadata().target(), "corsgate");
-            self.0
-                .lock()
-                .unwrap()
-                .push(format!("{level} {}{}", line.0, line.1));
-        }
-        fn enter(&self, _: &Id) {}
-        fn exit(&self, _: &Id) {}
-    }
+    use crate::test_log::Recorder;
 
     /// Runs one GET from `origin` through an engine, returning the events.
     fn events(report_only: bool, check: Option<OriginCheck>, origin: &str) -> Vec<String> {
@@ -333,13 +286,11 @@ mod tests {
         engine.check = check;
         let mut headers = HeaderMap::new();
         headers.insert("origin", HeaderValue::from_str(origin).unwrap());
-        let recorder = Recorder::default();
-        tracing::subscriber::with_default(recorder.clone(), || {
-            let request = RequestView::new(&Method::GET, "/users", &headers);
-            let started = engine.start(&request);
-            assert!(matches!(started.deciding, Deciding::Ready(Some(_))));
-        });
-        recorder.0.lock().unwrap().clone()
+        let recorder = Recorder::start();
+        let request = RequestView::new(&Method::GET, "/users", &headers);
+        let started = engine.start(&request);
+        assert!(matches!(started.deciding, Deciding::Ready(Some(_))));
+        recorder.lines()
     }
 
     #[test]

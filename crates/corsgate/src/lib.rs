@@ -153,6 +153,9 @@ mod policy;
 mod request;
 mod rule;
 mod stats;
+#[cfg(test)]
+#[cfg(feature = "tracing")]
+mod test_log;
 mod value;
 
 #[cfg(feature = "actix")]
