@@ -403,6 +403,13 @@ pub(crate) struct ProxyArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub(crate) max_connections: Option<u32>,
 
+    /// Threads serving requests. Default: one per CPU the proxy may use
+    /// (its CPU affinity, e.g. `taskset`, and a container's CPU quota
+    /// count). With 1 it runs on a single thread, without the multi-threaded
+    /// scheduler: the least CPU per request when it has one core.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub(crate) workers: Option<u32>,
+
     /// The largest request body forwarded, in bytes (then 413).
     #[arg(long, value_name = "BYTES", default_value_t = 10 * 1024 * 1024)]
     pub(crate) max_body: u64,

@@ -5,15 +5,31 @@ use std::process::ExitCode;
 
 use crate::exit;
 
-/// A multi-threaded Tokio runtime, or the exit code after saying why not.
-pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| {
-            eprintln!("error: cannot start the runtime: {e}");
-            exit::code(exit::ERRORS)
-        })
+/// The Tokio runtime serving on `workers` threads (default: one per CPU
+/// the process may use, as Tokio counts them), or the exit code after
+/// saying why not.
+///
+/// One thread gets Tokio's single-threaded scheduler, not the
+/// multi-threaded one with one worker: on one core the proxy then spends
+/// about a fifth less CPU per proxied GET (fewer wake-ups across threads,
+/// less kernel time; docs/benchmarks.md, session 18).
+pub(crate) fn runtime(workers: Option<u32>) -> Result<tokio::runtime::Runtime, ExitCode> {
+    let one_cpu = || std::thread::available_parallelism().is_ok_and(|n| n.get() == 1);
+    let mut builder = match workers {
+        Some(1) => tokio::runtime::Builder::new_current_thread(),
+        None if one_cpu() => tokio::runtime::Builder::new_current_thread(),
+        Some(n) => {
+            let mut builder = tokio::runtime::Builder::new_multi_thread();
+            builder.worker_threads(usize::try_from(n).unwrap_or(usize::MAX));
+            builder
+        }
+        // Tokio's default: `TOKIO_WORKER_THREADS`, else one per CPU.
+        None => tokio::runtime::Builder::new_multi_thread(),
+    };
+    builder.enable_all().build().map_err(|e| {
+        eprintln!("error: cannot start the runtime: {e}");
+        exit::code(exit::ERRORS)
+    })
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM, naming which. (Elsewhere than

@@ -147,7 +147,7 @@ pub(crate) fn run(args: ProxyArgs) -> ExitCode {
             eprintln!("warning: {warning}");
         }
     }
-    match crate::rt::runtime() {
+    match crate::rt::runtime(args.workers) {
         Ok(runtime) => runtime.block_on(serve(
             args,
             policy,

@@ -678,6 +678,55 @@ async fn every_request_is_logged_also_at_shutdown() {
     assert_eq!(lines, 200, "{log}");
 }
 
+/// `--workers 1` serves on one thread, with Tokio's single-threaded
+/// scheduler (no worker threads at all); `--workers 3` on three workers.
+/// Both answer, log every request and stop cleanly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workers_sets_the_serving_threads_and_one_means_a_single_thread() {
+    let up = start_upstream().await;
+    for (workers, expected) in [("1", 0), ("3", 3)] {
+        let mut proxy = start(&[
+            "--upstream",
+            &up.url(),
+            "--allow-origin",
+            ORIGIN,
+            "--workers",
+            workers,
+        ]);
+        for _ in 0..20 {
+            let (status, headers, _) =
+                send("GET", &proxy.url("/users"), &[("origin", ORIGIN)]).await;
+            assert_eq!(status, 200);
+            assert_eq!(all(&headers, "access-control-allow-origin"), [ORIGIN]);
+        }
+        let (status, headers, _) = send(
+            "OPTIONS",
+            &proxy.url("/users"),
+            &[("origin", ORIGIN), ("access-control-request-method", "PUT")],
+        )
+        .await;
+        assert_eq!(status, 200);
+        assert_eq!(all(&headers, "access-control-allow-origin"), [ORIGIN]);
+        if cfg!(target_os = "linux") {
+            let names = proxy.thread_names();
+            let serving = names.iter().filter(|n| *n == "tokio-rt-worker").count();
+            assert_eq!(serving, expected, "--workers {workers}: threads {names:?}");
+        }
+        proxy.signal("TERM");
+        let code = tokio::task::block_in_place(|| proxy.wait_exit(Duration::from_secs(15)));
+        assert_eq!(code, Some(0), "--workers {workers}");
+        let log = proxy
+            .stderr_once("stopped", Duration::from_secs(5))
+            .unwrap_or_else(|| proxy.stderr());
+        let lines = log.lines().filter(|l| l.contains("path=/users")).count();
+        assert_eq!(lines, 21, "--workers {workers}: {log}");
+    }
+    let (code, _, stderr) =
+        crate::support::run(&["proxy", "--upstream", &up.url(), "--workers", "0"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("--workers"), "{stderr}");
+}
+
 #[test]
 fn a_bad_environment_variable_stops_the_proxy_naming_it() {
     let output = std::process::Command::new(crate::support::BIN)

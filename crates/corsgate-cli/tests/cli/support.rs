@@ -156,6 +156,22 @@ impl Proxy {
         (fds, rss)
     }
 
+    /// The names of the process's threads, from `/proc` (Tokio's workers
+    /// are `tokio-rt-worker`).
+    pub(crate) fn thread_names(&self) -> Vec<String> {
+        let pid = self.child.id();
+        let mut names: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/task"))
+            .map(|tasks| {
+                tasks
+                    .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+                    .map(|name| name.trim_end().to_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        names
+    }
+
     /// Sends a signal with the shell's `kill` builtin (no procps needed).
     pub(crate) fn signal(&self, name: &str) {
         let command = format!("kill -{name} {}", self.child.id());
