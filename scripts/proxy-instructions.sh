@@ -12,6 +12,8 @@
 # requests to one proxy and 3,000 to another, and the difference ÷ 2,000 is printed, so starting
 # and stopping cancel out. Loopback only; every process it starts is stopped; bounded: wrk stops
 # after the count or 60 s. Needs nginx, wrk and valgrind (apt-get install -y nginx wrk valgrind).
+# The proxy is given one core (`taskset -c 0`), as in scripts/loadtest.sh: it then runs on one
+# thread, the configuration the load test measures.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,7 +23,7 @@ case "$kind" in get | preflight | close) ;; *)
     exit 2
     ;;
 esac
-for tool in nginx wrk valgrind; do
+for tool in nginx wrk valgrind taskset; do
     command -v "$tool" >/dev/null || {
         echo "scripts/proxy-instructions.sh: needs $tool (apt-get install -y nginx wrk valgrind)" >&2
         exit 2
@@ -49,7 +51,7 @@ fi
 count() {
     local n=$1 port
     port=$(free_port)
-    valgrind --tool=callgrind --callgrind-out-file=/dev/null "$corsgate" proxy \
+    taskset -c 0 valgrind --tool=callgrind --callgrind-out-file=/dev/null "$corsgate" proxy \
         --listen "127.0.0.1:$port" --upstream "http://127.0.0.1:$upstream" \
         --allow-origin http://127.0.0.1:5000 --allow-credentials >"$dir/proxy.$n.log" 2>&1 &
     local proxy=$!
