@@ -475,6 +475,24 @@ mod tests {
 
     const ORIGIN: &str = "http://127.0.0.1:5000";
 
+    /// A CORS `GET /users` from `origin`.
+    fn get(origin: &str) -> actix_http::Request {
+        actix_test::TestRequest::get()
+            .uri("/users")
+            .insert_header(("origin", origin))
+            .to_request()
+    }
+
+    /// A preflight for `PUT /users` from [`ORIGIN`].
+    fn preflight() -> actix_http::Request {
+        actix_test::TestRequest::default()
+            .method(Method::OPTIONS)
+            .uri("/users")
+            .insert_header(("origin", ORIGIN))
+            .insert_header(("access-control-request-method", "PUT"))
+            .to_request()
+    }
+
     /// Whether the response's `name` holds `shared`'s bytes in `shared`'s
     /// own buffer: shared, not copied.
     fn shares(response: &HeaderMap, name: &str, shared: &[u8]) -> bool {
@@ -502,12 +520,6 @@ mod tests {
             web::get().to(|| async { HttpResponse::Ok().body("[]") }),
         ))
         .await;
-        let get = |origin| {
-            actix_test::TestRequest::get()
-                .uri("/users")
-                .insert_header(("origin", origin))
-                .to_request()
-        };
 
         let response = actix_test::call_service(&app, get(ORIGIN)).await;
         let headers = response.headers();
@@ -524,13 +536,7 @@ mod tests {
         let echoed = response.headers().get("access-control-allow-origin");
         assert_eq!(echoed.unwrap(), pattern);
 
-        let preflight = actix_test::TestRequest::default()
-            .method(Method::OPTIONS)
-            .uri("/users")
-            .insert_header(("origin", ORIGIN))
-            .insert_header(("access-control-request-method", "PUT"))
-            .to_request();
-        let response = actix_test::call_service(&app, preflight).await;
+        let response = actix_test::call_service(&app, preflight()).await;
         let headers = response.headers();
         assert!(shares(
             headers,
@@ -572,20 +578,6 @@ mod tests {
                 .route("/users", route()),
         )
         .await;
-        let get = |origin| {
-            actix_test::TestRequest::get()
-                .uri("/users")
-                .insert_header(("origin", origin))
-                .to_request()
-        };
-        let preflight = || {
-            actix_test::TestRequest::default()
-                .method(Method::OPTIONS)
-                .uri("/users")
-                .insert_header(("origin", ORIGIN))
-                .insert_header(("access-control-request-method", "PUT"))
-                .to_request()
-        };
         actix_test::call_service(&plain, get(ORIGIN)).await;
         actix_test::call_service(&plain, preflight()).await;
         actix_test::call_service(&checking, get("https://tenant.example")).await;
