@@ -210,6 +210,8 @@ echo
 echo "Memory per idle client connection ($idle connections): nginx $(idle_cost "$nginx_worker" "$nginx_port") KB," \
     "corsgate $(idle_cost "$corsgate_pid" "$corsgate_port") KB"
 echo
-# Tokio's worker threads (none: the single-threaded scheduler corsgate uses on one CPU).
-workers=$(cat /proc/"$corsgate_pid"/task/*/comm 2>/dev/null | grep -c '^tokio-rt-worker$' || true)
-echo "($runs runs of ${seconds}s per contender and request, alternating; wrk -t1 -c$connections on core 1, proxy and upstream on core 0; medians; $(date -u +%F), $(nginx -v 2>&1 | sed 's/.*: //'), corsgate $("$corsgate" --version | awk '{print $2}') with ${workers:-0} Tokio worker threads)"
+# Serving threads of their own (none on one CPU: the accepting thread serves), and Tokio's
+# multi-threaded workers (builds before session 19 ran on those).
+workers=$(cat /proc/"$corsgate_pid"/task/*/comm 2>/dev/null | grep -c '^corsgate-worker$' || true)
+tokio_workers=$(cat /proc/"$corsgate_pid"/task/*/comm 2>/dev/null | grep -c '^tokio-rt-worker$' || true)
+echo "($runs runs of ${seconds}s per contender and request, alternating; wrk -t1 -c$connections on core 1, proxy and upstream on core 0; medians; $(date -u +%F), $(nginx -v 2>&1 | sed 's/.*: //'), corsgate $("$corsgate" --version | awk '{print $2}') with ${workers:-0} serving threads of its own and ${tokio_workers:-0} Tokio worker threads)"

@@ -405,8 +405,9 @@ pub(crate) struct ProxyArgs {
 
     /// Threads serving requests. Default: one per CPU the proxy may use
     /// (its CPU affinity, e.g. `taskset`, and a container's CPU quota
-    /// count). With 1 it runs on a single thread, without the multi-threaded
-    /// scheduler: the least CPU per request when it has one core.
+    /// count). Each serves whole client connections on its own, as nginx's
+    /// workers; with 1 the thread that accepts connections serves them too
+    /// (the least CPU per request when the proxy has one core).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub(crate) workers: Option<u32>,
 

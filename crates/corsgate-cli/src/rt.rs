@@ -7,7 +7,8 @@ use crate::exit;
 
 /// The Tokio runtime serving on `workers` threads (default: one per CPU
 /// the process may use, as Tokio counts them), or the exit code after
-/// saying why not.
+/// saying why not. (The proxy runs its accepting thread on one, and serves
+/// on threads of its own: `proxy/workers.rs`.)
 ///
 /// One thread gets Tokio's single-threaded scheduler, not the
 /// multi-threaded one with one worker: on one core the proxy then spends
@@ -30,6 +31,21 @@ pub(crate) fn runtime(workers: Option<u32>) -> Result<tokio::runtime::Runtime, E
         eprintln!("error: cannot start the runtime: {e}");
         exit::code(exit::ERRORS)
     })
+}
+
+/// How many threads serve: `workers`, else `TOKIO_WORKER_THREADS` (as
+/// before the proxy had threads of its own), else one per CPU the process
+/// may use (its affinity and a container's quota count).
+pub(crate) fn workers(workers: Option<u32>) -> usize {
+    if let Some(n) = workers {
+        return usize::try_from(n).unwrap_or(usize::MAX);
+    }
+    std::env::var("TOKIO_WORKER_THREADS")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|&n| n >= 1)
+        .or_else(|| std::thread::available_parallelism().ok().map(usize::from))
+        .unwrap_or(1)
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM, naming which. (Elsewhere than

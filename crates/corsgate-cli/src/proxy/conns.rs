@@ -34,6 +34,10 @@ use tracing::{debug, warn};
 /// connections beyond one per client, the listeners, the policy file, logs.
 const RESERVED_FDS: u64 = 64;
 
+/// And for each serving thread: its event loop's (4, counted on Linux) and
+/// its share of the idle upstream connections, at least one.
+const RESERVED_FDS_PER_THREAD: u64 = 5;
+
 /// Raises the soft limit on open descriptors to the hard limit (Unix) and
 /// returns the soft limit now in force (`None` where unknown).
 pub(crate) fn raise_fd_limit() -> Option<u64> {
@@ -56,12 +60,15 @@ pub(crate) fn raise_fd_limit() -> Option<u64> {
 }
 
 /// `--max-connections`' default: each client connection may hold one
-/// upstream connection too, so half of what the descriptor limit leaves.
-pub(crate) fn default_max_connections(fd_limit: Option<u64>) -> usize {
+/// upstream connection too, so half of what the descriptor limit leaves
+/// (with `threads` serving threads).
+pub(crate) fn default_max_connections(fd_limit: Option<u64>, threads: usize) -> usize {
     let Some(limit) = fd_limit else {
         return 10_000;
     };
-    let usable = limit.saturating_sub(RESERVED_FDS) / 2;
+    let threads = u64::try_from(threads).unwrap_or(u64::MAX);
+    let reserved = RESERVED_FDS.saturating_add(threads.saturating_mul(RESERVED_FDS_PER_THREAD));
+    let usable = limit.saturating_sub(reserved) / 2;
     usize::try_from(usable).unwrap_or(usize::MAX).max(16)
 }
 
@@ -497,9 +504,11 @@ mod tests {
 
     #[test]
     fn the_default_cap_leaves_room_for_upstream_connections() {
-        assert_eq!(default_max_connections(Some(1024)), 480);
-        assert_eq!(default_max_connections(Some(10)), 16);
-        assert_eq!(default_max_connections(None), 10_000);
+        assert_eq!(default_max_connections(Some(1024), 1), 477);
+        assert_eq!(default_max_connections(Some(1024), 8), 460);
+        assert_eq!(default_max_connections(Some(1024), 1024), 16);
+        assert_eq!(default_max_connections(Some(10), 1), 16);
+        assert_eq!(default_max_connections(None, 4), 10_000);
     }
 
     #[test]

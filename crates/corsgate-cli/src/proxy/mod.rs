@@ -11,6 +11,7 @@ mod log;
 mod metrics;
 mod pinned;
 mod upstream;
+mod workers;
 
 use std::borrow::Cow;
 use std::convert::Infallible;
@@ -40,6 +41,7 @@ use self::conns::{AcceptBackoff, Conn, Serving, Tracker};
 use self::flags::PolicyFlags;
 use self::pinned::{Pinned, SendError, TimedOut};
 use self::upstream::{Upstreams, is_upgrade, strip_hop_by_hop};
+use self::workers::Workers;
 use crate::cli::ProxyArgs;
 use crate::exit;
 use crate::tls;
@@ -147,7 +149,9 @@ pub(crate) fn run(args: ProxyArgs) -> ExitCode {
             eprintln!("warning: {warning}");
         }
     }
-    match crate::rt::runtime(args.workers) {
+    // The accepting thread's runtime; it serves too with one worker, and
+    // hands connections to threads of their own with more (`workers.rs`).
+    match crate::rt::runtime(Some(1)) {
         Ok(runtime) => runtime.block_on(serve(
             args,
             policy,
@@ -407,8 +411,9 @@ async fn serve(
         );
     }
     let fd_limit = conns::raise_fd_limit();
+    let threads = crate::rt::workers(args.workers);
     let max_connections = args.max_connections.map_or_else(
-        || conns::default_max_connections(fd_limit),
+        || conns::default_max_connections(fd_limit, threads),
         |n| usize::try_from(n).unwrap_or(usize::MAX),
     );
     let tracker = Tracker::new(
@@ -425,7 +430,6 @@ async fn serve(
     let client = Client::builder(TokioExecutor::new())
         .pool_idle_timeout(Duration::from_secs(30))
         .build(tls::connector(connector.clone(), upstream_tls, true));
-    let idle = Arc::new(pinned::Idle::default());
     // The library's tower layer decides every request: the proxy has no
     // CORS logic of its own. It replaces the upstream's CORS headers and
     // hands its decision over for the log line (`Cors::call_decided`).
@@ -442,6 +446,14 @@ async fn serve(
         max_body: args.max_body,
         preserve_host: args.preserve_host,
     });
+    let workers = match Workers::start(threads) {
+        Ok(workers) => workers,
+        Err(e) => {
+            eprintln!("error: cannot start the serving threads (--workers): {e}");
+            return exit::code(exit::ERRORS);
+        }
+    };
+    debug!("serving on {} thread(s)", workers.len());
     // Before the "listening" line: SIGHUP's default action would stop the
     // proxy, even without --config.
     let hup = hangup_signal();
@@ -527,6 +539,13 @@ async fn serve(
                 };
                 backoff.succeeded();
                 let _ = stream.set_nodelay(true);
+                let (worker, stream) = match workers.assign(stream) {
+                    Ok(assigned) => assigned,
+                    Err(e) => {
+                        debug!("connection from {peer}: cannot hand it to a serving thread: {e}");
+                        continue;
+                    }
+                };
                 let conn_state = tracker.open();
                 let state = Arc::clone(&conn_state);
                 // `X-Forwarded-For`'s value, made once per connection.
@@ -536,7 +555,7 @@ async fn serve(
                     let shared = Arc::clone(&shared);
                     // Dropped with the connection; its upstream connections
                     // then wait in `idle` for the next client connection.
-                    let pinned = Arc::new(Pinned::new(Arc::clone(&idle)));
+                    let pinned = Arc::new(Pinned::new(Arc::clone(worker.idle())));
                     tower::service_fn(move |req: Request<Incoming>| {
                         let (shared, peer_ip, pinned) =
                             (Arc::clone(&shared), peer_ip.clone(), Arc::clone(&pinned));
@@ -548,7 +567,11 @@ async fn serve(
                     handle(service.clone(), Arc::clone(&state), req)
                 });
                 let (builder, acceptor) = (Arc::clone(&builder), acceptor.clone());
-                tokio::spawn(async move {
+                worker.spawn(async move {
+                    let stream = match stream.arrive() {
+                        Ok(stream) => stream,
+                        Err(e) => return debug!("connection from {peer}: {e}"),
+                    };
                     let io: Box<dyn Io> = match acceptor {
                         None => Box::new(stream),
                         // The handshake gets the time a client has to send

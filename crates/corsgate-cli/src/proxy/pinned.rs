@@ -74,14 +74,24 @@ pub(crate) struct Pinned {
 pub(crate) struct TimedOut;
 
 /// Upstream connections left by client connections that closed, newest
-/// last; at most [`Idle::MOST`] (then the oldest is closed).
-#[derive(Default)]
+/// last; at most `most` (then the oldest is closed). One per serving
+/// thread, which share [`Idle::MOST_IN_ALL`].
 pub(crate) struct Idle {
     kept: Mutex<VecDeque<Kept>>,
+    most: usize,
 }
 
 impl Idle {
-    const MOST: usize = 64;
+    /// How many wait, over every serving thread's (at least one each).
+    pub(crate) const MOST_IN_ALL: usize = 64;
+
+    /// A serving thread's, when `threads` serve.
+    pub(crate) fn new(threads: usize) -> Self {
+        Self {
+            kept: Mutex::new(VecDeque::new()),
+            most: (Self::MOST_IN_ALL / threads.max(1)).max(1),
+        }
+    }
 
     /// The newest connection to the upstream `key` that can take a request
     /// now; the others to it met on the way (closed, or still busy) are
@@ -102,7 +112,7 @@ impl Idle {
             return;
         }
         let mut kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
-        if kept.len() >= Self::MOST {
+        if kept.len() >= self.most {
             kept.pop_front();
         }
         kept.push_back(one);

@@ -678,9 +678,10 @@ async fn every_request_is_logged_also_at_shutdown() {
     assert_eq!(lines, 200, "{log}");
 }
 
-/// `--workers 1` serves on one thread, with Tokio's single-threaded
-/// scheduler (no worker threads at all); `--workers 3` on three workers.
-/// Both answer, log every request and stop cleanly.
+/// `--workers 1` serves on the thread that accepts (no serving thread of
+/// its own); `--workers 3` on three threads of their own, each with Tokio's
+/// single-threaded scheduler (no Tokio worker thread in either). Both
+/// answer, log every request and stop cleanly.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn workers_sets_the_serving_threads_and_one_means_a_single_thread() {
     let up = start_upstream().await;
@@ -709,8 +710,12 @@ async fn workers_sets_the_serving_threads_and_one_means_a_single_thread() {
         assert_eq!(all(&headers, "access-control-allow-origin"), [ORIGIN]);
         if cfg!(target_os = "linux") {
             let names = proxy.thread_names();
-            let serving = names.iter().filter(|n| *n == "tokio-rt-worker").count();
+            let serving = names.iter().filter(|n| *n == "corsgate-worker").count();
             assert_eq!(serving, expected, "--workers {workers}: threads {names:?}");
+            assert!(
+                !names.iter().any(|n| n == "tokio-rt-worker"),
+                "--workers {workers}: threads {names:?}"
+            );
         }
         proxy.signal("TERM");
         let code = tokio::task::block_in_place(|| proxy.wait_exit(Duration::from_secs(15)));

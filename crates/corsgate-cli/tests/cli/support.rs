@@ -156,8 +156,8 @@ impl Proxy {
         (fds, rss)
     }
 
-    /// The names of the process's threads, from `/proc` (Tokio's workers
-    /// are `tokio-rt-worker`).
+    /// The names of the process's threads, from `/proc` (the proxy's
+    /// serving threads are `corsgate-worker`).
     pub(crate) fn thread_names(&self) -> Vec<String> {
         let pid = self.child.id();
         let mut names: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/task"))

@@ -1,0 +1,226 @@
+//! The proxy's serving threads. Each runs Tokio's single-threaded scheduler
+//! and serves whole client connections, handed to it by the thread that
+//! accepts them — as nginx's worker processes each serve their own
+//! connections. A connection's requests, its upstream connections
+//! ([`Pinned`](super::pinned::Pinned)) and its timers then stay on one
+//! thread: no request wakes another thread, which is what made Tokio's
+//! multi-threaded scheduler cost about a fifth more CPU per proxied GET
+//! (docs/benchmarks.md, sessions 18 and 19).
+//!
+//! With one worker there is no thread of its own: the accepting thread
+//! serves too (the least CPU on one core).
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use tokio::net::TcpStream;
+use tokio::runtime::Handle;
+
+use super::pinned::Idle;
+
+/// Where client connections are served.
+pub(crate) struct Workers {
+    workers: Vec<Worker>,
+    /// The workers are threads of their own (not the accepting thread).
+    apart: bool,
+    /// Where the next search for the least busy starts.
+    next: AtomicUsize,
+}
+
+/// One serving thread.
+pub(crate) struct Worker {
+    handle: Handle,
+    /// Upstream connections left by this worker's closed client
+    /// connections, for its next ones (never another thread's: a request
+    /// sent on one would wake the thread that drives it).
+    idle: Arc<Idle>,
+    /// Client connections it is serving.
+    open: Arc<AtomicUsize>,
+}
+
+/// The name of the serving threads (at most 15 bytes: Linux's limit).
+pub(crate) const THREAD_NAME: &str = "corsgate-worker";
+
+impl Workers {
+    /// `n` serving threads; for 1, the calling runtime itself (call from
+    /// within it).
+    pub(crate) fn start(n: usize) -> std::io::Result<Self> {
+        if n <= 1 {
+            return Ok(Self {
+                workers: vec![Worker::new(Handle::current(), 1)],
+                apart: false,
+                next: AtomicUsize::new(0),
+            });
+        }
+        let mut workers = Vec::with_capacity(n);
+        for _ in 0..n {
+            let (tx, rx) = std::sync::mpsc::channel();
+            std::thread::Builder::new()
+                .name(THREAD_NAME.to_owned())
+                .spawn(move || {
+                    let runtime = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build();
+                    match runtime {
+                        Ok(runtime) => {
+                            let _ = tx.send(Ok(runtime.handle().clone()));
+                            // Runs the connections spawned onto it until the
+                            // process exits (the accepting thread drains
+                            // them first).
+                            runtime.block_on(std::future::pending::<()>());
+                        }
+                        Err(e) => {
+                            let _ = tx.send(Err(e));
+                        }
+                    }
+                })?;
+            let handle = rx.recv().map_err(|_| {
+                std::io::Error::other("a worker thread stopped before its runtime started")
+            })??;
+            workers.push(Worker::new(handle, n));
+        }
+        Ok(Self {
+            workers,
+            apart: true,
+            next: AtomicUsize::new(0),
+        })
+    }
+
+    /// How many serve.
+    pub(crate) fn len(&self) -> usize {
+        self.workers.len()
+    }
+
+    /// The worker with the fewest client connections, which is to serve
+    /// `stream`. Ties go round: short connections, each closed before the
+    /// next, still spread over every thread.
+    pub(crate) fn assign(&self, stream: TcpStream) -> std::io::Result<(&Worker, Handoff)> {
+        let n = self.workers.len();
+        let first = self.next.fetch_add(1, Ordering::Relaxed) % n;
+        let worker = (0..n)
+            .map(|i| &self.workers[(first + i) % n])
+            .min_by_key(|w| w.open.load(Ordering::Relaxed))
+            .unwrap_or_else(|| unreachable!("Workers::start makes at least one"));
+        let handoff = if self.apart {
+            // Out of this thread's event loop, into the worker's (a socket
+            // is registered with one runtime's reactor).
+            Handoff::Moved(stream.into_std()?)
+        } else {
+            Handoff::Here(stream)
+        };
+        Ok((worker, handoff))
+    }
+}
+
+impl Worker {
+    fn new(handle: Handle, threads: usize) -> Self {
+        Self {
+            handle,
+            idle: Arc::new(Idle::new(threads)),
+            open: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    /// Its pool of idle upstream connections.
+    pub(crate) fn idle(&self) -> &Arc<Idle> {
+        &self.idle
+    }
+
+    /// Serves a client connection: `serve` runs on this worker's thread,
+    /// counted as open until it ends.
+    pub(crate) fn spawn<F>(&self, serve: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let open = Arc::clone(&self.open);
+        open.fetch_add(1, Ordering::Relaxed);
+        self.handle.spawn(async move {
+            let _open = Open(open);
+            serve.await;
+        });
+    }
+}
+
+/// Counts a connection open until dropped (a task cancelled at shutdown
+/// included).
+struct Open(Arc<AtomicUsize>);
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// An accepted socket on its way to its worker.
+pub(crate) enum Handoff {
+    /// Served by the accepting thread.
+    Here(TcpStream),
+    /// Taken out of the accepting thread's reactor.
+    Moved(std::net::TcpStream),
+}
+
+impl Handoff {
+    /// The socket, registered with the runtime this is called in (the
+    /// worker's).
+    pub(crate) fn arrive(self) -> std::io::Result<TcpStream> {
+        match self {
+            Self::Here(stream) => Ok(stream),
+            Self::Moved(stream) => TcpStream::from_std(stream),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Connections go to the worker with the fewest, and arrive on its
+    /// thread as sockets that still carry their bytes.
+    #[test]
+    fn connections_go_to_the_least_busy_thread_and_arrive_there() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let workers = Workers::start(2).unwrap();
+            assert_eq!(workers.len(), 2);
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let mut threads = Vec::new();
+            let mut clients = Vec::new();
+            for _ in 0..4 {
+                let client = std::net::TcpStream::connect(addr).unwrap();
+                let (stream, _) = listener.accept().await.unwrap();
+                let (worker, handoff) = workers.assign(stream).unwrap();
+                let (tx, rx) = tokio::sync::oneshot::channel();
+                worker.spawn(async move {
+                    use tokio::io::AsyncWriteExt;
+                    let mut stream = handoff.arrive().unwrap();
+                    stream.write_all(b"hi").await.unwrap();
+                    let name = std::thread::current().name().map(str::to_owned);
+                    let _ = tx.send((name, std::thread::current().id()));
+                    // Held open: the next connection goes elsewhere.
+                    std::future::pending::<()>().await;
+                });
+                threads.push(rx.await.unwrap());
+                clients.push(client);
+            }
+            for (name, _) in &threads {
+                assert_eq!(name.as_deref(), Some(THREAD_NAME));
+            }
+            // Two threads, two connections each, alternating.
+            assert_ne!(threads[0].1, threads[1].1);
+            assert_eq!(threads[0].1, threads[2].1);
+            assert_eq!(threads[1].1, threads[3].1);
+            assert_ne!(threads[0].1, std::thread::current().id());
+            for mut client in clients {
+                use std::io::Read;
+                let mut got = [0; 2];
+                client.read_exact(&mut got).unwrap();
+                assert_eq!(&got, b"hi");
+            }
+        });
+    }
+}
