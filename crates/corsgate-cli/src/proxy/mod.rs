@@ -397,21 +397,24 @@ async fn serve(
             return exit::code(exit::ERRORS);
         }
     };
-    let listener = match listen(args.listen) {
+    let threads = crate::rt::workers(args.workers);
+    let listeners = match workers::listen(args.listen, threads) {
         Ok(l) => l,
         Err(e) => {
             eprintln!("error: cannot listen on {}: {e}", args.listen);
             return exit::code(exit::ERRORS);
         }
     };
-    let local = listener.local_addr().unwrap_or(args.listen);
+    let local = listeners
+        .first()
+        .and_then(|l| l.local_addr().ok())
+        .unwrap_or(args.listen);
     if !local.ip().is_loopback() {
         warn!(
             "listening on {local}: reachable from the network, not only from this machine; every page any user opens can reach the upstream through it (use 127.0.0.1 for development)"
         );
     }
     let fd_limit = conns::raise_fd_limit();
-    let threads = crate::rt::workers(args.workers);
     let max_connections = args.max_connections.map_or_else(
         || conns::default_max_connections(fd_limit, threads),
         |n| usize::try_from(n).unwrap_or(usize::MAX),
@@ -515,90 +518,60 @@ async fn serve(
         .http1()
         .timer(hyper_util::rt::TokioTimer::new())
         .header_read_timeout(Duration::from_secs_f64(args.header_timeout));
-    let builder = Arc::new(builder);
-    let handshake_timeout = Duration::from_secs_f64(args.header_timeout);
-    let mut shutdown = std::pin::pin!(crate::rt::shutdown_signal());
-    let mut backoff = AcceptBackoff::new();
-    loop {
-        tokio::select! {
-            // At the cap, a connection is taken from the kernel's queue
-            // only once an idle one has closed: descriptors stay bounded.
-            accepted = async {
-                tracker.room().await;
-                listener.accept().await
-            } => {
-                let (stream, peer) = match accepted {
-                    Ok(conn) => conn,
-                    Err(e) => {
-                        // Out of descriptors: make room by closing an idle
-                        // connection, and retry after a growing pause.
-                        tracker.evict_idle();
-                        tokio::time::sleep(backoff.failed(&e)).await;
-                        continue;
-                    }
-                };
-                backoff.succeeded();
-                let _ = stream.set_nodelay(true);
-                let (worker, stream) = match workers.assign(stream) {
-                    Ok(assigned) => assigned,
-                    Err(e) => {
-                        debug!("connection from {peer}: cannot hand it to a serving thread: {e}");
-                        continue;
-                    }
-                };
-                let conn_state = tracker.open();
-                let state = Arc::clone(&conn_state);
-                // `X-Forwarded-For`'s value, made once per connection.
-                let peer_ip = HeaderValue::try_from(peer.ip().to_string())
-                    .unwrap_or_else(|_| HeaderValue::from_static("unknown"));
-                let upstream = {
-                    let shared = Arc::clone(&shared);
-                    // Dropped with the connection; its upstream connections
-                    // then wait in `idle` for the next client connection.
-                    let pinned = Arc::new(Pinned::new(Arc::clone(worker.idle())));
-                    tower::service_fn(move |req: Request<Incoming>| {
-                        let (shared, peer_ip, pinned) =
-                            (Arc::clone(&shared), peer_ip.clone(), Arc::clone(&pinned));
-                        forward(shared, req, peer_ip, pinned)
-                    })
-                };
-                let service = cors.layer(upstream);
-                let service = hyper::service::service_fn(move |req| {
-                    handle(service.clone(), Arc::clone(&state), req)
-                });
-                let (builder, acceptor) = (Arc::clone(&builder), acceptor.clone());
-                worker.spawn(async move {
-                    let stream = match stream.arrive() {
-                        Ok(stream) => stream,
-                        Err(e) => return debug!("connection from {peer}: {e}"),
-                    };
-                    let io: Box<dyn Io> = match acceptor {
-                        None => Box::new(stream),
-                        // The handshake gets the time a client has to send
-                        // its first request's headers.
-                        Some(acceptor) => tokio::select! {
-                            tls = tokio::time::timeout(handshake_timeout, acceptor.accept(stream)) => match tls {
-                                Ok(Ok(tls)) => Box::new(tls),
-                                Ok(Err(e)) => return debug!("TLS handshake with {peer} failed: {e}"),
-                                Err(_) => return debug!("TLS handshake with {peer} timed out"),
-                            },
-                            () = conn_state.closed_or_draining() => return,
-                        },
-                    };
-                    let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
-                    // Until done, evicted, or (the proxy stopping) drained.
-                    if let Some(Err(e)) = Serving::new(conn.into_owned(), conn_state).await {
-                        debug!("connection from {peer}: {e}");
-                    }
-                });
-            }
-            signal = &mut shutdown => {
-                info!("{signal}: finishing requests in flight, then stopping");
-                break;
-            }
+    let accepting = Arc::new(Accepting {
+        tracker: Arc::clone(&tracker),
+        shared,
+        cors,
+        builder: Arc::new(builder),
+        acceptor,
+        handshake_timeout: Duration::from_secs_f64(args.header_timeout),
+    });
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    let mut loops = Vec::with_capacity(listeners.len());
+    if listeners.len() == workers.len() {
+        // Each serving thread accepts on a listener of its own (one
+        // thread; or on Linux `SO_REUSEPORT`, the kernel spreading the
+        // connections) and serves what it accepts.
+        for (worker, listener) in workers.iter().zip(listeners) {
+            let listener = match worker.adopt(listener) {
+                Ok(listener) => listener,
+                Err(e) => {
+                    eprintln!("error: cannot listen on {local}: {e}");
+                    return exit::code(exit::ERRORS);
+                }
+            };
+            let place = Place::Here(Arc::clone(worker.idle()));
+            let (accepting, stopping) = (Arc::clone(&accepting), stopping.clone());
+            loops.push(worker.run(accept_loop(listener, accepting, place, stopping)));
         }
+    } else {
+        // One listener for several threads: accepted here, each
+        // connection handed to the least busy.
+        let Some(listener) = listeners.into_iter().next() else {
+            unreachable!("workers::listen makes at least one listener")
+        };
+        let listener = match TcpListener::from_std(listener) {
+            Ok(listener) => listener,
+            Err(e) => {
+                eprintln!("error: cannot listen on {local}: {e}");
+                return exit::code(exit::ERRORS);
+            }
+        };
+        let place = Place::Handoff(workers);
+        loops.push(tokio::spawn(accept_loop(
+            listener,
+            Arc::clone(&accepting),
+            place,
+            stopping,
+        )));
     }
-    drop(listener);
+    let signal = crate::rt::shutdown_signal().await;
+    info!("{signal}: finishing requests in flight, then stopping");
+    // No connection is accepted after this: every one accepted is drained.
+    let _ = stop.send(true);
+    for accepting in loops {
+        let _ = accepting.await;
+    }
     let grace = Duration::from_secs_f64(args.shutdown_grace);
     tracker.drain();
     tokio::select! {
@@ -608,18 +581,131 @@ async fn serve(
     exit::code(exit::OK)
 }
 
-/// Binds with a deep accept queue (the kernel caps it at `somaxconn`):
-/// a burst of connections waits there instead of being refused.
-fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
-    let socket = if addr.is_ipv4() {
-        tokio::net::TcpSocket::new_v4()?
-    } else {
-        tokio::net::TcpSocket::new_v6()?
+/// What every accept loop shares.
+struct Accepting {
+    tracker: Arc<Tracker>,
+    shared: Arc<Shared>,
+    cors: CorsLayer,
+    builder: Arc<hyper_util::server::conn::auto::Builder<TokioExecutor>>,
+    acceptor: Option<tokio_rustls::TlsAcceptor>,
+    /// The time a TLS handshake gets (a client's time to send its first
+    /// request's headers).
+    handshake_timeout: Duration,
+}
+
+/// Where an accept loop's connections are served.
+enum Place {
+    /// On the loop's own thread, which keeps these idle upstream
+    /// connections.
+    Here(Arc<pinned::Idle>),
+    /// Handed to the least busy serving thread.
+    Handoff(Workers),
+}
+
+/// Accepts connections until `stopping` turns true, and has them served.
+async fn accept_loop(
+    listener: TcpListener,
+    accepting: Arc<Accepting>,
+    place: Place,
+    mut stopping: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut backoff = AcceptBackoff::new();
+    loop {
+        tokio::select! {
+            // At the cap, a connection is taken from the kernel's queue
+            // only once an idle one has closed: descriptors stay bounded.
+            accepted = async {
+                accepting.tracker.room().await;
+                listener.accept().await
+            } => {
+                let (stream, peer) = match accepted {
+                    Ok(conn) => conn,
+                    Err(e) => {
+                        // Out of descriptors: make room by closing an idle
+                        // connection, and retry after a growing pause.
+                        accepting.tracker.evict_idle();
+                        tokio::time::sleep(backoff.failed(&e)).await;
+                        continue;
+                    }
+                };
+                backoff.succeeded();
+                let _ = stream.set_nodelay(true);
+                // Counted at once (not when its task first runs): the cap
+                // and the drain at shutdown see every accepted connection.
+                let conn = accepting.tracker.open();
+                match &place {
+                    Place::Here(idle) => {
+                        tokio::spawn(serve_connection(Arc::clone(&accepting), stream, peer, conn, Arc::clone(idle)));
+                    }
+                    Place::Handoff(workers) => {
+                        let (worker, handoff) = match workers.assign(stream) {
+                            Ok(assigned) => assigned,
+                            Err(e) => {
+                                debug!("connection from {peer}: cannot hand it to a serving thread: {e}");
+                                continue;
+                            }
+                        };
+                        let (accepting, idle) = (Arc::clone(&accepting), Arc::clone(worker.idle()));
+                        worker.spawn(async move {
+                            match handoff.arrive() {
+                                Ok(stream) => serve_connection(accepting, stream, peer, conn, idle).await,
+                                Err(e) => debug!("connection from {peer}: {e}"),
+                            }
+                        });
+                    }
+                }
+            }
+            () = async { let _ = stopping.wait_for(|&stop| stop).await; } => break,
+        }
+    }
+}
+
+/// Serves one client connection until it is done, evicted, or (the proxy
+/// stopping) drained.
+async fn serve_connection(
+    accepting: Arc<Accepting>,
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    conn_state: Arc<Conn>,
+    idle: Arc<pinned::Idle>,
+) {
+    let state = Arc::clone(&conn_state);
+    // `X-Forwarded-For`'s value, made once per connection.
+    let peer_ip = HeaderValue::try_from(peer.ip().to_string())
+        .unwrap_or_else(|_| HeaderValue::from_static("unknown"));
+    let upstream = {
+        let shared = Arc::clone(&accepting.shared);
+        // Dropped with the connection; its upstream connections then wait
+        // in `idle` for this thread's next client connection.
+        let pinned = Arc::new(Pinned::new(idle));
+        tower::service_fn(move |req: Request<Incoming>| {
+            let (shared, peer_ip, pinned) =
+                (Arc::clone(&shared), peer_ip.clone(), Arc::clone(&pinned));
+            forward(shared, req, peer_ip, pinned)
+        })
     };
-    #[cfg(unix)]
-    socket.set_reuseaddr(true)?;
-    socket.bind(addr)?;
-    socket.listen(4096)
+    let service = accepting.cors.layer(upstream);
+    let service =
+        hyper::service::service_fn(move |req| handle(service.clone(), Arc::clone(&state), req));
+    let io: Box<dyn Io> = match &accepting.acceptor {
+        None => Box::new(stream),
+        // The handshake gets the time a client has to send its first
+        // request's headers.
+        Some(acceptor) => tokio::select! {
+            tls = tokio::time::timeout(accepting.handshake_timeout, acceptor.accept(stream)) => match tls {
+                Ok(Ok(tls)) => Box::new(tls),
+                Ok(Err(e)) => return debug!("TLS handshake with {peer} failed: {e}"),
+                Err(_) => return debug!("TLS handshake with {peer} timed out"),
+            },
+            () = conn_state.closed_or_draining() => return,
+        },
+    };
+    let conn = accepting
+        .builder
+        .serve_connection_with_upgrades(TokioIo::new(io), service);
+    if let Some(Err(e)) = Serving::new(conn.into_owned(), conn_state).await {
+        debug!("connection from {peer}: {e}");
+    }
 }
 
 /// Reloads the policy on SIGHUP and when the file's contents change. A new

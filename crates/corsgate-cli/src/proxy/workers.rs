@@ -1,21 +1,27 @@
 //! The proxy's serving threads. Each runs Tokio's single-threaded scheduler
-//! and serves whole client connections, handed to it by the thread that
-//! accepts them — as nginx's worker processes each serve their own
-//! connections. A connection's requests, its upstream connections
+//! and serves whole client connections, as nginx's worker processes do. A
+//! connection's requests, its upstream connections
 //! ([`Pinned`](super::pinned::Pinned)) and its timers then stay on one
 //! thread: no request wakes another thread, which is what made Tokio's
 //! multi-threaded scheduler cost about a fifth more CPU per proxied GET
 //! (docs/benchmarks.md, sessions 18 and 19).
 //!
-//! With one worker there is no thread of its own: the accepting thread
-//! serves too (the least CPU on one core).
+//! On Linux each thread accepts on a listener of its own, all bound to the
+//! same address with `SO_REUSEPORT`: the kernel spreads new connections over
+//! them, and no connection passes between threads. Elsewhere (where
+//! `SO_REUSEPORT` does not spread connections) one thread accepts and hands
+//! each connection to the serving thread with the fewest. With one worker
+//! there is no thread of its own: the accepting thread serves (the least
+//! CPU on one core).
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use tokio::net::TcpStream;
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::runtime::Handle;
+use tokio::task::JoinHandle;
 
 use super::pinned::Idle;
 
@@ -92,6 +98,11 @@ impl Workers {
         self.workers.len()
     }
 
+    /// Each worker.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Worker> {
+        self.workers.iter()
+    }
+
     /// The worker with the fewest client connections, which is to serve
     /// `stream`. Ties go round: short connections, each closed before the
     /// next, still spread over every thread.
@@ -127,6 +138,21 @@ impl Worker {
         &self.idle
     }
 
+    /// `listener`, registered with this worker's event loop (from any
+    /// thread).
+    pub(crate) fn adopt(&self, listener: std::net::TcpListener) -> std::io::Result<TcpListener> {
+        let _in_this_runtime = self.handle.enter();
+        TcpListener::from_std(listener)
+    }
+
+    /// Runs `task` on this worker's thread.
+    pub(crate) fn run<F>(&self, task: F) -> JoinHandle<()>
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        self.handle.spawn(task)
+    }
+
     /// Serves a client connection: `serve` runs on this worker's thread,
     /// counted as open until it ends.
     pub(crate) fn spawn<F>(&self, serve: F)
@@ -140,6 +166,58 @@ impl Worker {
             serve.await;
         });
     }
+}
+
+/// The listening sockets for `threads` serving threads, bound to `addr`:
+/// one for each on Linux (`SO_REUSEPORT`), else one in all. Each has a deep
+/// accept queue (the kernel caps it at `somaxconn`): a burst of connections
+/// waits there instead of being refused. Call from within a runtime.
+pub(crate) fn listen(
+    addr: SocketAddr,
+    threads: usize,
+) -> std::io::Result<Vec<std::net::TcpListener>> {
+    if threads <= 1 || !cfg!(target_os = "linux") {
+        return Ok(vec![bind(addr, false)?]);
+    }
+    // A socket without `SO_REUSEPORT` cannot share the port: bound first, it
+    // fails as a lone listener would when another process (another proxy
+    // started on the same port, say) listens there, where the group would
+    // quietly have joined that process's. It also picks the port for `:0`.
+    let probe = unshared(addr)?;
+    let addr = probe.local_addr()?;
+    drop(probe);
+    (0..threads).map(|_| bind(addr, true)).collect()
+}
+
+/// A socket bound to `addr`, not listening.
+fn unshared(addr: SocketAddr) -> std::io::Result<TcpSocket> {
+    let socket = socket(addr)?;
+    socket.bind(addr)?;
+    Ok(socket)
+}
+
+/// A listener on `addr`, in a `SO_REUSEPORT` group if `shared`.
+fn bind(addr: SocketAddr, shared: bool) -> std::io::Result<std::net::TcpListener> {
+    let socket = socket(addr)?;
+    #[cfg(target_os = "linux")]
+    socket.set_reuseport(shared)?;
+    #[cfg(not(target_os = "linux"))]
+    let _ = shared;
+    socket.bind(addr)?;
+    socket.listen(4096)?.into_std()
+}
+
+fn socket(addr: SocketAddr) -> std::io::Result<TcpSocket> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    // Restarted at once, the proxy binds again despite its old
+    // connections' `TIME_WAIT`.
+    #[cfg(unix)]
+    socket.set_reuseaddr(true)?;
+    Ok(socket)
 }
 
 /// Counts a connection open until dropped (a task cancelled at shutdown
@@ -174,6 +252,54 @@ impl Handoff {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// On Linux, one listener per thread on one port, the kernel spreading
+    /// connections over all of them; and the port is not shared with
+    /// another process's listener (a second proxy started on it is told
+    /// the address is in use, as with one thread).
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn each_thread_listens_on_the_same_port_which_nothing_else_can_join() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let listeners = listen("127.0.0.1:0".parse().unwrap(), 3).unwrap();
+            assert_eq!(listeners.len(), 3);
+            let addr = listeners[0].local_addr().unwrap();
+            assert_ne!(addr.port(), 0);
+            for l in &listeners {
+                assert_eq!(l.local_addr().unwrap(), addr);
+            }
+            for threads in [1, 2] {
+                let again = listen(addr, threads).map(|l| l.len());
+                assert_eq!(
+                    again.map_err(|e| e.kind()),
+                    Err(std::io::ErrorKind::AddrInUse),
+                    "{threads} thread(s)"
+                );
+            }
+            let clients: Vec<_> = (0..40)
+                .map(|_| std::net::TcpStream::connect(addr).unwrap())
+                .collect();
+            let mut accepted = Vec::new();
+            for l in &listeners {
+                l.set_nonblocking(true).unwrap();
+                let mut n = 0;
+                while l.accept().is_ok() {
+                    n += 1;
+                }
+                accepted.push(n);
+            }
+            assert_eq!(
+                accepted.iter().sum::<usize>(),
+                clients.len(),
+                "{accepted:?}"
+            );
+            assert!(accepted.iter().all(|&n| n > 0), "{accepted:?}");
+        });
+    }
 
     /// Connections go to the worker with the fewest, and arrive on its
     /// thread as sockets that still carry their bytes.
