@@ -732,6 +732,52 @@ async fn workers_sets_the_serving_threads_and_one_means_a_single_thread() {
     assert!(stderr.contains("--workers"), "{stderr}");
 }
 
+/// A port another proxy listens on is refused, whatever either's thread
+/// count: the serving threads' shared listeners (`SO_REUSEPORT` on Linux)
+/// never take in another process, which would quietly get part of the
+/// requests. The first proxy keeps serving every request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_port_another_proxy_listens_on_is_refused_whatever_the_threads() {
+    let up = start_upstream().await;
+    for first in ["1", "3"] {
+        let proxy = start(&[
+            "--upstream",
+            &up.url(),
+            "--allow-origin",
+            ORIGIN,
+            "--workers",
+            first,
+        ]);
+        let listen = proxy.addr.to_string();
+        for second in ["1", "3"] {
+            let (code, _, stderr) = tokio::task::block_in_place(|| {
+                crate::support::run(&[
+                    "proxy",
+                    "--upstream",
+                    &up.url(),
+                    "--allow-origin",
+                    ORIGIN,
+                    "--listen",
+                    &listen,
+                    "--workers",
+                    second,
+                ])
+            });
+            assert_eq!(code, 1, "--workers {first}, then {second}: {stderr}");
+            assert!(
+                stderr.contains(&format!("cannot listen on {listen}")),
+                "--workers {first}, then {second}: {stderr}"
+            );
+        }
+        for _ in 0..20 {
+            let (status, headers, _) =
+                send("GET", &proxy.url("/users"), &[("origin", ORIGIN)]).await;
+            assert_eq!(status, 200, "--workers {first}");
+            assert_eq!(all(&headers, "access-control-allow-origin"), [ORIGIN]);
+        }
+    }
+}
+
 #[test]
 fn a_bad_environment_variable_stops_the_proxy_naming_it() {
     let output = std::process::Command::new(crate::support::BIN)
