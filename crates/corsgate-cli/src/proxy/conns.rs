@@ -34,9 +34,11 @@ use tracing::{debug, warn};
 /// connections beyond one per client, the listeners, the policy file, logs.
 const RESERVED_FDS: u64 = 64;
 
-/// And for each serving thread: its event loop's (4, counted on Linux) and
-/// its share of the idle upstream connections, at least one.
-const RESERVED_FDS_PER_THREAD: u64 = 5;
+/// And for each serving thread: its event loop's (4, counted on Linux), its
+/// share of the idle upstream connections (at least one), and one client
+/// connection with its upstream one past the cap (each thread's accept loop
+/// checks the cap, and two may pass it at once).
+const RESERVED_FDS_PER_THREAD: u64 = 7;
 
 /// Raises the soft limit on open descriptors to the hard limit (Unix) and
 /// returns the soft limit now in force (`None` where unknown).
@@ -504,8 +506,8 @@ mod tests {
 
     #[test]
     fn the_default_cap_leaves_room_for_upstream_connections() {
-        assert_eq!(default_max_connections(Some(1024), 1), 477);
-        assert_eq!(default_max_connections(Some(1024), 8), 460);
+        assert_eq!(default_max_connections(Some(1024), 1), 476);
+        assert_eq!(default_max_connections(Some(1024), 8), 452);
         assert_eq!(default_max_connections(Some(1024), 1024), 16);
         assert_eq!(default_max_connections(Some(10), 1), 16);
         assert_eq!(default_max_connections(None, 4), 10_000);

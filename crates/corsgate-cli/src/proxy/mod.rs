@@ -149,8 +149,8 @@ pub(crate) fn run(args: ProxyArgs) -> ExitCode {
             eprintln!("warning: {warning}");
         }
     }
-    // The accepting thread's runtime; it serves too with one worker, and
-    // hands connections to threads of their own with more (`workers.rs`).
+    // The main thread's runtime: signals, reloads, metrics; with one
+    // serving thread it accepts and serves too (`workers.rs`).
     match crate::rt::runtime(Some(1)) {
         Ok(runtime) => runtime.block_on(serve(
             args,
@@ -450,7 +450,7 @@ async fn serve(
         preserve_host: args.preserve_host,
     });
     let workers = match Workers::start(threads) {
-        Ok(workers) => workers,
+        Ok(workers) => Arc::new(workers),
         Err(e) => {
             eprintln!("error: cannot start the serving threads (--workers): {e}");
             return exit::code(exit::ERRORS);
@@ -557,7 +557,7 @@ async fn serve(
                 return exit::code(exit::ERRORS);
             }
         };
-        let place = Place::Handoff(workers);
+        let place = Place::Handoff(Arc::clone(&workers));
         loops.push(tokio::spawn(accept_loop(
             listener,
             Arc::clone(&accepting),
@@ -578,6 +578,9 @@ async fn serve(
         () = tracker.all_closed() => info!("stopped"),
         () = tokio::time::sleep(grace) => warn!("stopped with requests still in flight after {grace:?}"),
     }
+    // Nothing runs on them after this (no request answered, no line logged
+    // once the log is flushed).
+    workers.stop();
     exit::code(exit::OK)
 }
 
@@ -599,7 +602,7 @@ enum Place {
     /// connections.
     Here(Arc<pinned::Idle>),
     /// Handed to the least busy serving thread.
-    Handoff(Workers),
+    Handoff(Arc<Workers>),
 }
 
 /// Accepts connections until `stopping` turns true, and has them served.

@@ -21,6 +21,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::runtime::Handle;
+use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use super::pinned::Idle;
@@ -28,6 +29,8 @@ use super::pinned::Idle;
 /// Where client connections are served.
 pub(crate) struct Workers {
     workers: Vec<Worker>,
+    /// The threads of their own, and what tells each to stop.
+    threads: std::sync::Mutex<Vec<(oneshot::Sender<()>, std::thread::JoinHandle<()>)>>,
     /// The workers are threads of their own (not the accepting thread).
     apart: bool,
     /// Where the next search for the least busy starts.
@@ -55,14 +58,17 @@ impl Workers {
         if n <= 1 {
             return Ok(Self {
                 workers: vec![Worker::new(Handle::current(), 1)],
+                threads: std::sync::Mutex::new(Vec::new()),
                 apart: false,
                 next: AtomicUsize::new(0),
             });
         }
         let mut workers = Vec::with_capacity(n);
+        let mut threads = Vec::with_capacity(n);
         for _ in 0..n {
             let (tx, rx) = std::sync::mpsc::channel();
-            std::thread::Builder::new()
+            let (stop, stopped) = oneshot::channel::<()>();
+            let thread = std::thread::Builder::new()
                 .name(THREAD_NAME.to_owned())
                 .spawn(move || {
                     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -71,26 +77,48 @@ impl Workers {
                     match runtime {
                         Ok(runtime) => {
                             let _ = tx.send(Ok(runtime.handle().clone()));
-                            // Runs the connections spawned onto it until the
-                            // process exits (the accepting thread drains
-                            // them first).
-                            runtime.block_on(std::future::pending::<()>());
+                            // Runs what is spawned onto it until told to stop
+                            // (the proxy has drained its connections by then).
+                            let _ = runtime.block_on(stopped);
+                            // Without waiting for a blocking task (a DNS
+                            // lookup) to finish.
+                            runtime.shutdown_background();
                         }
                         Err(e) => {
                             let _ = tx.send(Err(e));
                         }
                     }
-                })?;
-            let handle = rx.recv().map_err(|_| {
-                std::io::Error::other("a worker thread stopped before its runtime started")
-            })??;
-            workers.push(Worker::new(handle, n));
+                });
+            let handle = thread.and_then(|thread| {
+                threads.push((stop, thread));
+                rx.recv().map_err(|_| {
+                    std::io::Error::other("a serving thread stopped before its runtime started")
+                })?
+            });
+            match handle {
+                Ok(handle) => workers.push(Worker::new(handle, n)),
+                Err(e) => {
+                    stop_all(threads);
+                    return Err(e);
+                }
+            }
         }
         Ok(Self {
             workers,
+            threads: std::sync::Mutex::new(threads),
             apart: true,
             next: AtomicUsize::new(0),
         })
+    }
+
+    /// Stops the threads of their own, dropping what still runs on them
+    /// (call once the connections are drained, or their time is up).
+    pub(crate) fn stop(&self) {
+        let threads = match self.threads.lock() {
+            Ok(mut threads) => std::mem::take(&mut *threads),
+            Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
+        };
+        stop_all(threads);
     }
 
     /// How many serve.
@@ -165,6 +193,17 @@ impl Worker {
             let _open = Open(open);
             serve.await;
         });
+    }
+}
+
+/// Tells each thread to stop, then waits for each.
+fn stop_all(threads: Vec<(oneshot::Sender<()>, std::thread::JoinHandle<()>)>) {
+    let (stops, joins): (Vec<_>, Vec<_>) = threads.into_iter().unzip();
+    for stop in stops {
+        let _ = stop.send(());
+    }
+    for thread in joins {
+        let _ = thread.join();
     }
 }
 
@@ -316,12 +355,15 @@ mod tests {
             let addr = listener.local_addr().unwrap();
             let mut threads = Vec::new();
             let mut clients = Vec::new();
+            let (dropped, drops) = std::sync::mpsc::channel();
             for _ in 0..4 {
                 let client = std::net::TcpStream::connect(addr).unwrap();
                 let (stream, _) = listener.accept().await.unwrap();
                 let (worker, handoff) = workers.assign(stream).unwrap();
                 let (tx, rx) = tokio::sync::oneshot::channel();
+                let dropped = Dropped(dropped.clone());
                 worker.spawn(async move {
+                    let _dropped = dropped;
                     use tokio::io::AsyncWriteExt;
                     let mut stream = handoff.arrive().unwrap();
                     stream.write_all(b"hi").await.unwrap();
@@ -347,6 +389,22 @@ mod tests {
                 client.read_exact(&mut got).unwrap();
                 assert_eq!(&got, b"hi");
             }
+            // Stopping drops what still runs on the threads, and ends them.
+            workers.stop();
+            for _ in 0..4 {
+                drops
+                    .recv_timeout(std::time::Duration::from_secs(5))
+                    .unwrap();
+            }
         });
+    }
+
+    /// Tells the test it was dropped.
+    struct Dropped(std::sync::mpsc::Sender<()>);
+
+    impl Drop for Dropped {
+        fn drop(&mut self) {
+            let _ = self.0.send(());
+        }
     }
 }
