@@ -5,27 +5,22 @@ use std::process::ExitCode;
 
 use crate::exit;
 
-/// The Tokio runtime serving on `workers` threads (default: one per CPU
-/// the process may use, as Tokio counts them), or the exit code after
-/// saying why not. (The proxy runs its accepting thread on one, and serves
-/// on threads of its own: `proxy/workers.rs`.)
+/// The Tokio runtime of the main thread, or the exit code after saying why
+/// not: single-threaded if `one_thread` or the process may use one CPU, else
+/// Tokio's multi-threaded default (`TOKIO_WORKER_THREADS`, else one worker
+/// per CPU). The proxy asks for one thread (it serves on threads of its own:
+/// `proxy/workers.rs`); `demo` takes the default.
 ///
 /// One thread gets Tokio's single-threaded scheduler, not the
 /// multi-threaded one with one worker: on one core the proxy then spends
 /// about a fifth less CPU per proxied GET (fewer wake-ups across threads,
 /// less kernel time; docs/benchmarks.md, session 18).
-pub(crate) fn runtime(workers: Option<u32>) -> Result<tokio::runtime::Runtime, ExitCode> {
+pub(crate) fn runtime(one_thread: bool) -> Result<tokio::runtime::Runtime, ExitCode> {
     let one_cpu = || std::thread::available_parallelism().is_ok_and(|n| n.get() == 1);
-    let mut builder = match workers {
-        Some(1) => tokio::runtime::Builder::new_current_thread(),
-        None if one_cpu() => tokio::runtime::Builder::new_current_thread(),
-        Some(n) => {
-            let mut builder = tokio::runtime::Builder::new_multi_thread();
-            builder.worker_threads(usize::try_from(n).unwrap_or(usize::MAX));
-            builder
-        }
-        // Tokio's default: `TOKIO_WORKER_THREADS`, else one per CPU.
-        None => tokio::runtime::Builder::new_multi_thread(),
+    let mut builder = if one_thread || one_cpu() {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
     };
     builder.enable_all().build().map_err(|e| {
         eprintln!("error: cannot start the runtime: {e}");

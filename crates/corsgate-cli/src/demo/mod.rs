@@ -100,7 +100,7 @@ pub(crate) fn run(args: &DemoArgs) -> ExitCode {
             return exit::code(exit::ERRORS);
         }
     }
-    match crate::rt::runtime(None) {
+    match crate::rt::runtime(false) {
         Ok(runtime) => runtime.block_on(serve(args)),
         Err(code) => code,
     }

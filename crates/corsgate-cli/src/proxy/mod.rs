@@ -151,7 +151,7 @@ pub(crate) fn run(args: ProxyArgs) -> ExitCode {
     }
     // The main thread's runtime: signals, reloads, metrics; with one
     // serving thread it accepts and serves too (`workers.rs`).
-    match crate::rt::runtime(Some(1)) {
+    match crate::rt::runtime(true) {
         Ok(runtime) => runtime.block_on(serve(
             args,
             policy,

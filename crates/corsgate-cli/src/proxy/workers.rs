@@ -31,8 +31,6 @@ pub(crate) struct Workers {
     workers: Vec<Worker>,
     /// The threads of their own, and what tells each to stop.
     threads: std::sync::Mutex<Vec<(oneshot::Sender<()>, std::thread::JoinHandle<()>)>>,
-    /// The workers are threads of their own (not the accepting thread).
-    apart: bool,
     /// Where the next search for the least busy starts.
     next: AtomicUsize,
 }
@@ -59,7 +57,6 @@ impl Workers {
             return Ok(Self {
                 workers: vec![Worker::new(Handle::current(), 1)],
                 threads: std::sync::Mutex::new(Vec::new()),
-                apart: false,
                 next: AtomicUsize::new(0),
             });
         }
@@ -106,7 +103,6 @@ impl Workers {
         Ok(Self {
             workers,
             threads: std::sync::Mutex::new(threads),
-            apart: true,
             next: AtomicUsize::new(0),
         })
     }
@@ -141,14 +137,9 @@ impl Workers {
             .map(|i| &self.workers[(first + i) % n])
             .min_by_key(|w| w.open.load(Ordering::Relaxed))
             .unwrap_or_else(|| unreachable!("Workers::start makes at least one"));
-        let handoff = if self.apart {
-            // Out of this thread's event loop, into the worker's (a socket
-            // is registered with one runtime's reactor).
-            Handoff::Moved(stream.into_std()?)
-        } else {
-            Handoff::Here(stream)
-        };
-        Ok((worker, handoff))
+        // Out of this thread's event loop, into the worker's (a socket is
+        // registered with one runtime's reactor).
+        Ok((worker, Handoff(stream.into_std()?)))
     }
 }
 
@@ -269,22 +260,16 @@ impl Drop for Open {
     }
 }
 
-/// An accepted socket on its way to its worker.
-pub(crate) enum Handoff {
-    /// Served by the accepting thread.
-    Here(TcpStream),
-    /// Taken out of the accepting thread's reactor.
-    Moved(std::net::TcpStream),
-}
+/// An accepted socket on its way to its worker, out of the accepting
+/// thread's event loop. (Only threads of their own are handed sockets: one
+/// thread accepts and serves on its own listener.)
+pub(crate) struct Handoff(std::net::TcpStream);
 
 impl Handoff {
     /// The socket, registered with the runtime this is called in (the
     /// worker's).
     pub(crate) fn arrive(self) -> std::io::Result<TcpStream> {
-        match self {
-            Self::Here(stream) => Ok(stream),
-            Self::Moved(stream) => TcpStream::from_std(stream),
-        }
+        TcpStream::from_std(self.0)
     }
 }
 
