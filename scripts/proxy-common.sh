@@ -73,3 +73,13 @@ http {
 EOF
     } >"$dir/upstream.conf"
 }
+
+# Starts the upstream (`write_upstream_conf`) on a free port, stopped on exit; its port in
+# `$upstream` once it listens.
+start_upstream() {
+    upstream=$(free_port)
+    write_upstream_conf "$upstream"
+    nginx -c "$dir/upstream.conf" -p "$dir" &
+    pids+=($!)
+    wait_listening "$upstream"
+}

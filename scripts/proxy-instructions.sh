@@ -31,11 +31,7 @@ for tool in nginx wrk valgrind taskset; do
 done
 . scripts/proxy-common.sh
 
-upstream=$(free_port)
-write_upstream_conf "$upstream"
-nginx -c "$dir/upstream.conf" -p "$dir" &
-pids+=($!)
-wait_listening "$upstream"
+start_upstream
 
 headers=(-H "Origin: http://127.0.0.1:5000")
 [ "$kind" = close ] && headers+=(-H "Connection: close")

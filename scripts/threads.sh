@@ -41,11 +41,7 @@ for kind in $kinds; do
 done
 . scripts/proxy-common.sh
 
-upstream=$(free_port)
-write_upstream_conf "$upstream"
-nginx -c "$dir/upstream.conf" -p "$dir" &
-pids+=($!)
-wait_listening "$upstream"
+start_upstream
 printf 'wrk.method = "OPTIONS"\nwrk.headers["Access-Control-Request-Method"] = "PUT"\n' >"$dir/preflight.lua"
 
 names=()
