@@ -247,9 +247,7 @@ fn preflight_problem(
 ) -> Option<Reason> {
     // `*` is a wildcard only without credentials; with them it is literal.
     let wildcards = !rule.allow_credentials;
-    let method_ok = matches!(method, b"GET" | b"HEAD" | b"POST")
-        || rule.methods.iter().any(|m| m.as_bytes() == method)
-        || (wildcards && rule.any_method);
+    let method_ok = rule.methods.allow(method) || (wildcards && rule.any_method);
     if !method_ok {
         return Some(Reason::MethodNotAllowed {
             method: String::from_utf8_lossy(method).into_owned(),
@@ -257,7 +255,7 @@ fn preflight_problem(
     }
     let star = wildcards && rule.any_header;
     for value in headers.values(Asked::Headers) {
-        for name in list_items(value.as_bytes()) {
+        for name in list_items(skip_allowed(&rule.headers, value.as_bytes())) {
             // The rule's names are lower-case, and browsers send them so
             // (Fetch lower-cases them): compare whole first, byte by byte
             // without case only if that fails.
@@ -288,11 +286,135 @@ fn preflight_problem(
         .then_some(Reason::PrivateNetworkNotAllowed)
 }
 
+/// The rest of a request's header list after its leading names that
+/// `names` holds exactly, each followed by a bare comma or the list's end:
+/// the whole list as browsers send it, the names lower-case, sorted and
+/// joined by bare commas (Fetch § 4.8, "CORS-unsafe request-header names").
+/// Read so, name by name against the rule's, a list costs a fraction of
+/// splitting it first and comparing each item with every name
+/// (docs/benchmarks.md, session 20); what it leaves (another case, spaces,
+/// a name not allowed) is read the long way.
+fn skip_allowed<'v>(names: &[Box<str>], mut rest: &'v [u8]) -> &'v [u8] {
+    'items: while let Some(&first) = rest.first() {
+        for name in names.iter().map(|name| name.as_bytes()) {
+            // The first byte rules most names out without a `memcmp`.
+            if name.first() == Some(&first) && rest.starts_with(name) {
+                match rest.get(name.len()) {
+                    None => return &[],
+                    Some(b',') => {
+                        rest = &rest[name.len() + 1..];
+                        continue 'items;
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+        break;
+    }
+    rest
+}
+
 #[cfg(test)]
 mod tests {
     use http::{HeaderMap, HeaderValue, Method};
+    use proptest::prelude::*;
 
+    use super::skip_allowed;
     use crate::{Config, Reason, RequestView};
+
+    #[test]
+    fn a_browser_list_of_allowed_names_is_read_to_its_end() {
+        let names: Vec<Box<str>> = ["accept", "accept-encoding", "content-type", "x-csrftoken"]
+            .into_iter()
+            .map(Into::into)
+            .collect();
+        let skip = |list: &'static str| skip_allowed(&names, list.as_bytes());
+        assert_eq!(skip("content-type,x-csrftoken"), b"");
+        assert_eq!(skip("accept-encoding"), b"");
+        assert_eq!(skip("accept,accept-encoding,"), b"");
+        // It stops at the first item it cannot vouch for, which is then
+        // read the long way: another name, another case, a space, a
+        // name only some of whose letters are allowed, an empty item.
+        assert_eq!(skip("accept,x-other,content-type"), b"x-other,content-type");
+        assert_eq!(skip("accept,Content-Type"), b"Content-Type");
+        assert_eq!(skip("accept, content-type"), b" content-type");
+        assert_eq!(skip("accept ,content-type"), b"accept ,content-type");
+        assert_eq!(skip("acceptx,accept"), b"acceptx,accept");
+        assert_eq!(skip("accept-enc"), b"accept-enc");
+        assert_eq!(skip("accept,,accept"), b",accept");
+        assert_eq!(skip(""), b"");
+        assert_eq!(skip_allowed(&[], b"accept"), b"accept");
+    }
+
+    /// A preflight's reason, as the plain reading of Fetch § 4.8 gives it:
+    /// every item of the list, trimmed, compared without case with every
+    /// allowed name; `authorization` never covered by `*`.
+    fn plain_reason(list: &str, allowed: &[&str], star: bool) -> Reason {
+        for item in list
+            .split(',')
+            .map(str::trim)
+            .filter(|item| !item.is_empty())
+        {
+            let item = item.to_ascii_lowercase();
+            if allowed.contains(&item.as_str()) {
+                continue;
+            }
+            if item == "authorization" {
+                return if star {
+                    Reason::AuthorizationNotCoveredByWildcard
+                } else {
+                    Reason::HeaderNotAllowed { header: item }
+                };
+            }
+            if !star {
+                return Reason::HeaderNotAllowed { header: item };
+            }
+        }
+        Reason::OriginListed
+    }
+
+    proptest! {
+        /// Read through the browser's shape first or not, a requested
+        /// header list gets the reason its plain reading gives, with
+        /// listed names or `*`.
+        #[test]
+        fn a_requested_header_list_is_judged_as_its_plain_reading(
+            items in prop::collection::vec(
+                prop::sample::select(vec![
+                    "accept", "accept-encoding", "acc", "content-type", "Content-Type",
+                    "x-csrftoken", "x-other", "authorization", "AUTHORIZATION", "", " ",
+                ]),
+                0..6,
+            ),
+            separators in prop::collection::vec(prop::sample::select(vec![",", ", ", " ,", ",,"]), 6),
+            star in any::<bool>(),
+        ) {
+            let allowed: &[&str] = if star {
+                &["*", "accept", "content-type"]
+            } else {
+                &["accept", "accept-encoding", "content-type", "x-csrftoken"]
+            };
+            let policy = Config::builder()
+                .allowed_origins(["https://app.example"])
+                .allow_headers(allowed.iter().copied())
+                .compile()
+                .unwrap();
+            let mut list = String::new();
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    list.push_str(separators[i]);
+                }
+                list.push_str(item);
+            }
+            let list = list.as_str();
+            let mut headers = HeaderMap::new();
+            headers.insert("origin", HeaderValue::from_static("https://app.example"));
+            headers.insert("access-control-request-method", HeaderValue::from_static("GET"));
+            headers.insert("access-control-request-headers", HeaderValue::from_str(list).unwrap());
+            let decision = policy.decide(&RequestView::new(&Method::OPTIONS, "/", &headers));
+            prop_assert_eq!(decision.reason(), &plain_reason(list, allowed, star), "{:?}", list);
+        }
+    }
 
     #[test]
     fn a_check_is_asked_only_about_origins_no_setting_decides() {

@@ -19,8 +19,7 @@ pub(crate) struct Rule {
     pub(crate) origins: OriginMatcher,
     pub(crate) allow_credentials: bool,
     pub(crate) allow_methods: Shared,
-    /// As configured: methods compare case-sensitively.
-    pub(crate) methods: Box<[Box<str>]>,
+    pub(crate) methods: Methods,
     pub(crate) allow_headers: Shared,
     /// Lower-cased: header names compare case-insensitively.
     pub(crate) headers: Box<[Box<str>]>,
@@ -113,7 +112,7 @@ fn compile_rule(s: &RuleSettings<'_>, errors: &mut Raw) -> Rule {
         origins,
         allow_credentials: s.allow_credentials.0,
         allow_methods,
-        methods: methods.into_boxed_slice(),
+        methods: Methods::new(&methods),
         allow_headers,
         any_method,
         any_header: headers.iter().any(|h| &**h == "*"),
@@ -128,6 +127,64 @@ fn compile_rule(s: &RuleSettings<'_>, errors: &mut Raw) -> Rule {
         allow_private_network: s.allow_private_network.0,
         preflight: Default::default(),
     }
+}
+
+/// The methods a rule allows, as a preflight's
+/// `Access-Control-Request-Method` is checked against them: a standard
+/// method (what browsers ask for) by a bit, without comparing text with
+/// each configured one (docs/benchmarks.md, session 20); another by its
+/// text, case-sensitively as methods compare.
+#[derive(Debug)]
+pub(crate) struct Methods {
+    /// A bit per standard method ([`standard_bit`]) allowed, the
+    /// CORS-safelisted `GET`, `HEAD` and `POST` always (Fetch § 4.8 step 5).
+    standard: u16,
+    /// The configured methods that are not standard (`*` among them).
+    others: Box<[Box<str>]>,
+}
+
+impl Methods {
+    fn new(configured: &[Box<str>]) -> Self {
+        let safelisted = [b"GET".as_slice(), b"HEAD", b"POST"];
+        let mut standard = safelisted.into_iter().filter_map(standard_bit).sum();
+        let mut others = Vec::new();
+        for method in configured {
+            match standard_bit(method.as_bytes()) {
+                Some(bit) => standard |= bit,
+                None => others.push(method.clone()),
+            }
+        }
+        Self {
+            standard,
+            others: others.into(),
+        }
+    }
+
+    /// Whether a preflight may ask for `method` (`*` is not a wildcard here).
+    pub(crate) fn allow(&self, method: &[u8]) -> bool {
+        match standard_bit(method) {
+            Some(bit) => self.standard & bit != 0,
+            None => self.others.iter().any(|m| m.as_bytes() == method),
+        }
+    }
+}
+
+/// The bit of a standard method (RFC 9110 § 9, and `PATCH`), spelled as
+/// its standard is: upper-case.
+fn standard_bit(method: &[u8]) -> Option<u16> {
+    let at = match method {
+        b"GET" => 0,
+        b"HEAD" => 1,
+        b"POST" => 2,
+        b"PUT" => 3,
+        b"DELETE" => 4,
+        b"PATCH" => 5,
+        b"OPTIONS" => 6,
+        b"CONNECT" => 7,
+        b"TRACE" => 8,
+        _ => return None,
+    };
+    Some(1 << at)
 }
 
 fn valid_header(name: &str) -> bool {
@@ -289,4 +346,43 @@ fn compile_origins(s: &RuleSettings<'_>, errors: &mut Raw) -> OriginMatcher {
         }
     }
     matcher
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Methods;
+
+    #[test]
+    fn a_preflight_may_ask_for_a_listed_or_safelisted_method_in_its_own_case() {
+        let configured: Vec<Box<str>> = ["PUT", "DELETE", "PURGE", "patch", "*"]
+            .into_iter()
+            .map(Into::into)
+            .collect();
+        let methods = Methods::new(&configured);
+        for allowed in [
+            "GET", "HEAD", "POST", "PUT", "DELETE", "PURGE", "patch", "*",
+        ] {
+            assert!(methods.allow(allowed.as_bytes()), "{allowed}");
+        }
+        for refused in [
+            "PATCH", "put", "OPTIONS", "CONNECT", "TRACE", "purge", "PUT ", "",
+        ] {
+            assert!(!methods.allow(refused.as_bytes()), "{refused}");
+        }
+        // Each standard method has a bit of its own.
+        let standard = [
+            "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE",
+        ];
+        for listed in standard {
+            let methods = Methods::new(&[listed.into()]);
+            for asked in standard {
+                let safelisted = ["GET", "HEAD", "POST"].contains(&asked);
+                assert_eq!(
+                    methods.allow(asked.as_bytes()),
+                    safelisted || asked == listed,
+                    "{listed} {asked}"
+                );
+            }
+        }
+    }
 }
