@@ -67,19 +67,22 @@ impl Engine {
     /// is awaited through [`Deciding::poll_decision`].
     pub(crate) fn start(&self, request: &RequestView<'_>) -> Started {
         let policy = self.policy.guard();
+        let report_only = policy.report_only();
         // One pass: the decision, and (only when a check is configured) the
         // one a "yes" from the check would give.
         let (decision, if_allowed) = match self.check {
             Some(_) => policy.decide_with_check(request),
             None => (policy.decide(request), None),
         };
-        let report_only = policy.report_only();
         let preflight = decision.is_preflight();
         let deciding = match (&self.check, if_allowed) {
             (Some(check), Some(allowed)) => {
                 self.consult(check, request, decision, allowed, report_only)
             }
-            _ => Deciding::Ready(Some(self.finish(decision, report_only, request))),
+            _ => {
+                self.finish(&decision, report_only, request);
+                Deciding::Ready(Some(decision))
+            }
         };
         Started {
             report_only,
@@ -112,7 +115,8 @@ impl Engine {
                 } else {
                     denied
                 };
-                Deciding::Ready(Some(self.finish(decision, report_only, request)))
+                self.finish(&decision, report_only, request);
+                Deciding::Ready(Some(decision))
             }
             Kind::Async(f) => match catch_unwind(AssertUnwindSafe(|| f(request))) {
                 Ok(future) => Deciding::Checking(Box::new(Checking {
@@ -134,14 +138,15 @@ impl Engine {
                 Err(_) => {
                     log_failure(request.origin().unwrap_or(""), "the check panicked");
                     self.stats.record_check(CheckResult::Failed);
-                    Deciding::Ready(Some(self.finish(denied, report_only, request)))
+                    self.finish(&denied, report_only, request);
+                    Deciding::Ready(Some(denied))
                 }
             },
         }
     }
 
     /// Counts and logs a final decision.
-    fn finish(&self, decision: Decision, report_only: bool, request: &RequestView<'_>) -> Decision {
+    fn finish(&self, decision: &Decision, report_only: bool, request: &RequestView<'_>) {
         finish(&self.stats, decision, report_only, || {
             format!("{} {}", request.method(), request.path())
         })
@@ -151,13 +156,8 @@ impl Engine {
 /// Counts a final decision; in report-only mode logs what a browser would
 /// block (`target`, "METHOD /path", is built only then).
 #[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
-fn finish(
-    stats: &Stats,
-    decision: Decision,
-    report_only: bool,
-    target: impl FnOnce() -> String,
-) -> Decision {
-    stats.record(&decision);
+fn finish(stats: &Stats, decision: &Decision, report_only: bool, target: impl FnOnce() -> String) {
+    stats.record(decision);
     if report_only && !decision.is_allowed() {
         #[cfg(feature = "tracing")]
         tracing::info!(
@@ -168,7 +168,6 @@ fn finish(
             decision.reason()
         );
     }
-    decision
 }
 
 #[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
@@ -178,21 +177,6 @@ fn log_failure(origin: &str, what: &str) {
 }
 
 impl Deciding {
-    /// The final decision: at once when ready, else when the check is done.
-    #[cfg(feature = "tower")]
-    pub(crate) fn poll_decision(
-        &mut self,
-        cx: &mut Context<'_>,
-        report_only: bool,
-    ) -> Poll<Decision> {
-        match self {
-            Deciding::Ready(decision) => {
-                Poll::Ready(decision.take().expect("a decision is taken once"))
-            }
-            Deciding::Checking(checking) => checking.poll(cx, report_only),
-        }
-    }
-
     /// Ready once the decision is known (an async check's, kept here for
     /// [`take_known`](Self::take_known)).
     pub(crate) fn poll_known(&mut self, cx: &mut Context<'_>, report_only: bool) -> Poll<()> {
@@ -201,6 +185,16 @@ impl Deciding {
             *self = Deciding::Ready(Some(decision));
         }
         Poll::Ready(())
+    }
+
+    /// The decision where it is, once [`poll_known`](Self::poll_known) is
+    /// ready: `None` once taken.
+    #[cfg(feature = "tower")]
+    pub(crate) fn known(&mut self) -> &mut Option<Decision> {
+        match self {
+            Deciding::Ready(decision) => decision,
+            Deciding::Checking(_) => unreachable!("polled to known first"),
+        }
     }
 
     /// The decision, once [`poll_known`](Self::poll_known) is ready.
@@ -252,13 +246,10 @@ impl Checking {
         } else {
             self.denied.take()
         };
+        let decision = decision.expect("a decision is taken once");
         let target = std::mem::take(&mut self.target);
-        Poll::Ready(finish(
-            &self.stats,
-            decision.expect("a decision is taken once"),
-            report_only,
-            || target,
-        ))
+        finish(&self.stats, &decision, report_only, || target);
+        Poll::Ready(decision)
     }
 }
 

@@ -320,11 +320,15 @@ where
         let report_only = *this.report_only;
         match this.state.project() {
             StateProj::Preflight { deciding } => {
-                deciding.poll_decision(cx, report_only).map(|decision| {
-                    let mut response = decision.preflight_response();
-                    decided(&mut response, &mut Some(decision));
-                    Ok(response)
-                })
+                std::task::ready!(deciding.poll_known(cx, report_only));
+                // Answered from where the decision is, not moved out of it.
+                let decision = deciding.known();
+                let mut response = decision
+                    .as_ref()
+                    .expect("a preflight is answered once")
+                    .preflight_response();
+                decided(&mut response, decision);
+                Poll::Ready(Ok(response))
             }
             StateProj::Inner {
                 mut inner,
