@@ -419,28 +419,16 @@ impl ResponseHeaders for Headers<'_> {
     fn set(&mut self, field: Field, value: Value<'_>) {
         // Made once: `from_static` checks its text each time it runs.
         static TRUE: ActixValue = ActixValue::from_static("true");
-        static STAR: ActixValue = ActixValue::from_static("*");
         let value = match value {
             Value::True => TRUE.clone(),
             // Made when the policy was compiled, in actix's form too.
             Value::Shared(value) => value.actix().clone(),
-            Value::Origin { value, rule } => {
-                if value == "*" {
-                    STAR.clone()
-                } else if let Some(listed) = rule.origins.exact.get(value.as_bytes()) {
-                    // A listed origin: its value made with the policy,
-                    // found again by a hash lookup (≈ 60 instructions,
-                    // where a copy costs ≈ 400 with its allocation).
-                    listed.actix().clone()
-                } else {
-                    // Echoed from the request (a pattern's, a regex's):
-                    // copied; bytes valid in `http` 1 are valid in 0.2 too.
-                    match ActixValue::from_bytes(value.as_bytes()) {
-                        Ok(value) => value,
-                        Err(_) => return,
-                    }
-                }
-            }
+            // Echoed from the request (a pattern's, a regex's): copied;
+            // bytes valid in `http` 1 are valid in 0.2 too.
+            Value::Echoed(value) => match ActixValue::from_bytes(value.as_bytes()) {
+                Ok(value) => value,
+                Err(_) => return,
+            },
         };
         if self.fresh {
             self.map.append(name(field).clone(), value);
@@ -514,7 +502,7 @@ mod tests {
             .compile()
             .unwrap();
         let rule = policy.rules[0].clone();
-        let listed = rule.origins.exact.get(ORIGIN.as_bytes()).unwrap().http();
+        let listed = rule.origins.listed[rule.origins.exact[ORIGIN.as_bytes()]].http();
         let app = actix_test::init_service(App::new().wrap(Cors::new(policy)).route(
             "/users",
             web::get().to(|| async { HttpResponse::Ok().body("[]") }),

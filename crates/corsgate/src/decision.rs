@@ -13,7 +13,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 
 use crate::request::list_items;
 use crate::rule::Rule;
-use crate::value::Shared;
+use crate::value::{STAR, Shared};
 
 /// `Access-Control-Allow-Private-Network` (Private Network Access draft).
 pub const ACCESS_CONTROL_ALLOW_PRIVATE_NETWORK: HeaderName =
@@ -302,8 +302,38 @@ impl fmt::Display for Reason {
 #[derive(Debug, Clone)]
 pub(crate) struct Grant {
     pub(crate) rule: Arc<Rule>,
-    /// `*`, or the origin to echo.
-    pub(crate) origin: HeaderValue,
+    pub(crate) origin: AllowOrigin,
+}
+
+/// What a grant's `Access-Control-Allow-Origin` holds.
+#[derive(Debug, Clone)]
+pub(crate) enum AllowOrigin {
+    Star,
+    /// A listed origin, by its value's place in the rule's matcher
+    /// ([`OriginMatcher::listed`](crate::origin::OriginMatcher)).
+    Listed(usize),
+    /// The request's own `Origin` (a pattern, a regex, `null` listed).
+    Echoed(HeaderValue),
+}
+
+impl Grant {
+    /// The `Access-Control-Allow-Origin` value.
+    fn origin_value(&self) -> &HeaderValue {
+        match &self.origin {
+            AllowOrigin::Star => STAR.http(),
+            AllowOrigin::Listed(at) => self.rule.origins.listed[*at].http(),
+            AllowOrigin::Echoed(value) => value,
+        }
+    }
+
+    /// The `Access-Control-Allow-Origin` value, to write into any map.
+    fn origin(&self) -> Value<'_> {
+        match &self.origin {
+            AllowOrigin::Star => Value::Shared(&STAR),
+            AllowOrigin::Listed(at) => Value::Shared(&self.rule.origins.listed[*at]),
+            AllowOrigin::Echoed(value) => Value::Echoed(value),
+        }
+    }
 }
 
 /// What a [`Policy`](crate::Policy) decided for one request.
@@ -416,7 +446,7 @@ impl Decision {
         write_granted(
             headers,
             &grant.rule,
-            &grant.origin,
+            grant.origin(),
             self.options,
             self.private_network,
         );
@@ -480,7 +510,7 @@ impl Decision {
                     .iter_mut()
                     .find(|(name, _)| *name == ACCESS_CONTROL_ALLOW_ORIGIN)
                 {
-                    *value = grant.origin.clone();
+                    *value = grant.origin_value().clone();
                 }
                 headers
             }
@@ -506,7 +536,7 @@ pub(crate) fn preflight_template(rule: &Rule, private_network: bool) -> HeaderMa
     write_granted(
         &mut headers,
         rule,
-        &HeaderValue::from_static("*"),
+        Value::Shared(&STAR),
         true,
         private_network,
     );
@@ -519,15 +549,10 @@ pub(crate) fn preflight_template(rule: &Rule, private_network: bool) -> HeaderMa
 fn write_granted(
     headers: &mut impl ResponseHeaders,
     rule: &Rule,
-    origin: &HeaderValue,
+    origin: Value<'_>,
     options: bool,
     private_network: bool,
 ) {
-    let origin = Value::Origin {
-        value: origin,
-        #[cfg(feature = "actix")]
-        rule,
-    };
     headers.set(Field::AllowOrigin, origin);
     if rule.allow_credentials {
         headers.set(Field::AllowCredentials, Value::True);
@@ -594,11 +619,8 @@ impl Field {
 pub(crate) enum Value<'a> {
     True,
     Shared(&'a Shared),
-    Origin {
-        value: &'a HeaderValue,
-        #[cfg(feature = "actix")]
-        rule: &'a Rule,
-    },
+    /// An origin echoed from the request.
+    Echoed(&'a HeaderValue),
 }
 
 /// A response's headers as a decision writes them: [`http::HeaderMap`], or
@@ -643,7 +665,7 @@ impl ResponseHeaders for HeaderMap {
         let value = match value {
             Value::True => HeaderValue::from_static("true"),
             Value::Shared(value) => value.http().clone(),
-            Value::Origin { value, .. } => value.clone(),
+            Value::Echoed(value) => value.clone(),
         };
         self.insert(field.name(), value);
     }

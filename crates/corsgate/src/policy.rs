@@ -3,9 +3,7 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use http::HeaderValue;
-
-use crate::decision::{Decision, DecisionKind, Grant, Reason};
+use crate::decision::{AllowOrigin, Decision, DecisionKind, Grant, Reason};
 use crate::origin::OriginMatch;
 use crate::request::{Asked, CorsHeaders, RequestView, ValueRef, list_items};
 use crate::rule::Rule;
@@ -129,7 +127,7 @@ impl Policy {
             (Some(origin), None) => origin,
         };
         let (reason, echo) = match rule.origins.check(origin.as_bytes()) {
-            OriginMatch::Listed(value) => (Reason::OriginListed, Some(Echo::Listed(value))),
+            OriginMatch::Listed(at) => (Reason::OriginListed, Some(Echo::Listed(at))),
             OriginMatch::NullListed => (Reason::NullListed, Some(Echo::Request(origin))),
             OriginMatch::Pattern => (Reason::OriginMatchesPattern, Some(Echo::Request(origin))),
             OriginMatch::Regex => (Reason::OriginMatchesRegex, Some(Echo::Request(origin))),
@@ -188,8 +186,8 @@ impl Policy {
 
 /// What an allowed origin's answer echoes.
 enum Echo<'a> {
-    /// A listed origin's value, built when the policy was compiled.
-    Listed(HeaderValue),
+    /// A listed origin: its value's place in the rule's matcher.
+    Listed(usize),
     /// The request's own `Origin`, made a value only when it is echoed.
     Request(ValueRef<'a>),
 }
@@ -228,9 +226,9 @@ fn grant(
     decision.grant = Some(Grant {
         rule: Arc::clone(rule),
         origin: match echo {
-            _ if wildcard => HeaderValue::from_static("*"),
-            Echo::Listed(value) => value,
-            Echo::Request(origin) => origin.to_value(),
+            _ if wildcard => AllowOrigin::Star,
+            Echo::Listed(at) => AllowOrigin::Listed(at),
+            Echo::Request(origin) => AllowOrigin::Echoed(origin.to_value()),
         },
     });
     decision.private_network = private_network;
@@ -321,6 +319,49 @@ mod tests {
 
     use super::skip_allowed;
     use crate::{Config, Reason, RequestView};
+
+    /// A listed origin's answer holds the policy's own value (a reference
+    /// count, not a copy), on a request and a preflight alike, whatever
+    /// the origin's place in the list; one listed twice is one value.
+    #[test]
+    fn a_listed_origin_is_answered_with_the_policys_value() {
+        let listed = [
+            "https://a.example",
+            "https://b.example",
+            "https://a.example",
+        ];
+        let policy = Config::builder().allowed_origins(listed).compile().unwrap();
+        let origins = &policy.rules[0].origins;
+        assert_eq!(origins.listed.len(), 2);
+        for origin in ["https://a.example", "https://b.example"] {
+            let value = origins.listed[origins.exact[origin.as_bytes()]].http();
+            assert_eq!(value, origin);
+            let mut request = HeaderMap::new();
+            request.insert("origin", HeaderValue::from_static(origin));
+            let decision = policy.decide(&RequestView::new(&Method::GET, "/", &request));
+            let mut answer = HeaderMap::new();
+            decision.apply(&mut answer);
+            let written = &answer["access-control-allow-origin"];
+            assert_eq!(
+                written.as_bytes().as_ptr(),
+                value.as_bytes().as_ptr(),
+                "{origin}"
+            );
+
+            request.insert(
+                "access-control-request-method",
+                HeaderValue::from_static("PUT"),
+            );
+            let decision = policy.decide(&RequestView::new(&Method::OPTIONS, "/", &request));
+            let answer = decision.preflight_response::<()>();
+            let written = &answer.headers()["access-control-allow-origin"];
+            assert_eq!(
+                written.as_bytes().as_ptr(),
+                value.as_bytes().as_ptr(),
+                "{origin}"
+            );
+        }
+    }
 
     #[test]
     fn a_browser_list_of_allowed_names_is_read_to_its_end() {

@@ -290,9 +290,11 @@ fn compile_origins(s: &RuleSettings<'_>, errors: &mut Raw) -> OriginMatcher {
                 if origin.is_null() {
                     matcher.null = true;
                 } else if let Some(value) = Shared::new(origin.as_str()) {
-                    matcher
-                        .exact
-                        .insert(origin.as_str().as_bytes().into(), value);
+                    let key: Box<[u8]> = origin.as_str().as_bytes().into();
+                    if !matcher.exact.contains_key(&key) {
+                        matcher.exact.insert(key, matcher.listed.len());
+                        matcher.listed.push(value);
+                    }
                 }
             })
         };

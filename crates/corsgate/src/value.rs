@@ -22,6 +22,10 @@ pub(crate) struct Shared {
     actix: ActixValue,
 }
 
+/// `*`, what `Access-Control-Allow-Origin` holds for allow-all without
+/// credentials.
+pub(crate) static STAR: Shared = Shared::from_static("*");
+
 impl Shared {
     /// A value known when the crate is built.
     pub(crate) const fn from_static(text: &'static str) -> Self {

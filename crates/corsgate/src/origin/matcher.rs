@@ -15,13 +15,13 @@ use super::pattern::HostKey;
 use super::{OriginPattern, RequestOrigin, parse_request_origin};
 use crate::anchored::AnchoredRegex;
 use crate::value::Shared;
-use http::HeaderValue;
 
 /// How a request's origin was allowed, or why not.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum OriginMatch {
-    /// Listed exactly; carries the prebuilt header value to echo.
-    Listed(HeaderValue),
+    /// Listed exactly; carries where its prebuilt value is in
+    /// [`OriginMatcher::listed`].
+    Listed(usize),
     /// `null` is listed and the request's origin is `null`.
     NullListed,
     Pattern,
@@ -38,9 +38,14 @@ pub(crate) enum OriginMatch {
 pub(crate) struct OriginMatcher {
     pub(crate) all: bool,
     pub(crate) null: bool,
-    /// Exact serialized origins, keyed by their bytes; each one's value
-    /// (to echo), in actix's form too.
-    pub(crate) exact: Map<Box<[u8]>, Shared>,
+    /// Exact serialized origins, keyed by their bytes; each one's place
+    /// in `listed`.
+    pub(crate) exact: Map<Box<[u8]>, usize>,
+    /// The value each exact origin echoes, in actix's form too. A decision
+    /// keeps its place, not a clone: no reference count to raise and drop
+    /// per request, and the actix middleware finds its form without
+    /// hashing the origin again.
+    pub(crate) listed: Vec<Shared>,
     pub(crate) patterns: PatternSet,
     /// Every regex, anchored to match the whole origin.
     pub(crate) regexes: Option<AnchoredRegex>,
@@ -60,8 +65,8 @@ impl OriginMatcher {
                 OriginMatch::NotAllowed
             };
         }
-        if let Some(value) = self.exact.get(origin) {
-            return OriginMatch::Listed(value.http().clone());
+        if let Some(&at) = self.exact.get(origin) {
+            return OriginMatch::Listed(at);
         }
         let Some(parts) = parse_request_origin(origin) else {
             return OriginMatch::Malformed;
