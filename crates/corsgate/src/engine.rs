@@ -64,7 +64,7 @@ impl Engine {
 
     /// Decides `request` with the current policy, consulting the check
     /// when it applies. A sync check's answer is final here; an async one
-    /// is awaited through [`Deciding::poll_decision`].
+    /// is awaited through [`Deciding::poll_known`].
     pub(crate) fn start(&self, request: &RequestView<'_>) -> Started {
         let policy = self.policy.guard();
         let report_only = policy.report_only();
