@@ -34,6 +34,7 @@
 //! # }
 //! ```
 
+use std::cell::RefCell;
 use std::future::{Future, Ready, ready};
 use std::pin::Pin;
 use std::rc::Rc;
@@ -50,6 +51,7 @@ use actix_web::{Error, HttpResponse};
 
 use crate::decision::{CORS_PREFIX, Field, ResponseHeaders, Value, vary_names_origin};
 use crate::engine::{Deciding, Engine};
+use crate::handle::Cached;
 use crate::{Decision, OriginCheck, Policy, PolicyHandle, RequestView, Stats};
 use pin_project_lite::pin_project;
 
@@ -141,6 +143,7 @@ where
     fn new_transform(&self, service: S) -> Self::Future {
         ready(Ok(CorsMiddleware {
             service: Rc::new(service),
+            policy: RefCell::new(self.engine.policy.cache()),
             engine: Arc::clone(&self.engine),
         }))
     }
@@ -150,6 +153,9 @@ where
 #[derive(Debug)]
 pub struct CorsMiddleware<S> {
     service: Rc<S>,
+    /// The engine's current policy, as this worker's middleware last saw
+    /// it (`call` takes `&self`; actix runs it on one thread).
+    policy: RefCell<Cached>,
     engine: Arc<Engine>,
 }
 
@@ -166,15 +172,20 @@ where
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
         let method = method(req.method());
+        let mut cached = self.policy.borrow_mut();
+        let policy = cached.load();
         let started = if self.engine.check.is_some() {
             // The check may read any header: it gets them all, as `http` 1.
             let headers = copy_headers(req.headers());
             self.engine
-                .start(&RequestView::new(&method, req.path(), &headers))
+                .start(policy, &RequestView::new(&method, req.path(), &headers))
         } else {
-            self.engine
-                .start(&RequestView::actix(&method, req.path(), req.headers()))
+            self.engine.start(
+                policy,
+                &RequestView::actix(&method, req.path(), req.headers()),
+            )
         };
+        drop(cached);
         // Known now unless an async check runs: traced here, with the
         // method at hand (the future does not keep it).
         let traced = match &started.deciding {

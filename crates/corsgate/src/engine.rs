@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use crate::origin_check::{CheckFuture, Kind};
 use crate::stats::CheckResult;
-use crate::{Decision, OriginCheck, PolicyHandle, RequestView, Stats};
+use crate::{Decision, OriginCheck, Policy, PolicyHandle, RequestView, Stats};
 
 /// What a middleware holds: the policy, the optional check, the counters.
 #[derive(Debug, Clone)]
@@ -62,11 +62,11 @@ impl Engine {
         }
     }
 
-    /// Decides `request` with the current policy, consulting the check
+    /// Decides `request` with `policy` (the handle's current one, as the
+    /// adapter's instance keeps it), consulting the check
     /// when it applies. A sync check's answer is final here; an async one
     /// is awaited through [`Deciding::poll_known`].
-    pub(crate) fn start(&self, request: &RequestView<'_>) -> Started {
-        let policy = self.policy.guard();
+    pub(crate) fn start(&self, policy: &Policy, request: &RequestView<'_>) -> Started {
         let report_only = policy.report_only();
         // One pass: the decision, and (only when a check is configured) the
         // one a "yes" from the check would give.
@@ -279,7 +279,7 @@ mod tests {
         headers.insert("origin", HeaderValue::from_str(origin).unwrap());
         let recorder = Recorder::start();
         let request = RequestView::new(&Method::GET, "/users", &headers);
-        let started = engine.start(&request);
+        let started = engine.start(&engine.policy.load(), &request);
         assert!(matches!(started.deciding, Deciding::Ready(Some(_))));
         recorder.lines()
     }

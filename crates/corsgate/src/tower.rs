@@ -23,6 +23,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::engine::{Deciding, Engine};
+use crate::handle::Cached;
 use crate::{Decision, OriginCheck, Policy, PolicyHandle, RequestView, Stats};
 
 /// A tower [`Layer`] that applies a CORS [`Policy`] to a service.
@@ -136,6 +137,7 @@ impl<S> Layer<S> for CorsLayer {
     fn layer(&self, inner: S) -> Self::Service {
         Cors {
             inner,
+            policy: self.engine.policy.cache(),
             engine: Arc::clone(&self.engine),
         }
     }
@@ -145,6 +147,8 @@ impl<S> Layer<S> for CorsLayer {
 #[derive(Debug, Clone)]
 pub struct Cors<S> {
     inner: S,
+    /// The engine's current policy, as this instance last saw it.
+    policy: Cached,
     engine: Arc<Engine>,
 }
 
@@ -238,7 +242,9 @@ impl<S> Cors<S> {
     where
         S: Service<Request<ReqBody>, Response = Response<ResBody>>,
     {
-        let started = self.engine.start(&RequestView::from_request(&request));
+        let started = self
+            .engine
+            .start(self.policy.load(), &RequestView::from_request(&request));
         if let Deciding::Ready(Some(decision)) = &started.deciding {
             crate::trace_decision(decision, request.method(), request.uri().path());
         }

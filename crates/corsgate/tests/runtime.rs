@@ -570,3 +570,36 @@ async fn call_decided_hands_back_the_decision_beside_the_response() {
     let failed = failing.call_decided(request("GET", Some(APP), &[])).await;
     assert_eq!(failed.err(), Some("the app failed"));
 }
+
+/// A service made before a store (as a server makes one per connection)
+/// answers its next request, and its next preflight, with the policy
+/// stored: the instance's copy of the policy is compared with the
+/// handle's on every request.
+#[tokio::test]
+async fn a_stored_policy_serves_the_next_request_of_a_service_already_made() {
+    let handle = PolicyHandle::new(Config::builder().allowed_origins([APP]).compile().unwrap());
+    let mut service = CorsLayer::with_handle(handle.clone()).layer(tower::service_fn(|_| async {
+        Ok::<_, Infallible>(Response::new(String::new()))
+    }));
+    let mut send = async |req| service.ready().await.unwrap().call(req).await.unwrap();
+    assert_eq!(acao(&send(request("GET", Some(APP), &[])).await), [APP]);
+    assert!(acao(&send(request("GET", Some(TENANT), &[])).await).is_empty());
+
+    handle.store(
+        Config::builder()
+            .allowed_origins([TENANT])
+            .compile()
+            .unwrap(),
+    );
+    assert_eq!(
+        acao(&send(request("GET", Some(TENANT), &[])).await),
+        [TENANT]
+    );
+    assert_eq!(acao(&send(preflight(TENANT)).await), [TENANT]);
+    assert!(acao(&send(request("GET", Some(APP), &[])).await).is_empty());
+    assert!(acao(&send(preflight(APP)).await).is_empty());
+
+    // And back: the first policy again, not a copy kept from before.
+    handle.swap(Config::builder().allowed_origins([APP]).compile().unwrap());
+    assert_eq!(acao(&send(request("GET", Some(APP), &[])).await), [APP]);
+}
