@@ -1,4 +1,5 @@
-//! The request path both adapters share: load the policy, decide once,
+//! The request path both adapters share: decide once (with the policy the
+//! adapter's instance keeps, [`crate::handle::Cached`]),
 //! consult the dynamic check when it applies, count, log report-only.
 
 use std::future::Future;

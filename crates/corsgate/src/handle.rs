@@ -57,15 +57,15 @@ impl PolicyHandle {
         Arc::unwrap_or_clone(self.current.swap(Arc::new(policy)))
     }
 
-    /// The current policy without touching its reference count: what
-    /// adapters use on the request path.
     /// The current policy, kept by one middleware instance (a tower
     /// service's clone, an actix worker's middleware) and compared with the
     /// handle's on each request: a pointer comparison while the policy is
     /// unchanged, where a guarded load of the shared pointer cost ≈ 45
     /// instructions a request (docs/benchmarks.md, session 21). A stored
     /// policy is picked up by the instance's next request; until then the
-    /// instance keeps the one it used last alive.
+    /// instance keeps the one it used last alive. (The cache holds that
+    /// policy, so its address cannot be reused by a newer one: an equal
+    /// pointer is the same policy.)
     #[cfg(any(feature = "tower", feature = "actix"))]
     pub(crate) fn cache(&self) -> Cached {
         arc_swap::Cache::new(Arc::clone(&self.current))
