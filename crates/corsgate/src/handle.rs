@@ -8,7 +8,7 @@ use arc_swap::ArcSwap;
 use crate::Policy;
 
 /// A middleware instance's copy of its handle's current policy.
-#[cfg(any(feature = "tower", feature = "actix"))]
+#[cfg(feature = "actix")]
 pub(crate) type Cached = arc_swap::Cache<Arc<ArcSwap<Policy>>, Arc<Policy>>;
 
 /// A shared, atomically replaceable [`Policy`]: what a running
@@ -57,16 +57,22 @@ impl PolicyHandle {
         Arc::unwrap_or_clone(self.current.swap(Arc::new(policy)))
     }
 
-    /// The current policy, kept by one middleware instance (a tower
-    /// service's clone, an actix worker's middleware) and compared with the
-    /// handle's on each request: a pointer comparison while the policy is
-    /// unchanged, where a guarded load of the shared pointer cost ≈ 45
-    /// instructions a request (docs/benchmarks.md, session 21). A stored
-    /// policy is picked up by the instance's next request; until then the
-    /// instance keeps the one it used last alive. (The cache holds that
-    /// policy, so its address cannot be reused by a newer one: an equal
-    /// pointer is the same policy.)
-    #[cfg(any(feature = "tower", feature = "actix"))]
+    /// The current policy without touching its reference count: what the
+    /// tower layer uses on the request path.
+    #[cfg(feature = "tower")]
+    pub(crate) fn guard(&self) -> arc_swap::Guard<Arc<Policy>> {
+        self.current.load()
+    }
+
+    /// The current policy, kept by one actix middleware (one per worker,
+    /// never cloned per request) and compared with the handle's on each
+    /// request: a pointer comparison while the policy is unchanged, where
+    /// the guarded load cost ≈ 45 instructions a request
+    /// (docs/benchmarks.md, session 21). A stored policy is picked up by
+    /// the middleware's next request; until then it keeps the one it used
+    /// last alive. (The cache holds that policy, so its address cannot be
+    /// reused by a newer one: an equal pointer is the same policy.)
+    #[cfg(feature = "actix")]
     pub(crate) fn cache(&self) -> Cached {
         arc_swap::Cache::new(Arc::clone(&self.current))
     }

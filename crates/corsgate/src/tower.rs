@@ -23,7 +23,6 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::engine::{Deciding, Engine};
-use crate::handle::Cached;
 use crate::{Decision, OriginCheck, Policy, PolicyHandle, RequestView, Stats};
 
 /// A tower [`Layer`] that applies a CORS [`Policy`] to a service.
@@ -137,7 +136,6 @@ impl<S> Layer<S> for CorsLayer {
     fn layer(&self, inner: S) -> Self::Service {
         Cors {
             inner,
-            policy: self.engine.policy.cache(),
             engine: Arc::clone(&self.engine),
         }
     }
@@ -147,8 +145,6 @@ impl<S> Layer<S> for CorsLayer {
 #[derive(Debug, Clone)]
 pub struct Cors<S> {
     inner: S,
-    /// The engine's current policy, as this instance last saw it.
-    policy: Cached,
     engine: Arc<Engine>,
 }
 
@@ -242,9 +238,15 @@ impl<S> Cors<S> {
     where
         S: Service<Request<ReqBody>, Response = Response<ResBody>>,
     {
-        let started = self
-            .engine
-            .start(self.policy.load(), &RequestView::from_request(&request));
+        // The handle's guarded load, not a copy kept by this instance (as
+        // the actix middleware keeps one): a tower service is cloned per
+        // request by axum's router and hyper-util's bridge, and a kept copy
+        // would add two shared reference counts to every clone
+        // (docs/benchmarks.md, session 21).
+        let started = self.engine.start(
+            &self.engine.policy.guard(),
+            &RequestView::from_request(&request),
+        );
         if let Deciding::Ready(Some(decision)) = &started.deciding {
             crate::trace_decision(decision, request.method(), request.uri().path());
         }
