@@ -2,7 +2,8 @@
 # Callgrind instruction counts of the benchmarks in crates/corsgate/benches/decide.rs, every
 # contender and scenario in one run, and the tables docs/benchmarks.md shows: each
 # middleware's overhead over the bare service, and corsgate's overhead as a fraction of its
-# peer's (tower-http's `CorsLayer` for the tower layer, actix-cors for the actix middleware).
+# peer's (tower-http's `CorsLayer` for the tower layer, alone and under axum's router; actix-cors
+# for the actix middleware).
 # Instruction counts are stable on a noisy machine; times are not.
 #   scripts/bench.sh            # prints the table (needs valgrind: apt-get install valgrind)
 set -euo pipefail
@@ -58,6 +59,10 @@ table() { # peer label, bench prefix, bare, peer, ours
 echo "Tower (a bare tower service; tower-http 0.6 \`CorsLayer\`; corsgate's \`CorsLayer\`):"
 echo
 table tower-http "" bare_service tower_http_cors corsgate_cors
+echo
+echo "axum 0.8 (a \`Router\` with one route, bare; with tower-http's \`CorsLayer\`; with corsgate's):"
+echo
+table tower-http "axum_router::" bare_router tower_http_cors corsgate_cors
 echo
 echo "actix-web 4 (the bare app; actix-cors 0.7; corsgate's \`actix::Cors\`):"
 echo

@@ -1,6 +1,7 @@
 //! Per-request cost of CORS handling, measured against a baseline in the
 //! same run: a bare tower service, tower-http's `CorsLayer`, and
-//! corsgate's `CorsLayer`; with the `actix` feature also a bare actix-web
+//! corsgate's `CorsLayer`, alone and under an axum `Router`; with the
+//! `actix` feature also a bare actix-web
 //! app, actix-cors and corsgate's actix middleware; each answering a CORS
 //! GET, a preflight (with only the CORS headers, and with every header
 //! Chromium sends), a GET from an origin the policy refuses and a GET
@@ -186,6 +187,51 @@ fn corsgate_cors(bencher: Bencher, kind: &str) {
     bencher
         .with_inputs(make)
         .bench_local_values(|req| ready(service.clone().oneshot(req)).map(|r| r.status()));
+}
+
+/// axum 0.8: a `Router` with one route (`GET /users`), bare and with each
+/// CORS layer, the same policy and scenarios as above. The router clones
+/// each route's service (the layer with it) for every request, as every
+/// axum app does; the bare router is the baseline.
+mod axum_router {
+    use axum::Router;
+    use axum::body::Body;
+    use axum::routing::get;
+    use divan::Bencher;
+    use http::Request;
+    use tower::{Service, ServiceExt};
+
+    use super::{SCENARIOS, corsgate_layer, ready, request_for, tower_http_layer};
+
+    fn router() -> Router {
+        Router::new().route("/users", get(|| async { "[]" }))
+    }
+
+    fn run(bencher: Bencher, kind: &str, mut router: Router) {
+        let make = request_for(kind);
+        bencher
+            .with_inputs(|| make().map(|()| Body::empty()))
+            .bench_local_values(|req: Request<Body>| {
+                let router = ready(ServiceExt::<Request<Body>>::ready(&mut router))
+                    .expect("a router is always ready");
+                ready(router.call(req)).map(|r| r.status())
+            });
+    }
+
+    #[divan::bench(args = SCENARIOS)]
+    fn bare_router(bencher: Bencher, kind: &str) {
+        run(bencher, kind, router());
+    }
+
+    #[divan::bench(args = SCENARIOS)]
+    fn tower_http_cors(bencher: Bencher, kind: &str) {
+        run(bencher, kind, router().layer(tower_http_layer()));
+    }
+
+    #[divan::bench(args = SCENARIOS)]
+    fn corsgate_cors(bencher: Bencher, kind: &str) {
+        run(bencher, kind, router().layer(corsgate_layer()));
+    }
 }
 
 /// The listed origins of the many-origins benchmarks: `n - 1` others, then

@@ -1,6 +1,6 @@
 //! The request path both adapters share: decide once (with the policy the
-//! adapter's instance keeps, [`crate::handle::Cached`]),
-//! consult the dynamic check when it applies, count, log report-only.
+//! adapter loaded from its handle), consult the dynamic check when it
+//! applies, count, log report-only.
 
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -64,9 +64,9 @@ impl Engine {
     }
 
     /// Decides `request` with `policy` (the handle's current one, as the
-    /// adapter's instance keeps it), consulting the check
-    /// when it applies. A sync check's answer is final here; an async one
-    /// is awaited through [`Deciding::poll_known`].
+    /// adapter loaded it), consulting the check when it applies. A sync
+    /// check's answer is final here; an async one is awaited through
+    /// [`Deciding::poll_known`].
     pub(crate) fn start(&self, policy: &Policy, request: &RequestView<'_>) -> Started {
         let report_only = policy.report_only();
         // One pass: the decision, and (only when a check is configured) the
