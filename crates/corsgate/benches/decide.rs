@@ -1,8 +1,8 @@
 //! Per-request cost of CORS handling, measured against a baseline in the
 //! same run: a bare tower service, tower-http's `CorsLayer`, and
 //! corsgate's `CorsLayer`, alone and under an axum `Router`; with the
-//! `actix` feature also a bare actix-web
-//! app, actix-cors and corsgate's actix middleware; each answering a CORS
+//! `actix` feature also a bare actix-web app, actix-cors and corsgate's
+//! actix middleware; each answering a CORS
 //! GET, a preflight (with only the CORS headers, and with every header
 //! Chromium sends), a GET from an origin the policy refuses and a GET
 //! without `Origin`; plus the bare `Policy::decide` + `apply` with many

@@ -573,8 +573,8 @@ async fn call_decided_hands_back_the_decision_beside_the_response() {
 
 /// A service made before a store (as a server makes one per connection)
 /// answers its next request, and its next preflight, with the policy
-/// stored: the instance's copy of the policy is compared with the
-/// handle's on every request.
+/// stored: nothing an instance keeps between requests may hold on to the
+/// policy it used before (the layer loads the handle's on every request).
 #[tokio::test]
 async fn a_stored_policy_serves_the_next_request_of_a_service_already_made() {
     let handle = PolicyHandle::new(Config::builder().allowed_origins([APP]).compile().unwrap());
