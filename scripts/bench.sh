@@ -46,13 +46,13 @@ table() { # peer label, bench prefix, bare, peer, ours
     echo "| scenario | bare | $1 | corsgate | $1's overhead | corsgate's overhead | corsgate ÷ $1 | allocations: bare, $1, corsgate |"
     echo "|---|---:|---:|---:|---:|---:|---:|---:|"
     for scenario in get preflight browser-preflight disallowed no-origin; do
-        bare=$(count "$2$3::$scenario")
-        theirs=$(count "$2$4::$scenario")
-        ours=$(count "$2$5::$scenario")
+        bare=$(per_request "$2$3::$scenario")
+        theirs=$(per_request "$2$4::$scenario")
+        ours=$(per_request "$2$5::$scenario")
         a="$(allocs_of "$2$3::$scenario"), $(allocs_of "$2$4::$scenario"), $(allocs_of "$2$5::$scenario")"
         awk -v s="$scenario" -v b="$bare" -v t="$theirs" -v o="$ours" -v a="$a" 'BEGIN {
-            printf "| %s | %.2f M | %.2f M | %.2f M | %.2f M | %.2f M | **%.2f** | %s |\n",
-                s, b/1e6, t/1e6, o/1e6, (t-b)/1e6, (o-b)/1e6, (o-b)/(t-b), a }'
+            printf "| %s | %d | %d | %d | %d | %d | **%.3f** | %s |\n",
+                s, b, t, o, t-b, o-b, (o-b)/(t-b), a }'
     done
 }
 
@@ -98,7 +98,7 @@ flat "an exact origin" policy_decide_apply 1 10000
 flat "a subdomain pattern" patterns_decide_apply 1 1000
 flat "a regex" regexes_decide_apply 1 100
 echo
-echo "(valgrind --tool=callgrind; the scenario tables: 20 samples of 1000 iterations, instructions in the"
-echo "whole process; the per-request tables: the difference between 20 samples of 200 and of 100"
-echo "iterations; allocations per request from divan's counting allocator, median of 20 samples;"
+echo "(valgrind --tool=callgrind; instructions per request: the difference between 20 samples of 200"
+echo "and of 100 iterations, so what runs once (building the policy or the layer, the harness) cancels"
+echo "out; allocations per request from divan's counting allocator, median of 20 samples;"
 echo "$(date -u +%F), $(rustc --version))"
