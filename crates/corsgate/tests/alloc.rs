@@ -16,11 +16,18 @@ thread_local! {
     /// This thread's allocations: the test harness's own threads (which
     /// report a finished test while another measures) are not counted.
     static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
+    /// Bytes this thread's allocations hold now: what it allocated, less
+    /// what it freed (freed on another thread, it would wrap: not here).
+    static LIVE: Cell<usize> = const { Cell::new(0) };
 }
 
 fn count() {
     // `try_with`: a thread being torn down has no counter left.
     let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+}
+
+fn hold(more: usize, less: usize) {
+    let _ = LIVE.try_with(|n| n.set(n.get().wrapping_add(more).wrapping_sub(less)));
 }
 
 /// Allocations made so far on this thread.
@@ -32,15 +39,18 @@ fn allocated() -> usize {
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         count();
+        hold(layout.size(), 0);
         // SAFETY: same contract as the caller's.
         unsafe { System.alloc(layout) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        hold(0, layout.size());
         // SAFETY: same contract as the caller's.
         unsafe { System.dealloc(ptr, layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         count();
+        hold(new_size, layout.size());
         // SAFETY: same contract as the caller's.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
@@ -278,4 +288,51 @@ fn a_preflight_answer_allocates_its_map_once() {
     assert_eq!(response.headers().len(), 9, "{:?}", response.headers());
     // `HeaderMap::with_capacity` allocates its index and its entries.
     assert_eq!(allocations, 2, "allocations for one preflight answer");
+}
+
+/// A preflight's answer, dropped, has freed every byte it allocated: the
+/// granted answer (a copy of the rule's map, put in place of the one
+/// `Response::new` made, which is forgotten, not dropped), a refused one
+/// and one with private network access (each built into a fresh map).
+#[test]
+fn a_preflight_answer_leaks_nothing() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let policy = Config::builder()
+        .allowed_origins(["https://app.example.com"])
+        .allow_credentials(true)
+        .allow_private_network(true)
+        .compile()
+        .unwrap();
+    for (origin, private_network) in [
+        ("https://app.example.com", false),
+        ("https://app.example.com", true),
+        ("https://evil.example", false),
+    ] {
+        let mut headers = HeaderMap::new();
+        headers.append("origin", HeaderValue::from_static(origin));
+        headers.append(
+            "access-control-request-method",
+            HeaderValue::from_static("PUT"),
+        );
+        if private_network {
+            headers.append(
+                "access-control-request-private-network",
+                HeaderValue::from_static("true"),
+            );
+        }
+        let method = Method::OPTIONS;
+        let decision = policy.decide(&RequestView::new(&method, "/api", &headers));
+        drop(decision.preflight_response::<()>());
+        let before = LIVE.with(Cell::get);
+        for _ in 0..10 {
+            let response: http::Response<()> = decision.preflight_response();
+            assert!(!response.headers().is_empty(), "{origin}");
+            drop(response);
+        }
+        assert_eq!(
+            LIVE.with(Cell::get),
+            before,
+            "bytes left behind by 10 answers to {origin} (private network: {private_network})"
+        );
+    }
 }
