@@ -7,7 +7,7 @@ use std::sync::Arc;
 use http::header::{
     ACCESS_CONTROL_ALLOW_CREDENTIALS, ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS,
     ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_EXPOSE_HEADERS, ACCESS_CONTROL_MAX_AGE,
-    CONTENT_LENGTH, VARY,
+    CONTENT_LENGTH, Entry, VARY,
 };
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 
@@ -414,9 +414,7 @@ impl Decision {
         if self.kind == DecisionKind::OutOfScope {
             return;
         }
-        if !headers.varies_by_origin() {
-            headers.append_vary_origin();
-        }
+        headers.vary_by_origin();
         self.write_grant(headers);
     }
 
@@ -642,6 +640,13 @@ pub(crate) trait ResponseHeaders {
     /// Adds a `Vary: Origin` line. A new line rather than the existing one
     /// rewritten: equivalent (RFC 9110 § 5.3), and it allocates nothing.
     fn append_vary_origin(&mut self);
+    /// Adds a `Vary: Origin` line unless [`varies_by_origin`](Self::varies_by_origin).
+    /// A map with an entry API does it with one lookup of `Vary`.
+    fn vary_by_origin(&mut self) {
+        if !self.varies_by_origin() {
+            self.append_vary_origin();
+        }
+    }
     /// Replaces every value of `field` with `value`.
     fn set(&mut self, field: Field, value: Value<'_>);
     fn remove(&mut self, field: Field);
@@ -669,6 +674,23 @@ impl ResponseHeaders for HeaderMap {
 
     fn append_vary_origin(&mut self) {
         self.append(VARY, HeaderValue::from_static("Origin"));
+    }
+
+    /// One lookup of `Vary` where looking, then appending, took two: ≈ 60
+    /// instructions less on every answer but a preflight
+    /// (docs/benchmarks.md, session 22).
+    fn vary_by_origin(&mut self) {
+        let origin = HeaderValue::from_static("Origin");
+        match self.entry(VARY) {
+            Entry::Vacant(vacant) => {
+                vacant.insert(origin);
+            }
+            Entry::Occupied(mut occupied) => {
+                if !vary_names_origin(occupied.iter().map(HeaderValue::as_bytes)) {
+                    occupied.append(origin);
+                }
+            }
+        }
     }
 
     fn set(&mut self, field: Field, value: Value<'_>) {
