@@ -10,6 +10,7 @@
 #   scripts/bench.sh --write    # and puts them in docs/benchmarks.md, between its two
 #                               # `bench.sh` markers
 set -euo pipefail
+shopt -s inherit_errexit # a failure inside `$(tables)` stops the script too
 cd "$(dirname "$0")/.."
 write=false
 case "${1:-}" in
