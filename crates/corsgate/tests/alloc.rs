@@ -39,9 +39,12 @@ fn allocated() -> usize {
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         count();
-        hold(layout.size(), 0);
         // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(layout) }
+        let ptr = unsafe { System.alloc(layout) };
+        if !ptr.is_null() {
+            hold(layout.size(), 0);
+        }
+        ptr
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         hold(0, layout.size());
@@ -50,9 +53,13 @@ unsafe impl GlobalAlloc for Counting {
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         count();
-        hold(new_size, layout.size());
         // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
+        let moved = unsafe { System.realloc(ptr, layout, new_size) };
+        // A failed `realloc` leaves the old block in place.
+        if !moved.is_null() {
+            hold(new_size, layout.size());
+        }
+        moved
     }
 }
 
@@ -291,9 +298,9 @@ fn a_preflight_answer_allocates_its_map_once() {
 }
 
 /// A preflight's answer, dropped, has freed every byte it allocated: the
-/// granted answer (a copy of the rule's map, put in place of the one
-/// `Response::new` made, which is forgotten, not dropped), a refused one
-/// and one with private network access (each built into a fresh map).
+/// granted answer, with and without private network access (a copy of one
+/// of the rule's maps, put in place of the one `Response::new` made, which
+/// is forgotten, not dropped), and a refused one (built into a fresh map).
 #[test]
 fn a_preflight_answer_leaks_nothing() {
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
