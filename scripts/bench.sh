@@ -148,6 +148,7 @@ if $write; then
         $0 == begin { print; print ""; while ((getline line < file) > 0) print line; print ""; skip = 1; next }
         $0 == end { skip = 0 }
         !skip' "$doc" <<<"$out" >"$new"
-    mv "$new" "$doc"
+    cat "$new" >"$doc" # the file keeps its own permissions
+    rm "$new"
     echo "scripts/bench.sh: the tables are in $doc" >&2
 fi
