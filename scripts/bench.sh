@@ -34,9 +34,9 @@ bin=$(cargo bench -q -p corsgate --features actix --bench decide --no-run --mess
     | sed -n 's/.*"executable":"\([^"]*decide[^"]*\)".*/\1/p' | tail -1)
 [ -x "$bin" ] || { echo "scripts/bench.sh: the benchmark binary was not found" >&2; exit 1; }
 
-count() { # bench name [iterations per sample] -> instructions in the whole process
+count() { # bench name, iterations per sample -> instructions in the whole process
     valgrind --tool=callgrind --callgrind-out-file=/dev/null "$bin" --bench --exact "decide::$1" \
-        --sample-count 20 --sample-size "${2:-1000}" 2>&1 >/dev/null | sed -n 's/.*Collected : \([0-9]*\).*/\1/p'
+        --sample-count 20 --sample-size "$2" 2>&1 >/dev/null | sed -n 's/.*Collected : \([0-9]*\).*/\1/p'
 }
 
 per_request() { # bench name -> instructions per iteration alone: two runs 2,000 iterations

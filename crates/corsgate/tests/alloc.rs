@@ -263,19 +263,24 @@ fn the_tower_layer_allocates_nothing_on_the_common_path() {
     assert_eq!(layer.stats().snapshot().allowed(), 101);
 }
 
+/// A policy whose preflight answer carries every header one can.
+fn every_preflight_header() -> Policy {
+    Config::builder()
+        .allowed_origins(["https://app.example.com"])
+        .allow_credentials(true)
+        .expose_headers(["x-total-count"])
+        .allow_private_network(true)
+        .compile()
+        .unwrap()
+}
+
 /// A preflight's answer is built with its header map sized once: the map's
 /// first allocation and nothing after it, whatever the policy sends
 /// (issue #13: it used to grow, and re-index, at the seventh header).
 #[test]
 fn a_preflight_answer_allocates_its_map_once() {
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let policy = Config::builder()
-        .allowed_origins(["https://app.example.com"])
-        .allow_credentials(true)
-        .expose_headers(["x-total-count"])
-        .allow_private_network(true)
-        .compile()
-        .unwrap();
+    let policy = every_preflight_header();
     let mut headers = HeaderMap::new();
     for (name, value) in [
         ("origin", "https://app.example.com"),
@@ -304,12 +309,7 @@ fn a_preflight_answer_allocates_its_map_once() {
 #[test]
 fn a_preflight_answer_leaks_nothing() {
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let policy = Config::builder()
-        .allowed_origins(["https://app.example.com"])
-        .allow_credentials(true)
-        .allow_private_network(true)
-        .compile()
-        .unwrap();
+    let policy = every_preflight_header();
     for (origin, private_network) in [
         ("https://app.example.com", false),
         ("https://app.example.com", true),
