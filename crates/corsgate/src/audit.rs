@@ -416,6 +416,26 @@ impl Auditor<'_> {
                     "end the wildcard at a label boundary: `https://([a-z0-9-]+\\.)*example\\.com`, or use the pattern `https://*.example.com` in `allowed_origins`".into(),
                 );
             }
+            // What the text does not show: the origins the regex matches.
+            // Said only when the checks above found nothing, not twice.
+            if !self.seen.contains(&(path, "regex-unescaped-dot"))
+                && !self.seen.contains(&(path, "regex-open-prefix"))
+                && let Some(example) = other_site(regex)
+            {
+                let reads = if credentials {
+                    "your API's responses, with the user's cookies"
+                } else {
+                    "your API's responses"
+                };
+                self.push(
+                    path,
+                    severity,
+                    "regex-matches-other-sites",
+                    format!("regex `{regex}` also matches `{example}`, a domain anyone can register"),
+                    &format!("corsgate allows every origin the regex matches: whoever registers such a domain can read {reads}"),
+                    "match only your own sites: end the regex right after the host (`\\.example\\.com(:\\d+)?$`), let a wildcard cover only whole labels in front of your domain (`([a-z0-9-]+\\.)*example\\.com`), or list the origins in `allowed_origins`".into(),
+                );
+            }
             if regex.contains("https?")
                 || regex.contains("http(s)?")
                 || regex.contains("(http|https)")
@@ -582,6 +602,76 @@ fn unescaped_dot(regex: &str) -> Option<LookAlike> {
         example: example.replace(['^', '$', '\\'], ""),
         registrable,
     })
+}
+
+/// The label every probe's registrable domain is built on: a name no
+/// policy lists, so a probe the regex matches is a site an attacker can
+/// register.
+const ATTACKER: &str = "attacker";
+
+/// What goes between a regex's literal start and end in a probe: a whole
+/// host, or the part of one that makes the registrable domain the
+/// attacker's.
+const PROBE_MIDDLES: [&str; 6] = [
+    ".attacker.com",
+    "attacker.com",
+    ".attacker",
+    "attacker",
+    "attacker.",
+    ".attacker.",
+];
+
+/// If the regex, anchored as corsgate matches it, matches an origin whose
+/// registrable domain anyone can register, that origin: `https://attacker.com`
+/// for `^https://[^/]+$`, `https://app.example.com.attacker.com` for
+/// `^https://app\.example\.com.*$`. Found by matching probes, not by
+/// reading the pattern: each probe is a valid origin built from the
+/// regex's literal start (or a scheme), a host part on [`ATTACKER`], and
+/// its literal end. A regex that matches only the user's own sites
+/// (subdomains of a listed domain, ports, loopback) matches none.
+fn other_site(regex: &str) -> Option<String> {
+    use regex_syntax::hir::literal::{ExtractKind, Extractor};
+
+    let hir = crate::anchored::parse(regex, crate::anchored::Anchor::Whole).ok()?;
+    let matcher =
+        crate::anchored::compile(vec![hir.clone()], crate::anchored::Anchor::Whole).ok()?;
+    // A few literals at each end (a case-insensitive regex has many): the
+    // probes are their product.
+    let literals = |kind, mut known: Vec<String>| {
+        let seq = Extractor::new().kind(kind).limit_total(8).extract(&hir);
+        for literal in seq.literals().unwrap_or_default() {
+            if let Ok(text) = std::str::from_utf8(literal.as_bytes()) {
+                let text = text.to_ascii_lowercase();
+                if !known.contains(&text) {
+                    known.push(text);
+                }
+            }
+        }
+        known
+    };
+    let starts = literals(
+        ExtractKind::Prefix,
+        vec!["https://".into(), "http://".into()],
+    );
+    let ends = literals(ExtractKind::Suffix, vec![String::new()]);
+    for start in &starts {
+        for end in &ends {
+            for middle in PROBE_MIDDLES {
+                let origin = format!("{start}{middle}{end}");
+                let Some(parts) = crate::origin::parse_request_origin(origin.as_bytes()) else {
+                    continue;
+                };
+                if matcher.is_match(origin.as_bytes())
+                    && psl::domain(parts.host.as_bytes())
+                        .and_then(|d| std::str::from_utf8(d.as_bytes()).ok())
+                        .is_some_and(|d| d.contains(ATTACKER))
+                {
+                    return Some(origin);
+                }
+            }
+        }
+    }
+    None
 }
 
 /// If a wildcard run (`.*`, `.+`, `\w*`, `[^/]+`, …) is directly followed
@@ -826,6 +916,86 @@ mod tests {
              why: any page can get origin `null` (a sandboxed iframe, a `data:` URL) and read your responses\n  \
              fix: remove `null`; serve the page from a real origin and list that"
         );
+    }
+
+    /// Regexes the textual checks pass, yet whose language holds sites
+    /// anyone can register: each is found by what it matches, with an
+    /// origin it lets in.
+    #[test]
+    fn a_regex_that_matches_sites_anyone_can_register_is_found() {
+        let found = |regex: &str, credentials: bool| {
+            let config = Config::builder()
+                .allowed_origin_regexes([regex])
+                .allow_credentials(credentials)
+                .build();
+            audit(&config)
+                .into_iter()
+                .find(|f| f.code() == "regex-matches-other-sites")
+                .map(|f| (f.severity(), f.message().to_owned()))
+        };
+        for (regex, example) in [
+            (r"^.*$", "https://attacker.com"),
+            (r".*", "https://attacker.com"),
+            (r"^https://[^/]+$", "https://attacker.com"),
+            (r"^(https://a\.example\.com|.+)$", "https://attacker.com"),
+            (r"https://a\.example\.com|.*", "https://attacker.com"),
+            (r"^https://.*\.com$", "https://attacker.com"),
+            (r"^https://[a-z.]+$", "https://attacker.com"),
+            // Open after the host: the classic `example.com.evil.com`.
+            (
+                r"^https://app\.example\.com.*$",
+                "https://app.example.com.attacker.com",
+            ),
+            (
+                r"^https://app\.example\.com[^/]*$",
+                "https://app.example.com.attacker.com",
+            ),
+            (
+                r"^https://(app|admin)\.example\.com.*$",
+                "https://app.example.com.attacker.com",
+            ),
+            (
+                r"^https://app\.example\..+$",
+                "https://app.example.attacker.com",
+            ),
+            (r"^https://app.*\.com$", "https://app.attacker.com"),
+            // Every site on a host where anyone can have one.
+            (
+                r"^https://[a-z0-9-]+\.github\.io$",
+                "https://attacker.github.io",
+            ),
+        ] {
+            let (severity, message) = found(regex, true)
+                .unwrap_or_else(|| panic!("`{regex}`: no regex-matches-other-sites finding"));
+            assert_eq!(severity, Severity::High, "{regex}");
+            assert!(
+                message.contains(&format!("`{example}`")),
+                "{regex}: {message}"
+            );
+            assert_eq!(
+                found(regex, false).map(|f| f.0),
+                Some(Severity::Medium),
+                "{regex} without credentials"
+            );
+        }
+        // Only the user's own sites: subdomains, ports, loopback, a look-alike
+        // the other checks already name (not said twice).
+        for regex in [
+            r"^https://[a-z0-9-]+\.preview\.example\.com$",
+            r"^https://([a-z0-9-]+\.)*example\.com$",
+            r"^https://[a-z]+\.example\.com$",
+            r"^https://.*\.example\.com$",
+            r"^https://app\.example\.com(:\d+)?$",
+            r"^https://(www\.)?example\.com$",
+            r"(?i)^https://app\.example\.com$",
+            r"^http://localhost(:\d+)?$",
+            r"^http://127\.0\.0\.1:\d+$",
+            r"^http://192\.168\.\d+\.\d+(:\d+)?$",
+            r"^https://.*example\.com$",
+            r"^https://www.example\.com$",
+        ] {
+            assert_eq!(found(regex, true), None, "{regex}");
+        }
     }
 
     #[test]

@@ -1066,6 +1066,28 @@ fn a_high_risk_policy_is_refused_unless_its_risk_is_accepted_by_name() {
     ]);
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("--accept-risk null-allowed"), "{stderr}");
+    // The same reflection from a regex that matches sites anyone can
+    // register, which reads as a careful one.
+    let regex = dir.write(
+        "regex.json",
+        r#"{"CORS_ALLOWED_ORIGIN_REGEXES": ["^https://api\\.example\\.com.*$"], "CORS_ALLOW_CREDENTIALS": true}"#,
+    );
+    let (code, _, stderr) = crate::support::run(&[
+        "proxy",
+        "--upstream",
+        "http://127.0.0.1:9",
+        "--config",
+        regex.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("also matches `https://api.example.com.attacker.com`"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("--accept-risk regex-matches-other-sites"),
+        "{stderr}"
+    );
 
     // Accepted by name: it starts, and says what it accepted.
     let proxy = start(&[
