@@ -2,7 +2,10 @@
 //! the reload path (`Policy::from_file_contents`, which `Policy::from_file`
 //! and `Config::from_*_str` share): never a panic or an abort; an error
 //! is printable (no control characters but line breaks) and short; a
-//! policy that compiles answers within the invariants.
+//! policy that compiles answers within the invariants; the audit of a
+//! configuration that loads (what `corsgate check` and the proxy run,
+//! trying each origin regex on probe origins) never panics and prints
+//! its findings as it prints errors.
 #![no_main]
 
 use corsgate::Policy;
@@ -24,6 +27,15 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     for name in ["cors.toml", "cors.json", "settings.py"] {
+        if let Ok(config) = corsgate::Config::from_file_contents(name, text) {
+            for finding in corsgate::audit::audit(&config) {
+                let text = finding.to_string();
+                assert!(
+                    !text.chars().any(|c| c.is_control() && c != '\n'),
+                    "control characters in {text:?}"
+                );
+            }
+        }
         match Policy::from_file_contents(name, text) {
             Ok(policy) => {
                 let case = corsgate_fuzz::Case {

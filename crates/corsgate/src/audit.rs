@@ -112,6 +112,9 @@ impl fmt::Display for Finding {
     }
 }
 
+/// Why trusting a plain http origin matters.
+const HTTP_WHY: &str = "anyone on the network path of an http page (public Wi-Fi) can inject script into it and read your responses";
+
 /// Sites where anyone can publish a page: trusting them trusts everyone.
 const SHARED_PLAYGROUNDS: &[&str] = &[
     "codepen.io",
@@ -317,8 +320,11 @@ impl Auditor<'_> {
                     Severity::Medium,
                     "http-origin-trusted",
                     format!("`{entry}` is plain http beside https origins"),
-                    "anyone on the network path of an http page (public Wi-Fi) can inject script into it and read your responses",
-                    format!("serve that front-end over https and write `https://{}`", entry.split_once("://").map_or("", |x| x.1)),
+                    HTTP_WHY,
+                    format!(
+                        "serve that front-end over https and write `https://{}`",
+                        entry.split_once("://").map_or("", |x| x.1)
+                    ),
                 );
             }
             let registrable = |domain: &str| psl::domain(domain.as_bytes()).is_some();
@@ -418,9 +424,10 @@ impl Auditor<'_> {
             }
             // What the text does not show: the origins the regex matches.
             // Said only when the checks above found nothing, not twice.
+            let matched = matched_probes(regex);
             if !self.seen.contains(&(path, "regex-unescaped-dot"))
                 && !self.seen.contains(&(path, "regex-open-prefix"))
-                && let Some(example) = other_site(regex)
+                && let Some(example) = other_site(&matched)
             {
                 let reads = if credentials {
                     "your API's responses, with the user's cookies"
@@ -436,16 +443,28 @@ impl Auditor<'_> {
                     "match only your own sites: end the regex right after the host (`\\.example\\.com(:\\d+)?$`), let a wildcard cover only whole labels in front of your domain (`([a-z0-9-]+\\.)*example\\.com`), or list the origins in `allowed_origins`".into(),
                 );
             }
-            if regex.contains("https?")
-                || regex.contains("http(s)?")
-                || regex.contains("(http|https)")
+            // Plain http, however it is spelled (`http[s]?`, `[a-z]+://`,
+            // `http://`), shown by an origin the regex matches; loopback is
+            // fine, as in `allowed_origins`. The spellings the text shows
+            // are said too when no probe reached them.
+            let http_example = plain_http(&matched);
+            let spelled = ["https?", "http(s)?", "(http|https)"]
+                .iter()
+                .any(|s| regex.contains(s));
+            if http_example.is_some()
+                || spelled && !matched.iter().any(|o| o.starts_with("http://"))
             {
                 self.push(
                     path,
                     Severity::Medium,
                     "regex-allows-http",
-                    format!("regex `{regex}` allows plain http origins"),
-                    "anyone on the network path of an http page (public Wi-Fi) can inject script into it and read your responses",
+                    match http_example {
+                        Some(example) => {
+                            format!("regex `{regex}` allows plain http origins such as `{example}`")
+                        }
+                        None => format!("regex `{regex}` allows plain http origins"),
+                    },
+                    HTTP_WHY,
                     "allow `https://` only".into(),
                 );
             }
@@ -609,10 +628,11 @@ fn unescaped_dot(regex: &str) -> Option<LookAlike> {
 /// register.
 const ATTACKER: &str = "attacker";
 
-/// What goes between a regex's literal start and end in a probe: a whole
-/// host, or the part of one that makes the registrable domain the
+/// What goes between a regex's literal start and end in a probe: nothing,
+/// a whole host, or the part of one that makes the registrable domain the
 /// attacker's.
-const PROBE_MIDDLES: [&str; 6] = [
+const PROBE_MIDDLES: [&str; 7] = [
+    "",
     ".attacker.com",
     "attacker.com",
     ".attacker",
@@ -621,20 +641,22 @@ const PROBE_MIDDLES: [&str; 6] = [
     ".attacker.",
 ];
 
-/// If the regex, anchored as corsgate matches it, matches an origin whose
-/// registrable domain anyone can register, that origin: `https://attacker.com`
-/// for `^https://[^/]+$`, `https://app.example.com.attacker.com` for
-/// `^https://app\.example\.com.*$`. Found by matching probes, not by
-/// reading the pattern: each probe is a valid origin built from the
-/// regex's literal start (or a scheme), a host part on [`ATTACKER`], and
-/// its literal end. A regex that matches only the user's own sites
-/// (subdomains of a listed domain, ports, loopback) matches none.
-fn other_site(regex: &str) -> Option<String> {
+/// The origins among a few hundred probes that the regex, anchored as
+/// corsgate matches it, matches: what it allows, found by matching rather
+/// than by reading the pattern. Each probe is a valid origin built from the
+/// regex's literal start (or a scheme), one of [`PROBE_MIDDLES`], and its
+/// literal end. Empty when the regex does not parse (compiling reports
+/// it).
+fn matched_probes(regex: &str) -> Vec<String> {
     use regex_syntax::hir::literal::{ExtractKind, Extractor};
 
-    let hir = crate::anchored::parse(regex, crate::anchored::Anchor::Whole).ok()?;
-    let matcher =
-        crate::anchored::compile(vec![hir.clone()], crate::anchored::Anchor::Whole).ok()?;
+    let Ok(hir) = crate::anchored::parse(regex, crate::anchored::Anchor::Whole) else {
+        return Vec::new();
+    };
+    let Ok(matcher) = crate::anchored::compile(vec![hir.clone()], crate::anchored::Anchor::Whole)
+    else {
+        return Vec::new();
+    };
     // A few literals at each end (a case-insensitive regex has many): the
     // probes are their product.
     let literals = |kind, mut known: Vec<String>| {
@@ -649,29 +671,58 @@ fn other_site(regex: &str) -> Option<String> {
         }
         known
     };
+    // The bare schemes too, for an end that starts with `://`.
     let starts = literals(
         ExtractKind::Prefix,
-        vec!["https://".into(), "http://".into()],
+        vec![
+            "https://".into(),
+            "http://".into(),
+            "https".into(),
+            "http".into(),
+        ],
     );
     let ends = literals(ExtractKind::Suffix, vec![String::new()]);
+    let mut matched = Vec::new();
     for start in &starts {
         for end in &ends {
             for middle in PROBE_MIDDLES {
                 let origin = format!("{start}{middle}{end}");
-                let Some(parts) = crate::origin::parse_request_origin(origin.as_bytes()) else {
-                    continue;
-                };
-                if matcher.is_match(origin.as_bytes())
-                    && psl::domain(parts.host.as_bytes())
-                        .and_then(|d| std::str::from_utf8(d.as_bytes()).ok())
-                        .is_some_and(|d| d.contains(ATTACKER))
+                if crate::origin::parse_request_origin(origin.as_bytes()).is_some()
+                    && matcher.is_match(origin.as_bytes())
+                    && !matched.contains(&origin)
                 {
-                    return Some(origin);
+                    matched.push(origin);
                 }
             }
         }
     }
-    None
+    matched
+}
+
+/// The host of an origin [`matched_probes`] gave (valid, so it has one).
+fn probe_host(origin: &str) -> &str {
+    crate::origin::parse_request_origin(origin.as_bytes()).map_or("", |parts| parts.host)
+}
+
+/// Of the origins a regex matches, one whose registrable domain anyone can
+/// register: `https://attacker.com` for `^https://[^/]+$`,
+/// `https://app.example.com.attacker.com` for `^https://app\.example\.com.*$`.
+/// A regex that matches only the user's own sites (subdomains of a listed
+/// domain, ports, loopback) gives none.
+fn other_site(matched: &[String]) -> Option<&str> {
+    matched.iter().map(String::as_str).find(|origin| {
+        psl::domain(probe_host(origin).as_bytes())
+            .and_then(|d| std::str::from_utf8(d.as_bytes()).ok())
+            .is_some_and(|d| d.contains(ATTACKER))
+    })
+}
+
+/// Of the origins a regex matches, a plain http one not on loopback.
+fn plain_http(matched: &[String]) -> Option<&str> {
+    matched
+        .iter()
+        .map(String::as_str)
+        .find(|origin| origin.starts_with("http://") && !is_loopback(probe_host(origin)))
 }
 
 /// If a wildcard run (`.*`, `.+`, `\w*`, `[^/]+`, …) is directly followed
@@ -995,6 +1046,73 @@ mod tests {
             r"^https://www.example\.com$",
         ] {
             assert_eq!(found(regex, true), None, "{regex}");
+        }
+    }
+
+    /// Plain http allowed by a regex, however it is spelled: found by the
+    /// origins it matches; loopback is fine, as in `allowed_origins`.
+    #[test]
+    fn a_regex_that_matches_plain_http_origins_is_found() {
+        let found = |regex: &str| {
+            let config = Config::builder()
+                .allowed_origin_regexes([regex])
+                .allow_credentials(true)
+                .build();
+            audit(&config)
+                .into_iter()
+                .find(|f| f.code() == "regex-allows-http")
+                .map(|f| (f.severity(), f.message().to_owned()))
+        };
+        for (regex, example) in [
+            (r"^https?://app\.example\.com$", "http://app.example.com"),
+            (r"^http[s]?://app\.example\.com$", "http://app.example.com"),
+            (
+                r"^(https|http)://app\.example\.com$",
+                "http://app.example.com",
+            ),
+            (
+                r"^(?:http|https)://app\.example\.com$",
+                "http://app.example.com",
+            ),
+            (
+                r"^https{0,1}://app\.example\.com$",
+                "http://app.example.com",
+            ),
+            (r"^https*://app\.example\.com$", "http://app.example.com"),
+            (r"^[a-z]+://app\.example\.com$", "http://app.example.com"),
+            (r"^.*://app\.example\.com$", "http://app.example.com"),
+            (r"^http://app\.example\.com$", "http://app.example.com"),
+            (
+                r"^http://[a-z0-9-]+\.example\.com$",
+                "http://attacker.example.com",
+            ),
+        ] {
+            let (severity, message) =
+                found(regex).unwrap_or_else(|| panic!("`{regex}`: no regex-allows-http finding"));
+            assert_eq!(severity, Severity::Medium, "{regex}");
+            assert!(
+                message.contains(&format!("`{example}`")),
+                "{regex}: {message}"
+            );
+        }
+        // Where no probe reaches it, the spelling alone is said.
+        assert_eq!(
+            found(r"^https?://\d{3}\.example\.com$"),
+            Some((
+                Severity::Medium,
+                r"regex `^https?://\d{3}\.example\.com$` allows plain http origins".into()
+            ))
+        );
+        for regex in [
+            r"^https://app\.example\.com$",
+            r"^https://[a-z0-9-]+\.example\.com(:\d+)?$",
+            r"^http://localhost(:\d+)?$",
+            r"^https?://localhost(:\d+)?$",
+            r"^http://127\.0\.0\.1:\d+$",
+            r"^http://([a-z]+\.)?localhost:\d+$",
+            r"^[a-z]+://localhost:5000$",
+        ] {
+            assert_eq!(found(regex), None, "{regex}");
         }
     }
 
