@@ -376,8 +376,8 @@ fn e013_e014_origins_without_scheme_or_with_a_path() {
              help: an origin is only `scheme://host[:port]`: write `https://example.com`",
             "line 7, column 5: error: `CORS_ALLOWED_ORIGINS[5]`: origin `http//:localhost:8000` has no scheme\n  \
              help: write the origin as `scheme://host[:port]`, e.g. `https://example.com`",
-            "line 10, column 5: error: `CORS_ALLOWED_ORIGINS[8]`: origin `https://*example.com` has a `*` that is \
-             not a whole leftmost label\n  help: a `*` is allowed only as a whole leftmost label, e.g. \
+            "line 10, column 5: error: `CORS_ALLOWED_ORIGINS[8]`: origin `https://*example.com` has a `*` where a \
+             pattern cannot have one\n  help: a `*` is allowed only as a whole leftmost label, e.g. \
              `https://*.example.com`; to allow every origin set `allow_all_origins` instead",
         ]
     );

@@ -206,7 +206,7 @@ pub enum OriginProblem {
     #[error("has an invalid host: {0}")]
     InvalidHost(String),
     /// A `*` where a wildcard is not allowed.
-    #[error("has a `*` that is not a whole leftmost label")]
+    #[error("has a `*` where a pattern cannot have one")]
     Wildcard,
 }
 

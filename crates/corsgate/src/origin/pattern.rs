@@ -26,7 +26,7 @@ use super::{OriginError, OriginProblem, RawOrigin, RequestOrigin, normalise};
 /// assert!(!pattern.matches("http://api.example.com"));
 ///
 /// let err = OriginPattern::parse("https://*example.com").unwrap_err();
-/// assert_eq!(err.to_string(), "origin `https://*example.com` has a `*` that is not a whole leftmost label");
+/// assert_eq!(err.to_string(), "origin `https://*example.com` has a `*` where a pattern cannot have one");
 /// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct OriginPattern {
