@@ -1592,54 +1592,65 @@ async fn scan(args: &DoctorArgs) -> ExitCode {
     let dotted = host
         .rfind('.')
         .map(|i| format!("{}x{}", &host[..i], &host[i + 1..]));
-    let mut probes: Vec<(&'static str, String, &str)> = vec![
+    // Each look-alike from an https and an http origin, the target's
+    // scheme first: an attacker serves the page from whichever the server
+    // trusts, and a policy may trust only one (django's
+    // `^https://api\.example\.com` trusts `https://api.example.com.evil.example`,
+    // not its http twin).
+    let (first, second) = if uri.scheme_str() == Some("https") {
+        ("https", "http")
+    } else {
+        ("http", "https")
+    };
+    let both = |rest: &str| vec![format!("{first}://{rest}"), format!("{second}://{rest}")];
+    let mut probes: Vec<(&'static str, Vec<String>, &str)> = vec![
         (
             "reflect-any-origin",
-            "http://evil.example".into(),
+            both("evil.example"),
             "the server reflects any origin",
         ),
         (
             "null-trusted",
-            "null".into(),
+            vec!["null".into()],
             "`null` is trusted: any sandboxed iframe or data: URL can read responses",
         ),
         (
             "prefix-match",
-            format!("http://{host}.evil.example"),
+            both(&format!("{host}.evil.example")),
             "a domain that starts with the target's name is trusted",
         ),
         (
             "suffix-match",
-            format!("http://evil{host}"),
+            both(&format!("evil{host}")),
             "a domain that ends with the target's name is trusted",
         ),
         (
             "any-subdomain",
-            format!("http://evil.{host}"),
+            both(&format!("evil.{host}")),
             "every subdomain is trusted: a script injection or takeover on any of them reads responses",
         ),
         (
             "special-character",
-            format!("http://{host}_.evil.example"),
+            both(&format!("{host}_.evil.example")),
             "a parser accepts `_` after the target's name",
         ),
         (
             "third-party",
-            "https://whatever.github.io".into(),
+            both("whatever.github.io"),
             "a site where anyone can publish pages is trusted",
         ),
     ];
     if uri.scheme_str() == Some("https") {
         probes.push((
             "http-origin-trusted",
-            format!("http://{host}"),
+            vec![format!("http://{host}")],
             "the site's http:// origin is trusted by its https API: anyone on the network path (public Wi-Fi) can inject a script into the plain-http page, and it reads the API's responses",
         ));
     }
     if let Some(dotted) = dotted {
         probes.push((
             "unescaped-dot",
-            format!("http://{dotted}"),
+            both(&dotted),
             "a regex with an unescaped `.` matches a look-alike domain",
         ));
     }
@@ -1648,48 +1659,49 @@ async fn scan(args: &DoctorArgs) -> ExitCode {
         Err(failed) => return failed.report(args.json),
     };
     let mut findings = Vec::new();
-    for (class, probe, why) in &probes {
-        for preflight in [false, true] {
-            let mut sent = vec![("Origin".to_owned(), probe.clone())];
-            let method = if preflight {
-                sent.push(("Access-Control-Request-Method".to_owned(), "PUT".to_owned()));
-                "OPTIONS"
-            } else {
-                "GET"
-            };
-            let (_, headers, _) = match client.send(method, &uri, &sent, None).await {
-                Ok(answer) => answer,
-                Err(failed) => return failed.report(args.json),
-            };
-            let acao = headers
-                .get(http::header::ACCESS_CONTROL_ALLOW_ORIGIN)
-                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
-            let credentials = headers
-                .get(http::header::ACCESS_CONTROL_ALLOW_CREDENTIALS)
-                .is_some_and(|v| v == "true");
-            let varies = headers.get_all(http::header::VARY).iter().any(|v| {
-                v.to_str()
-                    .is_ok_and(|v| v.to_ascii_lowercase().contains("origin") || v.contains('*'))
-            });
-            if acao.as_deref() == Some(probe.as_str()) {
-                findings.push(ScanFinding {
-                    class,
-                    probe: probe.clone(),
-                    request: method,
-                    severity: if credentials {
-                        Severity::High
-                    } else {
-                        Severity::Medium
-                    },
-                    credentials,
-                    why: if credentials {
-                        format!("{why}, with credentials: it can read a logged-in user's data")
-                    } else {
-                        (*why).to_owned()
-                    },
+    for (class, variants, why) in &probes {
+        'probe: for (variant, probe) in variants.iter().enumerate() {
+            for preflight in [false, true] {
+                let mut sent = vec![("Origin".to_owned(), probe.clone())];
+                let method = if preflight {
+                    sent.push(("Access-Control-Request-Method".to_owned(), "PUT".to_owned()));
+                    "OPTIONS"
+                } else {
+                    "GET"
+                };
+                let (_, headers, _) = match client.send(method, &uri, &sent, None).await {
+                    Ok(answer) => answer,
+                    Err(failed) => return failed.report(args.json),
+                };
+                let acao = headers
+                    .get(http::header::ACCESS_CONTROL_ALLOW_ORIGIN)
+                    .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+                let credentials = headers
+                    .get(http::header::ACCESS_CONTROL_ALLOW_CREDENTIALS)
+                    .is_some_and(|v| v == "true");
+                let varies = headers.get_all(http::header::VARY).iter().any(|v| {
+                    v.to_str()
+                        .is_ok_and(|v| v.to_ascii_lowercase().contains("origin") || v.contains('*'))
                 });
-                if !varies {
+                if acao.as_deref() == Some(probe.as_str()) {
                     findings.push(ScanFinding {
+                        class,
+                        probe: probe.clone(),
+                        request: method,
+                        severity: if credentials {
+                            Severity::High
+                        } else {
+                            Severity::Medium
+                        },
+                        credentials,
+                        why: if credentials {
+                            format!("{why}, with credentials: it can read a logged-in user's data")
+                        } else {
+                            (*why).to_owned()
+                        },
+                    });
+                    if !varies {
+                        findings.push(ScanFinding {
                         class: "missing-vary-origin",
                         probe: probe.clone(),
                         request: method,
@@ -1697,11 +1709,16 @@ async fn scan(args: &DoctorArgs) -> ExitCode {
                         credentials,
                         why: "the answer depends on Origin but has no `Vary: Origin`: a shared cache can serve one origin's answer to another".into(),
                     });
+                    }
+                    break 'probe;
                 }
-                break;
-            }
-            if acao.as_deref() == Some("*") && *class == "reflect-any-origin" && !preflight {
-                findings.push(ScanFinding {
+                // Said once, for the first scheme's GET.
+                if acao.as_deref() == Some("*")
+                    && *class == "reflect-any-origin"
+                    && variant == 0
+                    && !preflight
+                {
+                    findings.push(ScanFinding {
                     class: "wildcard",
                     probe: probe.clone(),
                     request: method,
@@ -1714,6 +1731,7 @@ async fn scan(args: &DoctorArgs) -> ExitCode {
                     }
                     .into(),
                 });
+                }
             }
         }
     }
@@ -1735,7 +1753,7 @@ async fn scan(args: &DoctorArgs) -> ExitCode {
         ));
     } else {
         exit::print(&format!(
-            "scan of {uri}: {} probes, each as GET and as a preflight\n",
+            "scan of {uri}: {} probes, each as GET and as a preflight, look-alikes from https and http origins\n",
             probes.len()
         ));
         // One entry per cause, not per probe: a server that reflects any

@@ -165,6 +165,21 @@ async fn scripted(
             ]
             .concat(),
         ),
+        // django-cors-headers with `CORS_ALLOWED_ORIGIN_REGEXES =
+        // [r"^https://127\.0\.0\.1"]`: anchored at the start only, and
+        // https only.
+        ("/https-prefix", _) if origin.starts_with("https://127.0.0.1") => (
+            200,
+            [
+                acao(&origin),
+                vec![
+                    ("access-control-allow-credentials".into(), "true".into()),
+                    ("vary".into(), "Origin".into()),
+                ],
+            ]
+            .concat(),
+        ),
+        ("/https-prefix", _) => (200, vec![("vary".into(), "Origin".into())]),
         (_, true) => (200, acao(&origin)),
         _ => (200, acao(&origin)),
     };
@@ -678,6 +693,30 @@ async fn scan_finds_reflection_with_credentials_and_passes_a_strict_policy() {
         (0, Some(0)),
         "{report:#}"
     );
+}
+
+/// A policy that trusts only https look-alikes is found from an http URL
+/// too: an attacker picks the scheme the server trusts, so each look-alike
+/// is sent with both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scan_probes_look_alikes_over_https_and_http() {
+    let addr = scripted_servers().await;
+    let (code, report) = doctor(&["--scan", &format!("http://{addr}/https-prefix")]);
+    assert_eq!(code, 1, "{report:#}");
+    let findings = report["findings"].as_array().unwrap();
+    let prefix = findings
+        .iter()
+        .find(|f| f["class"] == "prefix-match")
+        .unwrap_or_else(|| panic!("{report:#}"));
+    assert_eq!(prefix["probe"], "https://127.0.0.1.evil.example");
+    assert_eq!(prefix["severity"], "high");
+    // And the `_` look-alike, which starts the same; nothing else: the
+    // server refuses every other probe, in either scheme.
+    let classes: Vec<&str> = findings
+        .iter()
+        .map(|f| f["class"].as_str().unwrap())
+        .collect();
+    assert_eq!(classes, ["prefix-match", "special-character"], "{report:#}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
