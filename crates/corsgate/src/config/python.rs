@@ -81,7 +81,18 @@ pub(super) fn parse(text: &str) -> Result<(Node, Vec<Problem>), (usize, String)>
             continue;
         };
         let value = &tokens[value_at..];
-        if value.iter().any(|t| t.kind == Kind::Op("=")) {
+        // An `=` outside brackets; one inside is a keyword argument
+        // (`re.compile(p, flags=re.I)`).
+        let mut depth = 0usize;
+        let chained = value.iter().any(|t| {
+            match t.kind {
+                Kind::Op("(" | "[" | "{") => depth += 1,
+                Kind::Op(")" | "]" | "}") => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+            depth == 0 && t.kind == Kind::Op("=")
+        });
+        if chained {
             problems.push(problem(
                 span.start,
                 "is set in a chained assignment: write `NAME = value` on its own line".into(),
@@ -536,6 +547,9 @@ impl Parser<'_> {
                 }
                 _ => {
                     let (dotted, end) = self.dotted(name, token.span.end);
+                    if dotted == "re.compile" && self.eat("(") {
+                        return self.compiled_regex(start);
+                    }
                     return match defaults(&dotted) {
                         Some(items) => Ok(Node {
                             span: start..end,
@@ -584,6 +598,62 @@ impl Parser<'_> {
     }
 
     /// `a.b.c` after the name `first`.
+    /// After `re.compile(`: the pattern, with `(?i)` for `re.IGNORECASE`
+    /// (or `re.I`, also as `flags=`). django-cors-headers accepts compiled
+    /// patterns in its regex settings and matches them as it matches
+    /// strings. Other flags are refused: their meaning differs between
+    /// Python's `re` and corsgate's regexes, or they have none here.
+    fn compiled_regex(&mut self, start: usize) -> Parsed<Node> {
+        let pattern = self.expression()?;
+        let Value::Str(mut text) = pattern.value else {
+            return Err((
+                pattern.span.start,
+                "calls `re.compile` on something other than a string".into(),
+            ));
+        };
+        if self.eat(",") && !self.peek().is_some_and(|t| t.kind == Kind::Op(")")) {
+            let at = self.peek().map_or(self.end_offset(), |t| t.span.start);
+            if self
+                .peek()
+                .is_some_and(|t| t.kind == Kind::Name("flags".into()))
+                && self
+                    .tokens
+                    .get(self.at + 1)
+                    .is_some_and(|t| t.kind == Kind::Op("="))
+            {
+                self.at += 2;
+            }
+            let flag = match self.next().cloned() {
+                Some(Token {
+                    kind: Kind::Name(name),
+                    span,
+                }) => self.dotted(&name, span.end).0,
+                _ => String::new(),
+            };
+            if !matches!(flag.as_str(), "re.I" | "re.IGNORECASE") {
+                return Err((
+                    at,
+                    format!(
+                        "calls `re.compile` with the flags `{flag}`: corsgate applies only `re.IGNORECASE`; write the others inside the pattern (`(?s)`, `(?m)`)"
+                    ),
+                ));
+            }
+            text.insert_str(0, "(?i)");
+            self.eat(",");
+        }
+        if !self.eat(")") {
+            return Err((
+                self.peek().map_or(self.end_offset(), |t| t.span.start),
+                "calls `re.compile` with more than a pattern and `re.IGNORECASE`".into(),
+            ));
+        }
+        let end = self.tokens[self.at - 1].span.end;
+        Ok(Node {
+            span: start..end,
+            value: Value::Str(text),
+        })
+    }
+
     fn dotted(&mut self, first: &str, mut end: usize) -> (String, usize) {
         let mut name = first.to_owned();
         while self.peek().is_some_and(|t| t.kind == Kind::Op(".")) {
@@ -883,6 +953,39 @@ CORS_PREFLIGHT_MAX_AGE = 60 * 60
         }
         // The literal one is still read.
         assert_eq!(entries.len(), 1);
+    }
+
+    /// django-cors-headers accepts compiled patterns in its regex
+    /// settings (its check E007 allows `str` or `re.Pattern`).
+    #[test]
+    fn compiled_regexes_are_their_patterns() {
+        let (entries, problems) = settings(
+            "import re\nCORS_ALLOWED_ORIGIN_REGEXES = [\n    re.compile(r\"^https://\\w+\\.example\\.com$\"),\n    re.compile(r'^https://a\\.example$', re.IGNORECASE,),\n    re.compile('^https://b\\\\.example$', flags=re.I),\n    r'^https://c\\.example$',\n]\nCORS_URLS_REGEX = re.compile(r'^/api/')\n",
+        );
+        assert!(problems.is_empty(), "{problems:#?}");
+        assert_eq!(
+            strings(&entries[0].1),
+            [
+                r"^https://\w+\.example\.com$",
+                r"(?i)^https://a\.example$",
+                r"(?i)^https://b\.example$",
+                r"^https://c\.example$",
+            ]
+        );
+        assert!(matches!(&entries[1].1.value, Value::Str(s) if s == "^/api/"));
+        // What corsgate cannot apply is said, at its place.
+        for (text, want) in [
+            (
+                "CORS_URLS_REGEX = re.compile(r'^/api/', re.VERBOSE)",
+                "`re.VERBOSE`",
+            ),
+            ("CORS_URLS_REGEX = re.compile(PATTERN)", "`PATTERN`"),
+            ("CORS_URLS_REGEX = re.compile(r'a', re.I, 3)", "re.compile"),
+        ] {
+            let (_, problems) = settings(text);
+            assert_eq!(problems.len(), 1, "{text}: {problems:#?}");
+            assert!(problems[0].message.contains(want), "{text}: {problems:#?}");
+        }
     }
 
     #[test]
