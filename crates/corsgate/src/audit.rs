@@ -399,7 +399,7 @@ impl Auditor<'_> {
                     (
                         Severity::Low,
                         format!(
-                            "it also matches `{example}`: not a domain anyone can register, but a single-label name that a machine on the user's network may answer to"
+                            "it also matches `{example}`: not a domain anyone can register on the internet, but a name a machine on the user's network may answer to"
                         ),
                     )
                 };
@@ -565,62 +565,214 @@ impl Auditor<'_> {
 /// A host an unescaped dot lets in.
 #[derive(Debug, PartialEq, Eq)]
 struct LookAlike {
-    /// The origin, with `x` where the dot was.
+    /// An origin the regex matches with `x` where the dot was meant.
     example: String,
-    /// A dot is left after it, so the look-alike is a domain one can
-    /// register (`wwwxexample.com`); else a single label (`examplexcom`).
+    /// Its registrable domain is on a real public suffix and not the
+    /// user's own (`wwwxexample.com`); else a name no one can register on
+    /// the internet (`examplexcom`, `127x0.0.1`).
     registrable: bool,
 }
 
-/// If the regex has a `.` that is not escaped, not in a class and not a
-/// quantified wildcard, and sits between name characters (`example.com`),
-/// a look-alike origin the regex allows: for a dot with another dot after
-/// it if there is one (its look-alike can be registered), else for the
-/// last. Wildcards in the example are written out (`.*` as `evil`).
+/// If the regex has a `.` (or any one-character class that matches a dot
+/// and a letter) where a literal dot fits, a look-alike origin it matches:
+/// the shortest origin the regex matches, with `x` in that place. Found on
+/// the regex's syntax tree, not its text, and checked against the regex
+/// itself. A look-alike one can register is preferred; one inside the
+/// user's own registrable domain (`axb.example.com` for
+/// `^https://a.b\.example\.com$`) is no look-alike.
 fn unescaped_dot(regex: &str) -> Option<LookAlike> {
-    let bytes = regex.as_bytes();
-    let mut in_class = false;
-    let mut dots = Vec::new();
-    let mut literal_dots = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'\\' => {
-                if bytes.get(i + 1) == Some(&b'.') && !in_class {
-                    literal_dots.push(i + 1);
-                }
-                i += 1;
-            }
-            b'[' => in_class = true,
-            b']' => in_class = false,
-            b'.' if !in_class => {
-                let before =
-                    i > 0 && (bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'-');
-                let after = bytes.get(i + 1).is_some_and(|b| b.is_ascii_alphanumeric());
-                if before && after {
-                    dots.push(i);
-                }
-            }
-            _ => {}
+    use crate::anchored::{Anchor, compile, parse};
+
+    let hir = parse(regex, Anchor::Whole).ok()?;
+    let matcher = compile(vec![hir.clone()], Anchor::Whole).ok()?;
+    let honest = Sampler::shortest(&hir, None)?;
+    let own = known_domain(probe_host(&honest));
+    let mut unregistrable = None;
+    for target in 0..dots(&hir) {
+        let Some(look) = Sampler::shortest(&hir, Some(target)) else {
+            continue;
+        };
+        if crate::origin::parse_request_origin(look.as_bytes()).is_none()
+            || !matcher.is_match(look.as_bytes())
+        {
+            continue;
         }
-        i += 1;
+        match known_domain(probe_host(&look)) {
+            Some(domain) if Some(&domain) != own.as_ref() => {
+                return Some(LookAlike {
+                    example: look,
+                    registrable: true,
+                });
+            }
+            Some(_) => {}
+            None => {
+                unregistrable.get_or_insert(look);
+            }
+        }
     }
-    let later_dot = |at: usize| dots.iter().chain(&literal_dots).any(|&d| d > at);
-    let (at, registrable) = dots
-        .iter()
-        .find(|&&d| later_dot(d))
-        .map(|&d| (d, true))
-        .or_else(|| dots.last().map(|&d| (d, false)))?;
-    let mut example = format!("{}x{}", &regex[..at], &regex[at + 1..]);
-    for wildcard in [
-        ".*", ".+", "\\w+", "\\w*", "[^/]+", "[^/]*", "[^.]+", "[^.]*",
-    ] {
-        example = example.replace(wildcard, "evil");
-    }
-    Some(LookAlike {
-        example: example.replace(['^', '$', '\\'], ""),
-        registrable,
+    unregistrable.map(|example| LookAlike {
+        example,
+        registrable: false,
     })
+}
+
+/// The registrable domain of `host` when its public suffix is a real one
+/// (`wwwxexample.com`), `None` for a name under no known suffix
+/// (`examplexcom`, `127x0.0.1`).
+fn known_domain(host: &str) -> Option<String> {
+    let domain = psl::domain(host.as_bytes())?;
+    if !domain.suffix().is_known() {
+        return None;
+    }
+    std::str::from_utf8(domain.as_bytes())
+        .ok()
+        .map(str::to_owned)
+}
+
+/// Whether a class is a one-character wildcard in effect: it matches a dot
+/// and a letter (`.`, `[^/]`, `\S`).
+fn is_dot(class: &regex_syntax::hir::Class) -> bool {
+    use regex_syntax::hir::Class;
+    let has = |c: char| match class {
+        Class::Unicode(u) => u.ranges().iter().any(|r| r.start() <= c && c <= r.end()),
+        Class::Bytes(b) => b
+            .ranges()
+            .iter()
+            .any(|r| u8::try_from(c).is_ok_and(|c| r.start() <= c && c <= r.end())),
+    };
+    has('.') && has('x')
+}
+
+/// The dots of [`is_dot`] in the tree, each counted once where it stands;
+/// a class repeated on its own (`.*`, `[^/]+`) is a wildcard run, not a dot.
+fn dots(hir: &regex_syntax::hir::Hir) -> usize {
+    use regex_syntax::hir::HirKind;
+    match hir.kind() {
+        HirKind::Class(class) => usize::from(is_dot(class)),
+        HirKind::Repetition(rep) if matches!(rep.sub.kind(), HirKind::Class(_)) => 0,
+        kind => kind.subs().iter().map(dots).sum(),
+    }
+}
+
+/// A letter, a digit or `-` where the class has one (what a host is made
+/// of), else its first character.
+fn host_char(class: &regex_syntax::hir::Class) -> Option<char> {
+    use regex_syntax::hir::Class;
+    match class {
+        Class::Unicode(u) => ['a', '0', '-']
+            .into_iter()
+            .chain(u.ranges().first().map(|r| r.start()))
+            .find(|&c| u.ranges().iter().any(|r| r.start() <= c && c <= r.end())),
+        Class::Bytes(b) => [b'a', b'0', b'-']
+            .into_iter()
+            .chain(b.ranges().first().map(|r| r.start()))
+            .find(|&c| b.ranges().iter().any(|r| r.start() <= c && c <= r.end()))
+            .filter(u8::is_ascii)
+            .map(char::from),
+    }
+}
+
+/// Writes the shortest text a regex's tree matches, with one chosen dot
+/// written `x` and the others `.`.
+struct Sampler {
+    /// The dot written `x`, by its place among [`dots`].
+    target: Option<usize>,
+    /// The place of the next dot met.
+    next: usize,
+    out: String,
+}
+
+impl Sampler {
+    /// Longer than any origin: past it, the sample is given up.
+    const LIMIT: usize = 2048;
+
+    fn shortest(hir: &regex_syntax::hir::Hir, target: Option<usize>) -> Option<String> {
+        let mut sampler = Sampler {
+            target,
+            next: 0,
+            out: String::new(),
+        };
+        sampler.write(hir)?;
+        Some(sampler.out)
+    }
+
+    fn holds_target(&self, hir: &regex_syntax::hir::Hir) -> bool {
+        self.target
+            .is_some_and(|t| (self.next..self.next + dots(hir)).contains(&t))
+    }
+
+    fn write(&mut self, hir: &regex_syntax::hir::Hir) -> Option<()> {
+        use regex_syntax::hir::HirKind;
+        if self.out.len() > Self::LIMIT {
+            return None;
+        }
+        match hir.kind() {
+            HirKind::Empty | HirKind::Look(_) => {}
+            HirKind::Literal(literal) => self.out.push_str(std::str::from_utf8(&literal.0).ok()?),
+            HirKind::Class(class) if is_dot(class) => {
+                self.out.push(if self.target == Some(self.next) {
+                    'x'
+                } else {
+                    '.'
+                });
+                self.next += 1;
+            }
+            HirKind::Class(class) => self.out.push(host_char(class)?),
+            HirKind::Repetition(rep) if matches!(rep.sub.kind(), HirKind::Class(_)) => {
+                // A wildcard run (`.*`, `[a-z]+`): its least, in letters.
+                if let HirKind::Class(class) = rep.sub.kind() {
+                    let c = host_char(class)?;
+                    for _ in 0..rep.min.min(Self::LIMIT as u32) {
+                        self.out.push(c);
+                    }
+                }
+            }
+            HirKind::Repetition(rep) => {
+                let start = self.next;
+                // Its least, or once where it holds the chosen dot.
+                let times = if self.holds_target(&rep.sub) {
+                    rep.min.max(1)
+                } else {
+                    rep.min
+                };
+                for _ in 0..times {
+                    self.next = start;
+                    self.write(&rep.sub)?;
+                }
+                self.next = start + dots(&rep.sub);
+            }
+            HirKind::Capture(capture) => self.write(&capture.sub)?,
+            HirKind::Concat(subs) => {
+                for sub in subs {
+                    self.write(sub)?;
+                }
+            }
+            HirKind::Alternation(subs) => {
+                // The branch with the chosen dot, else the first.
+                let chosen = subs
+                    .iter()
+                    .scan(self.next, |at, sub| {
+                        let here = *at;
+                        *at += dots(sub);
+                        Some(here)
+                    })
+                    .zip(subs)
+                    .position(|(at, sub)| {
+                        self.target
+                            .is_some_and(|t| (at..at + dots(sub)).contains(&t))
+                    })
+                    .unwrap_or(0);
+                for (i, sub) in subs.iter().enumerate() {
+                    if i == chosen {
+                        self.write(sub)?;
+                    } else {
+                        self.next += dots(sub);
+                    }
+                }
+            }
+        }
+        Some(())
+    }
 }
 
 /// The label every probe's registrable domain is built on: a name no
@@ -710,11 +862,10 @@ fn probe_host(origin: &str) -> &str {
 /// A regex that matches only the user's own sites (subdomains of a listed
 /// domain, ports, loopback) gives none.
 fn other_site(matched: &[String]) -> Option<&str> {
-    matched.iter().map(String::as_str).find(|origin| {
-        psl::domain(probe_host(origin).as_bytes())
-            .and_then(|d| std::str::from_utf8(d.as_bytes()).ok())
-            .is_some_and(|d| d.contains(ATTACKER))
-    })
+    matched
+        .iter()
+        .map(String::as_str)
+        .find(|origin| known_domain(probe_host(origin)).is_some_and(|d| d.contains(ATTACKER)))
 }
 
 /// Of the origins a regex matches, a plain http one not on loopback.
@@ -1131,10 +1282,35 @@ mod tests {
         // Only the TLD's dot: a single label, which is said as such.
         assert_eq!(
             look(r"^https://.*example.com$"),
-            Some(("https://evilexamplexcom".into(), false))
+            Some(("https://examplexcom".into(), false))
         );
+        // An IP address's dots (from a real settings file): a host that
+        // ends in a number is an IPv4 address, so no browser sends
+        // `127x0.0.1`: nothing to say.
+        assert_eq!(look(r"^http:\/\/127.0.0.1:*([0-9]+)?$"), None);
+        assert_eq!(
+            look(r"^http://localhost.example:*([0-9]+)?$"),
+            Some(("http://localhostxexample".into(), false))
+        );
+        // In an optional group, an alternation, a port after it.
+        assert_eq!(
+            look(r"^https://(www.)?example\.com$"),
+            Some(("https://wwwxexample.com".into(), true))
+        );
+        assert_eq!(
+            look(r"^https://(app|api.example)\.com(:\d+)?$"),
+            Some(("https://apixexample.com".into(), true))
+        );
+        // A one-character class that matches a dot is one too.
+        assert_eq!(
+            look(r"^https://www[^/]example\.com$"),
+            Some(("https://wwwxexample.com".into(), true))
+        );
+        // Inside the user's own domain: no look-alike.
+        assert_eq!(look(r"^https://a.b\.example\.com$"), None);
         assert_eq!(look(r"^https://www\.example\.com$"), None);
         assert_eq!(look(r"^https://[a-z.]+\.example\.com$"), None);
         assert_eq!(look(r"^https://.*\.example\.com$"), None);
+        assert_eq!(look(r"^https://\w+\.example\.com$"), None);
     }
 }
