@@ -569,7 +569,7 @@ struct LookAlike {
     example: String,
     /// Its registrable domain is on a real public suffix and not the
     /// user's own (`wwwxexample.com`); else a name no one can register on
-    /// the internet (`examplexcom`, `127x0.0.1`).
+    /// the internet (`examplexcom`, `localhostxexample`).
     registrable: bool,
 }
 
@@ -618,7 +618,7 @@ fn unescaped_dot(regex: &str) -> Option<LookAlike> {
 
 /// The registrable domain of `host` when its public suffix is a real one
 /// (`wwwxexample.com`), `None` for a name under no known suffix
-/// (`examplexcom`, `127x0.0.1`).
+/// (`examplexcom`, `localhostxexample`).
 fn known_domain(host: &str) -> Option<String> {
     let domain = psl::domain(host.as_bytes())?;
     if !domain.suffix().is_known() {
