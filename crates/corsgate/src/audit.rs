@@ -654,17 +654,18 @@ fn dots(hir: &regex_syntax::hir::Hir) -> usize {
     }
 }
 
-/// A letter, a digit or `-` where the class has one (what a host is made
-/// of), else its first character.
+/// A lower-case letter, a digit or `-` where the class has one (what a
+/// host is made of, as a browser writes it: `(?i)` classes hold both
+/// cases), else its first character.
 fn host_char(class: &regex_syntax::hir::Class) -> Option<char> {
     use regex_syntax::hir::Class;
+    let host = ('a'..='z').chain('0'..='9').chain(['-']);
     match class {
-        Class::Unicode(u) => ['a', '0', '-']
-            .into_iter()
+        Class::Unicode(u) => host
             .chain(u.ranges().first().map(|r| r.start()))
             .find(|&c| u.ranges().iter().any(|r| r.start() <= c && c <= r.end())),
-        Class::Bytes(b) => [b'a', b'0', b'-']
-            .into_iter()
+        Class::Bytes(b) => host
+            .filter_map(|c| u8::try_from(c).ok())
             .chain(b.ranges().first().map(|r| r.start()))
             .find(|&c| b.ranges().iter().any(|r| r.start() <= c && c <= r.end()))
             .filter(u8::is_ascii)
@@ -787,8 +788,8 @@ const PROBE_MIDDLES: [&str; 7] = [
     "",
     ".attacker.com",
     "attacker.com",
-    ".attacker",
     "attacker",
+    ".attacker",
     "attacker.",
     ".attacker.",
 ];
@@ -823,18 +824,31 @@ fn matched_probes(regex: &str) -> Vec<String> {
         }
         known
     };
-    // The bare schemes too, for an end that starts with `://`.
-    let starts = literals(
-        ExtractKind::Prefix,
-        vec![
-            "https://".into(),
-            "http://".into(),
-            "https".into(),
-            "http".into(),
-        ],
-    );
+    // The shortest text the regex matches: the user's own site, or the
+    // name between two wildcards (`.forestadmin.com` for
+    // `.*\.forestadmin\.com.*`), which neither end's literals hold.
+    let core = Sampler::shortest(&hir, None).unwrap_or_default();
+    // The bare schemes too, for an end that starts with `://`; the core
+    // after a scheme and a label, for one that starts with a wildcard.
+    let mut starts = vec![
+        "https://".to_owned(),
+        "http://".into(),
+        "https".into(),
+        "http".into(),
+    ];
+    if !core.contains("://") {
+        starts.extend(["https://a", "http://a"].map(|s| format!("{s}{core}")));
+    }
+    let starts = literals(ExtractKind::Prefix, starts);
     let ends = literals(ExtractKind::Suffix, vec![String::new()]);
-    let mut matched = Vec::new();
+    // First the core itself where it is an origin: the plainest example.
+    let mut matched: Vec<String> = Some(core)
+        .filter(|origin| {
+            crate::origin::parse_request_origin(origin.as_bytes()).is_some()
+                && matcher.is_match(origin.as_bytes())
+        })
+        .into_iter()
+        .collect();
     for start in &starts {
         for end in &ends {
             for middle in PROBE_MIDDLES {
@@ -848,6 +862,18 @@ fn matched_probes(regex: &str) -> Vec<String> {
             }
         }
     }
+    // Each https origin's http twin, where the regex matches it too.
+    let twins: Vec<String> = matched
+        .iter()
+        .filter_map(|origin| origin.strip_prefix("https://"))
+        .map(|rest| format!("http://{rest}"))
+        .filter(|twin| {
+            crate::origin::parse_request_origin(twin.as_bytes()).is_some()
+                && matcher.is_match(twin.as_bytes())
+                && !matched.contains(twin)
+        })
+        .collect();
+    matched.extend(twins);
     matched
 }
 
@@ -1161,6 +1187,16 @@ mod tests {
                 "https://app.example.attacker.com",
             ),
             (r"^https://app.*\.com$", "https://app.attacker.com"),
+            // Wildcards at both ends: the name in the middle is a literal
+            // of neither (a real integration's setting).
+            (
+                r".*\.forestadmin\.com.*",
+                "https://a.forestadmin.com.attacker.com",
+            ),
+            (
+                r"^https://bon-gout.*\.vercel\.app$",
+                "https://bon-goutattacker.vercel.app",
+            ),
             // Every site on a host where anyone can have one.
             (
                 r"^https://[a-z0-9-]+\.github\.io$",
@@ -1233,9 +1269,13 @@ mod tests {
             (r"^[a-z]+://app\.example\.com$", "http://app.example.com"),
             (r"^.*://app\.example\.com$", "http://app.example.com"),
             (r"^http://app\.example\.com$", "http://app.example.com"),
+            (r"^http://[a-z0-9-]+\.example\.com$", "http://a.example.com"),
+            (r"^http://10\.\d+\.\d+\.\d+$", "http://10.0.0.0"),
+            (r"^https?://\d{3}\.example\.com$", "http://000.example.com"),
+            // The https branch first: its http twin is tried.
             (
-                r"^http://[a-z0-9-]+\.example\.com$",
-                "http://attacker.example.com",
+                r"^(https|http)://\d{3}\.example\.com$",
+                "http://000.example.com",
             ),
         ] {
             let (severity, message) =
@@ -1246,12 +1286,13 @@ mod tests {
                 "{regex}: {message}"
             );
         }
-        // Where no probe reaches it, the spelling alone is said.
+        // Where no probe reaches it (no origin is that long), the
+        // spelling alone is said.
         assert_eq!(
-            found(r"^https?://\d{3}\.example\.com$"),
+            found(r"^https?://a{3000}\.example\.com$"),
             Some((
                 Severity::Medium,
-                r"regex `^https?://\d{3}\.example\.com$` allows plain http origins".into()
+                r"regex `^https?://a{3000}\.example\.com$` allows plain http origins".into()
             ))
         );
         for regex in [
@@ -1300,6 +1341,11 @@ mod tests {
         assert_eq!(
             look(r"^https://(app|api.example)\.com(:\d+)?$"),
             Some(("https://apixexample.com".into(), true))
+        );
+        // Case-insensitive: the look-alike is written as a browser sends it.
+        assert_eq!(
+            look(r"(?i)^https://WWW.Example\.com$"),
+            Some(("https://wwwxexample.com".into(), true))
         );
         // A one-character class that matches a dot is one too.
         assert_eq!(
