@@ -1272,6 +1272,15 @@ mod tests {
             (r"^http://[a-z0-9-]+\.example\.com$", "http://a.example.com"),
             (r"^http://10\.\d+\.\d+\.\d+$", "http://10.0.0.0"),
             (r"^https?://\d{3}\.example\.com$", "http://000.example.com"),
+            // Byte classes (`(?-u)`): a letter of the class, not a dot.
+            (
+                r"(?-u)^http://[m-z]+\.example\.com$",
+                "http://m.example.com",
+            ),
+            (
+                r"(?-u)^http://ww[m-z]\.example\.com$",
+                "http://wwm.example.com",
+            ),
             // The https branch first: its http twin is tried.
             (
                 r"^(https|http)://\d{3}\.example\.com$",
@@ -1306,6 +1315,40 @@ mod tests {
         ] {
             assert_eq!(found(regex), None, "{regex}");
         }
+    }
+
+    /// The probes the checks read are origins the regex matches, nothing
+    /// else; the sample stops past the longest origin.
+    #[test]
+    fn probes_are_matched_origins_and_samples_are_bounded() {
+        for regex in [
+            r".*\.forestadmin\.com.*",
+            r"^https://api\.example\.com.*$",
+            r"^https?://[a-z]+\.example\.com(:\d+)?$",
+            r"(?i)^HTTPS://App\.Example\.com$",
+        ] {
+            let matcher = crate::anchored::compile(
+                vec![crate::anchored::parse(regex, crate::anchored::Anchor::Whole).unwrap()],
+                crate::anchored::Anchor::Whole,
+            )
+            .unwrap();
+            let probes = matched_probes(regex);
+            assert!(!probes.is_empty(), "{regex}");
+            for probe in &probes {
+                assert!(
+                    crate::origin::parse_request_origin(probe.as_bytes()).is_some()
+                        && matcher.is_match(probe.as_bytes()),
+                    "{regex}: {probe}"
+                );
+            }
+        }
+        let sample = |regex: &str| {
+            let hir = crate::anchored::parse(regex, crate::anchored::Anchor::Whole).unwrap();
+            Sampler::shortest(&hir, None)
+        };
+        assert_eq!(sample(r"^https://a{2040}$").map(|s| s.len()), Some(2048));
+        assert_eq!(sample(r"^https://a{3000}$"), None);
+        assert_eq!(sample(r"^https://a{2040}b$"), None);
     }
 
     #[test]
@@ -1350,6 +1393,21 @@ mod tests {
         // A one-character class that matches a dot is one too.
         assert_eq!(
             look(r"^https://www[^/]example\.com$"),
+            Some(("https://wwwxexample.com".into(), true))
+        );
+        // The dot after an optional group, and in an alternation's second
+        // branch: counted where they stand.
+        assert_eq!(
+            look(r"^https://(www.)?api.example\.com$"),
+            Some(("https://apixexample.com".into(), true))
+        );
+        assert_eq!(
+            look(r"^https://(a.b\.example|api.example)\.com$"),
+            Some(("https://apixexample.com".into(), true))
+        );
+        // A byte class (`(?-u)`) that matches a dot.
+        assert_eq!(
+            look(r"(?-u)^https://www[.x]example\.com$"),
             Some(("https://wwwxexample.com".into(), true))
         );
         // Inside the user's own domain: no look-alike.
