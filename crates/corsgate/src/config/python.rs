@@ -973,6 +973,10 @@ CORS_PREFLIGHT_MAX_AGE = 60 * 60
             ]
         );
         assert!(matches!(&entries[1].1.value, Value::Str(s) if s == "^/api/"));
+        // A trailing comma, as Python allows.
+        let (entries, problems) = settings("CORS_URLS_REGEX = re.compile(r'^/api/',)\n");
+        assert!(problems.is_empty(), "{problems:#?}");
+        assert!(matches!(&entries[0].1.value, Value::Str(s) if s == "^/api/"));
         // What corsgate cannot apply is said, at its place.
         for (text, want) in [
             (
@@ -981,6 +985,13 @@ CORS_PREFLIGHT_MAX_AGE = 60 * 60
             ),
             ("CORS_URLS_REGEX = re.compile(PATTERN)", "`PATTERN`"),
             ("CORS_URLS_REGEX = re.compile(r'a', re.I, 3)", "re.compile"),
+            // `re.compile` has no such keyword.
+            ("CORS_URLS_REGEX = re.compile(r'a', mode=re.I)", "`mode`"),
+            // A chained assignment is still one after brackets.
+            (
+                "CORS_URLS_REGEX = ROUTES['api'] = r'^/api/'",
+                "chained assignment",
+            ),
         ] {
             let (_, problems) = settings(text);
             assert_eq!(problems.len(), 1, "{text}: {problems:#?}");
