@@ -597,7 +597,6 @@ impl Parser<'_> {
         })
     }
 
-    /// `a.b.c` after the name `first`.
     /// After `re.compile(`: the pattern, with `(?i)` for `re.IGNORECASE`
     /// (or `re.I`, also as `flags=`). django-cors-headers accepts compiled
     /// patterns in its regex settings and matches them as it matches
@@ -654,6 +653,7 @@ impl Parser<'_> {
         })
     }
 
+    /// `a.b.c` after the name `first`.
     fn dotted(&mut self, first: &str, mut end: usize) -> (String, usize) {
         let mut name = first.to_owned();
         while self.peek().is_some_and(|t| t.kind == Kind::Op(".")) {
