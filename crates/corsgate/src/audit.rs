@@ -380,10 +380,11 @@ impl Auditor<'_> {
             } else {
                 Severity::Medium
             };
+            let compiled = OriginRegex::new(regex);
             if let Some(LookAlike {
                 example,
                 registrable,
-            }) = unescaped_dot(regex)
+            }) = compiled.as_ref().and_then(unescaped_dot)
             {
                 let (severity, why) = if registrable {
                     (
@@ -424,7 +425,7 @@ impl Auditor<'_> {
             }
             // What the text does not show: the origins the regex matches.
             // Said only when the checks above found nothing, not twice.
-            let matched = matched_probes(regex);
+            let matched = compiled.as_ref().map(matched_probes).unwrap_or_default();
             if !self.seen.contains(&(path, "regex-unescaped-dot"))
                 && !self.seen.contains(&(path, "regex-open-prefix"))
                 && let Some(example) = other_site(&matched)
@@ -573,6 +574,38 @@ struct LookAlike {
     registrable: bool,
 }
 
+/// One origin regex as the engine matches it (parsed alone, anchored to the
+/// whole origin), for the checks that read what it matches rather than
+/// its text: parsed and compiled once for all of them.
+struct OriginRegex {
+    hir: regex_syntax::hir::Hir,
+    matcher: crate::anchored::AnchoredRegex,
+    /// The shortest text it matches ([`Sampler`]), if one is short enough.
+    shortest: Option<String>,
+}
+
+impl OriginRegex {
+    /// `None` when the regex does not parse or compile: compiling the
+    /// configuration reports it.
+    fn new(regex: &str) -> Option<Self> {
+        use crate::anchored::{Anchor, compile, parse};
+        let hir = parse(regex, Anchor::Whole).ok()?;
+        let matcher = compile(vec![hir.clone()], Anchor::Whole).ok()?;
+        let shortest = Sampler::shortest(&hir, None);
+        Some(Self {
+            hir,
+            matcher,
+            shortest,
+        })
+    }
+
+    /// Whether `origin` is one a browser sends and the regex matches.
+    fn allows(&self, origin: &str) -> bool {
+        crate::origin::parse_request_origin(origin.as_bytes()).is_some()
+            && self.matcher.is_match(origin.as_bytes())
+    }
+}
+
 /// If the regex has a `.` (or any one-character class that matches a dot
 /// and a letter) where a literal dot fits, a look-alike origin it matches:
 /// the shortest origin the regex matches, with `x` in that place. Found on
@@ -580,21 +613,14 @@ struct LookAlike {
 /// itself. A look-alike one can register is preferred; one inside the
 /// user's own registrable domain (`axb.example.com` for
 /// `^https://a.b\.example\.com$`) is no look-alike.
-fn unescaped_dot(regex: &str) -> Option<LookAlike> {
-    use crate::anchored::{Anchor, compile, parse};
-
-    let hir = parse(regex, Anchor::Whole).ok()?;
-    let matcher = compile(vec![hir.clone()], Anchor::Whole).ok()?;
-    let honest = Sampler::shortest(&hir, None)?;
-    let own = known_domain(probe_host(&honest));
+fn unescaped_dot(regex: &OriginRegex) -> Option<LookAlike> {
+    let own = known_domain(probe_host(regex.shortest.as_deref()?));
     let mut unregistrable = None;
-    for target in 0..dots(&hir) {
-        let Some(look) = Sampler::shortest(&hir, Some(target)) else {
+    for target in 0..dots(&regex.hir) {
+        let Some(look) = Sampler::shortest(&regex.hir, Some(target)) else {
             continue;
         };
-        if crate::origin::parse_request_origin(look.as_bytes()).is_none()
-            || !matcher.is_match(look.as_bytes())
-        {
+        if !regex.allows(&look) {
             continue;
         }
         match known_domain(probe_host(&look)) {
@@ -798,22 +824,17 @@ const PROBE_MIDDLES: [&str; 7] = [
 /// corsgate matches it, matches: what it allows, found by matching rather
 /// than by reading the pattern. Each probe is a valid origin built from the
 /// regex's literal start (or a scheme), one of [`PROBE_MIDDLES`], and its
-/// literal end. Empty when the regex does not parse (compiling reports
-/// it).
-fn matched_probes(regex: &str) -> Vec<String> {
+/// literal end.
+fn matched_probes(regex: &OriginRegex) -> Vec<String> {
     use regex_syntax::hir::literal::{ExtractKind, Extractor};
 
-    let Ok(hir) = crate::anchored::parse(regex, crate::anchored::Anchor::Whole) else {
-        return Vec::new();
-    };
-    let Ok(matcher) = crate::anchored::compile(vec![hir.clone()], crate::anchored::Anchor::Whole)
-    else {
-        return Vec::new();
-    };
     // A few literals at each end (a case-insensitive regex has many): the
     // probes are their product.
     let literals = |kind, mut known: Vec<String>| {
-        let seq = Extractor::new().kind(kind).limit_total(8).extract(&hir);
+        let seq = Extractor::new()
+            .kind(kind)
+            .limit_total(8)
+            .extract(&regex.hir);
         for literal in seq.literals().unwrap_or_default() {
             if let Ok(text) = std::str::from_utf8(literal.as_bytes()) {
                 let text = text.to_ascii_lowercase();
@@ -827,7 +848,7 @@ fn matched_probes(regex: &str) -> Vec<String> {
     // The shortest text the regex matches: the user's own site, or the
     // name between two wildcards (`.forestadmin.com` for
     // `.*\.forestadmin\.com.*`), which neither end's literals hold.
-    let core = Sampler::shortest(&hir, None).unwrap_or_default();
+    let core = regex.shortest.clone().unwrap_or_default();
     // The bare schemes too, for an end that starts with `://`; the core
     // after a scheme and a label, for one that starts with a wildcard.
     let mut starts = vec![
@@ -843,20 +864,14 @@ fn matched_probes(regex: &str) -> Vec<String> {
     let ends = literals(ExtractKind::Suffix, vec![String::new()]);
     // First the core itself where it is an origin: the plainest example.
     let mut matched: Vec<String> = Some(core)
-        .filter(|origin| {
-            crate::origin::parse_request_origin(origin.as_bytes()).is_some()
-                && matcher.is_match(origin.as_bytes())
-        })
+        .filter(|origin| regex.allows(origin))
         .into_iter()
         .collect();
     for start in &starts {
         for end in &ends {
             for middle in PROBE_MIDDLES {
                 let origin = format!("{start}{middle}{end}");
-                if crate::origin::parse_request_origin(origin.as_bytes()).is_some()
-                    && matcher.is_match(origin.as_bytes())
-                    && !matched.contains(&origin)
-                {
+                if regex.allows(&origin) && !matched.contains(&origin) {
                     matched.push(origin);
                 }
             }
@@ -867,11 +882,7 @@ fn matched_probes(regex: &str) -> Vec<String> {
         .iter()
         .filter_map(|origin| origin.strip_prefix("https://"))
         .map(|rest| format!("http://{rest}"))
-        .filter(|twin| {
-            crate::origin::parse_request_origin(twin.as_bytes()).is_some()
-                && matcher.is_match(twin.as_bytes())
-                && !matched.contains(twin)
-        })
+        .filter(|twin| regex.allows(twin) && !matched.contains(twin))
         .collect();
     matched.extend(twins);
     matched
@@ -1332,7 +1343,7 @@ mod tests {
                 crate::anchored::Anchor::Whole,
             )
             .unwrap();
-            let probes = matched_probes(regex);
+            let probes = matched_probes(&OriginRegex::new(regex).unwrap());
             assert!(!probes.is_empty(), "{regex}");
             for probe in &probes {
                 assert!(
@@ -1353,7 +1364,11 @@ mod tests {
 
     #[test]
     fn unescaped_dot_suggests_a_look_alike_one_can_register() {
-        let look = |regex: &str| unescaped_dot(regex).map(|l| (l.example, l.registrable));
+        let look = |regex: &str| {
+            OriginRegex::new(regex)
+                .and_then(|r| unescaped_dot(&r))
+                .map(|l| (l.example, l.registrable))
+        };
         assert_eq!(
             look(r"^https://www.example\.com$"),
             Some(("https://wwwxexample.com".into(), true))
