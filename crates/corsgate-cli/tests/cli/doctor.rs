@@ -154,31 +154,25 @@ async fn scripted(
             .concat(),
         ),
         ("/ok-listed", _) => (200, acao(ORIGIN)),
-        ("/reflect", _) => (
-            200,
-            [
-                acao(&origin),
-                vec![
-                    ("access-control-allow-credentials".into(), "true".into()),
-                    ("vary".into(), "Origin".into()),
-                ],
-            ]
-            .concat(),
-        ),
+        // `/reflect` reflects every origin; `/https-prefix` is
         // django-cors-headers with `CORS_ALLOWED_ORIGIN_REGEXES =
         // [r"^https://127\.0\.0\.1"]`: anchored at the start only, and
         // https only.
-        ("/https-prefix", _) if origin.starts_with("https://127.0.0.1") => (
-            200,
-            [
-                acao(&origin),
-                vec![
-                    ("access-control-allow-credentials".into(), "true".into()),
-                    ("vary".into(), "Origin".into()),
-                ],
-            ]
-            .concat(),
-        ),
+        (path @ ("/reflect" | "/https-prefix"), _)
+            if path == "/reflect" || origin.starts_with("https://127.0.0.1") =>
+        {
+            (
+                200,
+                [
+                    acao(&origin),
+                    vec![
+                        ("access-control-allow-credentials".into(), "true".into()),
+                        ("vary".into(), "Origin".into()),
+                    ],
+                ]
+                .concat(),
+            )
+        }
         ("/https-prefix", _) => (200, vec![("vary".into(), "Origin".into())]),
         (_, true) => (200, acao(&origin)),
         _ => (200, acao(&origin)),
