@@ -428,21 +428,36 @@ impl Auditor<'_> {
             let matched = compiled.as_ref().map(matched_probes).unwrap_or_default();
             if !self.seen.contains(&(path, "regex-unescaped-dot"))
                 && !self.seen.contains(&(path, "regex-open-prefix"))
-                && let Some(example) = other_site(&matched)
             {
-                let reads = if credentials {
-                    "your API's responses, with the user's cookies"
-                } else {
-                    "your API's responses"
+                // A host anyone can register, or the user's own name under
+                // a top-level domain the wildcard leaves open.
+                let other = match other_site(&matched) {
+                    Some(example) => Some((example.to_owned(), false)),
+                    None => compiled
+                        .as_ref()
+                        .and_then(|regex| open_tld(regex, &matched))
+                        .map(|example| (example, true)),
                 };
-                self.push(
-                    path,
-                    severity,
-                    "regex-matches-other-sites",
-                    format!("regex `{regex}` also matches `{example}`, a domain anyone can register"),
-                    &format!("corsgate allows every origin the regex matches: whoever registers such a domain can read {reads}"),
-                    "match only your own sites: end the regex right after the host (`\\.example\\.com(:\\d+)?$`), let a wildcard cover only whole labels in front of your domain (`([a-z0-9-]+\\.)*example\\.com`), or list the origins in `allowed_origins`".into(),
-                );
+                if let Some((example, tld)) = other {
+                    let reads = if credentials {
+                        "your API's responses, with the user's cookies"
+                    } else {
+                        "your API's responses"
+                    };
+                    let fix = if tld {
+                        "name each top-level domain you hold: `\\.example\\.(com|net)$`, not `\\.example\\.[a-z]+$`"
+                    } else {
+                        "match only your own sites: end the regex right after the host (`\\.example\\.com(:\\d+)?$`), let a wildcard cover only whole labels in front of your domain (`([a-z0-9-]+\\.)*example\\.com`), or list the origins in `allowed_origins`"
+                    };
+                    self.push(
+                        path,
+                        severity,
+                        "regex-matches-other-sites",
+                        format!("regex `{regex}` also matches `{example}`, a domain anyone can register"),
+                        &format!("corsgate allows every origin the regex matches: whoever registers such a domain can read {reads}"),
+                        fix.into(),
+                    );
+                }
             }
             // Plain http, however it is spelled (`http[s]?`, `[a-z]+://`,
             // `http://`), shown by an origin the regex matches; loopback is
@@ -905,6 +920,50 @@ fn other_site(matched: &[String]) -> Option<&str> {
         .find(|origin| known_domain(probe_host(origin)).is_some_and(|d| d.contains(ATTACKER)))
 }
 
+/// Real top-level domains anyone can register a name under, of several
+/// lengths: the examples [`open_tld`] tries, in this order.
+const OPEN_TLDS: [&str; 5] = ["xyz", "io", "site", "store", "online"];
+
+/// If the regex lets the last label of a host it matches be any name
+/// (`^https://app\.example\.[a-z]+$`), that host under one of
+/// [`OPEN_TLDS`]: `https://app.example.xyz`, anyone's to register. The label
+/// is open when the regex also matches it rewritten in letters no list of
+/// top-level domains holds (`com` as `zzz`); a list the user wrote
+/// (`\.example\.(com|net)$`) stays silent.
+fn open_tld(regex: &OriginRegex, matched: &[String]) -> Option<String> {
+    // `origin` with the last label of its host replaced by `label`.
+    let relabel = |origin: &str, label: &str| -> Option<String> {
+        let host = crate::origin::parse_request_origin(origin.as_bytes())?.host;
+        let start = origin.find("://")? + 3;
+        let last = host.rfind('.')? + 1;
+        let (before, after) = (&origin[..start + last], &origin[start + host.len()..]);
+        Some(format!("{before}{label}{after}"))
+    };
+    regex.shortest.iter().chain(matched).find_map(|origin| {
+        let host = probe_host(origin);
+        let last = &host[host.rfind('.')? + 1..];
+        // No letter: an IPv4 address's last number.
+        if !last.bytes().any(|b| b.is_ascii_alphabetic()) {
+            return None;
+        }
+        let other: String = last
+            .chars()
+            .map(|c| match c {
+                'z' => 'y',
+                c if c.is_ascii_alphabetic() => 'z',
+                c => c,
+            })
+            .collect();
+        if !relabel(origin, &other).is_some_and(|o| regex.allows(&o)) {
+            return None;
+        }
+        OPEN_TLDS
+            .iter()
+            .filter_map(|tld| relabel(origin, tld))
+            .find(|o| regex.allows(o) && known_domain(probe_host(o)).is_some())
+    })
+}
+
 /// Of the origins a regex matches, a plain http one not on loopback.
 fn plain_http(matched: &[String]) -> Option<&str> {
     matched
@@ -1213,6 +1272,23 @@ mod tests {
                 r"^https://[a-z0-9-]+\.github\.io$",
                 "https://attacker.github.io",
             ),
+            // A wildcard where the top-level domain goes: `example` under a
+            // top-level domain the user does not hold is anyone's to register.
+            (r"^https://app\.example\.[a-z]+$", "https://app.example.xyz"),
+            (r"^https://example\.[a-z]{2,}$", "https://example.xyz"),
+            (r"^https://example\.\w{2,3}(:\d+)?$", "https://example.xyz"),
+            (r"^https://example\.[a-z]{2}$", "https://example.io"),
+            (r"^https://example\.[a-z]{5}$", "https://example.store"),
+            (
+                r"^https://([a-z]+\.)?example\.[a-z]{2,}$",
+                "https://example.xyz",
+            ),
+            (
+                r"^https://api\.example\.co\.[a-z]+$",
+                "https://api.example.co.xyz",
+            ),
+            (r"(?i)^https://EXAMPLE\.[A-Z]+$", "https://example.xyz"),
+            (r"^http://10\.0\.0\.[^/.]+$", "http://10.0.0.xyz"),
         ] {
             let (severity, message) = found(regex, true)
                 .unwrap_or_else(|| panic!("`{regex}`: no regex-matches-other-sites finding"));
@@ -1242,6 +1318,11 @@ mod tests {
             r"^http://192\.168\.\d+\.\d+(:\d+)?$",
             r"^https://.*example\.com$",
             r"^https://www.example\.com$",
+            // Top-level domains the user names: a list, not a wildcard.
+            r"^https://example\.(com|net|org|xyz|io)$",
+            r"^https://app\.example\.(co\.uk|de)$",
+            r"^https://[a-z]+\.example\.com$",
+            r"^http://10\.0\.0\.\d+$",
         ] {
             assert_eq!(found(regex, true), None, "{regex}");
         }
