@@ -404,13 +404,18 @@ impl Auditor<'_> {
                         ),
                     )
                 };
+                let rule = "write `\\.` for a literal dot";
+                let fix = match compiled.as_ref().and_then(|c| escaped_dots(regex, c)) {
+                    Some(fixed) => format!("{rule}: `{fixed}`"),
+                    None => rule.into(),
+                };
                 self.push(
                     path,
                     severity,
                     "regex-unescaped-dot",
                     format!("regex `{regex}` has an unescaped `.`, which matches any character"),
                     &why,
-                    "write `\\.` for a literal dot".into(),
+                    fix,
                 );
             }
             if let Some(token) = open_prefix(regex) {
@@ -655,6 +660,39 @@ fn unescaped_dot(regex: &OriginRegex) -> Option<LookAlike> {
         example,
         registrable: false,
     })
+}
+
+/// `regex` as the user wrote it with each lone `.` (not a run such as `.*`)
+/// written `\.`: the fix for [`unescaped_dot`], offered only when the
+/// result still matches the user's own origin (the regex's shortest
+/// origin, dots as dots) and no look-alike is left (a one-character class
+/// such as `[^/]` is not rewritten, so it may be).
+fn escaped_dots(regex: &str, compiled: &OriginRegex) -> Option<String> {
+    use regex_syntax::ast::{Ast, parse::Parser};
+    fn lone(ast: &Ast, at: &mut Vec<std::ops::Range<usize>>) {
+        match ast {
+            Ast::Dot(span) => at.push(span.start.offset..span.end.offset),
+            Ast::Repetition(rep) if matches!(*rep.ast, Ast::Dot(_)) => {}
+            Ast::Repetition(rep) => lone(&rep.ast, at),
+            Ast::Group(group) => lone(&group.ast, at),
+            Ast::Alternation(alt) => alt.asts.iter().for_each(|sub| lone(sub, at)),
+            Ast::Concat(concat) => concat.asts.iter().for_each(|sub| lone(sub, at)),
+            _ => {}
+        }
+    }
+    let mut dots = Vec::new();
+    lone(&Parser::new().parse(regex).ok()?, &mut dots);
+    let mut fixed = String::with_capacity(regex.len() + dots.len());
+    let mut from = 0;
+    for dot in dots {
+        fixed.push_str(regex.get(from..dot.start)?);
+        fixed.push_str("\\.");
+        from = dot.end;
+    }
+    fixed.push_str(regex.get(from..)?);
+    let escaped = OriginRegex::new(&fixed)?;
+    (escaped.allows(compiled.shortest.as_deref()?) && unescaped_dot(&escaped).is_none())
+        .then_some(fixed)
 }
 
 /// The registrable domain of `host` when its public suffix is a real one
@@ -1441,6 +1479,48 @@ mod tests {
         assert_eq!(sample(r"^https://a{2040}$").map(|s| s.len()), Some(2048));
         assert_eq!(sample(r"^https://a{3000}$"), None);
         assert_eq!(sample(r"^https://a{2040}b$"), None);
+    }
+
+    /// The fix for an unescaped dot is the user's regex with its lone dots
+    /// escaped, when that regex still matches the user's own origin and
+    /// has no look-alike left; else the rule alone.
+    #[test]
+    fn unescaped_dot_fix_is_the_regex_with_its_dots_escaped() {
+        let fix = |regex: &str| {
+            let config = Config::builder().allowed_origin_regexes([regex]).build();
+            audit(&config)
+                .into_iter()
+                .find(|f| f.code() == "regex-unescaped-dot")
+                .map(|f| f.fix().to_owned())
+                .unwrap_or_else(|| panic!("`{regex}`: no regex-unescaped-dot finding"))
+        };
+        let rule = "write `\\.` for a literal dot";
+        for (regex, fixed) in [
+            (
+                r"^https://www.example\.com$",
+                r"^https://www\.example\.com$",
+            ),
+            (
+                r"^https://(www.)?api.example.com(:\d+)?$",
+                r"^https://(www\.)?api\.example\.com(:\d+)?$",
+            ),
+            (
+                r"(?i)^https://WWW.Example\.com$",
+                r"(?i)^https://WWW\.Example\.com$",
+            ),
+            // The wildcard run stays: only lone dots are meant literally.
+            (r"^https://.*example.com$", r"^https://.*example\.com$"),
+            (
+                r"^http://localhost.example:*([0-9]+)?$",
+                r"^http://localhost\.example:*([0-9]+)?$",
+            ),
+        ] {
+            assert_eq!(fix(regex), format!("{rule}: `{fixed}`"), "{regex}");
+        }
+        // A one-character class is not a lone dot: escaping the dots
+        // would leave the look-alike, so the rule alone.
+        assert_eq!(fix(r"^https://www[^/]example\.com$"), rule);
+        assert_eq!(fix(r"^https://www[^/]example.com$"), rule);
     }
 
     #[test]
