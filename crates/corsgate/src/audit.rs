@@ -425,7 +425,12 @@ impl Auditor<'_> {
                     "regex-open-prefix",
                     format!("regex `{regex}` lets `{token}` run into the domain name"),
                     "`https://.*example\\.com` also matches `https://evilexample.com`, which anyone can register",
-                    "end the wildcard at a label boundary: `https://([a-z0-9-]+\\.)*example\\.com`, or use the pattern `https://*.example.com` in `allowed_origins`".into(),
+                    match compiled.as_ref().and_then(|c| whole_labels(regex, c)) {
+                        Some((fixed, pattern)) => format!(
+                            "end the wildcard at a label boundary: `{fixed}`, or list the pattern `{pattern}` (its subdomains) in `allowed_origins`"
+                        ),
+                        None => "end the wildcard at a label boundary: `https://([a-z0-9-]+\\.)*example\\.com`, or use the pattern `https://*.example.com` in `allowed_origins`".into(),
+                    },
                 );
             }
             // What the text does not show: the origins the regex matches.
@@ -695,6 +700,84 @@ fn escaped_dots(regex: &str, compiled: &OriginRegex) -> Option<String> {
         .then_some(fixed)
 }
 
+/// `regex` as the user wrote it with each wildcard run that runs into a
+/// name (`.*example`, `\w+shop`, `[^/]*example`) written as whole labels,
+/// `([a-z0-9-]+\.)*` (`+` where the run needs a character), and the
+/// `allowed_origins` pattern for the same subdomains: the fix for
+/// [`open_prefix`]. Offered only when the result still matches the user's
+/// own origin (the regex's shortest) and no site anyone can register.
+fn whole_labels(regex: &str, compiled: &OriginRegex) -> Option<(String, String)> {
+    use regex_syntax::ast::{Ast, RepetitionKind, RepetitionRange, parse::Parser};
+    fn runs(ast: &Ast, at: &mut Vec<(std::ops::Range<usize>, bool)>) {
+        match ast {
+            Ast::Concat(concat) => {
+                for pair in concat.asts.windows(2) {
+                    if let (Ast::Repetition(rep), Ast::Literal(next)) = (&pair[0], &pair[1])
+                        && next.c.is_ascii_alphanumeric()
+                        && matches!(
+                            *rep.ast,
+                            Ast::Dot(_)
+                                | Ast::ClassPerl(_)
+                                | Ast::ClassUnicode(_)
+                                | Ast::ClassBracketed(_)
+                        )
+                    {
+                        let needs_one = match &rep.op.kind {
+                            RepetitionKind::OneOrMore => true,
+                            RepetitionKind::Range(
+                                RepetitionRange::Exactly(n) | RepetitionRange::AtLeast(n),
+                            )
+                            | RepetitionKind::Range(RepetitionRange::Bounded(n, _)) => *n > 0,
+                            RepetitionKind::ZeroOrOne | RepetitionKind::ZeroOrMore => false,
+                        };
+                        at.push((rep.span.start.offset..rep.span.end.offset, needs_one));
+                    }
+                }
+                concat.asts.iter().for_each(|sub| runs(sub, at));
+            }
+            Ast::Repetition(rep) => runs(&rep.ast, at),
+            Ast::Group(group) => runs(&group.ast, at),
+            Ast::Alternation(alt) => alt.asts.iter().for_each(|sub| runs(sub, at)),
+            _ => {}
+        }
+    }
+    let mut found = Vec::new();
+    runs(&Parser::new().parse(regex).ok()?, &mut found);
+    found.sort_by_key(|(span, _)| span.start);
+    // The regex with each run as whole labels, and with each run left out
+    // (the name the labels go in front of).
+    let (mut fixed, mut bare) = (String::new(), String::new());
+    let mut from = 0;
+    for (span, needs_one) in found {
+        let before = regex.get(from..span.start)?;
+        fixed.push_str(before);
+        bare.push_str(before);
+        fixed.push_str(if needs_one {
+            "([a-z0-9-]+\\.)+"
+        } else {
+            "([a-z0-9-]+\\.)*"
+        });
+        from = span.end;
+    }
+    fixed.push_str(regex.get(from..)?);
+    bare.push_str(regex.get(from..)?);
+    let bounded = OriginRegex::new(&fixed)?;
+    let plainest = bounded.shortest.as_deref()?;
+    // It matches what the user's regex matches (its plainest origin), and
+    // no site anyone can register.
+    if !bounded.allows(plainest)
+        || !compiled.allows(plainest)
+        || open_prefix(&fixed).is_some()
+        || other_site(&matched_probes(&bounded)).is_some()
+    {
+        return None;
+    }
+    let name = OriginRegex::new(&bare)?.shortest?;
+    let parts = crate::origin::parse_request_origin(name.as_bytes())?;
+    let port = parts.port.map(|p| format!(":{p}")).unwrap_or_default();
+    Some((fixed, format!("{}://*.{}{port}", parts.scheme, parts.host)))
+}
+
 /// The registrable domain of `host` when its public suffix is a real one
 /// (`wwwxexample.com`), `None` for a name under no known suffix
 /// (`examplexcom`, `localhostxexample`).
@@ -902,18 +985,24 @@ fn matched_probes(regex: &OriginRegex) -> Vec<String> {
     // name between two wildcards (`.forestadmin.com` for
     // `.*\.forestadmin\.com.*`), which neither end's literals hold.
     let core = regex.shortest.clone().unwrap_or_default();
-    // The bare schemes too, for an end that starts with `://`; the core
-    // after a scheme and a label, for one that starts with a wildcard.
+    // The bare schemes too, for an end that starts with `://`.
     let mut starts = vec![
         "https://".to_owned(),
         "http://".into(),
         "https".into(),
         "http".into(),
     ];
+    // The core after a scheme and a label, for one that starts with a
+    // wildcard.
     if !core.contains("://") {
         starts.extend(["https://a", "http://a"].map(|s| format!("{s}{core}")));
     }
-    let starts = literals(ExtractKind::Prefix, starts);
+    let mut starts = literals(ExtractKind::Prefix, starts);
+    // Last, the core itself, for a wildcard after the host where no literal
+    // start reaches it (`^https://([a-z]+\.)*example\.com.*$`).
+    if core.contains("://") && !starts.contains(&core) {
+        starts.push(core.clone());
+    }
     let ends = literals(ExtractKind::Suffix, vec![String::new()]);
     // First the core itself where it is an origin: the plainest example.
     let mut matched: Vec<String> = Some(core)
@@ -1290,6 +1379,15 @@ mod tests {
                 r"^https://(app|admin)\.example\.com.*$",
                 "https://app.example.com.attacker.com",
             ),
+            // No literal start reaches the host: the plainest origin does.
+            (
+                r"^https://([a-z0-9-]+\.)*example\.com.*$",
+                "https://example.com.attacker.com",
+            ),
+            (
+                r"^https://[a-z]+\.example\.com[^/]*$",
+                "https://a.example.com.attacker.com",
+            ),
             (
                 r"^https://app\.example\..+$",
                 "https://app.example.attacker.com",
@@ -1479,6 +1577,61 @@ mod tests {
         assert_eq!(sample(r"^https://a{2040}$").map(|s| s.len()), Some(2048));
         assert_eq!(sample(r"^https://a{3000}$"), None);
         assert_eq!(sample(r"^https://a{2040}b$"), None);
+    }
+
+    /// The fix for a wildcard that runs into the domain name is the user's
+    /// regex with that wildcard made whole labels, when the result matches
+    /// the user's own origin and nothing an attacker can register; else
+    /// the rule alone.
+    #[test]
+    fn open_prefix_fix_is_the_regex_with_whole_label_wildcards() {
+        let fix = |regex: &str| {
+            let config = Config::builder().allowed_origin_regexes([regex]).build();
+            audit(&config)
+                .into_iter()
+                .find(|f| f.code() == "regex-open-prefix")
+                .map(|f| f.fix().to_owned())
+                .unwrap_or_else(|| panic!("`{regex}`: no regex-open-prefix finding"))
+        };
+        let rule = "end the wildcard at a label boundary: `https://([a-z0-9-]+\\.)*example\\.com`, or use the pattern `https://*.example.com` in `allowed_origins`";
+        let tailored = |fixed: &str, pattern: &str| {
+            format!(
+                "end the wildcard at a label boundary: `{fixed}`, or list the pattern `{pattern}` (its subdomains) in `allowed_origins`"
+            )
+        };
+        for (regex, fixed, pattern) in [
+            (
+                r"^https://.*example\.com$",
+                r"^https://([a-z0-9-]+\.)*example\.com$",
+                "https://*.example.com",
+            ),
+            (
+                r"^https://.+example\.com$",
+                r"^https://([a-z0-9-]+\.)+example\.com$",
+                "https://*.example.com",
+            ),
+            (
+                r"^https://\w*shop\.example\.com(:\d+)?$",
+                r"^https://([a-z0-9-]+\.)*shop\.example\.com(:\d+)?$",
+                "https://*.shop.example.com",
+            ),
+            (
+                r"(?i)^https://[^/]*Example\.org$",
+                r"(?i)^https://([a-z0-9-]+\.)*Example\.org$",
+                "https://*.example.org",
+            ),
+            // Unanchored at the end: that is another finding's fix.
+            (
+                r"^https://.*example\.com",
+                r"^https://([a-z0-9-]+\.)*example\.com",
+                "https://*.example.com",
+            ),
+        ] {
+            assert_eq!(fix(regex), tailored(fixed, pattern), "{regex}");
+        }
+        // Where whole labels would still let other sites in (the wildcard
+        // also runs past the host), the rule alone.
+        assert_eq!(fix(r"^https://.*example\.com.*$"), rule);
     }
 
     /// The fix for an unescaped dot is the user's regex with its lone dots
