@@ -1129,6 +1129,41 @@ mod tests {
         audit(config).iter().map(Finding::code).collect()
     }
 
+    /// Findings come most severe first, then in the order of their keys in
+    /// the file (not the order the checks run in), each with its place and
+    /// why it matters.
+    #[cfg(feature = "config-files")]
+    #[test]
+    fn findings_are_ordered_by_severity_then_by_their_place_in_the_file() {
+        let config = Config::from_toml_str(concat!(
+            "CORS_ALLOWED_ORIGIN_REGEXES = ['^https://www.example\\.com$', '^https://api.example\\.com$']\n",
+            "CORS_ALLOWED_ORIGINS = [\"https://app.example.com\", \"http://app.example.com\"]\n",
+            "CORS_ALLOW_HEADERS = [\"x-token\"]\n",
+        ))
+        .unwrap();
+        let found: Vec<_> = audit(&config)
+            .iter()
+            .map(|f| {
+                let at = f.location().map(|l| (l.line, l.column));
+                (f.severity(), f.code(), at)
+            })
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (Severity::Medium, "regex-unescaped-dot", Some((1, 32))),
+                (Severity::Medium, "regex-unescaped-dot", Some((1, 62))),
+                (Severity::Medium, "http-origin-trusted", Some((2, 52))),
+                (Severity::Low, "content-type-not-allowed", Some((3, 22))),
+            ]
+        );
+        let dot = &audit(&config)[0];
+        assert_eq!(
+            dot.why(),
+            "an attacker registers a look-alike domain such as `https://wwwxexample.com` and reads your responses"
+        );
+    }
+
     #[test]
     fn a_careful_config_has_no_findings() {
         let config = Config::builder()
