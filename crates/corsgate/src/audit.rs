@@ -441,30 +441,47 @@ impl Auditor<'_> {
             {
                 // A host anyone can register, or the user's own name under
                 // a top-level domain the wildcard leaves open.
-                let other = match other_site(&matched) {
-                    Some(example) => Some((example.to_owned(), false)),
-                    None => compiled
+                let other = if let Some(example) = other_site(&matched) {
+                    Some((example.to_owned(), Other::Domain))
+                } else if let Some(example) = any_address(&matched) {
+                    Some((example.to_owned(), Other::Address))
+                } else {
+                    compiled
                         .as_ref()
                         .and_then(|regex| open_tld(regex, &matched))
-                        .map(|example| (example, true)),
+                        .map(|example| (example, Other::Tld))
                 };
-                if let Some((example, tld)) = other {
+                if let Some((example, other)) = other {
                     let reads = if credentials {
                         "your API's responses, with the user's cookies"
                     } else {
                         "your API's responses"
                     };
-                    let fix = if tld {
-                        "name each top-level domain you hold: `\\.example\\.(com|net)$`, not `\\.example\\.[a-z]+$`"
-                    } else {
-                        "match only your own sites: end the regex right after the host (`\\.example\\.com(:\\d+)?$`), let a wildcard cover only whole labels in front of your domain (`([a-z0-9-]+\\.)*example\\.com`), or list the origins in `allowed_origins`"
+                    let (what, who, fix) = match other {
+                        Other::Domain => (
+                            "a domain anyone can register",
+                            "whoever registers such a domain",
+                            "match only your own sites: end the regex right after the host (`\\.example\\.com(:\\d+)?$`), let a wildcard cover only whole labels in front of your domain (`([a-z0-9-]+\\.)*example\\.com`), or list the origins in `allowed_origins`",
+                        ),
+                        Other::Tld => (
+                            "a domain anyone can register",
+                            "whoever registers such a domain",
+                            "name each top-level domain you hold: `\\.example\\.(com|net)$`, not `\\.example\\.[a-z]+$`",
+                        ),
+                        Other::Address => (
+                            "and so every public IP address",
+                            "a page on any server",
+                            "match only your own machines: write each address out (`^http://10\\.0\\.0\\.5:3000$`), or keep to your private network (`^http://192\\.168\\.\\d+\\.\\d+:3000$`)",
+                        ),
                     };
                     self.push(
                         path,
                         severity,
                         "regex-matches-other-sites",
-                        format!("regex `{regex}` also matches `{example}`, a domain anyone can register"),
-                        &format!("corsgate allows every origin the regex matches: whoever registers such a domain can read {reads}"),
+                        format!("regex `{regex}` also matches `{example}`, {what}"),
+                        &format!(
+                            "corsgate allows every origin the regex matches: {who} can read {reads}"
+                        ),
                         fix.into(),
                     );
                 }
@@ -586,6 +603,16 @@ impl Auditor<'_> {
             }
         }
     }
+}
+
+/// What a `regex-matches-other-sites` example is.
+enum Other {
+    /// A host on a domain anyone can register.
+    Domain,
+    /// The user's name under a top-level domain left open.
+    Tld,
+    /// A public IP address: any server.
+    Address,
 }
 
 /// A host an unescaped dot lets in.
@@ -946,7 +973,7 @@ const ATTACKER: &str = "attacker";
 /// What goes between a regex's literal start and end in a probe: nothing,
 /// a whole host, or the part of one that makes the registrable domain the
 /// attacker's.
-const PROBE_MIDDLES: [&str; 7] = [
+const PROBE_MIDDLES: [&str; 9] = [
     "",
     ".attacker.com",
     "attacker.com",
@@ -954,7 +981,13 @@ const PROBE_MIDDLES: [&str; 7] = [
     ".attacker",
     "attacker.",
     ".attacker.",
+    PUBLIC_ADDRESSES[0],
+    PUBLIC_ADDRESSES[1],
 ];
+
+/// Two public IPv4 addresses (documentation ranges, RFC 5737) no one
+/// lists both of: a regex that matches both matches any server's address.
+const PUBLIC_ADDRESSES: [&str; 2] = ["203.0.113.7", "198.51.100.9"];
 
 /// The origins among a few hundred probes that the regex, anchored as
 /// corsgate matches it, matches: what it allows, found by matching rather
@@ -1045,6 +1078,16 @@ fn other_site(matched: &[String]) -> Option<&str> {
         .iter()
         .map(String::as_str)
         .find(|origin| known_domain(probe_host(origin)).is_some_and(|d| d.contains(ATTACKER)))
+}
+
+/// Of the origins a regex matches, one on a public IP address whose twin
+/// on the other of [`PUBLIC_ADDRESSES`] is matched too: the regex lets in
+/// any address, so any server (`^http://\d+\.\d+\.\d+\.\d+:3000$`).
+fn any_address(matched: &[String]) -> Option<&str> {
+    let [one, other] = PUBLIC_ADDRESSES;
+    matched.iter().map(String::as_str).find(|origin| {
+        probe_host(origin) == one && matched.contains(&origin.replacen(one, other, 1))
+    })
 }
 
 /// Real top-level domains anyone can register a name under, of several
@@ -1443,6 +1486,16 @@ mod tests {
                 r"^https://[a-z0-9-]+\.github\.io$",
                 "https://attacker.github.io",
             ),
+            // Any IPv4 address: any server anyone runs.
+            (
+                r"^http://\d+\.\d+\.\d+\.\d+:3000$",
+                "http://203.0.113.7:3000",
+            ),
+            (
+                r"^https?://(\d{1,3}\.){3}\d{1,3}(:\d+)?$",
+                "https://203.0.113.7",
+            ),
+            (r"^https://[0-9.]+$", "https://203.0.113.7"),
             // A wildcard where the top-level domain goes: `example` under a
             // top-level domain the user does not hold is anyone's to register.
             (r"^https://app\.example\.[a-z]+$", "https://app.example.xyz"),
@@ -1489,6 +1542,10 @@ mod tests {
             r"^http://192\.168\.\d+\.\d+(:\d+)?$",
             r"^https://.*example\.com$",
             r"^https://www.example\.com$",
+            // Addresses on the user's own network, or one address listed.
+            r"^http://10\.\d+\.\d+\.\d+$",
+            r"^http://172\.(1[6-9]|2\d|3[01])\.\d+\.\d+(:\d+)?$",
+            r"^https://203\.0\.113\.7$",
             // Top-level domains the user names: a list, not a wildcard.
             r"^https://example\.(com|net|org|xyz|io)$",
             r"^https://app\.example\.(co\.uk|de)$",
