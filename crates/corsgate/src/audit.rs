@@ -1503,6 +1503,7 @@ mod tests {
             (r"^https://example\.\w{2,3}(:\d+)?$", "https://example.xyz"),
             (r"^https://example\.[a-z]{2}$", "https://example.io"),
             (r"^https://example\.[a-z]{5}$", "https://example.store"),
+            (r"^https://example\.[a-z]+:8443$", "https://example.xyz:8443"),
             (
                 r"^https://([a-z]+\.)?example\.[a-z]{2,}$",
                 "https://example.xyz",
