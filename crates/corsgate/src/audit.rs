@@ -1116,13 +1116,10 @@ fn open_tld(regex: &OriginRegex, matched: &[String]) -> Option<String> {
         if !last.bytes().any(|b| b.is_ascii_alphabetic()) {
             return None;
         }
+        // Top-level domains are letters: the label in other letters.
         let other: String = last
             .chars()
-            .map(|c| match c {
-                'z' => 'y',
-                c if c.is_ascii_alphabetic() => 'z',
-                c => c,
-            })
+            .map(|c| if c == 'z' { 'y' } else { 'z' })
             .collect();
         if !relabel(origin, &other).is_some_and(|o| regex.allows(&o)) {
             return None;
@@ -1503,7 +1500,10 @@ mod tests {
             (r"^https://example\.\w{2,3}(:\d+)?$", "https://example.xyz"),
             (r"^https://example\.[a-z]{2}$", "https://example.io"),
             (r"^https://example\.[a-z]{5}$", "https://example.store"),
-            (r"^https://example\.[a-z]+:8443$", "https://example.xyz:8443"),
+            (
+                r"^https://example\.[a-z]+:8443$",
+                "https://example.xyz:8443",
+            ),
             (
                 r"^https://([a-z]+\.)?example\.[a-z]{2,}$",
                 "https://example.xyz",

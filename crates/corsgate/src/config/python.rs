@@ -1012,6 +1012,49 @@ CORS_PREFLIGHT_MAX_AGE = 60 * 60
         assert!(parse(&deep).unwrap_err().1.contains("nested"));
     }
 
+    /// The corners of Python's syntax a settings file meets: annotated
+    /// assignments, a line continued over CRLF, a file that ends in
+    /// indentation, a number that starts with its dot; and what Python
+    /// refuses (a stray backslash, `;` inside brackets) is said, not
+    /// skipped.
+    #[test]
+    fn python_syntax_corners() {
+        let (entries, problems) = settings(
+            "CORS_ALLOW_CREDENTIALS: bool = True\r\nCORS_ALLOWED_ORIGINS: list[str] = \\\r\n    ['https://a.example']\r\nCORS_PREFLIGHT_MAX_AGE = .5\r\n  ",
+        );
+        assert!(problems.is_empty(), "{problems:#?}");
+        assert_eq!(entries.len(), 3, "{entries:#?}");
+        assert!(matches!(entries[0].1.value, Value::Bool(true)));
+        assert_eq!(strings(&entries[1].1), ["https://a.example"]);
+        assert!(matches!(entries[2].1.value, Value::Float));
+
+        let (_, problems) = settings("if DEBUG:\n    CORS_ALLOW_ALL_ORIGINS = True\n");
+        assert!(
+            problems[0]
+                .help
+                .starts_with("set it at the top level of settings.py"),
+            "{problems:#?}"
+        );
+        for (text, at, want) in [
+            (
+                "CORS_PREFLIGHT_MAX_AGE = 6\\0\n",
+                26,
+                "not part of a literal value",
+            ),
+            (
+                "CORS_ALLOWED_ORIGINS = ['a'; 'b']\n",
+                27,
+                "expected `]` here",
+            ),
+        ] {
+            let (entries, problems) = settings(text);
+            assert!(entries.is_empty(), "{text}: {entries:#?}");
+            assert_eq!(problems.len(), 1, "{text}: {problems:#?}");
+            assert_eq!(problems[0].offset, at, "{text}");
+            assert!(problems[0].message.contains(want), "{text}: {problems:#?}");
+        }
+    }
+
     #[test]
     fn escapes_are_decoded_as_python_does() {
         assert_eq!(
