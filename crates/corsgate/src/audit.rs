@@ -457,6 +457,13 @@ impl Auditor<'_> {
                     } else {
                         "your API's responses"
                     };
+                    let closed = match other {
+                        Other::Domain => compiled
+                            .as_ref()
+                            .and_then(|c| closed_after_host(regex, c))
+                            .map(|fixed| format!("end the regex right after the host and its port: `{fixed}`, or list the origins in `allowed_origins`")),
+                        Other::Tld | Other::Address => None,
+                    };
                     let (what, who, fix) = match other {
                         Other::Domain => (
                             "a domain anyone can register",
@@ -482,7 +489,7 @@ impl Auditor<'_> {
                         &format!(
                             "corsgate allows every origin the regex matches: {who} can read {reads}"
                         ),
-                        fix.into(),
+                        closed.unwrap_or_else(|| fix.into()),
                     );
                 }
             }
@@ -714,14 +721,7 @@ fn escaped_dots(regex: &str, compiled: &OriginRegex) -> Option<String> {
     }
     let mut dots = Vec::new();
     lone(&Parser::new().parse(regex).ok()?, &mut dots);
-    let mut fixed = String::with_capacity(regex.len() + dots.len());
-    let mut from = 0;
-    for dot in dots {
-        fixed.push_str(regex.get(from..dot.start)?);
-        fixed.push_str("\\.");
-        from = dot.end;
-    }
-    fixed.push_str(regex.get(from..)?);
+    let fixed = rewrite(regex, dots.into_iter().map(|dot| (dot, "\\.")))?;
     let escaped = OriginRegex::new(&fixed)?;
     (escaped.allows(compiled.shortest.as_deref()?) && unescaped_dot(&escaped).is_none())
         .then_some(fixed)
@@ -773,21 +773,16 @@ fn whole_labels(regex: &str, compiled: &OriginRegex) -> Option<(String, String)>
     found.sort_by_key(|(span, _)| span.start);
     // The regex with each run as whole labels, and with each run left out
     // (the name the labels go in front of).
-    let (mut fixed, mut bare) = (String::new(), String::new());
-    let mut from = 0;
-    for (span, needs_one) in found {
-        let before = regex.get(from..span.start)?;
-        fixed.push_str(before);
-        bare.push_str(before);
-        fixed.push_str(if needs_one {
+    let labels = |(span, needs_one)| {
+        let with = if needs_one {
             "([a-z0-9-]+\\.)+"
         } else {
             "([a-z0-9-]+\\.)*"
-        });
-        from = span.end;
-    }
-    fixed.push_str(regex.get(from..)?);
-    bare.push_str(regex.get(from..)?);
+        };
+        (span, with)
+    };
+    let fixed = rewrite(regex, found.iter().cloned().map(labels))?;
+    let bare = rewrite(regex, found.into_iter().map(|(span, _)| (span, "")))?;
     let bounded = OriginRegex::new(&fixed)?;
     let plainest = bounded.shortest.as_deref()?;
     // It matches what the user's regex matches (its plainest origin), and
@@ -803,6 +798,64 @@ fn whole_labels(regex: &str, compiled: &OriginRegex) -> Option<(String, String)>
     let parts = crate::origin::parse_request_origin(name.as_bytes())?;
     let port = parts.port.map(|p| format!(":{p}")).unwrap_or_default();
     Some((fixed, format!("{}://*.{}{port}", parts.scheme, parts.host)))
+}
+
+/// `regex` with each span (in order, apart) replaced by its text.
+fn rewrite<'a>(
+    regex: &str,
+    edits: impl IntoIterator<Item = (std::ops::Range<usize>, &'a str)>,
+) -> Option<String> {
+    let mut out = String::with_capacity(regex.len() + 16);
+    let mut from = 0;
+    for (span, with) in edits {
+        out.push_str(regex.get(from..span.start)?);
+        out.push_str(with);
+        from = span.end;
+    }
+    out.push_str(regex.get(from..)?);
+    Some(out)
+}
+
+/// `regex` as the user wrote it with a wildcard run right after the host
+/// (`\.example\.com.*$`, `[^/]*`) written as an optional port: the fix for
+/// a regex that matches `https://app.example.com.attacker.com`. Offered
+/// only when the result matches, of the probes, only what the user's regex
+/// matches, and no site anyone can register.
+fn closed_after_host(regex: &str, compiled: &OriginRegex) -> Option<String> {
+    use regex_syntax::ast::{Ast, parse::Parser};
+    let ast = Parser::new().parse(regex).ok()?;
+    let Ast::Concat(concat) = &ast else {
+        return None;
+    };
+    // The last item that is not an end anchor: a run after a name's last
+    // character.
+    let end = concat
+        .asts
+        .iter()
+        .rposition(|item| !matches!(item, Ast::Assertion(_)))?;
+    let (Some(Ast::Literal(last)), Ast::Repetition(run)) = (
+        end.checked_sub(1).map(|i| &concat.asts[i]),
+        &concat.asts[end],
+    ) else {
+        return None;
+    };
+    if !last.c.is_ascii_alphanumeric()
+        || !matches!(
+            *run.ast,
+            Ast::Dot(_) | Ast::ClassPerl(_) | Ast::ClassUnicode(_) | Ast::ClassBracketed(_)
+        )
+    {
+        return None;
+    }
+    let span = run.span.start.offset..run.span.end.offset;
+    let fixed = rewrite(regex, [(span, "(:\\d+)?")])?;
+    // It matches some of what the user's regex matches, nothing more, and
+    // no site anyone can register.
+    let probes = matched_probes(&OriginRegex::new(&fixed)?);
+    (!probes.is_empty()
+        && probes.iter().all(|origin| compiled.allows(origin))
+        && other_site(&probes).is_none())
+    .then_some(fixed)
 }
 
 /// The registrable domain of `host` when its public suffix is a real one
@@ -1670,6 +1723,41 @@ mod tests {
         assert_eq!(sample(r"^https://a{2040}$").map(|s| s.len()), Some(2048));
         assert_eq!(sample(r"^https://a{3000}$"), None);
         assert_eq!(sample(r"^https://a{2040}b$"), None);
+    }
+
+    /// The fix for a wildcard run after the host is the user's regex
+    /// ending at the host (and a port); a regex open in front of a domain
+    /// anyone can use keeps the general advice.
+    #[test]
+    fn other_sites_fix_is_the_regex_closed_after_the_host() {
+        let fix = |regex: &str| {
+            let config = Config::builder().allowed_origin_regexes([regex]).build();
+            audit(&config)
+                .into_iter()
+                .find(|f| f.code() == "regex-matches-other-sites")
+                .map(|f| f.fix().to_owned())
+                .unwrap_or_else(|| panic!("`{regex}`: no regex-matches-other-sites finding"))
+        };
+        let closed = |fixed: &str| {
+            format!(
+                "end the regex right after the host and its port: `{fixed}`, or list the origins in `allowed_origins`"
+            )
+        };
+        for (regex, fixed) in [
+            (
+                r"^https://app\.example\.com.*$",
+                r"^https://app\.example\.com(:\d+)?$",
+            ),
+            (
+                r"^https://(app|admin)\.example\.com[^/]*$",
+                r"^https://(app|admin)\.example\.com(:\d+)?$",
+            ),
+            (r".*\.forestadmin\.com.*", r".*\.forestadmin\.com(:\d+)?"),
+        ] {
+            assert_eq!(fix(regex), closed(fixed), "{regex}");
+        }
+        assert!(fix(r"^https://.*\.vercel\.app$").starts_with("match only your own sites"));
+        assert!(fix(r"^https://[^/]+$").starts_with("match only your own sites"));
     }
 
     /// The fix for a wildcard that runs into the domain name is the user's
