@@ -1028,6 +1028,11 @@ CORS_PREFLIGHT_MAX_AGE = 60 * 60
         assert_eq!(strings(&entries[1].1), ["https://a.example"]);
         assert!(matches!(entries[2].1.value, Value::Float));
 
+        // A comment that ends the file, with no newline after it.
+        let (entries, problems) = settings("CORS_ALLOW_CREDENTIALS = True  # the end");
+        assert!(problems.is_empty(), "{problems:#?}");
+        assert!(matches!(entries[0].1.value, Value::Bool(true)));
+
         let (_, problems) = settings("if DEBUG:\n    CORS_ALLOW_ALL_ORIGINS = True\n");
         assert!(
             problems[0]
