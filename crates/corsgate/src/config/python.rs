@@ -102,6 +102,7 @@ pub(super) fn parse(text: &str) -> Result<(Node, Vec<Problem>), (usize, String)>
         let mut parser = Parser {
             tokens: value,
             at: 0,
+            after: tokens[value_at - 1].span.end,
         };
         match parser
             .expression()
@@ -418,6 +419,9 @@ fn unescape(body: &str) -> String {
 struct Parser<'t> {
     tokens: &'t [Token],
     at: usize,
+    /// Where the `=` before the value ends: the place to point at when
+    /// the value is missing.
+    after: usize,
 }
 
 type Parsed<T> = Result<T, (usize, String)>;
@@ -445,7 +449,7 @@ impl Parser<'_> {
     }
 
     fn end_offset(&self) -> usize {
-        self.tokens.last().map_or(0, |t| t.span.end)
+        self.tokens.last().map_or(self.after, |t| t.span.end)
     }
 
     fn end(&self) -> Parsed<()> {
@@ -1051,6 +1055,64 @@ CORS_PREFLIGHT_MAX_AGE = 60 * 60
                 27,
                 "expected `]` here",
             ),
+        ] {
+            let (entries, problems) = settings(text);
+            assert!(entries.is_empty(), "{text}: {entries:#?}");
+            assert_eq!(problems.len(), 1, "{text}: {problems:#?}");
+            assert_eq!(problems[0].offset, at, "{text}");
+            assert!(problems[0].message.contains(want), "{text}: {problems:#?}");
+        }
+    }
+
+    /// Each literal form a value can take, and each way one can go wrong,
+    /// read or said at its place: numbers with exponents, signs, hex and
+    /// dots; strings added and triple-quoted; a dict; a name that is also a
+    /// string prefix; nothing after `=`.
+    #[test]
+    fn values_and_their_problems_at_their_place() {
+        let value = |text: &str| {
+            let (entries, problems) = settings(text);
+            assert!(problems.is_empty(), "{text}: {problems:#?}");
+            assert_eq!(entries.len(), 1, "{text}");
+            format!("{:?}", entries[0].1.value)
+        };
+        for (text, want) in [
+            ("CORS_PREFLIGHT_MAX_AGE = -1", "Int(Some(-1))"),
+            ("CORS_PREFLIGHT_MAX_AGE = 1e-3", "Float"),
+            ("CORS_PREFLIGHT_MAX_AGE = 1E+3", "Float"),
+            ("CORS_PREFLIGHT_MAX_AGE = 1.5", "Float"),
+            ("CORS_URLS_REGEX = '^/api' + r'/v1/'", r#"Str("^/api/v1/")"#),
+            ("CORS_URLS_REGEX = '''^/a'b/'''", r#"Str("^/a'b/")"#),
+            (
+                "CORS_ALLOWED_ORIGINS = {'a': 1}",
+                r#"Table([("a", Node { span: 29..30, value: Int(Some(1)) })])"#,
+            ),
+        ] {
+            assert_eq!(value(text), want, "{text}");
+        }
+        let nested = |depth: usize| {
+            format!(
+                "CORS_ALLOWED_ORIGINS = {}{}",
+                "[".repeat(depth),
+                "]".repeat(depth)
+            )
+        };
+        assert!(parse(&nested(MAX_CONFIG_DEPTH)).is_ok());
+        assert!(parse(&nested(MAX_CONFIG_DEPTH + 1)).is_err());
+        for (text, at, want) in [
+            ("CORS_ALLOW_CREDENTIALS =\n", 24, "has no value after `=`"),
+            (
+                "CORS_ALLOWED_ORIGINS = list(['a'], ['b'])\n",
+                41,
+                "calls `list` with more than one argument",
+            ),
+            // A hex number ends before a sign: `0x1E+1` is an addition.
+            (
+                "CORS_PREFLIGHT_MAX_AGE = 0x1E+1\n",
+                25,
+                "adds values of different kinds",
+            ),
+            ("CORS_ALLOW_CREDENTIALS = f\n", 25, "uses the variable `f`"),
         ] {
             let (entries, problems) = settings(text);
             assert!(entries.is_empty(), "{text}: {entries:#?}");
