@@ -1077,6 +1077,8 @@ CORS_PREFLIGHT_MAX_AGE = 60 * 60
             format!("{:?}", entries[0].1.value)
         };
         for (text, want) in [
+            ("CORS_URLS_REGEX = None", "Null"),
+            ("CORS_URLS_REGEX = ('^/api/')", r#"Str("^/api/")"#),
             ("CORS_PREFLIGHT_MAX_AGE = -1", "Int(Some(-1))"),
             ("CORS_PREFLIGHT_MAX_AGE = 1e-3", "Float"),
             ("CORS_PREFLIGHT_MAX_AGE = 1E+3", "Float"),
@@ -1090,6 +1092,21 @@ CORS_PREFLIGHT_MAX_AGE = 60 * 60
         ] {
             assert_eq!(value(text), want, "{text}");
         }
+        for (text, want) in [
+            ("CORS_ALLOWED_ORIGINS = ('a', 'b')", vec!["a", "b"]),
+            ("CORS_ALLOWED_ORIGINS = ('a',)", vec!["a"]),
+            ("CORS_ALLOWED_ORIGINS = ()", vec![]),
+        ] {
+            let (entries, problems) = settings(text);
+            assert!(problems.is_empty(), "{text}: {problems:#?}");
+            assert_eq!(strings(&entries[0].1), want, "{text}");
+        }
+        let (_, problems) = settings("CORS_ALLOWED_ORIGINS = ('a' x)\n");
+        assert_eq!(problems.len(), 1, "{problems:#?}");
+        assert!(
+            problems[0].message.starts_with("expected `)` here"),
+            "{problems:#?}"
+        );
         let nested = |depth: usize| {
             format!(
                 "CORS_ALLOWED_ORIGINS = {}{}",
