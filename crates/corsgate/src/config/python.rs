@@ -1032,6 +1032,9 @@ CORS_PREFLIGHT_MAX_AGE = 60 * 60
         assert_eq!(strings(&entries[1].1), ["https://a.example"]);
         assert!(matches!(entries[2].1.value, Value::Float));
 
+        // A name that ends the file.
+        let (entries, _) = settings("CORS_ALLOW_CREDENTIALS = True");
+        assert!(matches!(entries[0].1.value, Value::Bool(true)));
         // A comment that ends the file, with no newline after it.
         let (entries, problems) = settings("CORS_ALLOW_CREDENTIALS = True  # the end");
         assert!(problems.is_empty(), "{problems:#?}");
@@ -1080,6 +1083,10 @@ CORS_PREFLIGHT_MAX_AGE = 60 * 60
             ("CORS_URLS_REGEX = None", "Null"),
             ("CORS_URLS_REGEX = ('^/api/')", r#"Str("^/api/")"#),
             ("CORS_PREFLIGHT_MAX_AGE = -1", "Int(Some(-1))"),
+            ("CORS_PREFLIGHT_MAX_AGE = 0x1e", "Int(Some(30))"),
+            ("CORS_PREFLIGHT_MAX_AGE = 0o17", "Int(Some(15))"),
+            ("CORS_PREFLIGHT_MAX_AGE = 0B11", "Int(Some(3))"),
+            ("CORS_PREFLIGHT_MAX_AGE = 1_0", "Int(Some(10))"),
             ("CORS_PREFLIGHT_MAX_AGE = 1e-3", "Float"),
             ("CORS_PREFLIGHT_MAX_AGE = 1E+3", "Float"),
             ("CORS_PREFLIGHT_MAX_AGE = 1.5", "Float"),
@@ -1088,6 +1095,10 @@ CORS_PREFLIGHT_MAX_AGE = 60 * 60
             (
                 "CORS_ALLOWED_ORIGINS = {'a': 1}",
                 r#"Table([("a", Node { span: 29..30, value: Int(Some(1)) })])"#,
+            ),
+            (
+                "CORS_ALLOWED_ORIGINS = {'a': 1, 'b': 2,}",
+                r#"Table([("a", Node { span: 29..30, value: Int(Some(1)) }), ("b", Node { span: 37..38, value: Int(Some(2)) })])"#,
             ),
         ] {
             assert_eq!(value(text), want, "{text}");
@@ -1103,6 +1114,7 @@ CORS_PREFLIGHT_MAX_AGE = 60 * 60
         }
         let (_, problems) = settings("CORS_ALLOWED_ORIGINS = ('a' x)\n");
         assert_eq!(problems.len(), 1, "{problems:#?}");
+        assert_eq!(problems[0].offset, 28);
         assert!(
             problems[0].message.starts_with("expected `)` here"),
             "{problems:#?}"
@@ -1136,6 +1148,55 @@ CORS_PREFLIGHT_MAX_AGE = 60 * 60
             assert_eq!(problems.len(), 1, "{text}: {problems:#?}");
             assert_eq!(problems[0].offset, at, "{text}");
             assert!(problems[0].message.contains(want), "{text}: {problems:#?}");
+        }
+    }
+
+    /// What corsgate cannot read is explained by what stands there: the
+    /// environment, a call, a variable, an operator, an attribute, a
+    /// conditional, a word.
+    #[test]
+    fn unreadable_values_are_explained_by_what_stands_there() {
+        for (text, want) in [
+            (
+                "CORS_ALLOWED_ORIGINS = os.getenv('ORIGINS')",
+                "reads the environment (`os.getenv…`)",
+            ),
+            (
+                "CORS_ALLOWED_ORIGINS = env('ORIGINS')",
+                "reads the environment (`env…`)",
+            ),
+            (
+                "CORS_ALLOWED_ORIGINS = env.list('ORIGINS')",
+                "reads the environment (`env.list…`)",
+            ),
+            ("CORS_ALLOWED_ORIGINS = ORIGINS[1:]", "calls `ORIGINS(…)`"),
+            (
+                "CORS_URLS_REGEX = '^/api/'.strip()",
+                "uses an attribute or a method (`.`)",
+            ),
+            ("CORS_URLS_REGEX = '^/api/'('x')", "calls something"),
+            (
+                "CORS_ALLOW_CREDENTIALS = True == DEBUG",
+                "`==` is not part of a literal value",
+            ),
+            (
+                "CORS_ALLOW_CREDENTIALS = True if DEBUG else False",
+                "chooses its value with `if … else`",
+            ),
+            ("CORS_ALLOW_CREDENTIALS = True and DEBUG", "has `and` here"),
+            ("CORS_ALLOWED_ORIGINS = {'a' 1}", "expected `:` here"),
+            ("CORS_ALLOWED_ORIGINS = {'a': 1 2}", "expected `}` here"),
+            (
+                "CORS_ALLOWED_ORIGINS = {1: 2}",
+                "has a dict key that is not a string",
+            ),
+        ] {
+            let (_, problems) = settings(text);
+            assert_eq!(problems.len(), 1, "{text}: {problems:#?}");
+            assert!(
+                problems[0].message.starts_with(want),
+                "{text}: {problems:#?}"
+            );
         }
     }
 
