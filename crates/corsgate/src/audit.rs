@@ -1397,6 +1397,17 @@ mod tests {
             .allow_credentials(true)
             .build();
         assert!(codes(&literal).contains(&"content-type-not-allowed"));
+        // The fix lists each default once and never `*`.
+        let defaults = "keep the defaults and add yours: `allow_headers = [\"accept\", \"authorization\", \"content-type\", \"user-agent\", \"x-csrftoken\", \"x-requested-with\"]`";
+        let fix = |config: &Config| {
+            audit(config)
+                .into_iter()
+                .find(|f| f.code() == "content-type-not-allowed")
+                .map(|f| f.fix().to_owned())
+        };
+        assert_eq!(fix(&literal).as_deref(), Some(defaults));
+        let again = Config::builder().allow_headers(["Accept"]).build();
+        assert_eq!(fix(&again).as_deref(), Some(defaults));
     }
 
     #[test]
@@ -1844,6 +1855,10 @@ mod tests {
             ),
             // The wildcard run stays: only lone dots are meant literally.
             (r"^https://.*example.com$", r"^https://.*example\.com$"),
+            (
+                r"^https://(app|www.example)\.com$",
+                r"^https://(app|www\.example)\.com$",
+            ),
             (
                 r"^http://localhost.example:*([0-9]+)?$",
                 r"^http://localhost\.example:*([0-9]+)?$",
