@@ -426,9 +426,12 @@ impl Auditor<'_> {
                     format!("regex `{regex}` lets `{token}` run into the domain name"),
                     "`https://.*example\\.com` also matches `https://evilexample.com`, which anyone can register",
                     match compiled.as_ref().and_then(|c| whole_labels(regex, c)) {
-                        Some((fixed, pattern)) => format!(
+                        Some((fixed, Some(pattern))) => format!(
                             "end the wildcard at a label boundary: `{fixed}`, or list the pattern `{pattern}` (its subdomains) in `allowed_origins`"
                         ),
+                        Some((fixed, None)) => {
+                            format!("end the wildcard at a label boundary: `{fixed}`")
+                        }
                         None => "end the wildcard at a label boundary: `https://([a-z0-9-]+\\.)*example\\.com`, or use the pattern `https://*.example.com` in `allowed_origins`".into(),
                     },
                 );
@@ -729,13 +732,16 @@ fn escaped_dots(regex: &str, compiled: &OriginRegex) -> Option<String> {
 
 /// `regex` as the user wrote it with each wildcard run that runs into a
 /// name (`.*example`, `\w+shop`, `[^/]*example`) written as whole labels,
-/// `([a-z0-9-]+\.)*` (`+` where the run needs a character), and the
-/// `allowed_origins` pattern for the same subdomains: the fix for
-/// [`open_prefix`]. Offered only when the result still matches the user's
-/// own origin (the regex's shortest) and no site anyone can register.
-fn whole_labels(regex: &str, compiled: &OriginRegex) -> Option<(String, String)> {
-    use regex_syntax::ast::{Ast, RepetitionKind, RepetitionRange, parse::Parser};
-    fn runs(ast: &Ast, at: &mut Vec<(std::ops::Range<usize>, bool)>) {
+/// `([a-z0-9-]+\.)*` (`+` for a `+` run), and, when every run stands at
+/// the top of the regex, the `allowed_origins` pattern for the same
+/// subdomains: the fix for [`open_prefix`]. Offered only when the result
+/// narrows the user's regex (its plainest origin is one the user's regex
+/// matches) and matches no site anyone can register.
+fn whole_labels(regex: &str, compiled: &OriginRegex) -> Option<(String, Option<String>)> {
+    use regex_syntax::ast::{Ast, RepetitionKind, parse::Parser};
+    /// Each run's span, whether it needs a character, and whether it
+    /// stands at the top (not inside an alternation or a repetition).
+    fn runs(ast: &Ast, top: bool, at: &mut Vec<(std::ops::Range<usize>, bool, bool)>) {
         match ast {
             Ast::Concat(concat) => {
                 for pair in concat.asts.windows(2) {
@@ -749,55 +755,51 @@ fn whole_labels(regex: &str, compiled: &OriginRegex) -> Option<(String, String)>
                                 | Ast::ClassBracketed(_)
                         )
                     {
-                        let needs_one = match &rep.op.kind {
-                            RepetitionKind::OneOrMore => true,
-                            RepetitionKind::Range(
-                                RepetitionRange::Exactly(n) | RepetitionRange::AtLeast(n),
-                            )
-                            | RepetitionKind::Range(RepetitionRange::Bounded(n, _)) => *n > 0,
-                            RepetitionKind::ZeroOrOne | RepetitionKind::ZeroOrMore => false,
-                        };
-                        at.push((rep.span.start.offset..rep.span.end.offset, needs_one));
+                        let span = rep.span.start.offset..rep.span.end.offset;
+                        at.push((span, rep.op.kind == RepetitionKind::OneOrMore, top));
                     }
                 }
-                concat.asts.iter().for_each(|sub| runs(sub, at));
+                concat.asts.iter().for_each(|sub| runs(sub, top, at));
             }
-            Ast::Repetition(rep) => runs(&rep.ast, at),
-            Ast::Group(group) => runs(&group.ast, at),
-            Ast::Alternation(alt) => alt.asts.iter().for_each(|sub| runs(sub, at)),
+            Ast::Repetition(rep) => runs(&rep.ast, false, at),
+            Ast::Group(group) => runs(&group.ast, top, at),
+            Ast::Alternation(alt) => alt.asts.iter().for_each(|sub| runs(sub, false, at)),
             _ => {}
         }
     }
     let mut found = Vec::new();
-    runs(&Parser::new().parse(regex).ok()?, &mut found);
-    found.sort_by_key(|(span, _)| span.start);
+    runs(&Parser::new().parse(regex).ok()?, true, &mut found);
+    if found.is_empty() {
+        return None;
+    }
+    found.sort_by_key(|(span, ..)| span.start);
     // The regex with each run as whole labels, and with each run left out
     // (the name the labels go in front of).
-    let labels = |(span, needs_one)| {
-        let with = if needs_one {
+    let labels = found.iter().map(|(span, needs_one, _)| {
+        let with = if *needs_one {
             "([a-z0-9-]+\\.)+"
         } else {
             "([a-z0-9-]+\\.)*"
         };
-        (span, with)
-    };
-    let fixed = rewrite(regex, found.iter().cloned().map(labels))?;
-    let bare = rewrite(regex, found.into_iter().map(|(span, _)| (span, "")))?;
+        (span.clone(), with)
+    });
+    let fixed = rewrite(regex, labels)?;
     let bounded = OriginRegex::new(&fixed)?;
-    let plainest = bounded.shortest.as_deref()?;
-    // It matches what the user's regex matches (its plainest origin), and
-    // no site anyone can register.
-    if !bounded.allows(plainest)
-        || !compiled.allows(plainest)
-        || open_prefix(&fixed).is_some()
+    if !compiled.allows(bounded.shortest.as_deref()?)
         || other_site(&matched_probes(&bounded)).is_some()
     {
         return None;
     }
-    let name = OriginRegex::new(&bare)?.shortest?;
-    let parts = crate::origin::parse_request_origin(name.as_bytes())?;
-    let port = parts.port.map(|p| format!(":{p}")).unwrap_or_default();
-    Some((fixed, format!("{}://*.{}{port}", parts.scheme, parts.host)))
+    // A pattern only for runs at the top: under an alternation the name
+    // in front of which they stand differs by branch.
+    let pattern = found.iter().all(|(.., top)| *top).then(|| {
+        let bare = rewrite(regex, found.iter().map(|(span, ..)| (span.clone(), "")))?;
+        let name = OriginRegex::new(&bare)?.shortest?;
+        let parts = crate::origin::parse_request_origin(name.as_bytes())?;
+        let port = parts.port.map(|p| format!(":{p}")).unwrap_or_default();
+        Some(format!("{}://*.{}{port}", parts.scheme, parts.host))
+    });
+    Some((fixed, pattern.flatten()))
 }
 
 /// `regex` with each span (in order, apart) replaced by its text.
@@ -816,41 +818,31 @@ fn rewrite<'a>(
     Some(out)
 }
 
-/// `regex` as the user wrote it with a wildcard run right after the host
-/// (`\.example\.com.*$`, `[^/]*`) written as an optional port: the fix for
-/// a regex that matches `https://app.example.com.attacker.com`. Offered
-/// only when the result matches, of the probes, only what the user's regex
-/// matches, and no site anyone can register.
+/// `regex` as the user wrote it with what repeats right after the host
+/// (`\.example\.com.*$`, `[^/]*`, `(\..*)?`) written as an optional port:
+/// the fix for a regex that matches `https://app.example.com.attacker.com`.
+/// Offered only when, of the probes, the result matches some and only what
+/// the user's regex matches, and no site anyone can register.
 fn closed_after_host(regex: &str, compiled: &OriginRegex) -> Option<String> {
     use regex_syntax::ast::{Ast, parse::Parser};
     let ast = Parser::new().parse(regex).ok()?;
     let Ast::Concat(concat) = &ast else {
         return None;
     };
-    // The last item that is not an end anchor: a run after a name's last
-    // character.
+    // The last item that is not an end anchor: a repetition after a
+    // literal character.
     let end = concat
         .asts
         .iter()
         .rposition(|item| !matches!(item, Ast::Assertion(_)))?;
-    let (Some(Ast::Literal(last)), Ast::Repetition(run)) = (
+    let (Some(Ast::Literal(_)), Ast::Repetition(run)) = (
         end.checked_sub(1).map(|i| &concat.asts[i]),
         &concat.asts[end],
     ) else {
         return None;
     };
-    if !last.c.is_ascii_alphanumeric()
-        || !matches!(
-            *run.ast,
-            Ast::Dot(_) | Ast::ClassPerl(_) | Ast::ClassUnicode(_) | Ast::ClassBracketed(_)
-        )
-    {
-        return None;
-    }
     let span = run.span.start.offset..run.span.end.offset;
     let fixed = rewrite(regex, [(span, "(:\\d+)?")])?;
-    // It matches some of what the user's regex matches, nothing more, and
-    // no site anyone can register.
     let probes = matched_probes(&OriginRegex::new(&fixed)?);
     (!probes.is_empty()
         && probes.iter().all(|origin| compiled.allows(origin))
@@ -1086,10 +1078,22 @@ fn matched_probes(regex: &OriginRegex) -> Vec<String> {
     let mut starts = literals(ExtractKind::Prefix, starts);
     // Last, the core itself, for a wildcard after the host where no literal
     // start reaches it (`^https://([a-z]+\.)*example\.com.*$`).
-    if core.contains("://") && !starts.contains(&core) {
-        starts.push(core.clone());
+    starts.push(core.clone());
+    let mut ends = literals(ExtractKind::Suffix, vec![String::new()]);
+    // And the core's host from each of its dots on (with its port, if it
+    // has one), for an end no literal shows (`\.github\.io(:\d+)?$`).
+    if let (Some(parts), Some(scheme_end)) = (
+        crate::origin::parse_request_origin(core.as_bytes()),
+        core.find("://"),
+    ) {
+        let authority = &core[scheme_end + 3..];
+        for (dot, _) in parts.host.match_indices('.') {
+            let end = authority[dot..].to_owned();
+            if !ends.contains(&end) {
+                ends.push(end);
+            }
+        }
     }
-    let ends = literals(ExtractKind::Suffix, vec![String::new()]);
     // First the core itself where it is an origin: the plainest example.
     let mut matched: Vec<String> = Some(core)
         .filter(|origin| regex.allows(origin))
@@ -1169,11 +1173,8 @@ fn open_tld(regex: &OriginRegex, matched: &[String]) -> Option<String> {
         if !last.bytes().any(|b| b.is_ascii_alphabetic()) {
             return None;
         }
-        // Top-level domains are letters: the label in other letters.
-        let other: String = last
-            .chars()
-            .map(|c| if c == 'z' { 'y' } else { 'z' })
-            .collect();
+        // Top-level domains are letters, and none is all `z`.
+        let other = "z".repeat(last.len());
         if !relabel(origin, &other).is_some_and(|o| regex.allows(&o)) {
             return None;
         }
@@ -1547,6 +1548,16 @@ mod tests {
                 r"^https://[a-z0-9-]+\.github\.io$",
                 "https://attacker.github.io",
             ),
+            // An optional port hides the host's literal end: the plainest
+            // origin gives it.
+            (
+                r"^https://[a-z0-9-]+\.github\.io(:\d+)?$",
+                "https://attacker.github.io",
+            ),
+            (
+                r"(?i)^https://[a-z0-9-]+\.vercel\.app(:[0-9]{2,5})?$",
+                "https://attacker.vercel.app",
+            ),
             // Any IPv4 address: any server anyone runs.
             (
                 r"^http://\d+\.\d+\.\d+\.\d+:3000$",
@@ -1767,8 +1778,25 @@ mod tests {
         ] {
             assert_eq!(fix(regex), closed(fixed), "{regex}");
         }
-        assert!(fix(r"^https://.*\.vercel\.app$").starts_with("match only your own sites"));
-        assert!(fix(r"^https://[^/]+$").starts_with("match only your own sites"));
+        assert_eq!(
+            fix(r"^https://app\.example\.com(\..*)?$"),
+            closed(r"^https://app\.example\.com(:\d+)?$")
+        );
+        // A regex open in front of a shared domain, one whose closed form
+        // would allow what it does not (`.{2,}` needs two characters), one
+        // still open before the host: the general advice.
+        for regex in [
+            r"^https://.*\.vercel\.app$",
+            r"^https://[^/]+$",
+            r"^https://app\.example\.com.{2,}$",
+            r"^https://[^/]+\.vercel\.app.*$",
+        ] {
+            assert!(
+                fix(regex).starts_with("match only your own sites"),
+                "{regex}: {}",
+                fix(regex)
+            );
+        }
     }
 
     /// The fix for a wildcard that runs into the domain name is the user's
@@ -1821,9 +1849,40 @@ mod tests {
         ] {
             assert_eq!(fix(regex), tailored(fixed, pattern), "{regex}");
         }
+        // Inside an alternation or a repetition: the regex, and no pattern
+        // (the name in front differs by branch).
+        for (regex, fixed) in [
+            (
+                r"^https://(.*example\.com)$",
+                r"^https://(([a-z0-9-]+\.)*example\.com)$",
+            ),
+            (
+                r"^https://(www|.*shop)\.example\.com$",
+                r"^https://(www|([a-z0-9-]+\.)*shop)\.example\.com$",
+            ),
+            (
+                r"^https://(.*shop\.)?example\.com$",
+                r"^https://(([a-z0-9-]+\.)*shop\.)?example\.com$",
+            ),
+        ] {
+            let want = if regex.contains('|') || regex.contains(")?") {
+                format!("end the wildcard at a label boundary: `{fixed}`")
+            } else {
+                tailored(fixed, "https://*.example.com")
+            };
+            assert_eq!(fix(regex), want, "{regex}");
+        }
         // Where whole labels would still let other sites in (the wildcard
-        // also runs past the host), the rule alone.
-        assert_eq!(fix(r"^https://.*example\.com.*$"), rule);
+        // also runs past the host), would allow what the user's regex does
+        // not (`shop.example.com` for `.{1,}shop`), or where no run stands
+        // before a name (`[.*a]` is a class), the rule alone.
+        for regex in [
+            r"^https://.*example\.com.*$",
+            r"^https://(.{1,}shop|.*mall)\.example\.com$",
+            r"^https://[.*a]example\.com$",
+        ] {
+            assert_eq!(fix(regex), rule, "{regex}");
+        }
     }
 
     /// The fix for an unescaped dot is the user's regex with its lone dots
