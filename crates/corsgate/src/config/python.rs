@@ -293,8 +293,9 @@ fn number_end(bytes: &[u8], start: usize) -> usize {
     let mut i = start;
     while i < bytes.len() {
         let b = bytes[i];
+        // A sign is never first (a number starts with a digit or `.`), so
+        // `i - 1` is in the number.
         let exponent_sign = matches!(b, b'+' | b'-')
-            && i > start
             && matches!(bytes[i - 1], b'e' | b'E')
             && !bytes[start..i].starts_with(b"0x")
             && !bytes[start..i].starts_with(b"0X");
@@ -1092,6 +1093,8 @@ CORS_PREFLIGHT_MAX_AGE = 60 * 60
             ("CORS_PREFLIGHT_MAX_AGE = 1.5", "Float"),
             ("CORS_URLS_REGEX = '^/api' + r'/v1/'", r#"Str("^/api/v1/")"#),
             ("CORS_URLS_REGEX = '''^/a'b/'''", r#"Str("^/a'b/")"#),
+            // A triple-quoted string may hold a newline.
+            ("CORS_URLS_REGEX = '''^/a\nb/'''", r#"Str("^/a\nb/")"#),
             (
                 "CORS_ALLOWED_ORIGINS = {'a': 1}",
                 r#"Table([("a", Node { span: 29..30, value: Int(Some(1)) })])"#,
@@ -1118,6 +1121,12 @@ CORS_PREFLIGHT_MAX_AGE = 60 * 60
         assert!(
             problems[0].message.starts_with("expected `)` here"),
             "{problems:#?}"
+        );
+        // A single-quoted one may not.
+        let (at, why) = parse("CORS_URLS_REGEX = '^/a\nb/'\n").unwrap_err();
+        assert_eq!(
+            (at, why.as_str()),
+            (18, "invalid Python: a string is never closed on its line")
         );
         let nested = |depth: usize| {
             format!(
