@@ -1052,7 +1052,7 @@ CORS_PREFLIGHT_MAX_AGE = 60 * 60
             (
                 "CORS_PREFLIGHT_MAX_AGE = 6\\0\n",
                 26,
-                "not part of a literal value",
+                "this is not part of a literal value",
             ),
             (
                 "CORS_ALLOWED_ORIGINS = ['a'; 'b']\n",
