@@ -460,28 +460,27 @@ impl Auditor<'_> {
                     } else {
                         "your API's responses"
                     };
-                    let closed = match other {
-                        Other::Domain => compiled
-                            .as_ref()
-                            .and_then(|c| closed_after_host(regex, c))
-                            .map(|fixed| format!("end the regex right after the host and its port: `{fixed}`, or list the origins in `allowed_origins`")),
-                        Other::Tld | Other::Address => None,
-                    };
                     let (what, who, fix) = match other {
                         Other::Domain => (
                             "a domain anyone can register",
                             "whoever registers such a domain",
-                            "match only your own sites: end the regex right after the host (`\\.example\\.com(:\\d+)?$`), let a wildcard cover only whole labels in front of your domain (`([a-z0-9-]+\\.)*example\\.com`), or list the origins in `allowed_origins`",
+                            compiled
+                                .as_ref()
+                                .and_then(|c| closed_after_host(regex, c))
+                                .map_or_else(
+                                    || "match only your own sites: end the regex right after the host (`\\.example\\.com(:\\d+)?$`), let a wildcard cover only whole labels in front of your domain (`([a-z0-9-]+\\.)*example\\.com`), or list the origins in `allowed_origins`".into(),
+                                    |fixed| format!("end the regex right after the host and its port: `{fixed}`, or list the origins in `allowed_origins`"),
+                                ),
                         ),
                         Other::Tld => (
                             "a domain anyone can register",
                             "whoever registers such a domain",
-                            "name each top-level domain you hold: `\\.example\\.(com|net)$`, not `\\.example\\.[a-z]+$`",
+                            "name each top-level domain you hold: `\\.example\\.(com|net)$`, not `\\.example\\.[a-z]+$`".into(),
                         ),
                         Other::Address => (
                             "and so every public IP address",
                             "a page on any server",
-                            "match only your own machines: write each address out (`^http://10\\.0\\.0\\.5:3000$`), or keep to your private network (`^http://192\\.168\\.\\d+\\.\\d+:3000$`)",
+                            "match only your own machines: write each address out (`^http://10\\.0\\.0\\.5:3000$`), or keep to your private network (`^http://192\\.168\\.\\d+\\.\\d+:3000$`)".into(),
                         ),
                     };
                     self.push(
@@ -492,7 +491,7 @@ impl Auditor<'_> {
                         &format!(
                             "corsgate allows every origin the regex matches: {who} can read {reads}"
                         ),
-                        closed.unwrap_or_else(|| fix.into()),
+                        fix,
                     );
                 }
             }
@@ -1223,6 +1222,17 @@ mod tests {
         audit(config).iter().map(Finding::code).collect()
     }
 
+    /// The fix of the `code` finding on `regex`, the one allowed origin
+    /// regex (without credentials).
+    fn fix_of(code: &str, regex: &str) -> String {
+        let config = Config::builder().allowed_origin_regexes([regex]).build();
+        audit(&config)
+            .into_iter()
+            .find(|f| f.code() == code)
+            .map(|f| f.fix().to_owned())
+            .unwrap_or_else(|| panic!("`{regex}`: no {code} finding"))
+    }
+
     /// Findings come most severe first, then in the order of their keys in
     /// the file (not the order the checks run in), each with its place and
     /// why it matters.
@@ -1752,14 +1762,7 @@ mod tests {
     /// anyone can use keeps the general advice.
     #[test]
     fn other_sites_fix_is_the_regex_closed_after_the_host() {
-        let fix = |regex: &str| {
-            let config = Config::builder().allowed_origin_regexes([regex]).build();
-            audit(&config)
-                .into_iter()
-                .find(|f| f.code() == "regex-matches-other-sites")
-                .map(|f| f.fix().to_owned())
-                .unwrap_or_else(|| panic!("`{regex}`: no regex-matches-other-sites finding"))
-        };
+        let fix = |regex: &str| fix_of("regex-matches-other-sites", regex);
         let closed = |fixed: &str| {
             format!(
                 "end the regex right after the host and its port: `{fixed}`, or list the origins in `allowed_origins`"
@@ -1805,14 +1808,7 @@ mod tests {
     /// the rule alone.
     #[test]
     fn open_prefix_fix_is_the_regex_with_whole_label_wildcards() {
-        let fix = |regex: &str| {
-            let config = Config::builder().allowed_origin_regexes([regex]).build();
-            audit(&config)
-                .into_iter()
-                .find(|f| f.code() == "regex-open-prefix")
-                .map(|f| f.fix().to_owned())
-                .unwrap_or_else(|| panic!("`{regex}`: no regex-open-prefix finding"))
-        };
+        let fix = |regex: &str| fix_of("regex-open-prefix", regex);
         let rule = "end the wildcard at a label boundary: `https://([a-z0-9-]+\\.)*example\\.com`, or use the pattern `https://*.example.com` in `allowed_origins`";
         let tailored = |fixed: &str, pattern: &str| {
             format!(
@@ -1890,14 +1886,7 @@ mod tests {
     /// has no look-alike left; else the rule alone.
     #[test]
     fn unescaped_dot_fix_is_the_regex_with_its_dots_escaped() {
-        let fix = |regex: &str| {
-            let config = Config::builder().allowed_origin_regexes([regex]).build();
-            audit(&config)
-                .into_iter()
-                .find(|f| f.code() == "regex-unescaped-dot")
-                .map(|f| f.fix().to_owned())
-                .unwrap_or_else(|| panic!("`{regex}`: no regex-unescaped-dot finding"))
-        };
+        let fix = |regex: &str| fix_of("regex-unescaped-dot", regex);
         let rule = "write `\\.` for a literal dot";
         for (regex, fixed) in [
             (
