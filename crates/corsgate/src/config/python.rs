@@ -847,6 +847,14 @@ mod tests {
         }
     }
 
+    /// The one problem `text` has; the setting it is about is not read.
+    fn only_problem(text: &str) -> Problem {
+        let (entries, mut problems) = settings(text);
+        assert!(entries.is_empty(), "{text}: {entries:#?}");
+        assert_eq!(problems.len(), 1, "{text}: {problems:#?}");
+        problems.remove(0)
+    }
+
     #[test]
     fn literals_of_every_kind() {
         let (entries, problems) = settings(
@@ -998,9 +1006,8 @@ CORS_PREFLIGHT_MAX_AGE = 60 * 60
                 "chained assignment",
             ),
         ] {
-            let (_, problems) = settings(text);
-            assert_eq!(problems.len(), 1, "{text}: {problems:#?}");
-            assert!(problems[0].message.contains(want), "{text}: {problems:#?}");
+            let problem = only_problem(text);
+            assert!(problem.message.contains(want), "{text}: {problem:#?}");
         }
     }
 
@@ -1060,11 +1067,9 @@ CORS_PREFLIGHT_MAX_AGE = 60 * 60
                 "expected `]` here",
             ),
         ] {
-            let (entries, problems) = settings(text);
-            assert!(entries.is_empty(), "{text}: {entries:#?}");
-            assert_eq!(problems.len(), 1, "{text}: {problems:#?}");
-            assert_eq!(problems[0].offset, at, "{text}");
-            assert!(problems[0].message.contains(want), "{text}: {problems:#?}");
+            let problem = only_problem(text);
+            assert_eq!(problem.offset, at, "{text}");
+            assert!(problem.message.contains(want), "{text}: {problem:#?}");
         }
     }
 
@@ -1115,12 +1120,11 @@ CORS_PREFLIGHT_MAX_AGE = 60 * 60
             assert!(problems.is_empty(), "{text}: {problems:#?}");
             assert_eq!(strings(&entries[0].1), want, "{text}");
         }
-        let (_, problems) = settings("CORS_ALLOWED_ORIGINS = ('a' x)\n");
-        assert_eq!(problems.len(), 1, "{problems:#?}");
-        assert_eq!(problems[0].offset, 28);
+        let problem = only_problem("CORS_ALLOWED_ORIGINS = ('a' x)\n");
+        assert_eq!(problem.offset, 28);
         assert!(
-            problems[0].message.starts_with("expected `)` here"),
-            "{problems:#?}"
+            problem.message.starts_with("expected `)` here"),
+            "{problem:#?}"
         );
         // A single-quoted one may not.
         let (at, why) = parse("CORS_URLS_REGEX = '^/a\nb/'\n").unwrap_err();
@@ -1152,11 +1156,9 @@ CORS_PREFLIGHT_MAX_AGE = 60 * 60
             ),
             ("CORS_ALLOW_CREDENTIALS = f\n", 25, "uses the variable `f`"),
         ] {
-            let (entries, problems) = settings(text);
-            assert!(entries.is_empty(), "{text}: {entries:#?}");
-            assert_eq!(problems.len(), 1, "{text}: {problems:#?}");
-            assert_eq!(problems[0].offset, at, "{text}");
-            assert!(problems[0].message.contains(want), "{text}: {problems:#?}");
+            let problem = only_problem(text);
+            assert_eq!(problem.offset, at, "{text}");
+            assert!(problem.message.contains(want), "{text}: {problem:#?}");
         }
     }
 
@@ -1200,12 +1202,8 @@ CORS_PREFLIGHT_MAX_AGE = 60 * 60
                 "has a dict key that is not a string",
             ),
         ] {
-            let (_, problems) = settings(text);
-            assert_eq!(problems.len(), 1, "{text}: {problems:#?}");
-            assert!(
-                problems[0].message.starts_with(want),
-                "{text}: {problems:#?}"
-            );
+            let problem = only_problem(text);
+            assert!(problem.message.starts_with(want), "{text}: {problem:#?}");
         }
     }
 
